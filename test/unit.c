@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unit.c: runs the table-driven tests of the pure files (sha1, base64, ws,
+ * nat). `unit` runs them all; `unit NAME...` runs the cases whose names
+ * start with one of the NAMEs. Ends with "N passed, N failed".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "unit.h"
+
+int unit_failed_checks;
+
+static const struct unit_case *const tables[] = {
+	unit_sha1_base64, unit_ws, unit_nat,
+};
+
+static int selected(const char *name, int argc, char **argv)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (strncmp(name, argv[i], strlen(argv[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+		for (const struct unit_case *c = tables[t]; c->name; c++) {
+			if (!selected(c->name, argc, argv))
+				continue;
+			int before = unit_failed_checks;
+			c->run();
+			if (unit_failed_checks == before) {
+				passed++;
+			} else {
+				failed++;
+				fprintf(stderr, "FAIL %s\n", c->name);
+			}
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}

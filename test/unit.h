@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unit.h: the small harness of test/unit.c. A test file defines functions
+ * that call CHECK and lists them in a table of struct unit_case; unit.c runs
+ * the tables, by name when names are given on the command line.
+ */
+#ifndef VPNGW_UNIT_H
+#define VPNGW_UNIT_H
+
+#include <stdio.h>
+
+extern int unit_failed_checks;
+
+#define CHECK(cond)                                                        \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n",     \
+			        __FILE__, __LINE__, #cond);                \
+			unit_failed_checks++;                              \
+		}                                                          \
+	} while (0)
+
+struct unit_case {
+	const char *name;
+	void (*run)(void);
+};
+
+/* Each test file exports one NULL-terminated table. */
+extern const struct unit_case unit_sha1_base64[];
+extern const struct unit_case unit_ws[];
+extern const struct unit_case unit_nat[];
+
+#endif
