@@ -37,7 +37,17 @@ vpngw: $(OBJ)
 	ln -sfn /usr/include/asm-generic .kh/asm-generic && \
 	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm
 
-test: vpngw
+UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c \
+	ws.c nat.c sha1.c base64.c
+HOSTCC ?= cc
+UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
+test/unit: $(UNIT) $(wildcard *.h test/*.h)
+	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
+test/unit-asan: $(UNIT) $(wildcard *.h test/*.h)
+	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
+check: test/unit test/unit-asan
+	$(Q)test/unit && test/unit-asan
+test: vpngw test/unit test/unit-asan
 	$(Q)test/run.sh
 fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
@@ -47,5 +57,5 @@ demo: vpngw
 	$(Q)test/demo.sh
 clean:
 	rm -rf vpngw *.o *.d .kh test/unit test/unit-asan test/fuzz/bin
-.PHONY: all test fuzz bench demo clean
+.PHONY: all check test fuzz bench demo clean
 -include $(OBJ:.o=.d)

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netlink.c: builds netlink requests in a fixed buffer, sends them, and
+ * reads back ACKs, replies and dumps, checking every length the kernel
+ * claims before reading it. What to ask (rtnetlink, ctnetlink) and what the
+ * answers mean is tun.c's business; errors are returned as -errno and
+ * logged by the caller.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netlink.h"
+
+#define NL_RECV_MAX 65536	/* a dump skb is at most 32 KiB */
+
+static uint32_t seq_next = 1;	/* per socket in effect: races are harmless */
+
+/* ---- Building ---- */
+
+void nl_msg_init(struct nl_msg *m, uint16_t type, uint16_t flags)
+{
+	memset(&m->u.hdr, 0, sizeof m->u.hdr);
+	m->u.hdr.nlmsg_len = NLMSG_HDRLEN;
+	m->u.hdr.nlmsg_type = type;
+	m->u.hdr.nlmsg_flags = NLM_F_REQUEST | flags;
+	m->overflow = false;
+}
+
+static void *reserve(struct nl_msg *m, size_t len)
+{
+	size_t off = NLMSG_ALIGN(m->u.hdr.nlmsg_len);
+	unsigned char *p;
+
+	if (m->overflow || len > sizeof m->u.buf - off ||
+	    NLMSG_ALIGN(len) > sizeof m->u.buf - off) {
+		m->overflow = true;
+		return NULL;
+	}
+	p = m->u.buf + off;
+	memset(p, 0, NLMSG_ALIGN(len));
+	m->u.hdr.nlmsg_len = off + NLMSG_ALIGN(len);
+	return p;
+}
+
+void *nl_msg_put(struct nl_msg *m, const void *data, size_t len)
+{
+	void *p = reserve(m, len);
+
+	if (p && data)
+		memcpy(p, data, len);
+	return p;
+}
+
+void nl_attr_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
+{
+	struct nlattr a;
+	unsigned char *p;
+
+	if (len > 0xffff - NLA_HDRLEN) {
+		m->overflow = true;
+		return;
+	}
+	p = reserve(m, NLA_HDRLEN + len);
+	if (!p)
+		return;
+	a.nla_len = NLA_HDRLEN + len;
+	a.nla_type = type;
+	memcpy(p, &a, sizeof a);
+	if (len)
+		memcpy(p + NLA_HDRLEN, data, len);
+}
+
+void nl_attr_put_u32(struct nl_msg *m, uint16_t type, uint32_t v)
+{
+	nl_attr_put(m, type, &v, sizeof v);
+}
+
+size_t nl_attr_nest_start(struct nl_msg *m, uint16_t type)
+{
+	size_t start = NLMSG_ALIGN(m->u.hdr.nlmsg_len);
+
+	nl_attr_put(m, type | NLA_F_NESTED, NULL, 0);
+	return start;
+}
+
+void nl_attr_nest_end(struct nl_msg *m, size_t start)
+{
+	struct nlattr a;
+	size_t len;
+
+	if (m->overflow || start + NLA_HDRLEN > m->u.hdr.nlmsg_len)
+		return;
+	len = m->u.hdr.nlmsg_len - start;
+	if (len > 0xffff) {
+		m->overflow = true;
+		return;
+	}
+	memcpy(&a, m->u.buf + start, sizeof a);
+	a.nla_len = len;
+	memcpy(m->u.buf + start, &a, sizeof a);
+}
+
+/* ---- Talking ---- */
+
+int nl_open(int protocol)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int one = 1;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	/* Strict dump checking where supported; older kernels ignore it. */
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+	return fd;
+}
+
+static int send_msg(int fd, struct nl_msg *m)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	ssize_t n;
+
+	if (m->overflow)
+		return -EMSGSIZE;
+	m->u.hdr.nlmsg_seq = seq_next++;
+	do
+		n = sendto(fd, m->u.buf, m->u.hdr.nlmsg_len, 0,
+			   (struct sockaddr *)&sa, sizeof sa);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != m->u.hdr.nlmsg_len)
+		return -EIO;
+	return 0;
+}
+
+/* The error an NLMSG_ERROR message carries: 0 (ACK) or -errno. */
+static int error_of(const struct nlmsghdr *h)
+{
+	struct nlmsgerr e;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof e.error))
+		return -EBADMSG;
+	memcpy(&e.error, NLMSG_DATA(h), sizeof e.error);
+	return e.error > 0 ? -e.error : e.error;
+}
+
+/*
+ * Reads replies to seq until the ACK/error (or DONE when dump), handing the
+ * others to cb. Returns 0 or -errno; a message of another sequence is skipped.
+ */
+static int receive_into(int fd, unsigned char *buf, uint32_t seq, bool dump,
+			nl_cb cb, void *arg)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, NL_RECV_MAX, MSG_TRUNC);
+		size_t off, step;
+		const struct nlmsghdr *h;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if ((size_t)n > NL_RECV_MAX)
+			return -EMSGSIZE;
+		for (off = 0; off < (size_t)n && (size_t)n - off >= NLMSG_HDRLEN; off += step) {
+			h = (const void *)(buf + off);
+			if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - off)
+				return -EBADMSG;
+			step = NLMSG_ALIGN(h->nlmsg_len);
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return error_of(h);
+			if (h->nlmsg_type == NLMSG_DONE && dump)
+				return 0;
+			if (h->nlmsg_type < NLMSG_MIN_TYPE)
+				continue;
+			if (cb)
+				cb(h, arg);
+		}
+	}
+}
+
+/* Not the hot path: a buffer per exchange keeps this thread-safe. */
+static int receive(int fd, uint32_t seq, bool dump, nl_cb cb, void *arg)
+{
+	unsigned char *buf = malloc(NL_RECV_MAX);
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	err = receive_into(fd, buf, seq, dump, cb, arg);
+	free(buf);
+	return err;
+}
+
+int nl_query(int fd, struct nl_msg *m, nl_cb cb, void *arg)
+{
+	int err;
+
+	m->u.hdr.nlmsg_flags |= NLM_F_ACK;
+	err = send_msg(fd, m);
+	if (err)
+		return err;
+	return receive(fd, m->u.hdr.nlmsg_seq, false, cb, arg);
+}
+
+int nl_talk(int fd, struct nl_msg *m)
+{
+	return nl_query(fd, m, NULL, NULL);
+}
+
+int nl_dump(int fd, struct nl_msg *m, nl_cb cb, void *arg)
+{
+	int err;
+
+	m->u.hdr.nlmsg_flags |= NLM_F_DUMP;
+	err = send_msg(fd, m);
+	if (err)
+		return err;
+	return receive(fd, m->u.hdr.nlmsg_seq, true, cb, arg);
+}
+
+/* ---- Parsing ---- */
+
+int nl_parse(const void *buf, size_t len, const struct nlattr **tb, unsigned max)
+{
+	const unsigned char *p = buf;
+
+	memset(tb, 0, (max + 1) * sizeof *tb);
+	while (len >= NLA_HDRLEN) {
+		const struct nlattr *a = (const void *)p;
+		size_t alen = a->nla_len, step;
+		unsigned type = a->nla_type & NLA_TYPE_MASK;
+
+		if (alen < NLA_HDRLEN || alen > len)
+			return -EINVAL;
+		if (type <= max)
+			tb[type] = a;
+		step = NLA_ALIGN(alen);
+		if (step >= len)
+			break;
+		p += step;
+		len -= step;
+	}
+	return 0;
+}
+
+int nl_parse_msg(const struct nlmsghdr *h, size_t skip,
+		 const struct nlattr **tb, unsigned max)
+{
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(skip);
+
+	if (h->nlmsg_len < off) {
+		memset(tb, 0, (max + 1) * sizeof *tb);
+		return -EINVAL;
+	}
+	return nl_parse((const unsigned char *)h + off, h->nlmsg_len - off, tb, max);
+}
+
+const void *nl_attr_data(const struct nlattr *a)
+{
+	return (const unsigned char *)a + NLA_HDRLEN;
+}
+
+size_t nl_attr_len(const struct nlattr *a)
+{
+	return a->nla_len - NLA_HDRLEN;
+}
+
+bool nl_attr_u32(const struct nlattr *a, uint32_t *v)
+{
+	if (!a || nl_attr_len(a) < sizeof *v)
+		return false;
+	memcpy(v, nl_attr_data(a), sizeof *v);
+	return true;
+}

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+# test/lib.sh: shell helpers for the namespace tests, sourced by netns.sh.
+# Every namespace, process and temporary file made through these helpers is
+# recorded, and one trap on EXIT, INT and TERM removes exactly those, even
+# when a test fails or the run is interrupted: it kills only the PIDs it
+# started (and whatever is left inside namespaces it created) and deletes
+# only its own namespaces. Nothing is created in the caller's namespace.
+# Traffic stays inside those namespaces, on 192.0.2.0/24, 198.51.100.0/24,
+# 203.0.113.0/24 and 10.0.0.0/8.
+
+LIB_NS=()        # namespaces we created
+LIB_PIDS=()      # processes we started
+LIB_TAG="vgwt$$-$(printf %04x "$RANDOM")"
+LIB_TMP=$(mktemp -d "/tmp/$LIB_TAG.XXXXXX") || exit 1
+BG_PID=          # the PID of the last bg_in
+
+lib_log() { printf '%s\n' "netns: $*" >&2; }
+
+# lib_cleanup: the trap. Stops our processes (TERM, then KILL after 2 s),
+# then anything still running inside our namespaces, then deletes them.
+lib_cleanup() {
+	local rc=$? pid ns i alive
+	trap - EXIT INT TERM
+	for pid in "${LIB_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for i in $(seq 20); do
+		alive=0
+		for pid in "${LIB_PIDS[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${LIB_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for ns in "${LIB_NS[@]}"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	wait 2>/dev/null
+	for ns in "${LIB_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$LIB_TMP"
+	exit "$rc"
+}
+trap lib_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ns_add VAR NAME: creates a namespace with a unique name (prefix, our PID
+# and a random tag), brings its loopback up, stores its name in VAR.
+ns_add() {
+	local var=$1 name="$LIB_TAG-$2"
+	ip netns add "$name" || return 1
+	LIB_NS+=("$name")
+	ip -n "$name" link set lo up || return 1
+	ns_exec "$name" sysctl -qw net.ipv4.icmp_ratelimit=0 || return 1
+	printf -v "$var" '%s' "$name"
+}
+
+# ns_exec NS CMD...: runs CMD inside NS in the foreground.
+ns_exec() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# veth_add NS1 IF1 NS2 IF2: a veth pair with one end in each namespace,
+# both ends up.
+veth_add() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+# bg_in NS CMD...: starts CMD in NS in the background; records its PID
+# (also left in BG_PID). `ip netns exec` execs CMD, so the PID is CMD's.
+bg_in() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	LIB_PIDS+=("$BG_PID")
+}
+
+# wait_port NS ADDR PORT [tcp|udp] [TIMEOUT]: waits until something listens
+# on ADDR:PORT (or the wildcard) in NS. Looks at the socket table, so it
+# never connects to the service. Returns 1 on timeout.
+wait_port() {
+	local ns=$1 addr=$2 port=$3 proto=${4:-tcp} timeout=${5:-10} flag=t i
+	[ "$proto" = udp ] && flag=u
+	for i in $(seq $((timeout * 10))); do
+		if ns_exec "$ns" ss -Hln$flag 2>/dev/null | awk '{print $4}' |
+			grep -qxE "($addr|0\.0\.0\.0|\*|\[::\]):$port"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	lib_log "nothing listens on $addr:$port/$proto in $ns after ${timeout}s"
+	return 1
+}
+
+# wait_log FILE REGEX [TIMEOUT] [PID]: waits until FILE has a line matching
+# REGEX; gives up early if PID has exited.
+wait_log() {
+	local file=$1 re=$2 timeout=${3:-10} pid=${4:-} i
+	for i in $(seq $((timeout * 10))); do
+		grep -qE "$re" "$file" 2>/dev/null && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_exit PID TIMEOUT: waits until PID (our child) has exited; leaves its
+# exit status in EXIT_STATUS. Returns 1 on timeout. Not in a subshell: only
+# the parent can reap.
+wait_exit() {
+	local pid=$1 timeout=${2:-5} i
+	for i in $(seq $((timeout * 10))); do
+		if ! kill -0 "$pid" 2>/dev/null || grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			EXIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,1337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tun.c: the host side of vpngw. It creates and removes the slot pool
+ * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
+ * nftables table, lowered conntrack timeouts), records what setup changed
+ * in a state file so that teardown restores exactly that, opens TUN
+ * devices, deletes a released slot's conntrack entries, and configures the
+ * client's interface and routes. It talks rtnetlink and ctnetlink through
+ * netlink.c and runs nft once (run_nft). It owns no fd it returns: the
+ * caller (vpngw.c, client.c) closes them. Packets are not its business.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/rtnetlink.h>
+
+#include "log.h"
+#include "netlink.h"
+#include "tun.h"
+
+#define TUN_STATE_FILE "/run/vpngw/state"
+#define TUN_STATE_ENV "VPNGW_STATE_FILE"	/* overrides it (tests) */
+#define STATE_SYSCTL_MAX 8
+#define SYSCTL_VAL_MAX 32
+#define CT_ROUND 256		/* conntrack entries deleted per dump */
+#define CT_TUPLE_MAX 256
+
+/* The sysctls setup changes, relative to /proc/sys. */
+static const struct {
+	const char *path;
+	const char *value;
+	bool lower_only;	/* only if the current value is higher */
+} sysctls[] = {
+	{ "net/ipv4/ip_forward", "1", false },
+	{ "net/netfilter/nf_conntrack_udp_timeout", "30", true },
+	{ "net/netfilter/nf_conntrack_udp_timeout_stream", "60", true },
+	{ "net/netfilter/nf_conntrack_icmp_timeout", "10", true },
+};
+
+/* What setup changed: the original sysctl values and the devices it made. */
+struct state {
+	struct {
+		char path[64];
+		char value[SYSCTL_VAL_MAX];
+	} sys[STATE_SYSCTL_MAX];
+	unsigned n_sys;
+	char (*devs)[TUN_NAME_MAX];
+	unsigned n_devs;
+};
+
+static void say(const char *fmt, ...) PRINTF(1, 2);
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static const char *ip4(uint32_t a, char buf[static INET_ADDRSTRLEN])
+{
+	struct in_addr in = { .s_addr = htonl(a) };
+
+	return inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
+}
+
+static uint32_t mask_of(unsigned prefix)
+{
+	return prefix ? 0xffffffffu << (32 - prefix) : 0;
+}
+
+/* ---- The pool ---- */
+
+void tun_pool_default(struct tun_pool *p)
+{
+	memset(p, 0, sizeof *p);
+	p->n = 5;
+	p->net = 0x0a006400;	/* 10.0.100.0 */
+	p->prefix = 24;
+	snprintf(p->prefix_name, sizeof p->prefix_name, "vpngw");
+	p->mtu = TUN_MTU_DEFAULT;
+}
+
+uint32_t tun_slot_net(const struct tun_pool *p, unsigned i)
+{
+	return p->net + i * (uint32_t)((uint64_t)1 << (32 - p->prefix));
+}
+
+void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAME_MAX])
+{
+	/* pool_check keeps names short; a truncated one never matches. */
+	if (snprintf(out, TUN_NAME_MAX, "%s%u", p->prefix_name, i) >= TUN_NAME_MAX)
+		out[TUN_NAME_MAX - 1] = '\0';
+}
+
+/* A name safe as an interface name and inside an nft string. */
+static bool name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= TUN_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == '"' || *s == '\\' || *s == '/' ||
+		    *s == '*' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int pool_check(const struct tun_pool *p)
+{
+	char last[TUN_NAME_MAX + 8];
+
+	if (p->n == 0 || p->n > TUN_POOL_MAX) {
+		log_warnx("pool of %u slots: must be 1..%d", p->n, TUN_POOL_MAX);
+		return -1;
+	}
+	if (p->prefix < 8 || p->prefix > 30) {
+		log_warnx("client prefix /%u: must be 8..30", p->prefix);
+		return -1;
+	}
+	if (p->net & ~mask_of(p->prefix)) {
+		log_warnx("subnet is not aligned to /%u", p->prefix);
+		return -1;
+	}
+	if ((uint64_t)p->net + ((uint64_t)p->n << (32 - p->prefix)) > 0x100000000ull) {
+		log_warnx("pool of %u /%u subnets does not fit in IPv4", p->n, p->prefix);
+		return -1;
+	}
+	snprintf(last, sizeof last, "%s%u", p->prefix_name, p->n - 1);
+	if (!name_ok(p->prefix_name) || !name_ok(last)) {
+		log_warnx("bad tun prefix \"%s\": %u devices need names under %d bytes",
+			  p->prefix_name, p->n, TUN_NAME_MAX);
+		return -1;
+	}
+	if (p->mtu < 576 || p->mtu > 65535) {
+		log_warnx("MTU %u: must be 576..65535", p->mtu);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- rtnetlink ---- */
+
+/* Opens a socket, sends m, waits for the ACK: 0 or -errno. */
+static int rt_talk(struct nl_msg *m)
+{
+	int fd = nl_open(NETLINK_ROUTE);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = nl_talk(fd, m);
+	close(fd);
+	return err;
+}
+
+/* Sets addr/prefix on ifindex, replacing the same address if present. */
+static int rt_addr(unsigned ifindex, uint32_t addr, unsigned prefix)
+{
+	struct nl_msg m;
+	struct ifaddrmsg ifa = {
+		.ifa_family = AF_INET,
+		.ifa_prefixlen = prefix,
+		.ifa_scope = RT_SCOPE_UNIVERSE,
+		.ifa_index = ifindex,
+	};
+	uint32_t a = htonl(addr);
+
+	nl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+	nl_msg_put(&m, &ifa, sizeof ifa);
+	nl_attr_put(&m, IFA_LOCAL, &a, sizeof a);
+	nl_attr_put(&m, IFA_ADDRESS, &a, sizeof a);
+	return rt_talk(&m);
+}
+
+/* Sets the MTU of ifindex and brings it up. */
+static int rt_link_up(unsigned ifindex, unsigned mtu)
+{
+	struct nl_msg m;
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC,
+		.ifi_index = ifindex,
+		.ifi_flags = IFF_UP,
+		.ifi_change = IFF_UP,
+	};
+
+	nl_msg_init(&m, RTM_NEWLINK, 0);
+	nl_msg_put(&m, &ifi, sizeof ifi);
+	nl_attr_put_u32(&m, IFLA_MTU, mtu);
+	return rt_talk(&m);
+}
+
+static int rt_link_del(const char *name)
+{
+	struct nl_msg m;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+
+	nl_msg_init(&m, RTM_DELLINK, 0);
+	nl_msg_put(&m, &ifi, sizeof ifi);
+	nl_attr_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
+	return rt_talk(&m);
+}
+
+struct default_route {
+	unsigned oif;
+	uint32_t metric;
+	bool found;
+};
+
+/* The outgoing interface of a multipath route: its first hop's. */
+static unsigned first_hop(const struct nlattr *mp)
+{
+	struct rtnexthop nh;
+
+	if (nl_attr_len(mp) < sizeof nh)
+		return 0;
+	memcpy(&nh, nl_attr_data(mp), sizeof nh);
+	return nh.rtnh_len >= sizeof nh ? (unsigned)nh.rtnh_ifindex : 0;
+}
+
+static void default_route_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct default_route *d = arg;
+	const struct nlattr *tb[RTA_MAX + 1];
+	struct rtmsg rtm;
+	uint32_t table, metric = 0, oif = 0;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof rtm))
+		return;
+	memcpy(&rtm, NLMSG_DATA(h), sizeof rtm);
+	if (rtm.rtm_family != AF_INET || rtm.rtm_dst_len != 0 ||
+	    rtm.rtm_type != RTN_UNICAST)
+		return;
+	if (nl_parse_msg(h, sizeof rtm, tb, RTA_MAX) < 0)
+		return;
+	if (!nl_attr_u32(tb[RTA_TABLE], &table))
+		table = rtm.rtm_table;
+	if (table != RT_TABLE_MAIN)
+		return;
+	(void)nl_attr_u32(tb[RTA_PRIORITY], &metric);
+	if (!nl_attr_u32(tb[RTA_OIF], &oif) && tb[RTA_MULTIPATH])
+		oif = first_hop(tb[RTA_MULTIPATH]);
+	if (!oif || (d->found && metric >= d->metric))
+		return;
+	d->oif = oif;
+	d->metric = metric;
+	d->found = true;
+}
+
+/* The IPv4 default route's interface into out, or -1 with one line. */
+static int default_egress(char out[static TUN_NAME_MAX])
+{
+	struct default_route d = { 0 };
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	struct nl_msg m;
+	char name[IF_NAMESIZE];
+	int fd, err;
+
+	fd = nl_open(NETLINK_ROUTE);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("rtnetlink");
+		return -1;
+	}
+	nl_msg_init(&m, RTM_GETROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	err = nl_dump(fd, &m, default_route_cb, &d);
+	close(fd);
+	if (err < 0) {
+		errno = -err;
+		log_warn("reading the routing table");
+		return -1;
+	}
+	if (!d.found) {
+		log_warnx("no default route; give --egress IFACE");
+		return -1;
+	}
+	if (!if_indextoname(d.oif, name)) {
+		log_warn("default route interface %u", d.oif);
+		return -1;
+	}
+	snprintf(out, TUN_NAME_MAX, "%s", name);
+	return 0;
+}
+
+/* ---- TUN devices ---- */
+
+/* Attaches an fd to the device name (created if missing and allowed). */
+static int attach(const char *name, int oflags)
+{
+	struct ifreq ifr;
+	int fd, err;
+
+	if (strlen(name) >= IFNAMSIZ) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | oflags);
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof ifr);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* Creates name persistent and owned by uid:gid, or sets those if it exists. */
+static int make_persistent(const char *name, uid_t uid, gid_t gid, bool persist)
+{
+	int fd = attach(name, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0 ||
+	    ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0 ||
+	    (persist && ioctl(fd, TUNSETPERSIST, 1UL) < 0))
+		err = errno;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/* Reads /sys/class/net/<name>/<attr> as a number; false if unreadable. */
+static bool sys_attr(const char *name, const char *attr, long *v)
+{
+	char path[96], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/sys/class/net/%s/%s", name, attr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	*v = strtol(buf, NULL, 0);
+	return true;
+}
+
+static bool sysfs_up(void)
+{
+	return access("/sys/class/net/lo", F_OK) == 0;
+}
+
+/*
+ * An existing device must be a TUN owned by the pool's uid:gid. Another
+ * owner is fixed if possible (the device is not in use).
+ */
+static int check_existing(const struct tun_pool *p, const char *name, bool dry_run)
+{
+	long flags, owner = -1, group = -1;
+
+	if (sysfs_up()) {
+		if (!sys_attr(name, "tun_flags", &flags) || !(flags & IFF_TUN)) {
+			log_warnx("%s exists but is not a TUN device; remove it "
+				  "or use --tun-prefix", name);
+			return -1;
+		}
+		if (sys_attr(name, "owner", &owner) && sys_attr(name, "group", &group) &&
+		    owner == (long)p->uid && group == (long)p->gid)
+			return 0;
+	}
+	if (dry_run) {
+		say("would set owner of tun %s to %u:%u", name,
+		    (unsigned)p->uid, (unsigned)p->gid);
+		return 0;
+	}
+	if (make_persistent(name, p->uid, p->gid, false) < 0) {
+		log_warn("%s exists, owned by uid %ld, and its owner cannot be set to %u",
+			 name, owner, (unsigned)p->uid);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- sysctls ---- */
+
+static int sysctl_read(const char *path, char out[static SYSCTL_VAL_MAX])
+{
+	char full[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(full, sizeof full, "/proc/sys/%s", path);
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, out, SYSCTL_VAL_MAX - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		n--;
+	out[n] = '\0';
+	return 0;
+}
+
+static int sysctl_write(const char *path, const char *value)
+{
+	char full[128], line[SYSCTL_VAL_MAX + 1];
+	int fd, len, err = 0;
+
+	snprintf(full, sizeof full, "/proc/sys/%s", path);
+	len = snprintf(line, sizeof line, "%s\n", value);
+	fd = open(full, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	errno = 0;
+	if (write(fd, line, len) != len)
+		err = errno ? errno : EIO;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/* net/ipv4/ip_forward as the operator knows it: net.ipv4.ip_forward. */
+static const char *dotted(const char *path, char buf[static 64])
+{
+	size_t i;
+
+	snprintf(buf, 64, "%s", path);
+	for (i = 0; buf[i]; i++)
+		if (buf[i] == '/')
+			buf[i] = '.';
+	return buf;
+}
+
+/* ---- The state file ---- */
+
+static const char *state_path(void)
+{
+	const char *s = getenv(TUN_STATE_ENV);
+
+	return s && *s ? s : TUN_STATE_FILE;
+}
+
+static int state_init(struct state *st)
+{
+	memset(st, 0, sizeof *st);
+	st->devs = calloc(TUN_POOL_MAX, sizeof *st->devs);
+	if (!st->devs) {
+		log_warn("state");
+		return -1;
+	}
+	return 0;
+}
+
+static void state_free(struct state *st)
+{
+	free(st->devs);
+	st->devs = NULL;
+}
+
+static bool state_has_dev(const struct state *st, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n_devs; i++)
+		if (strcmp(st->devs[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void state_add_dev(struct state *st, const char *name)
+{
+	if (st->n_devs < TUN_POOL_MAX && !state_has_dev(st, name))
+		snprintf(st->devs[st->n_devs++], TUN_NAME_MAX, "%s", name);
+}
+
+static const char *state_sysctl(const struct state *st, const char *path)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n_sys; i++)
+		if (strcmp(st->sys[i].path, path) == 0)
+			return st->sys[i].value;
+	return NULL;
+}
+
+static void state_add_sysctl(struct state *st, const char *path, const char *value)
+{
+	if (st->n_sys >= STATE_SYSCTL_MAX || state_sysctl(st, path))
+		return;
+	snprintf(st->sys[st->n_sys].path, sizeof st->sys[0].path, "%s", path);
+	snprintf(st->sys[st->n_sys].value, sizeof st->sys[0].value, "%s", value);
+	st->n_sys++;
+}
+
+/* Loads the state file: 1 if read, 0 if there is none, -1 on error. */
+static int state_load(struct state *st)
+{
+	char line[160], a[80], b[80];
+	const char *path = state_path();
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("%s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "sysctl %79s %79s", a, b) == 2 &&
+		    strncmp(a, "net/", 4) == 0 && !strstr(a, ".."))
+			state_add_sysctl(st, a, b);
+		else if (sscanf(line, "dev %79s", a) == 1 && name_ok(a))
+			state_add_dev(st, a);
+	}
+	fclose(f);
+	return 1;
+}
+
+/* Creates the state file's directory (0700) if missing. */
+static int state_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Writes st atomically (temporary file, rename). */
+static int state_save(const struct state *st)
+{
+	const char *path = state_path();
+	char tmp[PATH_MAX];
+	unsigned i;
+	FILE *f;
+	int fd;
+
+	if (state_dir(path) < 0) {
+		log_warn("creating the directory of %s", path);
+		return -1;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		log_warn("%s", tmp);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "# vpngw setup: what teardown restores\n");
+	for (i = 0; i < st->n_sys; i++)
+		fprintf(f, "sysctl %s %s\n", st->sys[i].path, st->sys[i].value);
+	for (i = 0; i < st->n_devs; i++)
+		fprintf(f, "dev %s\n", st->devs[i]);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		log_warn("%s", tmp);
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		log_warn("%s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- nft ---- */
+
+static char nft_path[PATH_MAX];
+
+/* Finds nft in PATH or the usual sbin directories. */
+static int find_nft(void)
+{
+	const char *env = getenv("PATH");
+	char dirs[2048];
+	char *dir, *save = NULL;
+
+	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/local/sbin",
+		 env ? env : "");
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if (!*dir)
+			continue;
+		snprintf(nft_path, sizeof nft_path, "%s/nft", dir);
+		if (access(nft_path, X_OK) == 0)
+			return 0;
+	}
+	log_warnx("nft not found: install nftables");
+	return -1;
+}
+
+/* The first line of nft's complaint worth showing ("Error: ..."). */
+static const char *nft_error(char *out)
+{
+	char *e = strstr(out, "Error:");
+	char *nl;
+
+	if (!e)
+		e = out;
+	nl = strchr(e, '\n');
+	if (nl)
+		*nl = '\0';
+	return *e ? e : "no message";
+}
+
+static void run_nft_child(int in, int err)
+{
+	char *argv[] = { "nft", "-f", "-", NULL };
+
+	if (dup2(in, 0) < 0 || dup2(err, 2) < 0)
+		_exit(127);
+	execv(nft_path, argv);
+	_exit(127);
+}
+
+/*
+ * Runs `nft -f -` with script on its stdin; nft applies it as one
+ * transaction. Returns 0, or -1 with one line carrying nft's error. The only
+ * place vpngw runs a program; nf_tables netlink will replace it.
+ */
+static int run_nft(const char *script)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int in[2], err[2], status;
+	size_t len = strlen(script), off = 0, got = 0;
+	char out[512];
+	ssize_t n;
+	pid_t pid;
+
+	if (!nft_path[0] && find_nft() < 0)
+		return -1;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		goto fail;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		goto fail;
+	}
+	pid = fork();
+	if (pid == 0)
+		run_nft_child(in[0], err[1]);
+	close(in[0]);
+	close(err[1]);
+	if (pid < 0) {
+		close(in[1]);
+		close(err[0]);
+		goto fail;
+	}
+	/* nft may exit before reading: a write error, not a SIGPIPE. */
+	sigaction(SIGPIPE, &ign, &old);
+	while (off < len) {
+		n = write(in[1], script + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	close(in[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	for (;;) {
+		char skip[256];
+
+		n = got < sizeof out - 1 ? read(err[0], out + got, sizeof out - 1 - got)
+					 : read(err[0], skip, sizeof skip);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (got < sizeof out - 1)
+			got += n;
+	}
+	out[got] = '\0';
+	close(err[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			goto fail;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		log_warnx("cannot run %s", nft_path);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_warnx("nft failed: %s", nft_error(out));
+		return -1;
+	}
+	return 0;
+fail:
+	log_warn("running nft");
+	return -1;
+}
+
+/* "table ip vpngw" then its deletion: removes it whether or not it exists. */
+#define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n"
+
+static int table_delete(void)
+{
+	return run_nft(NFT_DELETE);
+}
+
+/* Replaces the table in one transaction: masquerade and forward accept. */
+static int table_install(const struct tun_pool *p, const char *egress, bool dry_run)
+{
+	char script[2048], lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN];
+	uint32_t last = tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix);
+
+	ip4(p->net, lo);
+	ip4(last, hi);
+	if (dry_run) {
+		say("would install nft table ip %s: masquerade %s-%s out of %s, "
+		    "forward %s*", TUN_TABLE, lo, hi, egress, p->prefix_name);
+		return 0;
+	}
+	snprintf(script, sizeof script,
+		 NFT_DELETE
+		 "table ip %s {\n"
+		 "\tchain postrouting {\n"
+		 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		 "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
+		 "\t}\n"
+		 "\tchain forward {\n"
+		 "\t\ttype filter hook forward priority filter; policy accept;\n"
+		 "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		 "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		 "\t\tiifname \"%s*\" accept\n"
+		 "\t\toifname \"%s*\" ct state established,related accept\n"
+		 "\t}\n"
+		 "}\n",
+		 TUN_TABLE, lo, hi, egress, p->prefix_name, p->prefix_name,
+		 p->prefix_name, p->prefix_name);
+	return run_nft(script);
+}
+
+/* ---- Setup and teardown ---- */
+
+/* What this run of setup did, so that a failure can undo it. */
+struct undo {
+	char (*devs)[TUN_NAME_MAX];
+	unsigned n_devs;
+	struct {
+		const char *path;
+		char value[SYSCTL_VAL_MAX];
+	} sys[STATE_SYSCTL_MAX];
+	unsigned n_sys;
+	bool table;
+};
+
+static void undo_run(struct undo *u)
+{
+	char name[64];
+	unsigned i;
+
+	for (i = 0; i < u->n_devs; i++)
+		(void)rt_link_del(u->devs[i]);
+	if (u->table)
+		(void)table_delete();
+	for (i = 0; i < u->n_sys; i++)
+		if (sysctl_write(u->sys[i].path, u->sys[i].value) < 0)
+			log_warn("restoring %s", dotted(u->sys[i].path, name));
+}
+
+/* Creates or fixes slot i's device, then its address, MTU and link. */
+static int setup_slot(const struct tun_pool *p, unsigned i, struct state *st,
+		      struct undo *u, bool dry_run)
+{
+	char name[TUN_NAME_MAX], gw[INET_ADDRSTRLEN];
+	uint32_t addr = tun_slot_net(p, i) + 1;
+	unsigned idx;
+	int err;
+
+	tun_slot_name(p, i, name);
+	ip4(addr, gw);
+	idx = if_nametoindex(name);
+	if (!idx) {
+		if (dry_run) {
+			say("would create tun %s %s/%u mtu %u owner %u:%u", name, gw,
+			    p->prefix, p->mtu, (unsigned)p->uid, (unsigned)p->gid);
+			return 0;
+		}
+		if (make_persistent(name, p->uid, p->gid, true) < 0) {
+			log_warn("creating tun %s", name);
+			return -1;
+		}
+		snprintf(u->devs[u->n_devs++], TUN_NAME_MAX, "%s", name);
+		state_add_dev(st, name);
+		idx = if_nametoindex(name);
+		if (!idx) {
+			log_warn("%s", name);
+			return -1;
+		}
+	} else {
+		if (check_existing(p, name, dry_run) < 0)
+			return -1;
+		if (dry_run) {
+			say("would configure tun %s %s/%u mtu %u up", name, gw,
+			    p->prefix, p->mtu);
+			return 0;
+		}
+	}
+	err = rt_addr(idx, addr, p->prefix);
+	if (!err)
+		err = rt_link_up(idx, p->mtu);
+	if (err) {
+		errno = -err;
+		log_warn("configuring %s %s/%u mtu %u", name, gw, p->prefix, p->mtu);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sets sysctl k (an index in sysctls) unless it is already right, keeping
+ * its original value in the state (unless a previous run did) and in u.
+ * A missing file is skipped when optional (nf_conntrack not loaded).
+ */
+static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_run)
+{
+	const char *path = sysctls[k].path, *want = sysctls[k].value;
+	char cur[SYSCTL_VAL_MAX], name[64];
+
+	dotted(path, name);
+	if (sysctl_read(path, cur) < 0) {
+		if (errno == ENOENT && sysctls[k].lower_only) {
+			if (dry_run)
+				say("would set %s %s once nf_conntrack is loaded",
+				    name, want);
+			else
+				log_debug("%s: nf_conntrack not loaded", name);
+			return 0;
+		}
+		log_warn("reading %s", name);
+		return -1;
+	}
+	if (strcmp(cur, want) == 0 ||
+	    (sysctls[k].lower_only && strtoul(cur, NULL, 10) <= strtoul(want, NULL, 10)))
+		return 0;
+	if (dry_run) {
+		say("would set %s %s (was %s)", name, want, cur);
+		return 0;
+	}
+	if (sysctl_write(path, want) < 0) {
+		log_warn("setting %s to %s", name, want);
+		return -1;
+	}
+	u->sys[u->n_sys].path = path;
+	snprintf(u->sys[u->n_sys].value, SYSCTL_VAL_MAX, "%s", cur);
+	u->n_sys++;
+	state_add_sysctl(st, path, cur);
+	return 0;
+}
+
+/* The interface to masquerade out of: the given one, or the default route's. */
+static int find_egress(const struct tun_pool *p, char out[static TUN_NAME_MAX])
+{
+	if (!p->egress[0])
+		return default_egress(out);
+	if (!name_ok(p->egress)) {
+		log_warnx("bad egress interface name \"%s\"", p->egress);
+		return -1;
+	}
+	if (!if_nametoindex(p->egress)) {
+		log_warnx("egress interface %s does not exist", p->egress);
+		return -1;
+	}
+	snprintf(out, TUN_NAME_MAX, "%s", p->egress);
+	return 0;
+}
+
+static int setup_steps(const struct tun_pool *p, struct state *st,
+		       struct undo *u, bool dry_run)
+{
+	char egress[TUN_NAME_MAX];
+	unsigned i, k;
+
+	if (find_nft() < 0 || find_egress(p, egress) < 0)
+		return -1;
+	for (i = 0; i < p->n; i++)
+		if (setup_slot(p, i, st, u, dry_run) < 0)
+			return -1;
+	if (setup_sysctl(0, st, u, dry_run) < 0)
+		return -1;
+	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
+	if (table_install(p, egress, dry_run) < 0)
+		return -1;
+	u->table = true;
+	for (k = 1; k < sizeof sysctls / sizeof sysctls[0]; k++)
+		if (setup_sysctl(k, st, u, dry_run) < 0)
+			return -1;
+	if (dry_run) {
+		say("would record what changed in %s", state_path());
+		return 0;
+	}
+	return state_save(st);
+}
+
+int tun_setup(const struct tun_pool *p, bool dry_run)
+{
+	struct state st;
+	struct undo u = { 0 };
+	int had, rc = -1;
+
+	if (pool_check(p) < 0 || state_init(&st) < 0)
+		return -1;
+	u.devs = calloc(p->n, sizeof *u.devs);
+	if (!u.devs) {
+		log_warn("setup");
+		goto out;
+	}
+	had = state_load(&st);
+	if (had < 0)
+		goto out;
+	/* A table a previous setup installed stays if this run fails. */
+	rc = setup_steps(p, &st, &u, dry_run);
+	if (had > 0)
+		u.table = false;
+	if (rc < 0 && !dry_run)
+		undo_run(&u);
+out:
+	free(u.devs);
+	state_free(&st);
+	return rc;
+}
+
+static int teardown_dev(const char *name, bool dry_run)
+{
+	int err;
+
+	if (!if_nametoindex(name))
+		return 0;
+	if (dry_run) {
+		say("would delete tun %s", name);
+		return 0;
+	}
+	err = rt_link_del(name);
+	if (err && err != -ENODEV) {
+		errno = -err;
+		log_warn("deleting %s", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown_sysctls(const struct state *st, bool dry_run)
+{
+	char name[64];
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; i < st->n_sys; i++) {
+		dotted(st->sys[i].path, name);
+		if (dry_run) {
+			say("would restore %s %s", name, st->sys[i].value);
+		} else if (sysctl_write(st->sys[i].path, st->sys[i].value) < 0 &&
+			   errno != ENOENT) {
+			log_warn("restoring %s to %s", name, st->sys[i].value);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+int tun_teardown(const struct tun_pool *p, bool dry_run)
+{
+	char name[TUN_NAME_MAX];
+	struct state st;
+	unsigned i;
+	int had, rc = 0;
+
+	if (pool_check(p) < 0 || state_init(&st) < 0)
+		return -1;
+	had = state_load(&st);
+	if (had < 0) {
+		state_free(&st);
+		return -1;
+	}
+	if (had == 0)
+		log_warnx("no state file %s: removing the pool's devices and table, "
+			  "leaving sysctls alone", state_path());
+	for (i = 0; i < (had ? st.n_devs : p->n); i++) {
+		if (had)
+			snprintf(name, sizeof name, "%s", st.devs[i]);
+		else
+			tun_slot_name(p, i, name);
+		if (teardown_dev(name, dry_run) < 0)
+			rc = -1;
+	}
+	if (dry_run)
+		say("would delete nft table ip %s", TUN_TABLE);
+	else if (table_delete() < 0)
+		rc = -1;
+	if (teardown_sysctls(&st, dry_run) < 0)
+		rc = -1;
+	/* Kept after a failure, so that teardown can be run again. */
+	if (had && rc == 0) {
+		if (dry_run)
+			say("would remove %s", state_path());
+		else if (unlink(state_path()) < 0 && errno != ENOENT)
+			log_warn("%s", state_path());
+	}
+	state_free(&st);
+	return rc;
+}
+
+bool tun_pool_ready(const struct tun_pool *p)
+{
+	char name[TUN_NAME_MAX];
+	unsigned i;
+
+	for (i = 0; i < p->n; i++) {
+		tun_slot_name(p, i, name);
+		if (!if_nametoindex(name))
+			return false;
+	}
+	return p->n > 0;
+}
+
+int tun_open(const char *name)
+{
+	/* Never create: a missing slot device is an error, not a new tun. */
+	if (!if_nametoindex(name)) {
+		errno = ENODEV;
+		return -1;
+	}
+	return attach(name, O_NONBLOCK);
+}
+
+/* ---- Conntrack ---- */
+
+/* One entry to delete: its original tuple as the kernel gave it. */
+struct ct_entry {
+	unsigned char tuple[CT_TUPLE_MAX];
+	size_t tuple_len;
+	unsigned char id[4], zone[2];
+	bool has_id, has_zone;
+};
+
+struct ct_round {
+	uint32_t net, mask;
+	struct ct_entry *e;
+	unsigned n;
+	bool more;		/* matching entries left for the next round */
+};
+
+/* The original source of a conntrack message, or false. */
+static bool ct_orig_src(const struct nlattr *orig, uint32_t *src)
+{
+	const struct nlattr *t[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1];
+
+	if (nl_parse(nl_attr_data(orig), nl_attr_len(orig), t, CTA_TUPLE_MAX) < 0 ||
+	    !t[CTA_TUPLE_IP])
+		return false;
+	if (nl_parse(nl_attr_data(t[CTA_TUPLE_IP]), nl_attr_len(t[CTA_TUPLE_IP]),
+		     ip, CTA_IP_MAX) < 0 || !nl_attr_u32(ip[CTA_IP_V4_SRC], src))
+		return false;
+	*src = ntohl(*src);
+	return true;
+}
+
+static void ct_collect_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct ct_round *r = arg;
+	const struct nlattr *tb[CTA_MAX + 1];
+	struct ct_entry *e;
+	uint32_t src;
+
+	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    nl_parse_msg(h, sizeof(struct nfgenmsg), tb, CTA_MAX) < 0 ||
+	    !tb[CTA_TUPLE_ORIG] || !ct_orig_src(tb[CTA_TUPLE_ORIG], &src) ||
+	    (src & r->mask) != r->net)
+		return;
+	if (r->n >= CT_ROUND) {
+		r->more = true;
+		return;
+	}
+	if (nl_attr_len(tb[CTA_TUPLE_ORIG]) > CT_TUPLE_MAX)
+		return;
+	e = &r->e[r->n++];
+	e->tuple_len = nl_attr_len(tb[CTA_TUPLE_ORIG]);
+	memcpy(e->tuple, nl_attr_data(tb[CTA_TUPLE_ORIG]), e->tuple_len);
+	e->has_id = tb[CTA_ID] && nl_attr_len(tb[CTA_ID]) == sizeof e->id;
+	if (e->has_id)
+		memcpy(e->id, nl_attr_data(tb[CTA_ID]), sizeof e->id);
+	e->has_zone = tb[CTA_ZONE] && nl_attr_len(tb[CTA_ZONE]) >= sizeof e->zone;
+	if (e->has_zone)
+		memcpy(e->zone, nl_attr_data(tb[CTA_ZONE]), sizeof e->zone);
+}
+
+static void ct_msg(struct nl_msg *m, unsigned type)
+{
+	struct nfgenmsg nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
+
+	nl_msg_init(m, (NFNL_SUBSYS_CTNETLINK << 8) | type, 0);
+	nl_msg_put(m, &nfg, sizeof nfg);
+}
+
+/* Deletes one entry by its original tuple (and id, so not a newer one). */
+static int ct_delete(int fd, const struct ct_entry *e)
+{
+	struct nl_msg m;
+
+	ct_msg(&m, IPCTNL_MSG_CT_DELETE);
+	nl_attr_put(&m, CTA_TUPLE_ORIG | NLA_F_NESTED, e->tuple, e->tuple_len);
+	if (e->has_id)
+		nl_attr_put(&m, CTA_ID, e->id, sizeof e->id);
+	if (e->has_zone)
+		nl_attr_put(&m, CTA_ZONE, e->zone, sizeof e->zone);
+	return nl_talk(fd, &m);
+}
+
+/* One round: dump, collect up to CT_ROUND matches, delete them. */
+static int ct_round(int fd, struct ct_round *r, unsigned *deleted)
+{
+	struct nl_msg m;
+	unsigned i;
+	int err, first = 0;
+
+	r->n = 0;
+	r->more = false;
+	ct_msg(&m, IPCTNL_MSG_CT_GET);
+	err = nl_dump(fd, &m, ct_collect_cb, r);
+	if (err)
+		return err;
+	for (i = 0; i < r->n; i++) {
+		err = ct_delete(fd, &r->e[i]);
+		if (!err)
+			(*deleted)++;
+		else if (err != -ENOENT && !first)
+			first = err;
+	}
+	return first;
+}
+
+int tun_ct_flush(uint32_t net, unsigned prefix)
+{
+	struct ct_round r = { .mask = mask_of(prefix) };
+	unsigned deleted = 0, before, rounds;
+	int fd, err = 0;
+
+	if (prefix > 32) {
+		errno = EINVAL;
+		return -1;
+	}
+	r.net = net & r.mask;
+	r.e = calloc(CT_ROUND, sizeof *r.e);
+	if (!r.e)
+		return -1;
+	fd = nl_open(NETLINK_NETFILTER);
+	if (fd < 0) {
+		free(r.e);
+		errno = -fd;
+		return -1;
+	}
+	/* Rounds bound the memory; each must make progress. */
+	for (rounds = 0; rounds < 1024; rounds++) {
+		before = deleted;
+		err = ct_round(fd, &r, &deleted);
+		if (err || !r.more || deleted == before)
+			break;
+	}
+	close(fd);
+	free(r.e);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return deleted;
+}
+
+/* ---- The client's interface ---- */
+
+int tun_create(const char *name)
+{
+	return attach(name, O_NONBLOCK);
+}
+
+int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu)
+{
+	char a[INET_ADDRSTRLEN];
+	unsigned idx = if_nametoindex(name);
+	int err;
+
+	if (!idx) {
+		err = errno;
+		log_warn("%s", name);
+		errno = err;
+		return -1;
+	}
+	if (prefix > 32) {
+		errno = EINVAL;
+		log_warnx("%s: prefix /%u", name, prefix);
+		return -1;
+	}
+	err = rt_addr(idx, addr, prefix);
+	if (!err)
+		err = rt_link_up(idx, mtu);
+	if (err) {
+		errno = -err;
+		log_warn("configuring %s %s/%u mtu %u", name, ip4(addr, a), prefix, mtu);
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+int tun_route(bool add, uint32_t dst, unsigned prefix, uint32_t gw, const char *dev)
+{
+	char a[INET_ADDRSTRLEN];
+	struct nl_msg m;
+	struct rtmsg rtm = {
+		.rtm_family = AF_INET,
+		.rtm_dst_len = prefix,
+		.rtm_table = RT_TABLE_MAIN,
+		.rtm_scope = RT_SCOPE_NOWHERE,
+	};
+	unsigned idx = if_nametoindex(dev);
+	uint32_t d, g = htonl(gw);
+	int err;
+
+	if (!idx || prefix > 32) {
+		err = prefix > 32 ? EINVAL : errno;
+		errno = err;
+		log_warn("route to %s/%u dev %s", ip4(dst, a), prefix, dev);
+		errno = err;
+		return -1;
+	}
+	d = htonl(dst & mask_of(prefix));
+	if (add) {
+		rtm.rtm_protocol = RTPROT_STATIC;
+		rtm.rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+		rtm.rtm_type = RTN_UNICAST;
+	}
+	nl_msg_init(&m, add ? RTM_NEWROUTE : RTM_DELROUTE,
+		    add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	if (prefix)
+		nl_attr_put(&m, RTA_DST, &d, sizeof d);
+	nl_attr_put_u32(&m, RTA_OIF, idx);
+	if (gw)
+		nl_attr_put(&m, RTA_GATEWAY, &g, sizeof g);
+	err = rt_talk(&m);
+	if (err) {
+		errno = -err;
+		log_warn("%s route %s/%u dev %s", add ? "adding" : "deleting",
+			 ip4(dst & mask_of(prefix), a), prefix, dev);
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+struct route_answer {
+	uint32_t gw;
+	unsigned oif;
+	bool found;
+};
+
+static void route_get_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct route_answer *r = arg;
+	const struct nlattr *tb[RTA_MAX + 1];
+	uint32_t oif;
+
+	if (h->nlmsg_type != RTM_NEWROUTE ||
+	    nl_parse_msg(h, sizeof(struct rtmsg), tb, RTA_MAX) < 0 ||
+	    !nl_attr_u32(tb[RTA_OIF], &oif))
+		return;
+	r->oif = oif;
+	r->gw = 0;
+	if (nl_attr_u32(tb[RTA_GATEWAY], &r->gw))
+		r->gw = ntohl(r->gw);
+	r->found = true;
+}
+
+int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX])
+{
+	struct route_answer r = { 0 };
+	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_dst_len = 32 };
+	struct nl_msg m;
+	char name[IF_NAMESIZE];
+	uint32_t d = htonl(dst);
+	int fd, err;
+
+	fd = nl_open(NETLINK_ROUTE);
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	nl_msg_init(&m, RTM_GETROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put(&m, RTA_DST, &d, sizeof d);
+	err = nl_query(fd, &m, route_get_cb, &r);
+	close(fd);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	if (!r.found) {
+		errno = ENETUNREACH;
+		return -1;
+	}
+	if (!if_indextoname(r.oif, name))
+		return -1;
+	snprintf(dev, TUN_NAME_MAX, "%s", name);
+	*gw = r.gw;
+	return 0;
+}

@@ -1,0 +1,1521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vpngw.c: main, the subcommand table, and the gateway's event loop.
+ *
+ * It owns every file descriptor's lifetime, the slot table, the connections
+ * and the only poll() of the gateway. Bytes go to ws.c (HTTP upgrade and
+ * frames), packets to nat.c (validation and source NAT), and the host to
+ * tun.c (devices, setup, conntrack); tls.c, when built, sits between the
+ * socket and ws.c. None of them calls back into this file.
+ *
+ * The packet paths:
+ *   socket -> conn.in -> ws_rx_next (unmask in place) -> nat_out -> write(tun)
+ *   read(tun) into a slot cell after WS_SRV_HDR_MAX bytes of headroom ->
+ *   nat_in -> frame header written in front -> writev of many cells.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "client.h"
+#include "log.h"
+#include "nat.h"
+#include "tls.h"
+#include "tun.h"
+#include "ws.h"
+
+#define VPNGW_VERSION "0.1.0"
+
+/* ---- Sizes and timers ---- */
+
+#define CELL_SIZE      2048              /* one packet and its frame header */
+#define CELL_HEADROOM  WS_SRV_HDR_MAX    /* room for the header in front */
+#define TXQ_CELLS      64                /* per slot; beyond: tail drop */
+#define IN_CAP         (2 * 65536)       /* socket bytes read per conn */
+#define CTRL_CAP       1024              /* handshake replies, control frames */
+#define CONN_EXTRA     32                /* connections beyond the pool */
+#define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
+#define CLOSE_WAIT_MS  2000              /* peer's close reply / final flush */
+#define QUARANTINE_MS  1000              /* after the conntrack flush */
+#define QUARANTINE_NOCT_MS 120000        /* when conntrack could not be flushed */
+#define TUN_BUDGET     64                /* packets read per TUN per wake */
+#define SOCK_BUDGET    4                 /* reads per socket per wake */
+#define TOKEN_LEN      16                /* session token bytes */
+
+/* ---- Configuration ---- */
+
+struct config {
+	struct tun_pool pool;
+	const char *listen;
+	const char *path;
+	const char *user;
+	const char *tls_cert, *tls_key;
+	struct nat_acl acl;
+	unsigned linger_s, keepalive_s;
+	size_t max_msg;
+	bool dry_run;
+};
+
+/* ---- Connections and slots ---- */
+
+enum conn_state {
+	C_HTTP,        /* reading the upgrade request */
+	C_OPEN,        /* frames both ways */
+	C_CLOSING,     /* our close frame sent; waiting for the peer's */
+	C_FLUSH_CLOSE, /* send what is queued, then close the socket */
+};
+
+struct slot;
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	char peer[INET6_ADDRSTRLEN + 8];
+	struct slot *slot;
+	struct tls_conn *tls;        /* NULL for plain ws:// */
+	struct ws_req *req;          /* during C_HTTP only */
+	struct ws_rx rx;
+	bool v1;                     /* spoke vpngw.v1 */
+	bool ping_out;               /* a keepalive ping awaits any reply */
+	uint16_t close_code;         /* what we closed with, for the log */
+	uint64_t deadline;           /* handshake or closing deadline, ms */
+	uint64_t last_rx;            /* last byte from the peer, ms */
+	size_t in_len;
+	size_t ctrl_len;
+	uint8_t ctrl[CTRL_CAP];
+	uint8_t in[IN_CAP];
+	uint8_t frag[WS_MSG_MAX];
+};
+
+enum slot_state {
+	S_FREE,        /* may be given to a new client */
+	S_BUSY,        /* a connection holds it */
+	S_LINGER,      /* its client left; kept for resumption */
+	S_QUARANTINE,  /* released; late replies may still arrive */
+};
+
+/* A ring of cells the slot's frames wait in for the socket. */
+struct txq {
+	uint8_t *cells;              /* TXQ_CELLS * CELL_SIZE, from startup */
+	uint16_t off[TXQ_CELLS];     /* frame start within its cell */
+	uint16_t len[TXQ_CELLS];     /* frame length */
+	unsigned head, count;
+	size_t head_sent;            /* bytes of the head frame already sent */
+};
+
+struct slot {
+	unsigned index;
+	int tun_fd;
+	char name[TUN_NAME_MAX];
+	uint32_t net;                /* host order */
+	enum slot_state state;
+	struct conn *conn;
+	uint64_t until;              /* end of linger or quarantine, ms */
+	uint8_t token[TOKEN_LEN];
+	bool has_token;
+	struct nat nat;
+	struct txq txq;
+};
+
+/* Counters: one per drop reason, and traffic each way. */
+struct stats {
+	uint64_t drops[DROP_N];
+	uint64_t up_packets, up_bytes;     /* client -> Internet */
+	uint64_t down_packets, down_bytes; /* Internet -> client */
+};
+
+/* Everything one loop owns, so that several loops can run side by side. */
+struct gw {
+	const struct config *cfg;
+	int listen_fd;
+	struct slot *slots;
+	unsigned n_slots;
+	struct conn **conns;
+	unsigned n_conns, max_conns;
+	struct tls_server *tls;
+	bool ct_flush;               /* conntrack entries can be deleted */
+	uint64_t now;
+	struct stats st;
+	struct pollfd *pfd;
+	uint8_t scratch[CELL_SIZE];  /* packets read only to be dropped */
+};
+
+static volatile sig_atomic_t got_term, got_usr1, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void put_ip(char *out, size_t cap, uint32_t host_order)
+{
+	struct in_addr a = { .s_addr = htonl(host_order) };
+
+	inet_ntop(AF_INET, &a, out, (socklen_t)cap);
+}
+
+/* ==== Output: control bytes and the slot's frame queue ==== */
+
+/* Appends bytes that must go out whole (a handshake reply or a control
+ * frame). Returns -1 when they do not fit; the caller decides. */
+static int ctrl_put(struct conn *c, const void *p, size_t len)
+{
+	if (len > CTRL_CAP - c->ctrl_len)
+		return -1;
+	memcpy(c->ctrl + c->ctrl_len, p, len);
+	c->ctrl_len += len;
+	return 0;
+}
+
+static void ctrl_frame(struct conn *c, enum ws_op op, const uint8_t *p, size_t len)
+{
+	uint8_t f[WS_CTRL_MAX + 2];
+	size_t n = ws_ctrl_frame(f, op, p, len);
+
+	(void)ctrl_put(c, f, n); /* a full queue loses a pong: RFC 6455 §5.5.3 allows it */
+}
+
+static bool tx_pending(const struct conn *c)
+{
+	if (c->ctrl_len)
+		return true;
+	if (c->tls && tls_want_write(c->tls))
+		return true;
+	return c->slot && c->slot->conn == c && c->slot->txq.count;
+}
+
+/* Sends iov through the connection's transport. Returns bytes taken, or -1
+ * with the connection failed. */
+static ssize_t xport_writev(struct conn *c, struct iovec *iov, int n)
+{
+	if (c->tls)
+		return tls_writev(c->tls, c->fd, iov, n);
+	ssize_t w = writev(c->fd, iov, n);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return w;
+}
+
+/* Reads into buf. Returns bytes, 0 at EOF, -1 on error, -2 when nothing is
+ * there now. */
+static ssize_t xport_read(struct conn *c, uint8_t *buf, size_t cap)
+{
+	if (c->tls)
+		return tls_read(c->tls, c->fd, buf, cap);
+	ssize_t r = read(c->fd, buf, cap);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return -2;
+	return r;
+}
+
+/* Drops n sent bytes from the front of what flush() offered. */
+static void tx_consume(struct conn *c, struct txq *q, size_t n, bool ctrl_first)
+{
+	if (q && !ctrl_first && q->count) {
+		size_t rest = q->len[q->head] - q->head_sent;
+		size_t k = n < rest ? n : rest;
+		q->head_sent += k;
+		n -= k;
+		if (q->head_sent < q->len[q->head])
+			return;
+		q->head = (q->head + 1) % TXQ_CELLS;
+		q->count--;
+		q->head_sent = 0;
+	}
+	size_t k = n < c->ctrl_len ? n : c->ctrl_len;
+	memmove(c->ctrl, c->ctrl + k, c->ctrl_len - k);
+	c->ctrl_len -= k;
+	n -= k;
+	if (c->ctrl_len)
+		return;
+	while (q && n && q->count) {
+		size_t rest = q->len[q->head] - q->head_sent;
+		size_t m = n < rest ? n : rest;
+		q->head_sent += m;
+		n -= m;
+		if (q->head_sent < q->len[q->head])
+			break;
+		q->head = (q->head + 1) % TXQ_CELLS;
+		q->count--;
+		q->head_sent = 0;
+	}
+}
+
+/*
+ * Writes as much queued output as the socket takes, in one writev: the rest
+ * of a half-sent frame first, then control bytes, then whole frames. Control
+ * bytes never split a data frame. Returns -1 when the connection failed.
+ */
+static int flush(struct conn *c)
+{
+	struct iovec iov[TXQ_CELLS + 2];
+	struct txq *q = c->slot && c->slot->conn == c ? &c->slot->txq : NULL;
+	int n = 0;
+	bool ctrl_first = !q || q->head_sent == 0;
+	unsigned i = 0;
+
+	if (!ctrl_first) {
+		uint8_t *cell = q->cells + (size_t)q->head * CELL_SIZE;
+		iov[n++] = (struct iovec){ cell + q->off[q->head] + q->head_sent,
+					   q->len[q->head] - q->head_sent };
+		i = 1;
+	}
+	if (c->ctrl_len)
+		iov[n++] = (struct iovec){ c->ctrl, c->ctrl_len };
+	for (; q && i < q->count; i++) {
+		unsigned k = (q->head + i) % TXQ_CELLS;
+		iov[n++] = (struct iovec){ q->cells + (size_t)k * CELL_SIZE + q->off[k], q->len[k] };
+	}
+	if (n == 0)
+		return c->tls ? tls_flush(c->tls, c->fd) : 0;
+	ssize_t w = xport_writev(c, iov, n);
+	if (w < 0)
+		return -1;
+	tx_consume(c, q, (size_t)w, ctrl_first);
+	return 0;
+}
+
+/* ==== Slots ==== */
+
+static void slot_drain_queue(struct slot *s)
+{
+	s->txq.head = s->txq.count = 0;
+	s->txq.head_sent = 0;
+}
+
+/* Gives up the slot for good: its flows' conntrack entries go, and it rests
+ * in quarantine while replies already on their way arrive and are dropped. */
+static void slot_release(struct gw *g, struct slot *s)
+{
+	uint64_t rest = QUARANTINE_NOCT_MS;
+
+	if (g->ct_flush) {
+		int n = tun_ct_flush(s->net, g->cfg->pool.prefix);
+		if (n >= 0) {
+			rest = QUARANTINE_MS;
+			log_debug("%s: %d conntrack entries deleted", s->name, n);
+		} else {
+			log_warn("%s: conntrack flush", s->name);
+		}
+	}
+	explicit_bzero(s->token, sizeof s->token);
+	s->has_token = false;
+	nat_reset(&s->nat);
+	slot_drain_queue(s);
+	s->conn = NULL;
+	s->state = S_QUARANTINE;
+	s->until = g->now + rest;
+}
+
+/* The connection c leaves its slot: kept for resumption if it can resume. */
+static void slot_leave(struct gw *g, struct conn *c)
+{
+	struct slot *s = c->slot;
+
+	c->slot = NULL;
+	if (!s || s->conn != c)
+		return;
+	s->conn = NULL;
+	slot_drain_queue(s);
+	if (s->has_token && g->cfg->linger_s) {
+		s->state = S_LINGER;
+		s->until = g->now + (uint64_t)g->cfg->linger_s * 1000;
+	} else {
+		slot_release(g, s);
+	}
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static int token_parse(uint8_t out[static TOKEN_LEN], struct ws_str s)
+{
+	if (s.len != 2 * TOKEN_LEN)
+		return -1;
+	for (size_t i = 0; i < TOKEN_LEN; i++) {
+		int hi = hexval(s.p[2 * i]), lo = hexval(s.p[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static bool token_equal(const uint8_t a[static TOKEN_LEN], const uint8_t b[static TOKEN_LEN])
+{
+	uint8_t d = 0;
+
+	for (size_t i = 0; i < TOKEN_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/* The slot a session token names, if it still holds that session. */
+static struct slot *slot_resume(struct gw *g, struct ws_str tok)
+{
+	uint8_t t[TOKEN_LEN];
+	struct slot *found = NULL;
+
+	if (!tok.len || token_parse(t, tok) < 0)
+		return NULL;
+	for (unsigned i = 0; i < g->n_slots; i++) {
+		struct slot *s = &g->slots[i];
+		bool live = s->state == S_LINGER || s->state == S_BUSY;
+		if (live && s->has_token && token_equal(s->token, t))
+			found = s;
+	}
+	explicit_bzero(t, sizeof t);
+	return found;
+}
+
+static struct slot *slot_free(struct gw *g)
+{
+	for (unsigned i = 0; i < g->n_slots; i++)
+		if (g->slots[i].state == S_FREE)
+			return &g->slots[i];
+	return NULL;
+}
+
+static unsigned slots_free(const struct gw *g)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->n_slots; i++)
+		n += g->slots[i].state == S_FREE;
+	return n;
+}
+
+/* ==== Connections ==== */
+
+static void conn_close(struct gw *g, struct conn *c, const char *why)
+{
+	if (c->state != C_HTTP || c->slot)
+		log_info("disconnect %s%s%s: %s", c->peer, c->slot ? " from " : "",
+			 c->slot ? c->slot->name : "", why);
+	slot_leave(g, c);
+	if (c->tls)
+		tls_conn_free(c->tls);
+	free(c->req);
+	close(c->fd);
+	for (unsigned i = 0; i < g->n_conns; i++) {
+		if (g->conns[i] == c) {
+			g->conns[i] = g->conns[--g->n_conns];
+			break;
+		}
+	}
+	free(c);
+}
+
+/* Starts the closing handshake with code (RFC 6455 §7.1.2). */
+static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
+{
+	uint8_t f[4];
+
+	if (c->state != C_OPEN)
+		return;
+	c->close_code = code;
+	c->ctrl_len = 0;
+	(void)ctrl_put(c, f, ws_close_frame(f, code));
+	c->state = C_CLOSING;
+	c->deadline = g->now + CLOSE_WAIT_MS;
+	slot_leave(g, c);
+}
+
+/* Answers the handshake with an HTTP error and closes after sending it. */
+static void http_refuse(struct gw *g, struct conn *c, int status)
+{
+	char buf[CTRL_CAP];
+	size_t n = ws_resp_error(buf, sizeof buf, status);
+
+	log_info("refused %s: HTTP %d", c->peer, status);
+	c->ctrl_len = 0;
+	(void)ctrl_put(c, buf, n);
+	c->state = C_FLUSH_CLOSE;
+	c->deadline = g->now + CLOSE_WAIT_MS;
+}
+
+/* The vpngw.v1 assignment (SPEC, Wire protocol): one JSON text message. */
+static void send_assignment(struct gw *g, struct conn *c)
+{
+	const struct slot *s = c->slot;
+	char addr[16], gwa[16], tok[2 * TOKEN_LEN + 1], json[400];
+	uint8_t frame[WS_SRV_HDR_MAX + sizeof json];
+
+	put_ip(addr, sizeof addr, s->net + 2);
+	put_ip(gwa, sizeof gwa, s->net + 1);
+	for (size_t i = 0; i < TOKEN_LEN; i++)
+		snprintf(tok + 2 * i, 3, "%02x", s->token[i]);
+	int n = snprintf(json, sizeof json,
+			 "{\"address\":\"%s/%u\",\"gateway\":\"%s\",\"mtu\":%u,"
+			 "\"session\":\"%s\",\"keepalive\":%u,\"linger\":%u}",
+			 addr, g->cfg->pool.prefix, gwa, g->cfg->pool.mtu, tok,
+			 g->cfg->keepalive_s, g->cfg->linger_s);
+	explicit_bzero(tok, sizeof tok);
+	size_t h = ws_hdr_put(frame, WS_OP_TEXT, (size_t)n);
+	memcpy(frame + h, json, (size_t)n);
+	explicit_bzero(json, sizeof json);
+	(void)ctrl_put(c, frame, h + (size_t)n);
+	explicit_bzero(frame, sizeof frame);
+}
+
+/* Binds an upgraded connection to a slot: the one its token names, or a
+ * free one. Returns NULL when the pool is full. */
+static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws_req *r)
+{
+	struct slot *s = c->v1 ? slot_resume(g, r->session) : NULL;
+
+	if (s) {
+		struct conn *old = s->conn;
+		if (old) {
+			/* The client roamed before its old connection died. */
+			old->slot = NULL;
+			s->conn = NULL;
+			conn_fail(g, old, WS_CLOSE_NORMAL);
+		}
+		log_info("resume %s on %s", c->peer, s->name);
+	} else {
+		s = slot_free(g);
+		if (!s)
+			return NULL;
+		nat_reset(&s->nat);
+		s->has_token = false;
+		if (c->v1 && getrandom(s->token, TOKEN_LEN, 0) == TOKEN_LEN)
+			s->has_token = true;
+	}
+	s->state = S_BUSY;
+	s->conn = c;
+	slot_drain_queue(s);
+	c->slot = s;
+	return s;
+}
+
+/* The request is complete: answer it, and bind a slot on success. */
+static void handshake_done(struct gw *g, struct conn *c)
+{
+	struct ws_req *r = c->req;
+	int status = ws_req_status(r, g->cfg->path);
+	char buf[CTRL_CAP];
+
+	if (status != 101) {
+		http_refuse(g, c, status);
+		return;
+	}
+	c->v1 = r->proto_v1;
+	size_t n = ws_resp_101(buf, sizeof buf, r->key.p, r->key.len,
+			       c->v1 ? WS_PROTO_V1 : NULL);
+	(void)ctrl_put(c, buf, n);
+	c->state = C_OPEN;
+	c->last_rx = g->now;
+	ws_rx_init(&c->rx, true, g->cfg->max_msg, c->frag, sizeof c->frag);
+
+	struct slot *s = conn_take_slot(g, c, r);
+	if (!s) {
+		log_info("refused %s: no free slot", c->peer);
+		conn_fail(g, c, WS_CLOSE_TRY_AGAIN);
+	} else {
+		if (r->xff.len)
+			log_info("connect %s (for %.*s) on %s", c->peer,
+				 (int)(r->xff.len > 64 ? 64 : r->xff.len), r->xff.p, s->name);
+		else
+			log_info("connect %s on %s", c->peer, s->name);
+		if (c->v1)
+			send_assignment(g, c);
+	}
+	explicit_bzero(r, sizeof *r);
+	free(r);
+	c->req = NULL;
+}
+
+/* One packet from the client: validate, filter, NAT, one TUN write. */
+static void packet_up(struct gw *g, struct conn *c, uint8_t *p, size_t len)
+{
+	struct slot *s = c->slot;
+	enum drop d = nat_check(p, len);
+
+	if (d == DROP_NONE)
+		d = nat_out(&s->nat, &g->cfg->acl, p, len);
+	if (d == DROP_NONE) {
+		ssize_t w = write(s->tun_fd, p, len);
+		if (w == (ssize_t)len) {
+			g->st.up_packets++;
+			g->st.up_bytes += len;
+			return;
+		}
+		d = DROP_TUN_WRITE;
+	}
+	g->st.drops[d]++;
+	if (log_verbosity >= LOG_DEBUG)
+		log_debug("%s: drop up %s (%zu bytes)", s->name, drop_name(d), len);
+}
+
+/* Handles one frame event. Returns -1 when the connection is to close now. */
+static int frame_event(struct gw *g, struct conn *c, struct ws_msg *m)
+{
+	switch (m->ev) {
+	case WS_EV_BINARY:
+		if (c->state == C_OPEN && c->slot)
+			packet_up(g, c, m->data, m->len);
+		return 0;
+	case WS_EV_PING:
+		if (c->state == C_OPEN)
+			ctrl_frame(c, WS_OP_PONG, m->data, m->len);
+		return 0;
+	case WS_EV_PONG:
+		return 0;
+	case WS_EV_CLOSE:
+		if (c->state == C_CLOSING)
+			return -1; /* the peer answered our close */
+		uint16_t code = m->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : m->code;
+		conn_fail(g, c, code);
+		c->state = C_FLUSH_CLOSE;
+		return 0;
+	case WS_EV_ERROR:
+		if (c->state != C_OPEN)
+			return -1;
+		log_info("%s: protocol error, closing with %u", c->peer, m->code);
+		conn_fail(g, c, m->code);
+		return 0;
+	case WS_EV_MORE:
+		return 0;
+	}
+	return 0;
+}
+
+/* Consumes what conn.in holds, frame by frame, and keeps the rest. */
+static int parse_input(struct gw *g, struct conn *c)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < c->in_len) {
+		if (c->state == C_HTTP) {
+			size_t used = 0;
+			int st = ws_req_feed(c->req, c->in + off, c->in_len - off, &used);
+			off += used;
+			if (st == WS_REQ_MORE)
+				continue;
+			if (st == WS_REQ_DONE)
+				handshake_done(g, c);
+			else
+				http_refuse(g, c, st);
+			continue;
+		}
+		if (c->state == C_FLUSH_CLOSE) {
+			off = c->in_len; /* nothing more is read */
+			break;
+		}
+		struct ws_msg m;
+		size_t used = ws_rx_next(&c->rx, c->in + off, c->in_len - off, &m);
+		if (m.ev == WS_EV_ERROR) {
+			rc = frame_event(g, c, &m);
+			off = c->in_len;
+			break;
+		}
+		if (used == 0)
+			break;
+		off += used;
+		if (frame_event(g, c, &m) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	return rc;
+}
+
+/* The socket is readable: drain it up to a budget. */
+static void conn_readable(struct gw *g, struct conn *c)
+{
+	for (int i = 0; i < SOCK_BUDGET; i++) {
+		if (c->in_len == IN_CAP) {
+			conn_fail(g, c, WS_CLOSE_TOO_BIG);
+			return;
+		}
+		ssize_t r = xport_read(c, c->in + c->in_len, IN_CAP - c->in_len);
+		if (r == -2)
+			return;
+		if (r <= 0) {
+			conn_close(g, c, r == 0 ? "connection closed" : "read error");
+			return;
+		}
+		c->in_len += (size_t)r;
+		c->last_rx = g->now;
+		c->ping_out = false;
+		if (parse_input(g, c) < 0) {
+			conn_close(g, c, "closed");
+			return;
+		}
+		if (c->state == C_FLUSH_CLOSE)
+			return;
+	}
+}
+
+static void conn_accept(struct gw *g)
+{
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("accept");
+			return;
+		}
+		if (g->n_conns == g->max_conns) {
+			close(fd);
+			log_warnx("too many connections; one refused");
+			continue;
+		}
+		struct conn *c = calloc(1, sizeof *c);
+		struct ws_req *r = malloc(sizeof *r);
+		if (!c || !r) {
+			free(c);
+			free(r);
+			close(fd);
+			log_warnx("out of memory; one connection refused");
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->fd = fd;
+		c->req = r;
+		ws_req_init(r);
+		c->state = C_HTTP;
+		c->deadline = g->now + HANDSHAKE_MS;
+		c->last_rx = g->now;
+		char host[INET6_ADDRSTRLEN] = "?";
+		unsigned port = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+			port = ntohs(a->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+			port = ntohs(a->sin6_port);
+		}
+		snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
+		if (g->tls && !(c->tls = tls_conn_new(g->tls))) {
+			log_warnx("%s: no memory for TLS", c->peer);
+			free(r);
+			free(c);
+			close(fd);
+			continue;
+		}
+		g->conns[g->n_conns++] = c;
+	}
+}
+
+/* ==== The TUN side ==== */
+
+/* Reads packets from a slot's TUN straight into its queue's cells. */
+static void tun_readable(struct gw *g, struct slot *s)
+{
+	for (int i = 0; i < TUN_BUDGET; i++) {
+		struct txq *q = &s->txq;
+		bool take = s->conn && s->conn->state == C_OPEN && q->count < TXQ_CELLS;
+		unsigned k = (q->head + q->count) % TXQ_CELLS;
+		uint8_t *cell = take ? q->cells + (size_t)k * CELL_SIZE : g->scratch;
+		uint8_t *p = cell + CELL_HEADROOM;
+		ssize_t r = read(s->tun_fd, p, CELL_SIZE - CELL_HEADROOM);
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("%s: read", s->name);
+			return;
+		}
+		enum drop d = DROP_NONE;
+		if (!s->conn)
+			d = DROP_NO_CLIENT;
+		else if (!take)
+			d = DROP_QUEUE_FULL;
+		else if ((size_t)r > (size_t)WS_MSG_MAX)
+			d = DROP_TOO_BIG;
+		else
+			d = nat_in(&s->nat, p, (size_t)r);
+		if (d != DROP_NONE) {
+			g->st.drops[d]++;
+			continue;
+		}
+		size_t h = ws_hdr_len((size_t)r);
+		ws_hdr_put(p - h, WS_OP_BINARY, (size_t)r);
+		q->off[k] = (uint16_t)(CELL_HEADROOM - h);
+		q->len[k] = (uint16_t)(h + (size_t)r);
+		q->count++;
+		g->st.down_packets++;
+		g->st.down_bytes += (size_t)r;
+	}
+}
+
+/* ==== Timers ==== */
+
+static void conn_timers(struct gw *g, struct conn *c)
+{
+	unsigned ka = g->cfg->keepalive_s;
+
+	if (c->state != C_OPEN) {
+		if (g->now >= c->deadline)
+			conn_close(g, c, c->state == C_HTTP ? "handshake timeout" : "closed");
+		return;
+	}
+	if (!ka)
+		return;
+	uint64_t idle = g->now - c->last_rx;
+	if (idle >= 3ull * ka * 1000) {
+		log_info("%s: silent for %us", c->peer, 3 * ka);
+		conn_fail(g, c, WS_CLOSE_GOING_AWAY);
+		c->state = C_FLUSH_CLOSE;
+	} else if (idle >= (uint64_t)ka * 1000 && !c->ping_out) {
+		ctrl_frame(c, WS_OP_PING, (const uint8_t *)"vpngw", 5);
+		c->ping_out = true;
+	}
+}
+
+static void slot_timers(struct gw *g, struct slot *s)
+{
+	if (s->state == S_LINGER && g->now >= s->until)
+		slot_release(g, s);
+	else if (s->state == S_QUARANTINE && g->now >= s->until)
+		s->state = S_FREE;
+}
+
+static void timers(struct gw *g)
+{
+	for (unsigned i = g->n_conns; i-- > 0;)
+		conn_timers(g, g->conns[i]);
+	for (unsigned i = 0; i < g->n_slots; i++)
+		slot_timers(g, &g->slots[i]);
+}
+
+static void log_stats(const struct gw *g)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof line,
+			 "stats clients=%u free=%u up_packets=%llu up_bytes=%llu "
+			 "down_packets=%llu down_bytes=%llu",
+			 g->n_slots - slots_free(g) , slots_free(g),
+			 (unsigned long long)g->st.up_packets, (unsigned long long)g->st.up_bytes,
+			 (unsigned long long)g->st.down_packets, (unsigned long long)g->st.down_bytes);
+	for (int d = 1; d < DROP_N && n > 0 && (size_t)n < sizeof line; d++)
+		n += snprintf(line + n, sizeof line - (size_t)n, " drop_%s=%llu",
+			      drop_name((enum drop)d), (unsigned long long)g->st.drops[d]);
+	log_info("%s", line);
+}
+
+/* ==== The loop ==== */
+
+/* Builds the poll set: the listener, every TUN, every connection. */
+static nfds_t poll_set(struct gw *g)
+{
+	nfds_t n = 0;
+
+	g->pfd[n++] = (struct pollfd){ .fd = got_term ? -1 : g->listen_fd, .events = POLLIN };
+	for (unsigned i = 0; i < g->n_slots; i++)
+		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
+	for (unsigned i = 0; i < g->n_conns; i++) {
+		struct conn *c = g->conns[i];
+		short ev = c->in_len < IN_CAP ? POLLIN : 0;
+		if (tx_pending(c))
+			ev |= POLLOUT;
+		g->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
+	}
+	return n;
+}
+
+/* Handles what poll() reported. Connections may close while we walk, so
+ * they are matched by fd, from a snapshot. */
+static void dispatch(struct gw *g, nfds_t n)
+{
+	if (g->pfd[0].revents & POLLIN)
+		conn_accept(g);
+	for (unsigned i = 0; i < g->n_slots; i++)
+		if (g->pfd[1 + i].revents & POLLIN)
+			tun_readable(g, &g->slots[i]);
+	for (nfds_t k = 1 + g->n_slots; k < n; k++) {
+		short re = g->pfd[k].revents;
+		if (!re)
+			continue;
+		struct conn *c = NULL;
+		for (unsigned i = 0; i < g->n_conns; i++)
+			if (g->conns[i]->fd == g->pfd[k].fd)
+				c = g->conns[i];
+		if (!c)
+			continue;
+		if (re & (POLLIN | POLLHUP | POLLERR))
+			conn_readable(g, c);
+	}
+}
+
+/* Flushes every connection just before poll(), and closes those done. */
+static void flush_all(struct gw *g)
+{
+	for (unsigned i = g->n_conns; i-- > 0;) {
+		struct conn *c = g->conns[i];
+		if (tx_pending(c) && flush(c) < 0) {
+			conn_close(g, c, "write error");
+			continue;
+		}
+		if (c->state == C_FLUSH_CLOSE && !tx_pending(c))
+			conn_close(g, c, c->close_code ? "closed" : "refused");
+	}
+}
+
+static void shutdown_all(struct gw *g)
+{
+	for (unsigned i = 0; i < g->n_conns; i++) {
+		struct conn *c = g->conns[i];
+		if (c->state == C_OPEN)
+			conn_fail(g, c, WS_CLOSE_GOING_AWAY);
+		else if (c->state == C_HTTP)
+			c->deadline = g->now;
+	}
+}
+
+static int gw_loop(struct gw *g)
+{
+	sigset_t empty;
+	uint64_t next_tick = 0, term_at = 0;
+
+	sigemptyset(&empty);
+	for (;;) {
+		g->now = now_ms();
+		if (got_term && !term_at) {
+			log_info("shutting down");
+			shutdown_all(g);
+			term_at = g->now + CLOSE_WAIT_MS;
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			log_stats(g);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			if (g->tls)
+				tls_server_reload(g->tls);
+		}
+		if (g->now >= next_tick) {
+			timers(g);
+			next_tick = g->now + 200;
+		}
+		flush_all(g);
+		if (term_at && (g->n_conns == 0 || g->now >= term_at))
+			return 0;
+		nfds_t n = poll_set(g);
+		struct timespec ts = { 0, 200 * 1000000 };
+		int r = ppoll(g->pfd, n, &ts, &empty);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			return -1;
+		}
+		g->now = now_ms();
+		if (r > 0)
+			dispatch(g, n);
+	}
+}
+
+/* ==== Start-up ==== */
+
+static int listen_on(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof host) {
+		log_warnx("--listen %s: expected ADDR:PORT", spec);
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535 || end == colon + 1) {
+		log_warnx("--listen %s: bad port", spec);
+		return -1;
+	}
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = 0;
+		h++;
+	}
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		sl = sizeof *a4;
+	} else if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		sl = sizeof *a6;
+	} else {
+		log_warnx("--listen %s: bad address", spec);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0) {
+		log_warn("socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+		log_warn("listen on %s", spec);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Resolves --user: a name from /etc/passwd or a numeric uid. */
+static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(user);
+	char *end;
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+		return 0;
+	}
+	unsigned long v = strtoul(user, &end, 10);
+	if (*user && !*end && v < 0xffffffffu) {
+		*uid = (uid_t)v;
+		*gid = (gid_t)v;
+		return 0;
+	}
+	log_warnx("--user %s: no such user", user);
+	return -1;
+}
+
+/*
+ * Becomes uid/gid keeping only CAP_NET_ADMIN (to delete a released slot's
+ * conntrack entries), and forbids gaining privileges again.
+ */
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		log_warn("dropping privileges to uid %u", (unsigned)uid);
+		return -1;
+	}
+	data[0].effective = data[0].permitted = 1u << CAP_NET_ADMIN;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		log_warn("keeping CAP_NET_ADMIN; released slots will wait %d s",
+			 QUARANTINE_NOCT_MS / 1000);
+	prctl(PR_SET_KEEPCAPS, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_warn("PR_SET_NO_NEW_PRIVS");
+		return -1;
+	}
+	return 0;
+}
+
+static bool have_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return data[0].effective & (1u << CAP_NET_ADMIN);
+}
+
+static int open_slots(struct gw *g)
+{
+	const struct tun_pool *p = &g->cfg->pool;
+
+	g->n_slots = p->n;
+	g->slots = calloc(p->n, sizeof *g->slots);
+	if (!g->slots)
+		return -1;
+	uint16_t mss = p->mtu > 40 ? (uint16_t)(p->mtu - 40) : 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct slot *s = &g->slots[i];
+		s->index = i;
+		s->tun_fd = -1;
+		s->net = tun_slot_net(p, i);
+		tun_slot_name(p, i, s->name);
+		nat_init(&s->nat, s->net, p->prefix, mss);
+		s->txq.cells = malloc((size_t)TXQ_CELLS * CELL_SIZE);
+		if (!s->txq.cells) {
+			log_warnx("out of memory for %u slots", p->n);
+			return -1;
+		}
+		s->tun_fd = tun_open(s->name);
+		if (s->tun_fd < 0) {
+			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void gw_free(struct gw *g)
+{
+	while (g->n_conns)
+		conn_close(g, g->conns[g->n_conns - 1], "shutdown");
+	for (unsigned i = 0; g->slots && i < g->n_slots; i++) {
+		if (g->slots[i].tun_fd >= 0)
+			close(g->slots[i].tun_fd);
+		free(g->slots[i].txq.cells);
+	}
+	free(g->slots);
+	free(g->conns);
+	free(g->pfd);
+	if (g->listen_fd >= 0)
+		close(g->listen_fd);
+	if (g->tls)
+		tls_server_free(g->tls);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Delivered only inside ppoll(), so no wake-up is ever missed. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+}
+
+static int serve(struct config *cfg)
+{
+	struct gw g = { .cfg = cfg, .listen_fd = -1 };
+	int rc = 1;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (lookup_user(cfg->user, &uid, &gid) < 0)
+		return 1;
+	cfg->pool.uid = uid;
+	cfg->pool.gid = gid;
+	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
+		log_info("the pool is not set up; setting it up");
+		if (tun_setup(&cfg->pool, false) < 0)
+			return 1;
+	}
+	install_signals();
+	if (cfg->tls_cert && !(g.tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
+		goto out;
+	if (open_slots(&g) < 0)
+		goto out;
+	g.listen_fd = listen_on(cfg->listen);
+	if (g.listen_fd < 0)
+		goto out;
+	g.max_conns = cfg->pool.n + CONN_EXTRA;
+	g.conns = calloc(g.max_conns, sizeof *g.conns);
+	g.pfd = calloc(1 + cfg->pool.n + g.max_conns, sizeof *g.pfd);
+	if (!g.conns || !g.pfd) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	if (geteuid() == 0 && drop_privileges(uid, gid) < 0)
+		goto out;
+	g.ct_flush = have_net_admin();
+	if (!g.ct_flush)
+		log_warnx("no CAP_NET_ADMIN: released slots wait %d s before reuse",
+			  QUARANTINE_NOCT_MS / 1000);
+	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
+		 g.tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	rc = gw_loop(&g) < 0;
+out:
+	gw_free(&g);
+	return rc;
+}
+
+/* ==== Command line ==== */
+
+enum opt {
+	OPT_POOL = 256, OPT_SUBNET, OPT_SUBNET6, OPT_CPREFIX, OPT_TUNPREFIX, OPT_USER, OPT_EGRESS,
+	OPT_DRYRUN, OPT_LISTEN, OPT_PATH, OPT_CERT, OPT_KEY, OPT_WORKERS, OPT_TOKENFILE, OPT_ALLOW,
+	OPT_DENY, OPT_DNS, OPT_LINGER, OPT_KEEPALIVE, OPT_METRICS, OPT_TRUSTPROXY, OPT_NOSECCOMP,
+	OPT_MTU, OPT_MAXMSG,
+};
+
+static const struct option gw_opts[] = {
+	{ "pool", 1, 0, OPT_POOL },         { "subnet", 1, 0, OPT_SUBNET },
+	{ "subnet6", 1, 0, OPT_SUBNET6 },   { "client-prefix", 1, 0, OPT_CPREFIX },
+	{ "tun-prefix", 1, 0, OPT_TUNPREFIX }, { "user", 1, 0, OPT_USER },
+	{ "egress", 1, 0, OPT_EGRESS },     { "dry-run", 0, 0, OPT_DRYRUN },
+	{ "listen", 1, 0, OPT_LISTEN },     { "path", 1, 0, OPT_PATH },
+	{ "tls-cert", 1, 0, OPT_CERT },     { "tls-key", 1, 0, OPT_KEY },
+	{ "workers", 1, 0, OPT_WORKERS },   { "token-file", 1, 0, OPT_TOKENFILE },
+	{ "allow", 1, 0, OPT_ALLOW },       { "deny", 1, 0, OPT_DENY },
+	{ "dns", 1, 0, OPT_DNS },           { "linger", 1, 0, OPT_LINGER },
+	{ "keepalive", 1, 0, OPT_KEEPALIVE }, { "metrics", 1, 0, OPT_METRICS },
+	{ "trust-proxy", 1, 0, OPT_TRUSTPROXY }, { "no-seccomp", 0, 0, OPT_NOSECCOMP },
+	{ "mtu", 1, 0, OPT_MTU },           { "max-message", 1, 0, OPT_MAXMSG },
+	{ "verbose", 0, 0, 'v' },         { "quiet", 0, 0, 'q' },
+	{ "help", 0, 0, 'h' },            { 0, 0, 0, 0 },
+};
+
+static int parse_uint(const char *flag, const char *s, unsigned long lo,
+		      unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi || *s == '-') {
+		log_warnx("--%s %s: expected a number from %lu to %lu", flag, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_cidr_opt(const char *flag, const char *s, struct nat_cidr *c)
+{
+	if (nat_cidr_parse(c, s) < 0) {
+		log_warnx("--%s %s: expected an IPv4 prefix like 10.0.100.0/24", flag, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int acl_add(struct config *cfg, int opt, const char *s)
+{
+	struct nat_cidr c;
+
+	if (parse_cidr_opt(opt == OPT_ALLOW ? "allow" : "deny", s, &c) < 0)
+		return -1;
+	int r = opt == OPT_ALLOW ? nat_acl_allow(&cfg->acl, c) : nat_acl_deny(&cfg->acl, c);
+	if (r < 0)
+		log_warnx("--%s: at most %d entries", opt == OPT_ALLOW ? "allow" : "deny", NAT_ACL_MAX);
+	return r;
+}
+
+/* One option of setup, teardown or serve. Returns 0, or -1 after one line. */
+static int gw_option(struct config *cfg, int opt, const char *arg)
+{
+	unsigned long v;
+	struct nat_cidr c;
+
+	switch (opt) {
+	case OPT_POOL:
+		if (parse_uint("pool", arg, 1, TUN_POOL_MAX, &v) < 0)
+			return -1;
+		cfg->pool.n = (unsigned)v;
+		return 0;
+	case OPT_SUBNET:
+		if (parse_cidr_opt("subnet", arg, &c) < 0)
+			return -1;
+		cfg->pool.net = c.addr;
+		cfg->pool.prefix = (unsigned)__builtin_popcount(c.mask);
+		return 0;
+	case OPT_CPREFIX:
+		if (parse_uint("client-prefix", arg, 16, 30, &v) < 0)
+			return -1;
+		cfg->pool.prefix = (unsigned)v;
+		cfg->pool.net &= ~0u << (32 - v);
+		return 0;
+	case OPT_TUNPREFIX:
+		if (!*arg || strlen(arg) >= sizeof cfg->pool.prefix_name ||
+		    strpbrk(arg, "/ \t%:")) {
+			log_warnx("--tun-prefix %s: at most %zu characters, no '/', ':', '%%' or spaces",
+				  arg, sizeof cfg->pool.prefix_name - 1);
+			return -1;
+		}
+		strcpy(cfg->pool.prefix_name, arg);
+		return 0;
+	case OPT_USER:
+		cfg->user = arg;
+		return 0;
+	case OPT_EGRESS:
+		if (strlen(arg) >= sizeof cfg->pool.egress) {
+			log_warnx("--egress %s: interface name too long", arg);
+			return -1;
+		}
+		strcpy(cfg->pool.egress, arg);
+		return 0;
+	case OPT_DRYRUN:
+		cfg->dry_run = true;
+		return 0;
+	case OPT_LISTEN:
+		cfg->listen = arg;
+		return 0;
+	case OPT_PATH:
+		if (arg[0] != '/') {
+			log_warnx("--path %s: must start with '/'", arg);
+			return -1;
+		}
+		cfg->path = arg;
+		return 0;
+	case OPT_CERT:
+		cfg->tls_cert = arg;
+		return 0;
+	case OPT_KEY:
+		cfg->tls_key = arg;
+		return 0;
+	case OPT_ALLOW:
+	case OPT_DENY:
+		return acl_add(cfg, opt, arg);
+	case OPT_LINGER:
+		if (parse_uint("linger", arg, 0, 3600, &v) < 0)
+			return -1;
+		cfg->linger_s = (unsigned)v;
+		return 0;
+	case OPT_KEEPALIVE:
+		if (parse_uint("keepalive", arg, 0, 3600, &v) < 0)
+			return -1;
+		cfg->keepalive_s = (unsigned)v;
+		return 0;
+	case OPT_MTU:
+		if (parse_uint("mtu", arg, 576, CELL_SIZE - CELL_HEADROOM, &v) < 0)
+			return -1;
+		cfg->pool.mtu = (unsigned)v;
+		return 0;
+	case OPT_MAXMSG:
+		if (parse_uint("max-message", arg, 1280, WS_MSG_MAX, &v) < 0)
+			return -1;
+		cfg->max_msg = v;
+		return 0;
+	case 'v':
+		log_verbosity = LOG_DEBUG;
+		return 0;
+	case 'q':
+		log_verbosity = LOG_QUIET;
+		return 0;
+	default:
+		for (const struct option *o = gw_opts; o->name; o++)
+			if (o->val == opt)
+				log_warnx("--%s is not supported yet", o->name);
+		return -1;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage:\n"
+	      "  vpngw setup    [--pool N] [--subnet CIDR] [--client-prefix LEN] [--tun-prefix NAME]\n"
+	      "                 [--user USER] [--egress IFACE] [--mtu N] [--dry-run]\n"
+	      "  vpngw teardown [same options as setup]\n"
+	      "  vpngw serve    [--listen ADDR:PORT] [--path PATH] [--tls-cert PEM --tls-key PEM]\n"
+	      "                 [setup options] [--allow CIDR]... [--deny CIDR]...\n"
+	      "                 [--linger SEC] [--keepalive SEC] [--max-message N] [-v|-q]\n"
+	      "  vpngw connect  ws[s]://HOST[:PORT]/PATH [--tun NAME] [--address A/LEN]\n"
+	      "                 [--route CIDR]... [--default-route] [--ca PEM | --pin SHA256]\n"
+	      "                 [--insecure] [-v|-q]\n"
+	      "  vpngw --help | --version\n"
+	      "serve defaults: --listen 127.0.0.1:8080, any path, --pool 5, --subnet 10.0.100.0/24\n"
+	      "(slot i is the i-th /24 from there), --tun-prefix vpngw, --user nobody,\n"
+	      "--linger 10, --keepalive 20. Run as root, serve sets the pool up itself.\n", f);
+}
+
+static void config_default(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	tun_pool_default(&cfg->pool);
+	cfg->listen = "127.0.0.1:8080";
+	cfg->user = "nobody";
+	cfg->linger_s = 10;
+	cfg->keepalive_s = 20;
+	cfg->max_msg = WS_MSG_MAX;
+	nat_acl_init(&cfg->acl);
+}
+
+/* Checks what no single option can: the pool fits the address space. */
+static int config_check(struct config *cfg, const char *cmd)
+{
+	uint64_t size = 1ull << (32 - cfg->pool.prefix);
+
+	if (cfg->pool.prefix > 30) {
+		log_warnx("--subnet: slots need a prefix of /30 or shorter");
+		return -1;
+	}
+	if ((uint64_t)cfg->pool.net + size * cfg->pool.n > 0x100000000ull) {
+		log_warnx("--pool %u does not fit after %s", cfg->pool.n, "--subnet");
+		return -1;
+	}
+	if (strcmp(cmd, "serve") == 0 && !!cfg->tls_cert != !!cfg->tls_key) {
+		log_warnx("--tls-cert and --tls-key go together");
+		return -1;
+	}
+#if !VPNGW_TLS
+	if (cfg->tls_cert) {
+		log_warnx("--tls-cert: this vpngw was built without TLS (make TLS=0)");
+		return -1;
+	}
+#endif
+	/* The pool itself is never a destination (SPEC, Data plane step 2). */
+	struct nat_cidr pool = { cfg->pool.net, ~0u << (32 - cfg->pool.prefix) };
+	for (unsigned i = 0; i < cfg->pool.n; i++) {
+		pool.addr = tun_slot_net(&cfg->pool, i);
+		if (nat_acl_deny(&cfg->acl, pool) < 0) {
+			log_warnx("--pool %u: too many slots for the deny list", cfg->pool.n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_gw_args(struct config *cfg, int argc, char **argv)
+{
+	int opt;
+
+	config_default(cfg);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":vqh", gw_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (opt == '?') {
+			log_warnx("%s: unknown option %s", argv[0], argv[optind - 1]);
+			return -1;
+		}
+		if (opt == ':') {
+			log_warnx("%s: %s needs a value", argv[0], argv[optind - 1]);
+			return -1;
+		}
+		if (gw_option(cfg, opt, optarg) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		log_warnx("%s: unexpected argument %s", argv[0], argv[optind]);
+		return -1;
+	}
+	return config_check(cfg, argv[0]);
+}
+
+static int need_root(const char *cmd)
+{
+	if (geteuid() != 0) {
+		log_warnx("%s: needs root (it creates TUN devices and firewall rules)", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_setup(int argc, char **argv)
+{
+	struct config cfg;
+	uid_t uid;
+	gid_t gid;
+
+	if (parse_gw_args(&cfg, argc, argv) < 0 || lookup_user(cfg.user, &uid, &gid) < 0)
+		return 1;
+	if (!cfg.dry_run && need_root("setup") < 0)
+		return 1;
+	cfg.pool.uid = uid;
+	cfg.pool.gid = gid;
+	return tun_setup(&cfg.pool, cfg.dry_run) < 0;
+}
+
+static int cmd_teardown(int argc, char **argv)
+{
+	struct config cfg;
+
+	if (parse_gw_args(&cfg, argc, argv) < 0)
+		return 1;
+	if (!cfg.dry_run && need_root("teardown") < 0)
+		return 1;
+	return tun_teardown(&cfg.pool, cfg.dry_run) < 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct config cfg;
+
+	if (parse_gw_args(&cfg, argc, argv) < 0)
+		return 1;
+	return serve(&cfg);
+}
+
+static int cmd_connect(int argc, char **argv)
+{
+	return client_main(argc, argv);
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "setup", cmd_setup },
+	{ "teardown", cmd_teardown },
+	{ "serve", cmd_serve },
+	{ "connect", cmd_connect },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("vpngw %s%s\n", VPNGW_VERSION, VPNGW_TLS ? "" : " (no TLS)");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	log_warnx("unknown command '%s'; see vpngw --help", argv[1]);
+	return 1;
+}
