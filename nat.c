@@ -217,7 +217,7 @@ static const char *number(const char *s, unsigned max, unsigned *v)
 
 static uint32_t prefix_mask(unsigned len)
 {
-	return len == 0 ? 0 : 0xffffffffu << (32 - len);
+	return (uint32_t)(0xffffffffull << (32 - len));
 }
 
 int nat_cidr_parse(struct nat_cidr *c, const char *s)

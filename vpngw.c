@@ -50,7 +50,8 @@
 #define CELL_HEADROOM  WS_SRV_HDR_MAX    /* room for the header in front */
 #define TXQ_CELLS      64                /* per slot; beyond: tail drop */
 #define IN_CAP         (2 * 65536)       /* socket bytes read per conn */
-#define CTRL_CAP       1024              /* handshake replies, control frames */
+#define CTRL_CAP       (CELL_SIZE + 512) /* replies, control frames, a frame's tail */
+#define CLOSE_RESERVE  4                 /* ctrl room kept for a close frame */
 #define CONN_EXTRA     32                /* connections beyond the pool */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
 #define CLOSE_WAIT_MS  2000              /* peer's close reply / final flush */
@@ -87,9 +88,11 @@ struct slot;
 
 struct conn {
 	int fd;
+	int pidx;                    /* index in the poll set, -1 if not in it */
 	enum conn_state state;
 	char peer[INET6_ADDRSTRLEN + 8];
 	struct slot *slot;
+	const char *slot_name;       /* the last slot held, for the log */
 	struct tls_conn *tls;        /* NULL for plain ws:// */
 	struct ws_req *req;          /* during C_HTTP only */
 	struct ws_rx rx;
@@ -198,12 +201,15 @@ static int ctrl_put(struct conn *c, const void *p, size_t len)
 	return 0;
 }
 
+/* Queues a ping or pong, keeping room for a close frame. A full queue loses
+ * a pong, which RFC 6455 §5.5.3 allows. */
 static void ctrl_frame(struct conn *c, enum ws_op op, const uint8_t *p, size_t len)
 {
 	uint8_t f[WS_CTRL_MAX + 2];
 	size_t n = ws_ctrl_frame(f, op, p, len);
 
-	(void)ctrl_put(c, f, n); /* a full queue loses a pong: RFC 6455 §5.5.3 allows it */
+	if (n + CLOSE_RESERVE <= CTRL_CAP - c->ctrl_len)
+		(void)ctrl_put(c, f, n);
 }
 
 static bool tx_pending(const struct conn *c)
@@ -314,6 +320,34 @@ static void slot_drain_queue(struct slot *s)
 	s->txq.head_sent = 0;
 }
 
+/*
+ * Separates a connection from its slot. A frame the socket has half taken
+ * must still be finished, or the stream breaks: its tail moves to the front
+ * of the connection's control bytes, which go out next. The rest of the
+ * queue is dropped.
+ */
+static void conn_unbind(struct conn *c)
+{
+	struct slot *s = c->slot;
+
+	c->slot = NULL;
+	if (!s || s->conn != c)
+		return;
+	struct txq *q = &s->txq;
+	if (q->count && q->head_sent) {
+		size_t rest = q->len[q->head] - q->head_sent;
+		const uint8_t *p = q->cells + (size_t)q->head * CELL_SIZE +
+				   q->off[q->head] + q->head_sent;
+		if (rest <= CTRL_CAP - c->ctrl_len) {
+			memmove(c->ctrl + rest, c->ctrl, c->ctrl_len);
+			memcpy(c->ctrl, p, rest);
+			c->ctrl_len += rest;
+		}
+	}
+	s->conn = NULL;
+	slot_drain_queue(s);
+}
+
 /* Gives up the slot for good: its flows' conntrack entries go, and it rests
  * in quarantine while replies already on their way arrive and are dropped. */
 static void slot_release(struct gw *g, struct slot *s)
@@ -343,11 +377,11 @@ static void slot_leave(struct gw *g, struct conn *c)
 {
 	struct slot *s = c->slot;
 
-	c->slot = NULL;
-	if (!s || s->conn != c)
+	if (!s || s->conn != c) {
+		c->slot = NULL;
 		return;
-	s->conn = NULL;
-	slot_drain_queue(s);
+	}
+	conn_unbind(c);
 	if (s->has_token && g->cfg->linger_s) {
 		s->state = S_LINGER;
 		s->until = g->now + (uint64_t)g->cfg->linger_s * 1000;
@@ -415,22 +449,23 @@ static struct slot *slot_free(struct gw *g)
 	return NULL;
 }
 
-static unsigned slots_free(const struct gw *g)
+static unsigned slots_in(const struct gw *g, enum slot_state st)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < g->n_slots; i++)
-		n += g->slots[i].state == S_FREE;
+		n += g->slots[i].state == st;
 	return n;
 }
 
 /* ==== Connections ==== */
 
+/* Closes the socket and forgets c. why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
-	if (c->state != C_HTTP || c->slot)
-		log_info("disconnect %s%s%s: %s", c->peer, c->slot ? " from " : "",
-			 c->slot ? c->slot->name : "", why);
+	if (why)
+		log_info("disconnect %s%s%s: %s", c->peer, c->slot_name ? " from " : "",
+			 c->slot_name ? c->slot_name : "", why);
 	slot_leave(g, c);
 	if (c->tls)
 		tls_conn_free(c->tls);
@@ -453,8 +488,7 @@ static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 	if (c->state != C_OPEN)
 		return;
 	c->close_code = code;
-	c->ctrl_len = 0;
-	(void)ctrl_put(c, f, ws_close_frame(f, code));
+	(void)ctrl_put(c, f, ws_close_frame(f, code)); /* CLOSE_RESERVE keeps room */
 	c->state = C_CLOSING;
 	c->deadline = g->now + CLOSE_WAIT_MS;
 	slot_leave(g, c);
@@ -507,8 +541,7 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 		struct conn *old = s->conn;
 		if (old) {
 			/* The client roamed before its old connection died. */
-			old->slot = NULL;
-			s->conn = NULL;
+			conn_unbind(old);
 			conn_fail(g, old, WS_CLOSE_NORMAL);
 		}
 		log_info("resume %s on %s", c->peer, s->name);
@@ -525,6 +558,7 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 	s->conn = c;
 	slot_drain_queue(s);
 	c->slot = s;
+	c->slot_name = s->name;
 	return s;
 }
 
@@ -552,11 +586,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 		log_info("refused %s: no free slot", c->peer);
 		conn_fail(g, c, WS_CLOSE_TRY_AGAIN);
 	} else {
-		if (r->xff.len)
-			log_info("connect %s (for %.*s) on %s", c->peer,
-				 (int)(r->xff.len > 64 ? 64 : r->xff.len), r->xff.p, s->name);
-		else
-			log_info("connect %s on %s", c->peer, s->name);
+		log_info("connect %s on %s%s", c->peer, s->name, c->v1 ? " (vpngw.v1)" : "");
 		if (c->v1)
 			send_assignment(g, c);
 	}
@@ -721,6 +751,7 @@ static void conn_accept(struct gw *g)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		c->fd = fd;
+		c->pidx = -1;
 		c->req = r;
 		ws_req_init(r);
 		c->state = C_HTTP;
@@ -833,9 +864,10 @@ static void log_stats(const struct gw *g)
 {
 	char line[1024];
 	int n = snprintf(line, sizeof line,
-			 "stats clients=%u free=%u up_packets=%llu up_bytes=%llu "
-			 "down_packets=%llu down_bytes=%llu",
-			 g->n_slots - slots_free(g) , slots_free(g),
+			 "stats clients=%u free=%u lingering=%u quarantined=%u "
+			 "up_packets=%llu up_bytes=%llu down_packets=%llu down_bytes=%llu",
+			 slots_in(g, S_BUSY), slots_in(g, S_FREE), slots_in(g, S_LINGER),
+			 slots_in(g, S_QUARANTINE),
 			 (unsigned long long)g->st.up_packets, (unsigned long long)g->st.up_bytes,
 			 (unsigned long long)g->st.down_packets, (unsigned long long)g->st.down_bytes);
 	for (int d = 1; d < DROP_N && n > 0 && (size_t)n < sizeof line; d++)
@@ -847,7 +879,7 @@ static void log_stats(const struct gw *g)
 /* ==== The loop ==== */
 
 /* Builds the poll set: the listener, every TUN, every connection. */
-static nfds_t poll_set(struct gw *g)
+static nfds_t poll_set(struct gw *g, bool *busy)
 {
 	nfds_t n = 0;
 
@@ -859,33 +891,34 @@ static nfds_t poll_set(struct gw *g)
 		short ev = c->in_len < IN_CAP ? POLLIN : 0;
 		if (tx_pending(c))
 			ev |= POLLOUT;
+		if (c->tls && tls_has_plaintext(c->tls))
+			*busy = true;
+		c->pidx = (int)n;
 		g->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
 	}
 	return n;
 }
 
-/* Handles what poll() reported. Connections may close while we walk, so
- * they are matched by fd, from a snapshot. */
-static void dispatch(struct gw *g, nfds_t n)
+/*
+ * Handles what poll() reported. Connections are walked from the end, so
+ * that one closing (swapped with the last) is never visited twice; new ones
+ * are accepted last. A TLS connection with plaintext already decrypted is
+ * readable whatever poll() said.
+ */
+static void dispatch(struct gw *g)
 {
-	if (g->pfd[0].revents & POLLIN)
-		conn_accept(g);
 	for (unsigned i = 0; i < g->n_slots; i++)
 		if (g->pfd[1 + i].revents & POLLIN)
 			tun_readable(g, &g->slots[i]);
-	for (nfds_t k = 1 + g->n_slots; k < n; k++) {
-		short re = g->pfd[k].revents;
-		if (!re)
-			continue;
-		struct conn *c = NULL;
-		for (unsigned i = 0; i < g->n_conns; i++)
-			if (g->conns[i]->fd == g->pfd[k].fd)
-				c = g->conns[i];
-		if (!c)
-			continue;
-		if (re & (POLLIN | POLLHUP | POLLERR))
+	for (unsigned i = g->n_conns; i-- > 0;) {
+		struct conn *c = g->conns[i];
+		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
+		if ((re & (POLLIN | POLLHUP | POLLERR)) ||
+		    (c->tls && tls_has_plaintext(c->tls)))
 			conn_readable(g, c);
 	}
+	if (g->pfd[0].revents & POLLIN)
+		conn_accept(g);
 }
 
 /* Flushes every connection just before poll(), and closes those done. */
@@ -898,7 +931,7 @@ static void flush_all(struct gw *g)
 			continue;
 		}
 		if (c->state == C_FLUSH_CLOSE && !tx_pending(c))
-			conn_close(g, c, c->close_code ? "closed" : "refused");
+			conn_close(g, c, c->close_code ? "closed" : NULL);
 	}
 }
 
@@ -942,8 +975,9 @@ static int gw_loop(struct gw *g)
 		flush_all(g);
 		if (term_at && (g->n_conns == 0 || g->now >= term_at))
 			return 0;
-		nfds_t n = poll_set(g);
-		struct timespec ts = { 0, 200 * 1000000 };
+		bool busy = false;
+		nfds_t n = poll_set(g, &busy);
+		struct timespec ts = { 0, busy ? 0 : 200 * 1000000 };
 		int r = ppoll(g->pfd, n, &ts, &empty);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -952,8 +986,8 @@ static int gw_loop(struct gw *g)
 			return -1;
 		}
 		g->now = now_ms();
-		if (r > 0)
-			dispatch(g, n);
+		if (r > 0 || busy)
+			dispatch(g);
 	}
 }
 

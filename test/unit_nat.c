@@ -501,6 +501,49 @@ static void out_denied_and_malformed(void)
 	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);     /* tot_len < IHL */
 }
 
+/*
+ * UDP: a checksum that works out to 0 is sent as 0xffff (RFC 768). A payload
+ * word is chosen so that, after the rewrite, the sum is exactly that case.
+ */
+static void udp_zero(void)
+{
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[64];
+	size_t len;
+	uint32_t src = ip4(172, 20, 0, 1), dst = ip4(8, 8, 8, 8);
+	uint32_t mapped = ip4(10, 0, 100, 2);
+
+	nat_acl_init(&acl);
+	for (int dir = 0; dir < 2; dir++) {
+		uint32_t a = dir ? dst : src, b = dir ? src : dst;
+		uint32_t na = dir ? dst : mapped, nb = dir ? src : dst;
+
+		if (dir)
+			b = mapped;
+		len = udp_packet(p, a, b);
+		/* the word that makes the rewritten packet sum to -0 */
+		put16(p + 26, 0);
+		put16(p + 28, 0);
+		put16(p + 28, ref_fin(ref_sum(p + 20, 12, pseudo(na, nb, 17, 12))));
+		put16(p + 26, ref_fin(ref_sum(p + 20, 12, pseudo(a, b, 17, 12))));
+		CHECK(get16(p + 26) != 0);
+		nat_init(&n, ip4(10, 0, 100, 0), 24, 0);
+		if (dir) {
+			uint8_t q[64];
+			size_t qlen = udp_packet(q, src, dst);
+
+			CHECK(nat_out(&n, &acl, q, qlen) == DROP_NONE);
+			CHECK(nat_in(&n, p, len) == DROP_NONE);
+		} else {
+			CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+		}
+		CHECK(get16(p + 26) == 0xffff);
+		CHECK(ref_field(p + 20, 12, 6, pseudo(get32(p + 12), get32(p + 16),
+		                                       17, 12)) == 0);
+	}
+}
+
 /* ---- MSS clamping, option by option ---- */
 
 /* A TCP packet src -> dst with the given options and flags. */
@@ -781,6 +824,12 @@ static void whole(uint8_t *out, const struct pkt *pk, const struct dgram *d)
 	memcpy(out + pk->part, d->l4 + pk->part, d->len - pk->part);
 }
 
+/* How much of d a first fragment left out; a later one carries none of it. */
+static size_t rest(const struct pkt *pk, const struct dgram *d)
+{
+	return pk->later ? 0 : d->len - pk->part;
+}
+
 /* Is the TCP/UDP/ICMP checksum of l4[0..len) what a full recomputation gives? */
 static bool l4_ok(uint8_t proto, const uint8_t *l4, size_t len, uint32_t src,
                   uint32_t dst)
@@ -879,6 +928,7 @@ static void nat_property(void)
 	int iter;
 
 	rng = fail_seed = seed;
+	fail_iter = -1;
 	nat_acl_init(&acl);
 	CHECK(nat_cidr_parse(&c, "10.0.100.0/24") == 0);
 	CHECK(nat_acl_deny(&acl, c) == 0);
@@ -967,7 +1017,7 @@ static void nat_property(void)
 			if (q_len >= 20 && j < model_n) {
 				PCHECK(get32(q + 16) == ip4(10, 0, 100, 2 + j));
 				PCHECK(quote_ok(q, q_len, inner.b, inner.len,
-				                d2.l4 + inner.part, d2.len - inner.part));
+				                d2.l4 + inner.part, rest(&inner, &d2)));
 			} else {
 				PCHECK(memcmp(q, inner.b, q_len) == 0);
 			}
@@ -999,6 +1049,7 @@ static void nat_property(void)
 			               d.mss_at + 2 <= pk.part &&
 			               get16(pk.b + pk.hl + d.mss_at) != get16(d.l4 + d.mss_at);
 			const uint8_t *q;
+			size_t cut;
 
 			gen_err(&d2, pk.b, q_len);
 			gen_ip(&inpk, &d2, router, mapped, 0);
@@ -1014,15 +1065,17 @@ static void nat_property(void)
 			}
 			PCHECK(get32(q + 12) == src);
 			PCHECK(quote_ok(q, q_len, pk.b, pk.len, d.l4 + pk.part,
-			                d.len - pk.part));
+			                rest(&pk, &d)));
 			/* Round trip: the quote is the client's own packet again. */
-			if (!clamped) {
-				PCHECK(memcmp(q, client.b, q_len) == 0);
-				if (memcmp(q, client.b, q_len)) {
-					fprintf(stderr, "kind %d later %d part %zu len %zu hl %zu qlen %zu proto %d syn %d mss_at %zu nmss %u\n", d.kind, pk.later, pk.part, d.len, pk.hl, q_len, d.proto, d.syn, d.mss_at, n.mss);
-					for (size_t z = 0; z < q_len; z++) if (q[z] != client.b[z]) fprintf(stderr, " diff @%zu %02x %02x (post %02x)\n", z, q[z], client.b[z], pk.b[z]);
-				}
-			}
+			/*
+			 * Round trip: the quote is the client's own packet again,
+			 * unless its MSS was clamped, and but for a checksum the
+			 * quote cuts in half (one byte of it cannot be patched).
+			 */
+			cut = !pk.later && ck_at(d.proto) &&
+			      q_len == pk.hl + ck_at(d.proto) + 1;
+			if (!clamped)
+				PCHECK(memcmp(q, client.b, q_len - cut) == 0);
 		}
 	}
 	if (fail_iter >= 0)
@@ -1043,6 +1096,7 @@ const struct unit_case unit_nat[] = {
 	{ "nat_init_caps", init_caps },
 	{ "nat_map_full", map_full },
 	{ "nat_out_denied_malformed", out_denied_and_malformed },
+	{ "nat_udp_zero", udp_zero },
 	{ "nat_mss_clamp", mss_clamp },
 	{ "nat_property", nat_property },
 	{ NULL, NULL },

@@ -577,7 +577,7 @@ static void expect(bool masked, size_t max, const uint8_t *in, size_t len,
 /* One expected event: ev, code, and the payload it carries (or NULL). */
 static struct rec ev(enum ws_ev e, unsigned code, const char *data, size_t len)
 {
-	return (struct rec){ e, code, len, data ? fnv((const uint8_t *)data, len) : 0 };
+	return (struct rec){ e, code, len, data && len ? fnv((const uint8_t *)data, len) : 0 };
 }
 
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

@@ -1,0 +1,1359 @@
+# SPDX-License-Identifier: MIT
+# test/gateway_test.py: end-to-end tests of a running vpngw, as an
+# independent client. The WebSocket side is python `websockets` (asyncio)
+# or, for the protocol errors, a raw socket with frames written by hand; the
+# packets are built and checked with scapy and a checksum written here (no
+# project code is reused). netns.sh runs it inside gateway A's namespace
+# with the servers of the "Internet" at 198.51.100.1 and these variables:
+#   VPNGW_URL     gateway A (ws://127.0.0.1:8080/, --pool 5 --keepalive 1)
+#   VPNGW_PID     its pid (SIGUSR1 for stats), VPNGW_LOG its stderr
+#   VPNGW_B_URL   gateway B (--path /vpn, egress MTU 1400)
+#   VPNGW_C_URL   gateway C (--pool 1)
+#   VPNGW_D_URL, VPNGW_D_PID   gateway D (receives SIGTERM, runs last)
+#   VPNGW_RESULTS file that receives "PASSED FAILED"
+#   VPNGW_SLOT_WAIT  seconds a client retries while it gets 1013 (20)
+# Usage: gateway_test.py [--list] [-v] [TEST...]. Prints PASS name or
+# FAIL name: reason per test, then "N passed, N failed".
+import asyncio
+import base64
+import hashlib
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.request
+
+import websockets
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+
+URL = os.environ.get("VPNGW_URL", "ws://127.0.0.1:8080/")
+B_URL = os.environ.get("VPNGW_B_URL", "ws://198.51.100.3:8080/vpn")
+C_URL = os.environ.get("VPNGW_C_URL", "ws://198.51.100.4:8080/")
+D_URL = os.environ.get("VPNGW_D_URL", "ws://198.51.100.5:8080/")
+SLOT_WAIT = float(os.environ.get("VPNGW_SLOT_WAIT", "20"))
+INET = "198.51.100.1"      # the "Internet" host: echo :7, delayed :9, http :80
+SRC = "192.0.2.10"         # the client's own source address
+VERBOSE = False
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def info(msg):
+    if VERBOSE:
+        print("  info: " + msg, flush=True)
+
+
+def hostport(url):
+    m = re.match(r"wss?://([^/:]+):(\d+)(/.*)?$", url)
+    return m.group(1), int(m.group(2)), m.group(3) or "/"
+
+
+# ---- Checksums, computed independently of the gateway ----
+
+def csum(data):
+    """RFC 1071: 0 when data (including its checksum field) is valid."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def check_l4(proto, src, dst, seg, where):
+    """Problems of one TCP/UDP/ICMP checksum; seg must be complete."""
+    if proto == 1:
+        return [] if csum(seg) == 0 else ["%s ICMP checksum bad" % where]
+    if proto in (6, 17):
+        if proto == 17 and len(seg) >= 8 and seg[6:8] == b"\0\0":
+            return []  # UDP without checksum
+        pseudo = src + dst + struct.pack("!BBH", 0, proto, len(seg))
+        if csum(pseudo + seg) != 0:
+            return ["%s %s checksum bad" % (where, "TCP" if proto == 6 else "UDP")]
+    return []
+
+
+def csum_problems(raw):
+    """Every checksum problem of an IPv4 packet: outer IP and L4, and for
+    ICMP errors the quoted IP header and (if quoted whole) its L4."""
+    out = []
+    ihl = (raw[0] & 15) * 4
+    if csum(raw[:ihl]) != 0:
+        out.append("IP header checksum bad")
+    tot = struct.unpack("!H", raw[2:4])[0]
+    proto, src, dst, seg = raw[9], raw[12:16], raw[16:20], raw[ihl:tot]
+    out += check_l4(proto, src, dst, seg, "outer")
+    if proto == 1 and len(seg) >= 28 and seg[0] in (3, 11, 12):
+        inner = seg[8:]
+        iihl = (inner[0] & 15) * 4
+        if len(inner) >= iihl and csum(inner[:iihl]) != 0:
+            out.append("inner IP header checksum bad")
+        itot = struct.unpack("!H", inner[2:4])[0]
+        if len(inner) >= itot:
+            out += check_l4(inner[9], inner[12:16], inner[16:20],
+                            inner[iihl:itot], "inner")
+    # The same for the outer layers, recomputed by scapy.
+    p = IP(raw)
+    q = IP(raw)
+    del q.chksum
+    for layer in (TCP, UDP, ICMP):
+        if q.haslayer(layer) and not (layer is UDP and p[UDP].chksum == 0):
+            del q[layer].chksum
+            break
+    r = IP(bytes(q))
+    if r.chksum != p.chksum:
+        out.append("scapy: IP checksum %#x, recomputed %#x" % (p.chksum, r.chksum))
+    for layer in (TCP, UDP, ICMP):
+        if p.haslayer(layer):
+            if p[layer].chksum != r[layer].chksum:
+                out.append("scapy: %s checksum %#x, recomputed %#x"
+                           % (layer.__name__, p[layer].chksum, r[layer].chksum))
+            break
+    return out
+
+
+def check_csums(raw, what):
+    probs = csum_problems(raw)
+    check(not probs, "%s: %s (packet %s)" % (what, "; ".join(probs), raw.hex()))
+
+
+# ---- WebSocket client (python websockets) ----
+
+async def connect(url=URL, retry=None, **kw):
+    """Opens an original-protocol client holding a slot: retries while the
+    gateway answers 101 then 1013 (no free slot), up to retry seconds. A
+    ping/pong round trip proves the connection is admitted."""
+    retry = SLOT_WAIT if retry is None else retry
+    deadline = time.monotonic() + retry
+    opts = dict(ping_interval=None, compression=None, open_timeout=5,
+                close_timeout=2, max_queue=4096, max_size=2 ** 20)
+    opts.update(kw)
+    n = 0
+    while True:
+        n += 1
+        ws = await websockets.connect(url, **opts)
+        try:
+            await asyncio.wait_for(await ws.ping(b"probe"), 3)
+            if n > 1:
+                info("admitted after %d attempts" % n)
+            return ws
+        except websockets.ConnectionClosed:
+            if ws.close_code == 1013 and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                continue
+            raise Fail("%s: closed with %s (after %d attempts) before the client "
+                       "was admitted" % (url, ws.close_code, n))
+        except asyncio.TimeoutError:
+            await ws.close()
+            raise Fail("%s: no pong to a ping within 3 s after the upgrade" % url)
+
+
+async def recv_pkt(ws, timeout):
+    """The next binary message, or None on timeout. A text message on an
+    original-protocol connection is a failure."""
+    try:
+        msg = await asyncio.wait_for(ws.recv(), timeout)
+    except asyncio.TimeoutError:
+        return None
+    if isinstance(msg, str):
+        raise Fail("text message on an original-protocol connection: %r" % msg[:100])
+    return msg
+
+
+async def expect(ws, pred, what, timeout=3.0):
+    """Reads messages until one satisfies pred(raw, IP); returns (raw, ip)."""
+    deadline = time.monotonic() + timeout
+    others = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Fail("no %s within %.1f s (other messages: %s)"
+                       % (what, timeout, others[:5] or "none"))
+        try:
+            raw = await recv_pkt(ws, left)
+        except websockets.ConnectionClosed as e:
+            raise Fail("connection closed (%s) while waiting for %s" % (e, what))
+        if raw is None:
+            continue
+        p = IP(raw)
+        if pred(raw, p):
+            return raw, p
+        others.append(p.summary())
+
+
+async def expect_none(ws, pred, what, duration):
+    """Reads for duration seconds; fails if a message satisfies pred."""
+    deadline = time.monotonic() + duration
+    n = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return n
+        raw = await recv_pkt(ws, left)
+        if raw is None:
+            continue
+        n += 1
+        p = IP(raw)
+        if pred(raw, p):
+            raise Fail("unexpected %s: %s (%s)" % (what, p.summary(), raw.hex()))
+
+
+def is_echo_reply(ident, seq, src=SRC, dst=INET):
+    def pred(raw, p):
+        return (p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ident
+                and p[ICMP].seq == seq and p.dst == src and p.src == dst)
+    return pred
+
+
+async def ping(ws, src=SRC, dst=INET, seq=1, timeout=3.0, payload=None):
+    """ICMP echo through the tunnel; checks the reply: addressed to src,
+    same id, seq and payload, valid checksums. Returns the raw reply."""
+    ident = random.randrange(1, 0xFFFF)
+    payload = payload or b"vpngw-ping-%d" % ident
+    await ws.send(bytes(IP(src=src, dst=dst) / ICMP(id=ident, seq=seq) / payload))
+    raw, p = await expect(ws, is_echo_reply(ident, seq, src, dst),
+                          "echo reply %s -> %s id %d" % (dst, src, ident), timeout)
+    check(bytes(p[ICMP].payload) == payload, "echo reply payload differs: %r"
+          % bytes(p[ICMP].payload))
+    check_csums(raw, "echo reply")
+    return raw
+
+
+def udp_reply(sport, src=SRC, dport=7):
+    def pred(raw, p):
+        return (p.haslayer(UDP) and p.dst == src and p.src == INET
+                and p[UDP].sport == dport and p[UDP].dport == sport)
+    return pred
+
+
+def stats():
+    """SIGUSR1 to gateway A; returns its next stats line as a dict."""
+    pid = int(os.environ["VPNGW_PID"])
+    log = os.environ["VPNGW_LOG"]
+    with open(log, "rb") as f:
+        f.seek(0, 2)
+        pos = f.tell()
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        with open(log, "rb") as f:
+            f.seek(pos)
+            for line in f.read().decode(errors="replace").splitlines(keepends=True):
+                if "vpngw: stats" in line and line.endswith("\n"):
+                    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        time.sleep(0.05)
+    raise Fail("no 'vpngw: stats' line within 3 s of SIGUSR1")
+
+
+def delta(before, after, key):
+    check(key in after, "stats line has no %s: %s" % (key, sorted(after)))
+    return after[key] - before.get(key, 0)
+
+
+# ---- Raw WebSocket client (frames by hand) ----
+
+def ws_accept(key):
+    return base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+
+
+def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, length=None):
+    """One client frame; length overrides the encoded payload length."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    if n < 126:
+        head = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
+def close_payload(code, reason=b""):
+    return struct.pack("!H", code) + reason
+
+
+class Raw:
+    """A plain TCP client speaking WebSocket by hand."""
+
+    def __init__(self, url=URL, timeout=5.0):
+        self.host, self.port, self.path = hostport(url)
+        self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.status = None
+        self.headers = {}
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.sock.settimeout(left)
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed by the gateway")
+        self.buf += data
+
+    def request(self, path=None, headers=None, key=None, version="13"):
+        """A GET upgrade; headers replaces the default set if given."""
+        key = key or base64.b64encode(os.urandom(16)).decode()
+        self.key = key
+        if headers is None:
+            headers = ["Host: %s:%d" % (self.host, self.port), "Upgrade: websocket",
+                       "Connection: Upgrade", "Sec-WebSocket-Key: " + key,
+                       "Sec-WebSocket-Version: " + version]
+        return ("GET %s HTTP/1.1\r\n" % (path or self.path)
+                + "".join(h + "\r\n" for h in headers) + "\r\n").encode()
+
+    def response(self, timeout=5.0):
+        """Reads the HTTP response head; returns the status code."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(deadline)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode(errors="replace").split("\r\n")
+        self.status_line = lines[0]
+        m = re.match(r"HTTP/1\.1 (\d{3})", lines[0])
+        check(m, "bad status line %r" % lines[0])
+        self.status = int(m.group(1))
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        return self.status
+
+    def handshake(self, **kw):
+        self.send(self.request(**kw))
+        return self.response()
+
+    def read_frame(self, timeout=3.0):
+        """(fin, rsv, opcode, payload) of the next server frame."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < 2:
+            self._fill(deadline)
+        b0, b1 = self.buf[0], self.buf[1]
+        check(not b1 & 0x80, "server frame is masked")
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            while len(self.buf) < 4:
+                self._fill(deadline)
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            while len(self.buf) < 10:
+                self._fill(deadline)
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        while len(self.buf) < off + n:
+            self._fill(deadline)
+        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+        return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, payload
+
+    def read_close(self, timeout=3.0):
+        """Reads until a close frame; returns its code (None if empty).
+        Answers nothing; skips pings, pongs and data."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            try:
+                fin, rsv, op, payload = self.read_frame(deadline - time.monotonic())
+            except socket.timeout:
+                raise Fail("no close frame within %.1f s (frames seen: %s)"
+                           % (timeout, seen or "none"))
+            except (EOFError, ConnectionResetError) as e:
+                raise Fail("TCP closed without a close frame (%s; frames seen: %s)"
+                           % (e, seen or "none"))
+            if op == 8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            seen.append("op%d/%dB" % (op, len(payload)))
+
+    def expect_close(self, code, timeout=3.0):
+        got = self.read_close(timeout)
+        check(got == code, "close code %s, expected %d" % (got, code))
+
+    def expect_eof(self, timeout=3.0):
+        """After a close, the gateway closes the TCP connection."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self._fill(deadline)
+                self.buf = b""
+        except (EOFError, ConnectionResetError):
+            return
+        except socket.timeout:
+            raise Fail("TCP connection still open %.1f s after the close frame" % timeout)
+
+    def close(self):
+        self.sock.close()
+
+
+def raw_open(url=URL, retry=None):
+    """A raw client past the upgrade and admitted (a ping answered by a
+    pong), retrying while the gateway closes with 1013."""
+    retry = SLOT_WAIT if retry is None else retry
+    deadline = time.monotonic() + retry
+    while True:
+        r = Raw(url)
+        st = r.handshake()
+        check(st == 101, "upgrade answered %s" % r.status_line)
+        check(r.headers.get("sec-websocket-accept") == ws_accept(r.key),
+              "Sec-WebSocket-Accept %r, expected %r"
+              % (r.headers.get("sec-websocket-accept"), ws_accept(r.key)))
+        r.send(frame(9, b"probe"))
+        t_end = time.monotonic() + 3
+        while True:
+            try:
+                fin, rsv, op, payload = r.read_frame(t_end - time.monotonic())
+            except socket.timeout:
+                raise Fail("no pong to a ping within 3 s after the upgrade")
+            except (EOFError, ConnectionResetError) as e:
+                raise Fail("connection closed after the upgrade: %s" % e)
+            if op == 0xA and payload == b"probe":
+                return r
+            if op == 8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                r.close()
+                if code == 1013 and time.monotonic() < deadline:
+                    time.sleep(0.25)
+                    break
+                raise Fail("closed with %s before the client was admitted" % code)
+
+
+def icmp_echo_bytes(src=SRC, dst=INET, ident=None, seq=1):
+    ident = ident or random.randrange(1, 0xFFFF)
+    return ident, bytes(IP(src=src, dst=dst) / ICMP(id=ident, seq=seq) / b"raw-ping")
+
+
+def raw_expect_echo_reply(r, ident, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fin, rsv, op, payload = r.read_frame(deadline - time.monotonic())
+        except socket.timeout:
+            raise Fail("no echo reply within %.1f s" % timeout)
+        if op == 1:
+            raise Fail("text frame on an original-protocol connection")
+        if op == 2:
+            p = IP(payload)
+            if p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ident:
+                check(fin, "binary reply not a single frame")
+                check_csums(payload, "echo reply")
+                return
+        if op == 8:
+            raise Fail("closed (%s) while waiting for an echo reply" % payload[:2].hex())
+
+
+# ---- Tests ----
+
+TESTS = []
+
+
+def test(timeout=20):
+    def reg(fn):
+        TESTS.append((fn.__name__, fn, timeout))
+        return fn
+    return reg
+
+
+@test()
+async def icmp_echo():
+    ws = await connect()
+    try:
+        raw = await ping(ws, seq=7)
+        p = IP(raw)
+        check(p.dst == SRC and p.src == INET, "reply %s -> %s" % (p.src, p.dst))
+    finally:
+        await ws.close()
+
+
+@test()
+async def udp_echo():
+    ws = await connect()
+    try:
+        sport = random.randrange(20000, 60000)
+        data = b"vpngw udp echo %d" % sport
+        await ws.send(bytes(IP(src=SRC, dst=INET) / UDP(sport=sport, dport=7) / data))
+        raw, p = await expect(ws, udp_reply(sport), "UDP echo reply")
+        check(bytes(p[UDP].payload) == data, "echoed %r" % bytes(p[UDP].payload))
+        check_csums(raw, "UDP echo reply")
+    finally:
+        await ws.close()
+
+
+@test()
+async def udp_checksum_zero():
+    ws = await connect()
+    try:
+        sport = random.randrange(20000, 60000)
+        data = b"vpngw udp no checksum"
+        pkt = IP(src=SRC, dst=INET) / UDP(sport=sport, dport=7, chksum=0) / data
+        await ws.send(bytes(pkt))
+        raw, p = await expect(ws, udp_reply(sport), "UDP echo reply to a checksum-0 datagram")
+        check(bytes(p[UDP].payload) == data, "echoed %r" % bytes(p[UDP].payload))
+        check_csums(raw, "UDP echo reply")
+    finally:
+        await ws.close()
+
+
+def expected_body():
+    with urllib.request.urlopen("http://%s/body" % INET, timeout=5) as r:
+        return r.read()
+
+
+def tcp_from(sport, src=SRC, dport=80):
+    def pred(raw, p):
+        return (p.haslayer(TCP) and p.dst == src and p.src == INET
+                and p[TCP].sport == dport and p[TCP].dport == sport)
+    return pred
+
+
+def tcp_data(raw):
+    ihl = (raw[0] & 15) * 4
+    tot = struct.unpack("!H", raw[2:4])[0]
+    return raw[ihl + (raw[ihl + 12] >> 4) * 4:tot]
+
+
+async def http_get(ws, mss=1400, src=SRC):
+    """An HTTP/1.0 GET /body over a TCP connection driven by hand through
+    the tunnel: handshake, request, ACK every segment, FIN from the server,
+    our FIN, its ACK. Returns (synack, response, data segment sizes)."""
+    sport = random.randrange(20000, 60000)
+    isn = random.randrange(0, 2 ** 32)
+    ip = IP(src=src, dst=INET)
+    frm = tcp_from(sport, src)
+    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="S", seq=isn,
+                                 window=65535, options=[("MSS", mss)])))
+    raw, p = await expect(ws, frm, "SYN-ACK")
+    check_csums(raw, "SYN-ACK")
+    check(p[TCP].flags == "SA", "answer to SYN has flags %s" % p[TCP].flags)
+    check(p[TCP].ack == (isn + 1) % 2 ** 32, "SYN-ACK acks %d, expected %d"
+          % (p[TCP].ack, isn + 1))
+    synack = p
+    rcv = (p[TCP].seq + 1) % 2 ** 32
+    snd = (isn + 1) % 2 ** 32
+    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd, ack=rcv,
+                                 window=65535)))
+    req = b"GET /body HTTP/1.0\r\nHost: 198.51.100.1\r\n\r\n"
+    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="PA", seq=snd, ack=rcv,
+                                 window=65535) / req))
+    snd = (snd + len(req)) % 2 ** 32
+    data = bytearray()
+    sizes = []
+    deadline = time.monotonic() + 10
+    while True:
+        raw, p = await expect(ws, frm, "TCP data or FIN (%d bytes so far)" % len(data),
+                              max(0.1, deadline - time.monotonic()))
+        check_csums(raw, "TCP segment")
+        flags = p[TCP].flags
+        check(not flags.R, "RST from the server after %d bytes" % len(data))
+        seg = tcp_data(raw)
+        if seg:
+            sizes.append(len(seg))
+        if p[TCP].seq == rcv:
+            data += seg
+            rcv = (rcv + len(seg)) % 2 ** 32
+            if flags.F:
+                rcv = (rcv + 1) % 2 ** 32
+                break
+        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd, ack=rcv,
+                                     window=65535)))
+    # The server closed (HTTP/1.0); we acknowledge with our own FIN.
+    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="FA", seq=snd, ack=rcv,
+                                 window=65535)))
+    want = (snd + 1) % 2 ** 32
+
+    def last_ack(raw, p):
+        return frm(raw, p) and p[TCP].flags.A and p[TCP].ack == want
+    raw, p = await expect(ws, last_ack, "ACK of our FIN")
+    check_csums(raw, "last ACK")
+    return synack, bytes(data), sizes
+
+
+@test(timeout=25)
+async def tcp_http():
+    body = expected_body()
+    ws = await connect()
+    try:
+        synack, resp, sizes = await http_get(ws)
+        head, _, got = resp.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.0 200"), "response head %r" % head[:60])
+        check(got == body, "body of %d bytes differs from the %d expected"
+              % (len(got), len(body)))
+        check(len(sizes) > 1, "body came in %d segments" % len(sizes))
+        await ping(ws)  # the connection still works
+    finally:
+        await ws.close()
+
+
+@test()
+async def icmp_port_unreachable():
+    ws = await connect()
+    try:
+        sport = random.randrange(20000, 60000)
+        sent = IP(src=SRC, dst=INET, id=4242) / UDP(sport=sport, dport=9999) / b"closed?"
+        sent_raw = bytes(sent)
+        await ws.send(sent_raw)
+
+        def pred(raw, p):
+            return p.haslayer(ICMP) and p[ICMP].type == 3 and p[ICMP].code == 3
+        raw, p = await expect(ws, pred, "ICMP port unreachable")
+        check(p.dst == SRC, "outer destination %s, expected %s" % (p.dst, SRC))
+        check(p.src == INET, "outer source %s" % p.src)
+        inner = bytes(p[ICMP].payload)
+        check(inner[12:16] == socket.inet_aton(SRC), "quoted source %s, expected %s"
+              % (socket.inet_ntoa(inner[12:16]), SRC))
+        check(inner[16:20] == socket.inet_aton(INET), "quoted destination %s"
+              % socket.inet_ntoa(inner[16:20]))
+        iihl = (inner[0] & 15) * 4
+        sp, dp = struct.unpack("!HH", inner[iihl:iihl + 4])
+        check((sp, dp) == (sport, 9999), "quoted ports %d -> %d, expected %d -> 9999"
+              % (sp, dp, sport))
+        check(inner[iihl + 6:iihl + 8] == sent_raw[26:28],
+              "quoted UDP checksum %s, sent %s" % (inner[iihl + 6:iihl + 8].hex(),
+                                                   sent_raw[26:28].hex()))
+        check_csums(raw, "ICMP port unreachable")
+        await ping(ws)
+    finally:
+        await ws.close()
+
+
+@test()
+async def icmp_time_exceeded():
+    """TTL 1: the gateway host's kernel answers time exceeded, which must
+    come back with the quoted packet's source rewritten (traceroute)."""
+    ws = await connect()
+    try:
+        sport = random.randrange(20000, 60000)
+        await ws.send(bytes(IP(src=SRC, dst=INET, ttl=1) / UDP(sport=sport, dport=7)
+                            / b"ttl one"))
+
+        def pred(raw, p):
+            return p.haslayer(ICMP) and p[ICMP].type == 11
+        raw, p = await expect(ws, pred, "ICMP time exceeded")
+        check(p.dst == SRC, "outer destination %s, expected %s" % (p.dst, SRC))
+        inner = bytes(p[ICMP].payload)
+        check(inner[12:16] == socket.inet_aton(SRC), "quoted source %s, expected %s"
+              % (socket.inet_ntoa(inner[12:16]), SRC))
+        check_csums(raw, "ICMP time exceeded")
+    finally:
+        await ws.close()
+
+
+@test()
+async def two_sources():
+    ws = await connect()
+    try:
+        srcs = ["192.0.2.10", "192.0.2.11"]
+        sport = random.randrange(20000, 60000)
+        for s in srcs:  # same source port from both: distinct flows anyway
+            await ws.send(bytes(IP(src=s, dst=INET) / UDP(sport=sport, dport=7)
+                                / ("from %s" % s).encode()))
+        for s in srcs:
+            raw, p = await expect(ws, udp_reply(sport, s), "UDP echo reply to %s" % s)
+            check(bytes(p[UDP].payload) == ("from %s" % s).encode(),
+                  "reply to %s carries %r" % (s, bytes(p[UDP].payload)))
+            check_csums(raw, "reply to %s" % s)
+        for s in srcs:
+            await ping(ws, src=s)
+    finally:
+        await ws.close()
+
+
+@test(timeout=30)
+async def map_full_33rd_source():
+    ws = await connect()
+    try:
+        before = stats()
+        srcs = ["192.0.2.%d" % (100 + i) for i in range(33)]
+        for i, s in enumerate(srcs[:32]):
+            await ping(ws, src=s, seq=i + 1)
+        ident, pkt = icmp_echo_bytes(src=srcs[32])
+        await ws.send(pkt)
+        await expect_none(ws, lambda raw, p: p.dst == srcs[32],
+                          "reply to the 33rd source", 1.5)
+        await ping(ws, src=srcs[0])
+        after = stats()
+        d = delta(before, after, "drop_map_full")
+        check(d == 1, "drop_map_full rose by %d, expected 1" % d)
+    finally:
+        await ws.close()
+
+
+def ipv4_header(tot_len, ihl=5, version=4, good_csum=True, proto=1, dst=INET):
+    h = bytearray(struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, tot_len, 1, 0,
+                              64, proto, 0, socket.inet_aton(SRC), socket.inet_aton(dst)))
+    c = csum(bytes(h))
+    if not good_csum:
+        c ^= 0x5A5A
+    h[10:12] = struct.pack("!H", c)
+    return bytes(h)
+
+
+@test()
+async def malformed_dropped_counted():
+    ws = await connect()
+    try:
+        good = bytes(IP(src=SRC, dst=INET) / ICMP(id=99, seq=1) / b"x" * 8)
+        bad_csum = bytearray(good)
+        bad_csum[10] ^= 0xFF
+        long_len = bytearray(good)  # header claims 4 more bytes than sent
+        long_len[2:4] = struct.pack("!H", len(good) + 4)
+        long_len[10:12] = b"\0\0"
+        long_len[10:12] = struct.pack("!H", csum(bytes(long_len[:20])))
+        short_len = bytearray(good)  # header claims 4 fewer bytes
+        short_len[2:4] = struct.pack("!H", len(good) - 4)
+        short_len[10:12] = b"\0\0"
+        short_len[10:12] = struct.pack("!H", csum(bytes(short_len[:20])))
+        ihl4 = ipv4_header(28, ihl=4) + bytes(8)
+        truncated = good[:12]
+        version5 = ipv4_header(28, version=5) + bytes(8)
+        ipv6 = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest())
+        malformed = [bytes(long_len), bytes(short_len), ihl4, truncated, version5, b""]
+        before = stats()
+        for m in malformed + [bytes(bad_csum), ipv6]:
+            await ws.send(m)
+        await expect_none(ws, lambda raw, p: p.haslayer(ICMP) and p[ICMP].id == 99,
+                          "reply to a malformed packet", 1.0)
+        await ping(ws)  # still connected and working
+        after = stats()
+        got = {k: delta(before, after, "drop_" + k) for k in ("malformed", "checksum", "ipv6")}
+        want = {"malformed": len(malformed), "checksum": 1, "ipv6": 1}
+        check(got == want, "drops counted %s, expected %s (sent: tot_len+4, tot_len-4, "
+              "IHL 4, 12-byte header, version 5, empty; bad checksum; IPv6)" % (got, want))
+    finally:
+        await ws.close()
+
+
+@test()
+async def denied_dropped_counted():
+    ws = await connect()
+    try:
+        before = stats()
+        dsts = ["203.0.113.5", "10.0.100.1", "127.0.0.1", "192.0.2.1"]
+        for d in dsts:
+            _, pkt = icmp_echo_bytes(dst=d)
+            await ws.send(pkt)
+        await expect_none(ws, lambda raw, p: p.src in dsts,
+                          "reply from a denied destination", 1.5)
+        await ping(ws)
+        after = stats()
+        d = delta(before, after, "drop_denied")
+        check(d == len(dsts), "drop_denied rose by %d, expected %d (ICMP echo to %s)"
+              % (d, len(dsts), ", ".join(dsts)))
+    finally:
+        await ws.close()
+
+
+@test()
+async def unmapped_dst_not_delivered():
+    """Packets arriving on the slots for addresses the client never used
+    are not delivered to it (and are counted)."""
+    ws = await connect()
+    try:
+        await ping(ws)
+        before = stats()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(5):  # gateway A's five slots; ours is one of them
+            s.sendto(b"to nobody", ("10.0.%d.77" % (100 + i), 5555))
+        s.close()
+        await expect_none(ws, lambda raw, p: True, "packet for an unmapped address", 1.0)
+        await ping(ws)
+        after = stats()
+        d = delta(before, after, "drop_not_mapped")
+        check(d >= 1, "drop_not_mapped rose by %d, expected >= 1" % d)
+    finally:
+        await ws.close()
+
+
+@test()
+async def ws_fragmented_message():
+    ws = await connect()
+    try:
+        ident, pkt = icmp_echo_bytes()
+        await ws.send([pkt[:5], pkt[5:17], pkt[17:]])  # three frames
+        await expect(ws, is_echo_reply(ident, 1), "echo reply to a fragmented message")
+        await ping(ws)
+    finally:
+        await ws.close()
+
+
+@test()
+async def ws_deflate_offer_ignored():
+    """A client offering permessage-deflate (as browsers and Node do) gets
+    no extension it did not ask to use, and works."""
+    ws = await connect(compression="deflate")
+    try:
+        check(not ws.extensions, "gateway accepted extensions %s" % ws.extensions)
+        await ping(ws)
+    finally:
+        await ws.close()
+
+
+@test()
+async def original_protocol_no_text():
+    ws = await connect()
+    try:
+        check(ws.subprotocol is None, "subprotocol %r selected" % ws.subprotocol)
+        await ping(ws)
+        await expect_none(ws, lambda raw, p: False, "", 2.5)  # text fails in recv_pkt
+    finally:
+        await ws.close()
+    r = await asyncio.to_thread(raw_open)
+    try:
+        check("sec-websocket-protocol" not in r.headers, "101 carries Sec-WebSocket-Protocol: %s"
+              % r.headers.get("sec-websocket-protocol"))
+        ident, pkt = icmp_echo_bytes()
+        r.send(frame(2, pkt))
+        await asyncio.to_thread(raw_expect_echo_reply, r, ident)
+    finally:
+        r.close()
+
+
+@test()
+def raw_ping_pong():
+    r = raw_open()
+    try:
+        for payload in (b"", b"hello", bytes(range(125))):
+            r.send(frame(9, payload))
+            while True:
+                fin, rsv, op, got = r.read_frame()
+                if op == 0xA:
+                    break
+                check(op == 9, "got opcode %d instead of a pong" % op)
+            check(got == payload, "pong carries %r, ping carried %r" % (got[:20], payload[:20]))
+            check(fin and rsv == 0, "pong frame fin=%s rsv=%d" % (fin, rsv))
+    finally:
+        r.close()
+
+
+@test()
+def raw_close_1000():
+    r = raw_open()
+    try:
+        r.send(frame(8, close_payload(1000, b"bye")))
+        r.expect_close(1000)
+        r.expect_eof()
+    finally:
+        r.close()
+
+
+def raw_error(frames, code, what):
+    r = raw_open()
+    try:
+        for f in frames:
+            r.send(f)
+        got = r.read_close()
+        check(got == code, "%s: close code %s, expected %d" % (what, got, code))
+        r.expect_eof()
+        # The gateway serves others as before.
+        r2 = raw_open()
+        r2.close()
+    finally:
+        r.close()
+
+
+@test()
+def raw_unmasked_1002():
+    _, pkt = icmp_echo_bytes()
+    raw_error([frame(2, pkt, mask=False)], 1002, "unmasked binary frame")
+
+
+@test()
+def raw_rsv_1002():
+    _, pkt = icmp_echo_bytes()
+    raw_error([frame(2, pkt, rsv=4)], 1002, "binary frame with RSV1")
+
+
+@test()
+def raw_unknown_opcode_1002():
+    raw_error([frame(3, b"abc")], 1002, "opcode 3")
+
+
+@test()
+def raw_fragmented_ping_1002():
+    raw_error([frame(9, b"frag", fin=False)], 1002, "ping without FIN")
+
+
+@test()
+def raw_long_ping_1002():
+    raw_error([frame(9, b"p" * 126)], 1002, "126-byte ping")
+
+
+@test()
+def raw_continuation_without_start_1002():
+    raw_error([frame(0, b"orphan")], 1002, "continuation without a start")
+
+
+@test()
+def raw_text_1003():
+    raw_error([frame(1, b"hello")], 1003, "text message")
+
+
+@test()
+def raw_too_big_1009():
+    r = raw_open()
+    try:
+        payload = bytes(70000)
+        data = frame(2, payload)
+
+        def sender():
+            try:
+                r.sock.sendall(data)
+            except OSError:
+                pass
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        got = r.read_close(5)
+        check(got == 1009, "70000-byte binary message: close code %s, expected 1009" % got)
+    finally:
+        r.close()
+
+
+@test()
+async def max_message_not_1009():
+    """A 65535-byte message is within the limit: the connection stays."""
+    ws = await connect()
+    try:
+        pkt = bytes(IP(src=SRC, dst=INET) / UDP(sport=40000, dport=9999)
+                    / bytes(65535 - 28))
+        check(len(pkt) == 65535, "built %d bytes" % len(pkt))
+        await ws.send(pkt)
+        await ping(ws, timeout=5)
+    except websockets.ConnectionClosed as e:
+        raise Fail("closed (%s) after a 65535-byte message" % e)
+    finally:
+        await ws.close()
+
+
+@test()
+def raw_fragmented_with_ping():
+    """A binary message in three frames with a ping between them is
+    reassembled; the ping is answered."""
+    r = raw_open()
+    try:
+        ident, pkt = icmp_echo_bytes()
+        r.send(frame(2, pkt[:10], fin=False))
+        r.send(frame(9, b"between"))
+        r.send(frame(0, pkt[10:20], fin=False))
+        r.send(frame(0, pkt[20:]))
+        deadline = time.monotonic() + 3
+        pong = False
+        while True:
+            fin, rsv, op, payload = r.read_frame(deadline - time.monotonic())
+            if op == 0xA and payload == b"between":
+                pong = True
+            elif op == 8:
+                raise Fail("closed with %s" % payload[:2].hex())
+            elif op == 2:
+                p = IP(payload)
+                if p.haslayer(ICMP) and p[ICMP].id == ident and p[ICMP].type == 0:
+                    break
+        check(pong, "no pong for the ping between fragments")
+    except socket.timeout:
+        raise Fail("no echo reply to the fragmented message within 3 s")
+    finally:
+        r.close()
+
+
+@test()
+def raw_byte_at_a_time():
+    """The upgrade request and a frame sent one byte per TCP segment."""
+    deadline = time.monotonic() + SLOT_WAIT
+    while True:
+        r = Raw()
+        for b in r.request():
+            r.send(bytes([b]))
+            time.sleep(0.001)
+        st = r.response()
+        check(st == 101, "upgrade sent byte by byte answered %s" % r.status_line)
+        ident, pkt = icmp_echo_bytes()
+        for b in frame(2, pkt):
+            r.send(bytes([b]))
+            time.sleep(0.001)
+        try:
+            raw_expect_echo_reply(r, ident)
+            r.close()
+            return
+        except Fail as e:
+            r.close()
+            if "closed (03f5)" in str(e) and time.monotonic() < deadline:  # 1013
+                time.sleep(0.25)
+                continue
+            raise
+
+
+def http_status(req, url=URL, timeout=3.0):
+    r = Raw(url)
+    try:
+        r.send(req)
+        try:
+            return r.response(timeout), r
+        except socket.timeout:
+            raise Fail("no HTTP response within %.1f s" % timeout)
+        except (EOFError, ConnectionResetError) as e:
+            raise Fail("connection closed without an HTTP response (%s)" % e)
+    finally:
+        r.close()
+
+
+@test()
+def handshake_400():
+    h, p, _ = hostport(URL)
+    hdrs = ["Host: %s:%d" % (h, p), "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Version: 13"]
+    st, _ = http_status(Raw(URL).request(headers=hdrs))
+    check(st == 400, "upgrade without Sec-WebSocket-Key answered %d, expected 400" % st)
+    st, _ = http_status(Raw(URL).request(headers=hdrs + ["Sec-WebSocket-Key: c2hvcnQ="]))
+    check(st == 400, "Sec-WebSocket-Key of 5 bytes answered %d, expected 400" % st)
+    st, _ = http_status(b"NONSENSE\r\n\r\n")
+    check(st == 400, "garbage request line answered %d, expected 400" % st)
+
+
+@test()
+def handshake_426_version():
+    st, r = http_status(Raw(URL).request(version="8"))
+    check(st == 426, "Sec-WebSocket-Version: 8 answered %d, expected 426" % st)
+    check(r.headers.get("sec-websocket-version") == "13",
+          "426 carries Sec-WebSocket-Version %r, expected '13'"
+          % r.headers.get("sec-websocket-version"))
+
+
+@test()
+def handshake_426_plain_get():
+    t0 = time.monotonic()
+    st, r = http_status(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", timeout=2)
+    check(st == 426, "plain GET answered %d, expected 426" % st)
+    check(time.monotonic() - t0 < 2, "plain GET answered after %.1f s"
+          % (time.monotonic() - t0))
+
+
+@test()
+def handshake_431():
+    r = Raw()
+    req = r.request(headers=["Host: x", "X-Pad: " + "a" * 9216, "Upgrade: websocket",
+                             "Connection: Upgrade", "Sec-WebSocket-Key: "
+                             + base64.b64encode(os.urandom(16)).decode(),
+                             "Sec-WebSocket-Version: 13"])
+    r.close()
+    st, _ = http_status(req)
+    check(st == 431, "9 KiB of headers answered %d, expected 431" % st)
+
+
+@test()
+def handshake_404_path():
+    host, port, path = hostport(B_URL)
+    r = Raw(B_URL)
+    try:
+        st = r.handshake(path="/other")
+        check(st == 404, "gateway with --path %s asked for /other answered %d, "
+              "expected 404" % (path, st))
+    finally:
+        r.close()
+    r = raw_open(B_URL)
+    r.close()
+
+
+@test()
+def handshake_odd_case():
+    deadline = time.monotonic() + SLOT_WAIT
+    while True:
+        r = Raw()
+        key = base64.b64encode(os.urandom(16)).decode()
+        hdrs = ["hOST: 127.0.0.1", "upgrade: WebSocket", "CONNECTION: keep-alive, Upgrade",
+                "sec-websocket-KEY: " + key, "SEC-WEBSOCKET-VERSION: 13"]
+        st = r.handshake(headers=hdrs)
+        check(st == 101, "odd-case upgrade answered %s" % r.status_line)
+        check(r.headers.get("sec-websocket-accept") == ws_accept(key), "wrong accept %r"
+              % r.headers.get("sec-websocket-accept"))
+        r.send(frame(9, b"oddcase"))
+        fin, rsv, op, payload = r.read_frame()
+        while op == 9:
+            fin, rsv, op, payload = r.read_frame()
+        r.close()
+        if op == 8 and payload[:2] == b"\x03\xf5" and time.monotonic() < deadline:
+            time.sleep(0.25)
+            continue
+        check(op == 0xA and payload == b"oddcase", "after the upgrade got opcode %d %r"
+              % (op, payload[:20]))
+        return
+
+
+def wait_closed_by_peer(sock, limit):
+    """Seconds until the peer closes sock (EOF or reset), None after limit.
+    Data received meanwhile (say a 408) is ignored."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < limit:
+        try:
+            if not sock.recv(4096):
+                return time.monotonic() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+@test(timeout=20)
+def handshake_timeout():
+    s1 = socket.create_connection(hostport(URL)[:2], timeout=3)   # silent
+    s2 = socket.create_connection(hostport(URL)[:2], timeout=3)   # stalls mid-head
+    s2.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+    res = {}
+
+    def watch(name, s):
+        res[name] = wait_closed_by_peer(s, 13)
+    ts = [threading.Thread(target=watch, args=(n, s), daemon=True)
+          for n, s in (("silent", s1), ("partial", s2))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(15)
+    s1.close()
+    s2.close()
+    for name in ("silent", "partial"):
+        t = res.get(name)
+        check(t is not None, "%s connection still open after 13 s" % name)
+        check(t <= 12, "%s connection closed after %.1f s, expected ~10 s" % (name, t))
+        check(t >= 5, "%s connection closed after only %.1f s" % (name, t))
+    info("closed after %.1f s and %.1f s" % (res["silent"], res["partial"]))
+
+
+@test(timeout=20)
+def keepalive_raw_dropped():
+    r = raw_open()
+    try:
+        t0 = time.monotonic()
+        first_ping = None
+        closed = None
+        while time.monotonic() - t0 < 8:
+            try:
+                fin, rsv, op, payload = r.read_frame(8 - (time.monotonic() - t0))
+            except (EOFError, ConnectionResetError):
+                closed = time.monotonic() - t0
+                break
+            except socket.timeout:
+                break
+            if op == 9 and first_ping is None:
+                first_ping = time.monotonic() - t0
+            if op == 8:
+                closed = time.monotonic() - t0
+                break
+        check(first_ping is not None and first_ping <= 2.5,
+              "first ping after %s s, expected within 2.5 s (--keepalive 1)" % (
+                  "%.1f" % first_ping if first_ping is not None else "never"))
+        check(closed is not None, "a client that never answers still connected after 8 s")
+        check(2 <= closed <= 5.5, "silent client dropped after %.1f s, expected 3-5 s" % closed)
+        info("first ping %.1f s, dropped %.1f s" % (first_ping, closed))
+    finally:
+        r.close()
+
+
+@test(timeout=20)
+async def keepalive_ws_stays():
+    ws = await connect()
+    try:
+        await asyncio.sleep(5)  # websockets answers the gateway's pings
+        check(not ws.closed, "closed (%s) within 5 s though it answers pings" % ws.close_code)
+        await ping(ws)
+    finally:
+        await ws.close()
+
+
+@test(timeout=60)
+async def pool_full_1013():
+    clients = []
+    try:
+        for i in range(5):
+            clients.append(await connect())
+        ws = await websockets.connect(URL, ping_interval=None, compression=None,
+                                      open_timeout=5, close_timeout=2)
+        try:
+            msg = await asyncio.wait_for(ws.recv(), 3)
+            raise Fail("6th client got a message %r instead of a close" % msg[:40])
+        except asyncio.TimeoutError:
+            raise Fail("6th client with --pool 5 still open after 3 s")
+        except websockets.ConnectionClosed:
+            check(ws.close_code == 1013, "6th client closed with %s, expected 1013"
+                  % ws.close_code)
+        for c in clients:  # the five still work
+            await ping(c)
+    finally:
+        for c in clients:
+            await c.close()
+
+
+@test(timeout=25)
+async def mss_clamp():
+    """Gateway B's egress MTU is 1400: SYNs crossing the slot carry an MSS
+    of at most 1360 both ways, and the body arrives in segments that fit."""
+    body = expected_body()
+    ws = await connect(B_URL)
+    try:
+        synack, resp, sizes = await http_get(ws, mss=1460)
+        mss = dict((k, v) for k, v in synack[TCP].options if isinstance(k, str)).get("MSS")
+        check(mss is not None and mss <= 1360, "SYN-ACK MSS %s, expected <= 1360" % mss)
+        check(resp.partition(b"\r\n\r\n")[2] == body, "body differs")
+        check(max(sizes) <= 1360, "data segments of %s bytes (> 1360)" % max(sizes))
+    finally:
+        await ws.close()
+
+
+@test()
+async def icmp_frag_needed():
+    """A DF packet too big for gateway B's egress: the fragmentation-needed
+    error comes back rewritten, with checksums valid (path-MTU discovery)."""
+    ws = await connect(B_URL)
+    try:
+        sport = random.randrange(20000, 60000)
+        await ws.send(bytes(IP(src=SRC, dst=INET, flags="DF") / UDP(sport=sport, dport=7)
+                            / bytes(1450 - 28)))
+
+        def pred(raw, p):
+            return p.haslayer(ICMP) and p[ICMP].type == 3 and p[ICMP].code == 4
+        raw, p = await expect(ws, pred, "ICMP fragmentation needed")
+        check(p.dst == SRC, "outer destination %s, expected %s" % (p.dst, SRC))
+        inner = bytes(p[ICMP].payload)
+        check(inner[12:16] == socket.inet_aton(SRC), "quoted source %s, expected %s"
+              % (socket.inet_ntoa(inner[12:16]), SRC))
+        mtu = struct.unpack("!H", raw[(raw[0] & 15) * 4 + 6:][:2])[0]
+        check(0 < mtu <= 1400, "next-hop MTU %d, expected <= 1400" % mtu)
+        check_csums(raw, "ICMP fragmentation needed")
+    finally:
+        await ws.close()
+
+
+@test(timeout=30)
+async def slot_reuse_no_leak():
+    """Gateway C has one slot. A sends to the delayed echo (reply after 3 s)
+    and leaves; B takes the slot as soon as the gateway allows and uses the
+    same source address: it must never get the reply meant for A."""
+    a = await connect(C_URL)
+    sport = random.randrange(20000, 60000)
+    nonce = b"for-client-A-%d" % sport
+    await a.send(bytes(IP(src=SRC, dst=INET) / UDP(sport=sport, dport=9) / nonce))
+    t0 = time.monotonic()
+    await ping(a)  # the datagram is through the gateway before A leaves
+    await a.close()
+    b = None
+    attempts = 0
+    while time.monotonic() - t0 < 3.5 and b is None:
+        attempts += 1
+        try:
+            b = await connect(C_URL, retry=0)
+        except Fail as e:
+            if "1013" not in str(e):
+                raise
+            await asyncio.sleep(0.1)
+    if b is None:
+        info("B got no slot within 3.5 s (%d attempts): no reuse to test" % attempts)
+        return
+    try:
+        info("B admitted %.1f s after A's datagram" % (time.monotonic() - t0))
+        await b.send(bytes(IP(src=SRC, dst=INET) / ICMP(id=77, seq=1)))
+
+        def leak(raw, p):
+            return p.haslayer(UDP) and (p[UDP].sport == 9 or nonce in raw)
+        await expect_none(b, leak, "delayed reply meant for client A",
+                          max(0.5, t0 + 6 - time.monotonic()))
+    finally:
+        await b.close()
+
+
+@test(timeout=30)
+async def sigterm_1001():
+    pid = int(os.environ.get("VPNGW_D_PID", "0"))
+    check(pid > 0, "VPNGW_D_PID not set")
+    clients = [await connect(D_URL) for _ in range(3)]
+    os.kill(pid, signal.SIGTERM)
+    codes = []
+    for c in clients:
+        try:
+            await asyncio.wait_for(c.wait_closed(), 5)
+        except asyncio.TimeoutError:
+            pass
+        codes.append(c.close_code)
+    check(codes == [1001] * 3, "close codes after SIGTERM %s, expected 1001 each" % codes)
+
+
+# ---- Runner ----
+
+def run_one(fn, timeout):
+    res = {}
+
+    def target():
+        try:
+            if asyncio.iscoroutinefunction(fn):
+                asyncio.run(asyncio.wait_for(fn(), timeout))
+            else:
+                fn()
+            res["ok"] = True
+        except BaseException as e:  # noqa: B902: report whatever it was
+            res["exc"] = e
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout + 5)
+    if t.is_alive():
+        return "test still running after %d s" % timeout
+    e = res.get("exc")
+    if e is None:
+        return None
+    if isinstance(e, Fail):
+        return str(e)
+    if isinstance(e, (asyncio.TimeoutError, socket.timeout)):
+        return "timed out (%s)" % (type(e).__name__)
+    return "%s: %s" % (type(e).__name__, e)
+
+
+def main(argv):
+    global VERBOSE
+    names = [n for n, _, _ in TESTS]
+    args = [a for a in argv if not a.startswith("-")]
+    if "--list" in argv:
+        print("\n".join(names))
+        return 0
+    VERBOSE = "-v" in argv
+    for a in args:
+        if a not in names:
+            print("unknown test %s (see --list)" % a, file=sys.stderr)
+            return 2
+    passed = failed = 0
+    for name, fn, timeout in TESTS:
+        if args and name not in args:
+            continue
+        t0 = time.monotonic()
+        err = run_one(fn, timeout)
+        dt = time.monotonic() - t0
+        if err is None:
+            passed += 1
+            print("PASS %s" % name + (" (%.1f s)" % dt if VERBOSE else ""), flush=True)
+        else:
+            failed += 1
+            print("FAIL %s: %s" % (name, err), flush=True)
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    if os.environ.get("VPNGW_RESULTS"):
+        with open(os.environ["VPNGW_RESULTS"], "w") as f:
+            f.write("%d %d\n" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.stdout.flush()
+    os._exit(main(sys.argv[1:]))
