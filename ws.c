@@ -326,6 +326,11 @@ static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
 	return true;
 }
 
+/*
+ * Once it returned anything but WS_REQ_MORE, r is finished: feeding it again
+ * is the caller's error (ws_req_init starts over). r->len is then the length
+ * of the head alone.
+ */
 int ws_req_feed(struct ws_req *r, const uint8_t *in, size_t len, size_t *used)
 {
 	int rc = head_feed(r->buf, &r->len, &r->scan, in, len, used);

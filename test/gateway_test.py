@@ -710,7 +710,7 @@ def ipv4_header(tot_len, ihl=5, version=4, good_csum=True, proto=1, dst=INET):
 async def malformed_dropped_counted():
     ws = await connect()
     try:
-        good = bytes(IP(src=SRC, dst=INET) / ICMP(id=99, seq=1) / b"x" * 8)
+        good = bytes(IP(src=SRC, dst=INET) / ICMP(id=99, seq=1) / (b"x" * 8))
         bad_csum = bytearray(good)
         bad_csum[10] ^= 0xFF
         long_len = bytearray(good)  # header claims 4 more bytes than sent

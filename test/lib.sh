@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034
 # test/lib.sh: shell helpers for the namespace tests, sourced by netns.sh.
 # Every namespace, process and temporary file made through these helpers is
 # recorded, and one trap on EXIT, INT and TERM removes exactly those, even

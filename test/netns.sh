@@ -123,6 +123,7 @@ else
 	finish
 fi
 
+GWA_PID='' GWD_PID=''
 ALLOW=(--allow 198.51.100.0/24)
 start_gw GWA_PID "$GWA" gw-a "${ALLOW[@]}" --keepalive 1 --pool 5 -v || finish
 start_gw GWB_PID "$GWB" gw-b "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.3:8080 \
@@ -194,7 +195,7 @@ else
 	if [ -z "$left" ] && [ -z "$tbl" ] && [ "$fwd" = 0 ]; then
 		ok teardown
 	else
-		bad teardown "left after teardown: links '$(echo $left)', table '$tbl', ip_forward=$fwd"
+		bad teardown "left after teardown: links '$(echo "$left" | tr '\n' ' ')', table '$tbl', ip_forward=$fwd"
 	fi
 fi
 

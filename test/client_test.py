@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+# test/client_test.py: small independent WebSocket clients for test/client.sh,
+# in Debian's python3-websockets (10.4) and python3-scapy, run inside the
+# client namespace beside `vpngw connect`:
+#   assign URL      offers vpngw.v1, prints the assignment's address and exits
+#   hold URL SEC    offers vpngw.v1, prints the address, holds the slot SEC s
+#   orig URL DST    original protocol (no subprotocol): sends ICMP echo
+#                   requests to DST from 192.0.2.99 and prints "ok" once a
+#                   reply for 192.0.2.99 comes back through the tunnel
+# Exit status 0 on success; one line on stderr otherwise.
+import asyncio
+import json
+import sys
+
+import websockets
+from scapy.layers.inet import IP, ICMP
+
+
+async def v1(url, hold):
+    async with websockets.connect(url, subprotocols=["vpngw.v1"],
+                                  compression=None, open_timeout=5) as ws:
+        if ws.subprotocol != "vpngw.v1":
+            sys.exit("gateway did not select vpngw.v1")
+        msg = await asyncio.wait_for(ws.recv(), 5)
+        if not isinstance(msg, str):
+            sys.exit("first message is not text")
+        a = json.loads(msg)
+        print(a["address"], flush=True)
+        if hold:
+            await asyncio.sleep(hold)
+
+
+async def orig(url, dst):
+    src = "192.0.2.99"
+    async with websockets.connect(url, compression=None, open_timeout=5) as ws:
+        if ws.subprotocol is not None:
+            sys.exit("gateway selected a subprotocol we did not offer")
+        for seq in range(1, 6):
+            pkt = IP(src=src, dst=dst) / ICMP(id=0x4242, seq=seq) / (b"x" * 56)
+            await ws.send(bytes(pkt))
+            try:
+                while True:
+                    data = await asyncio.wait_for(ws.recv(), 1)
+                    if isinstance(data, str):
+                        sys.exit("text message in the original protocol")
+                    r = IP(data)
+                    if r.dst == src and ICMP in r and r[ICMP].type == 0:
+                        print("ok", flush=True)
+                        return
+            except asyncio.TimeoutError:
+                continue
+        sys.exit("no echo reply through the original protocol")
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    cmd, url = sys.argv[1], sys.argv[2]
+    if cmd == "assign":
+        asyncio.run(v1(url, 0))
+    elif cmd == "hold":
+        asyncio.run(v1(url, float(sys.argv[3])))
+    elif cmd == "orig":
+        asyncio.run(orig(url, sys.argv[3]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
