@@ -8,18 +8,21 @@ TLS ?= 1
 ifeq ($(origin CC),default)
 CC := $(if $(CROSS_COMPILE),$(CROSS_COMPILE)gcc,$(shell command -v musl-gcc || echo cc))
 endif
-CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+CFLAGS ?= -O2
+LDFLAGS ?= -s
+XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
+	  -Wall -Wextra -Werror -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
-LDFLAGS += -static
+XLDFLAGS := -static -Wl,--gc-sections
 SRC := vpngw.c client.c ws.c nat.c tun.c netlink.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
-SRC += tls.c
+SRC += tls.c compat.c
 LDLIBS += -lbearssl
-CFLAGS += -DVPNGW_TLS=1
+XCFLAGS += -DVPNGW_TLS=1
 endif
 ifneq ($(filter %musl-gcc,$(CC)),)
-CFLAGS += -isystem .kh	# musl ships no kernel headers: borrow the system's
+XCFLAGS += -isystem .kh	# musl ships no kernel or BearSSL headers: link them in
+XLDFLAGS += -L.kh
 KH := .kh/linux
 endif
 OBJ := $(SRC:.c=.o)
@@ -28,14 +31,19 @@ Q := $(if $(V),,@)
 all: vpngw
 vpngw: $(OBJ)
 	@$(if $(Q),echo "  LD $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
-%.o: %.c $(KH)
+	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+%.o: %.c .flags $(KH)
 	@$(if $(Q),echo "  CC $@")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+.flags: FORCE	# rebuild when the flags change (TLS=0 vs 1)
+	@echo '$(CC) $(XCFLAGS) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(XCFLAGS) $(CFLAGS)' > $@
 .kh/linux:
 	$(Q)mkdir -p .kh && ln -sfn /usr/include/linux .kh/linux && \
 	ln -sfn /usr/include/asm-generic .kh/asm-generic && \
-	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm
+	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm && \
+	ln -sfn /usr/include/bearssl.h .kh/bearssl.h && \
+	ln -sfn /usr/include/bearssl .kh/bearssl && \
+	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c \
 	ws.c nat.c sha1.c base64.c
@@ -56,6 +64,6 @@ bench: vpngw
 demo: vpngw
 	$(Q)test/demo.sh
 clean:
-	rm -rf vpngw *.o *.d .kh test/unit test/unit-asan test/fuzz/bin
-.PHONY: all check test fuzz bench demo clean
+	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan test/fuzz/bin
+.PHONY: FORCE all check test fuzz bench demo clean
 -include $(OBJ:.o=.d)

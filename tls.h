@@ -75,6 +75,10 @@ bool tls_has_plaintext(const struct tls_conn *c);
 /* A short reason for the last failure, for the log. */
 const char *tls_error(const struct tls_conn *c);
 
+/* true when a client's handshake failed on the server's certificate
+ * (untrusted, expired, wrong name, pin mismatch): retrying cannot help. */
+bool tls_cert_failed(const struct tls_conn *c);
+
 #else
 static inline struct tls_server *tls_server_new(const char *c, const char *k)
 { (void)c; (void)k; return NULL; }
@@ -94,6 +98,7 @@ static inline int tls_flush(struct tls_conn *c, int fd) { (void)c; (void)fd; ret
 static inline bool tls_want_write(const struct tls_conn *c) { (void)c; return false; }
 static inline bool tls_has_plaintext(const struct tls_conn *c) { (void)c; return false; }
 static inline const char *tls_error(const struct tls_conn *c) { (void)c; return "no TLS"; }
+static inline bool tls_cert_failed(const struct tls_conn *c) { (void)c; return false; }
 #endif
 
 #endif

@@ -707,7 +707,14 @@ static void conn_readable(struct gw *g, struct conn *c)
 		if (r == -2)
 			return;
 		if (r <= 0) {
-			conn_close(g, c, r == 0 ? "connection closed" : "read error");
+			char why[128];
+			if (r == 0)
+				snprintf(why, sizeof why, "connection closed");
+			else if (c->tls)
+				snprintf(why, sizeof why, "TLS: %s", tls_error(c->tls));
+			else
+				snprintf(why, sizeof why, "read: %s", strerror(errno));
+			conn_close(g, c, why);
 			return;
 		}
 		c->in_len += (size_t)r;
@@ -1183,14 +1190,15 @@ static int serve(struct config *cfg)
 		return 1;
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
+	/* What a user can get wrong is checked before the host is touched. */
+	if (cfg->tls_cert && !(g.tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
+		return 1;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
 		if (tun_setup(&cfg->pool, false) < 0)
-			return 1;
+			goto out;
 	}
 	install_signals();
-	if (cfg->tls_cert && !(g.tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
-		goto out;
 	if (open_slots(&g) < 0)
 		goto out;
 	g.listen_fd = listen_on(cfg->listen);
@@ -1209,6 +1217,8 @@ static int serve(struct config *cfg)
 	if (!g.ct_flush)
 		log_warnx("no CAP_NET_ADMIN: released slots wait %d s before reuse",
 			  QUARANTINE_NOCT_MS / 1000);
+	if (g.tls)
+		log_info("TLS: %s", tls_server_describe(g.tls));
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
 		 g.tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
 	rc = gw_loop(&g) < 0;

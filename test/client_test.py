@@ -7,10 +7,16 @@
 #   orig URL DST    original protocol (no subprotocol): sends ICMP echo
 #                   requests to DST from 192.0.2.99 and prints "ok" once a
 #                   reply for 192.0.2.99 comes back through the tunnel
+#   serve DIR PORT  (in the Internet namespace) an HTTP server for DIR; a
+#                   path under /slow/ is sent at about 2 MB/s, so that a
+#                   transfer is surely under way when the test cuts the link
 # Exit status 0 on success; one line on stderr otherwise.
 import asyncio
+import http.server
 import json
+import os
 import sys
+import time
 
 import websockets
 from scapy.layers.inet import IP, ICMP
@@ -52,6 +58,39 @@ async def orig(url, dst):
         sys.exit("no echo reply through the original protocol")
 
 
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self):
+        if not self.path.startswith("/slow/"):
+            return super().do_GET()
+        name = os.path.basename(self.path[len("/slow/"):])
+        try:
+            f = open(os.path.join(self.directory, name), "rb")
+        except OSError:
+            return self.send_error(404)
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            while True:
+                chunk = f.read(32768)
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                time.sleep(0.016)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+def serve(directory, port):
+    def handler(*a, **kw):
+        return Handler(*a, directory=directory, **kw)
+    http.server.ThreadingHTTPServer(("0.0.0.0", port), handler).serve_forever()
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -60,6 +99,8 @@ def main():
         asyncio.run(v1(url, 0))
     elif cmd == "hold":
         asyncio.run(v1(url, float(sys.argv[3])))
+    elif cmd == "serve":
+        serve(url, int(sys.argv[3]))
     elif cmd == "orig":
         asyncio.run(orig(url, sys.argv[3]))
     else:

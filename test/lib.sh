@@ -11,7 +11,7 @@
 
 LIB_NS=()        # namespaces we created
 LIB_PIDS=()      # processes we started
-LIB_TAG="vgwt$$-$(printf %04x "$RANDOM")"
+LIB_TAG="e2e$$-$(printf %04x "$RANDOM")"
 LIB_TMP=$(mktemp -d "/tmp/$LIB_TAG.XXXXXX") || exit 1
 BG_PID=          # the PID of the last bg_in
 

@@ -17,7 +17,7 @@
 #      +-- p3 ==veth== eth0 198.51.100.3  ns gwb: gateway B,
 #      |     198.51.100.3:8080 --path /vpn, egress MTU 1400 (vgb*, 10.0.110.0/24)
 #      +-- p4 ==veth== eth0 198.51.100.4  ns gwc: gateway C,
-#      |     198.51.100.4:8080 --pool 1 (vgc0, 10.0.120.0/24)
+#      |     198.51.100.4:8080 --pool 1 (vgc0, 10.0.120.0/24), gets SIGINT
 #      +-- p5 ==veth== eth0 198.51.100.5  ns gwd: gateway D,
 #            198.51.100.5:8080 (vgd*, 10.0.130.0/24), gets SIGTERM
 #
@@ -100,7 +100,10 @@ start_servers() {
 start_gw() {
 	local var=$1 ns=$2 name=$3
 	shift 3
-	bg_in "$ns" env VPNGW_STATE_FILE="$LIB_TMP/$name.state" \
+	# A background job of a script ignores SIGINT and SIGQUIT; a gateway
+	# started by an operator does not.
+	bg_in "$ns" env --default-signal=INT,QUIT \
+		VPNGW_STATE_FILE="$LIB_TMP/$name.state" \
 		"$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
 	printf -v "$var" '%s' "$BG_PID"
 	if wait_log "$LIB_TMP/$name.log" 'vpngw: listening on' 10 "$BG_PID"; then
@@ -123,7 +126,7 @@ else
 	finish
 fi
 
-GWA_PID='' GWD_PID=''
+GWA_PID='' GWC_PID='' GWD_PID=''
 ALLOW=(--allow 198.51.100.0/24)
 start_gw GWA_PID "$GWA" gw-a "${ALLOW[@]}" --keepalive 1 --pool 5 -v || finish
 start_gw GWB_PID "$GWB" gw-b "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.3:8080 \
@@ -144,7 +147,7 @@ fi
 bg_in "$GWA" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GWA_PID" \
 	VPNGW_LOG="$LIB_TMP/gw-a.log" \
 	VPNGW_B_URL=ws://198.51.100.3:8080/vpn \
-	VPNGW_C_URL=ws://198.51.100.4:8080/ \
+	VPNGW_C_URL=ws://198.51.100.4:8080/ VPNGW_C_PID="${GWC_PID:-0}" \
 	VPNGW_D_URL=ws://198.51.100.5:8080/ VPNGW_D_PID="${GWD_PID:-0}" \
 	VPNGW_RESULTS="$LIB_TMP/results" \
 	$PY -u "$HERE/gateway_test.py" "$@"
@@ -163,23 +166,31 @@ else
 	bad gateway_survived "gateway A exited during the tests"
 fi
 
-ran_sigterm=1
-if [ $# -gt 0 ]; then
-	ran_sigterm=0
-	for t in "$@"; do [ "$t" = sigterm_1001 ] && ran_sigterm=1; done
-fi
-if [ "$ran_sigterm" = 1 ] && [ -n "${GWD_PID:-}" ]; then
-	if wait_exit "$GWD_PID" 5; then
-		st=$EXIT_STATUS
-		if [ "$st" = 0 ]; then
-			ok sigterm_exit
-		else
-			bad sigterm_exit "gateway D exited with status $st after SIGTERM"
-		fi
+# ran NAME: true if the client test NAME was run (all run by default).
+ran() {
+	local t
+	[ "$#" -gt 0 ] || return 1
+	[ "${#ARGS[@]}" = 0 ] && return 0
+	for t in "${ARGS[@]}"; do [ "$t" = "$1" ] && return 0; done
+	return 1
+}
+ARGS=()
+for a in "$@"; do [ "${a#-}" = "$a" ] && ARGS+=("$a"); done
+
+# exits_zero NAME PID SIGNAL: the gateway a test signalled exits with 0.
+exits_zero() {
+	if [ -z "$2" ]; then
+		return
+	elif ! wait_exit "$2" 5; then
+		bad "$1" "gateway still running 5 s after $3"
+	elif [ "$EXIT_STATUS" != 0 ]; then
+		bad "$1" "gateway exited with status $EXIT_STATUS after $3"
 	else
-		bad sigterm_exit "gateway D still running 5 s after SIGTERM"
+		ok "$1"
 	fi
-fi
+}
+ran sigint_1001 && exits_zero sigint_exit "$GWC_PID" SIGINT
+ran sigterm_1001 && exits_zero sigterm_exit "$GWD_PID" SIGTERM
 
 # Teardown undoes what serve's own setup did in gwa.
 kill -TERM "$GWA_PID" 2>/dev/null

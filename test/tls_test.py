@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: MIT
+# test/tls_test.py: independent TLS clients for test/tls.sh, in Debian's
+# python3 (ssl), python3-websockets (10.4) and python3-scapy; no project
+# code is reused. Run in the client namespace, each prints one line and
+# exits 0 on success, or one line on stderr and non-zero:
+#   ping URL CAFILE [N]   wss:// with the CA (host name or address checked),
+#                         N ICMP echoes to 198.51.100.1 (1400-byte payloads
+#                         sent back to back after the first), all replies
+#                         checked; prints the TLS version and cipher
+#   plain HOST PORT       a plain HTTP request to the TLS port: the gateway
+#                         must answer 400 or close, within 3 s
+#   garbage HOST PORT     random bytes: the gateway must close within 3 s
+#   stall HOST PORT SEC   half a ClientHello, then silence: the gateway must
+#                         close between 5 s and SEC s
+import asyncio
+import os
+import random
+import socket
+import ssl
+import sys
+import time
+
+import websockets
+from scapy.layers.inet import ICMP, IP
+
+SRC = "192.0.2.10"
+DST = "198.51.100.1"
+
+
+def die(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(1)
+
+
+async def recv_reply(ws, ident, seq, payload, deadline):
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            raw = await asyncio.wait_for(ws.recv(), left)
+        except asyncio.TimeoutError:
+            return False
+        if isinstance(raw, str):
+            continue
+        p = IP(raw)
+        if (p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ident
+                and p[ICMP].seq == seq and p.dst == SRC):
+            if bytes(p[ICMP].payload) != payload:
+                die("echo reply %d: payload differs" % seq)
+            return True
+
+
+async def ping(url, cafile, n):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    async with websockets.connect(url, ssl=ctx, compression=None,
+                                  open_timeout=5, max_size=2 ** 20,
+                                  max_queue=4096) as ws:
+        tls = ws.transport.get_extra_info("ssl_object")
+        ident = random.randrange(1, 0xFFFF)
+        # One first, so the slot is known to work, then the burst.
+        pkts = []
+        for seq in range(1, n + 1):
+            payload = (b"%08d" % seq) * (175 if seq > 1 else 2)
+            pkts.append((seq, payload))
+        seq, payload = pkts[0]
+        await ws.send(bytes(IP(src=SRC, dst=DST) / ICMP(id=ident, seq=seq) / payload))
+        if not await recv_reply(ws, ident, seq, payload, time.monotonic() + 5):
+            die("no echo reply through the gateway within 5 s")
+        for seq, payload in pkts[1:]:
+            await ws.send(bytes(IP(src=SRC, dst=DST) / ICMP(id=ident, seq=seq) / payload))
+        got = 1
+        deadline = time.monotonic() + 10
+        for seq, payload in pkts[1:]:
+            if await recv_reply(ws, ident, seq, payload, deadline):
+                got += 1
+        if got < n:
+            die("%d of %d echo replies" % (got, n))
+        print("%s %s, %d echo replies" % (tls.version(), tls.cipher()[0], got))
+
+
+def closes_within(s, sec):
+    """True when the peer closes s within sec seconds; returns what it sent."""
+    s.settimeout(sec)
+    data = b""
+    end = time.monotonic() + sec
+    try:
+        while time.monotonic() < end:
+            b = s.recv(4096)
+            if not b:
+                return True, data
+            data += b
+    except (socket.timeout, TimeoutError):
+        return False, data
+    except ConnectionResetError:
+        return True, data
+    return False, data
+
+
+def plain(host, port):
+    s = socket.create_connection((host, int(port)), 3)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" % host.encode())
+    closed, data = closes_within(s, 3)
+    if not closed:
+        die("a plain HTTP request on the TLS port was not closed within 3 s")
+    line = data.split(b"\r\n", 1)[0].decode("latin-1")
+    if data and not line.startswith("HTTP/1.1 400"):
+        die("unexpected answer to plain HTTP: %r" % line)
+    print("closed%s" % (" after %r" % line if data else ""))
+
+
+def garbage(host, port):
+    s = socket.create_connection((host, int(port)), 3)
+    # A plausible record header, then noise: the engine must reject it.
+    s.sendall(b"\x16\x03\x03\x00\x40" + os.urandom(64) + os.urandom(512))
+    closed, _ = closes_within(s, 3)
+    if not closed:
+        die("garbage records were not closed within 3 s")
+    print("closed")
+
+
+def stall(host, port, sec):
+    s = socket.create_connection((host, int(port)), 3)
+    t0 = time.monotonic()
+    s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    closed, _ = closes_within(s, float(sec))
+    dt = time.monotonic() - t0
+    if not closed:
+        die("a stalled handshake was not closed within %s s" % sec)
+    if dt < 5:
+        die("a stalled handshake was closed after only %.1f s" % dt)
+    print("closed after %.1f s" % dt)
+
+
+def main():
+    a = sys.argv[1:]
+    try:
+        if len(a) in (3, 4) and a[0] == "ping":
+            asyncio.run(ping(a[1], a[2], int(a[3]) if len(a) == 4 else 1))
+        elif len(a) == 3 and a[0] == "plain":
+            plain(a[1], a[2])
+        elif len(a) == 3 and a[0] == "garbage":
+            garbage(a[1], a[2])
+        elif len(a) == 4 and a[0] == "stall":
+            stall(a[1], a[2], a[3])
+        else:
+            die("usage: tls_test.py ping URL CAFILE [N] | plain|garbage HOST PORT | "
+                "stall HOST PORT SEC")
+    except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as e:
+        die("%s: %s" % (type(e).__name__, e))
+
+
+main()
