@@ -1125,21 +1125,16 @@ def raw_fragmented_with_ping():
         r.close()
 
 
-@test()
-def raw_byte_at_a_time():
-    """The upgrade request and a frame sent one byte per TCP segment."""
+def raw_echo_retry(send_all):
+    """send_all(r) sends the upgrade request and an echo request frame on a
+    new raw client and returns the echo id; expects the 101 and the echo
+    reply. Starts over while the gateway closes with 1013 (no free slot)."""
     deadline = time.monotonic() + SLOT_WAIT
     while True:
         r = Raw()
-        for b in r.request():
-            r.send(bytes([b]))
-            time.sleep(0.001)
+        ident = send_all(r)
         st = r.response()
-        check(st == 101, "upgrade sent byte by byte answered %s" % r.status_line)
-        ident, pkt = icmp_echo_bytes()
-        for b in frame(2, pkt):
-            r.send(bytes([b]))
-            time.sleep(0.001)
+        check(st == 101, "upgrade answered %s" % r.status_line)
         try:
             raw_expect_echo_reply(r, ident)
             r.close()
@@ -1150,6 +1145,29 @@ def raw_byte_at_a_time():
                 time.sleep(0.25)
                 continue
             raise
+
+
+@test()
+def raw_byte_at_a_time():
+    """The upgrade request and a frame sent one byte per TCP segment."""
+    def send_all(r):
+        ident, pkt = icmp_echo_bytes()
+        for b in r.request() + frame(2, pkt):
+            r.send(bytes([b]))
+            time.sleep(0.001)
+        return ident
+    raw_echo_retry(send_all)
+
+
+@test()
+def raw_request_and_frame_one_write():
+    """A client that sends its first frame with the upgrade request, in
+    one segment: the bytes after the blank line are the first frame."""
+    def send_all(r):
+        ident, pkt = icmp_echo_bytes()
+        r.send(r.request() + frame(2, pkt))
+        return ident
+    raw_echo_retry(send_all)
 
 
 def http_status(req, url=URL, timeout=3.0):
