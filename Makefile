@@ -23,7 +23,7 @@ endif
 ifneq ($(filter %musl-gcc,$(CC)),)
 XCFLAGS += -isystem .kh	# musl ships no kernel or BearSSL headers: link them in
 XLDFLAGS += -L.kh
-KH := .kh/linux
+KH := .kh/.links
 endif
 OBJ := $(SRC:.c=.o)
 Q := $(if $(V),,@)
@@ -37,13 +37,13 @@ vpngw: $(OBJ)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
 .flags: FORCE	# rebuild when the flags change (TLS=0 vs 1)
 	@echo '$(CC) $(XCFLAGS) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(XCFLAGS) $(CFLAGS)' > $@
-.kh/linux:
+.kh/.links:
 	$(Q)mkdir -p .kh && ln -sfn /usr/include/linux .kh/linux && \
 	ln -sfn /usr/include/asm-generic .kh/asm-generic && \
 	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm && \
 	ln -sfn /usr/include/bearssl.h .kh/bearssl.h && \
 	ln -sfn /usr/include/bearssl .kh/bearssl && \
-	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a
+	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c \
 	ws.c nat.c sha1.c base64.c

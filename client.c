@@ -67,6 +67,8 @@
 #define TOKEN_MAX      512
 #define JSON_MAX       1024              /* the assignment message */
 
+#define WUR __attribute__((warn_unused_result))
+
 /* ---- State ---- */
 
 struct url {
@@ -221,9 +223,9 @@ static uint32_t rnd32(struct client *c)
 /* ==== Command line ==== */
 
 /* "ws://host[:port]/path" or "wss://..."; one line on error. */
-static int url_parse(struct url *u, const char *s)
+WUR static int url_parse(struct url *u, const char *s)
 {
-	const char *p = s, *host, *hend, *path;
+	const char *p = s, *authority, *host, *hend, *path;
 	unsigned long port;
 
 	u->text = s;
@@ -237,6 +239,7 @@ static int url_parse(struct url *u, const char *s)
 		log_warnx("%s: expected ws://HOST[:PORT]/PATH or wss://...", s);
 		return -1;
 	}
+	authority = p;
 	for (const char *q = s; *q; q++) {
 		if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '#' || *q == '\\') {
 			log_warnx("%s: spaces, control characters, '#' and '\\' are not allowed", s);
@@ -283,12 +286,12 @@ static int url_parse(struct url *u, const char *s)
 		return -1;
 	}
 	u->port = (uint16_t)port;
-	if ((size_t)(p - (u->tls ? s + 6 : s + 5)) >= sizeof u->hosthdr) {
+	if ((size_t)(p - authority) >= sizeof u->hosthdr) {
 		log_warnx("%s: host too long", s);
 		return -1;
 	}
-	memcpy(u->hosthdr, u->tls ? s + 6 : s + 5, (size_t)(p - (u->tls ? s + 6 : s + 5)));
-	u->hosthdr[p - (u->tls ? s + 6 : s + 5)] = 0;
+	memcpy(u->hosthdr, authority, (size_t)(p - authority));
+	u->hosthdr[p - authority] = 0;
 	path = *p ? p : "/";
 	if (strlen(path) + 2 > sizeof u->path - (sizeof "&session=" + SESSION_LEN)) {
 		log_warnx("%s: path too long", s);
@@ -305,7 +308,7 @@ static int url_parse(struct url *u, const char *s)
 }
 
 /* "a.b.c.d/len" keeping the host bits (an interface address). */
-static int addr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+WUR static int addr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
 {
 	char buf[INET_ADDRSTRLEN + 4];
 	struct in_addr a;
@@ -517,7 +520,7 @@ static int parse_args(struct client *c, int argc, char **argv)
 
 /* Resolves every URL's host once, at startup: later, with --default-route,
  * the resolver may be reachable only through the tunnel that is down. */
-static int resolve(struct client *c)
+WUR static int resolve(struct client *c)
 {
 	for (unsigned i = 0; i < c->n_urls; i++) {
 		const struct url *u = &c->urls[i];
@@ -558,8 +561,8 @@ static int resolve(struct client *c)
 
 /* ==== Routes ==== */
 
-static int route_add(struct client *c, uint32_t dst, unsigned prefix, uint32_t gw,
-		     const char *dev, bool via_tun)
+WUR static int route_add(struct client *c, uint32_t dst, unsigned prefix, uint32_t gw,
+			 const char *dev, bool via_tun)
 {
 	struct route *r = &c->routes[c->n_routes];
 
@@ -644,7 +647,7 @@ static int gateway_routes(struct client *c, bool first)
 }
 
 /* --route and --default-route, once the interface is configured. */
-static int tunnel_routes(struct client *c)
+WUR static int tunnel_routes(struct client *c)
 {
 	char a[INET_ADDRSTRLEN];
 
@@ -670,7 +673,7 @@ static int tunnel_routes(struct client *c)
 
 /* ==== The interface ==== */
 
-static int tun_open_checked(struct client *c)
+WUR static int tun_open_checked(struct client *c)
 {
 	c->tun_fd = tun_create(c->o.tun);
 	if (c->tun_fd >= 0)
@@ -694,7 +697,7 @@ static int tun_open_checked(struct client *c)
  * one, and two would confuse source selection. The TUN's routes go with the
  * old device and are added again.
  */
-static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, unsigned mtu)
+WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, unsigned mtu)
 {
 	if (c->addr && (c->addr != addr || c->prefix != prefix)) {
 		close(c->tun_fd);
@@ -921,7 +924,7 @@ static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ..
 }
 
 /* Queues the upgrade request (§4.1), with the session token if we hold one. */
-static int send_request(struct client *c)
+WUR static int send_request(struct client *c)
 {
 	const struct url *u = &c->urls[c->tg[c->cur].url];
 	char path[sizeof u->path + 64], req[CTRL_CAP];
@@ -1119,7 +1122,7 @@ static bool key_is(struct ws_str k, const char *lit)
 
 /* {"address":"A/LEN","gateway":..,"mtu":N,"session":"HEX","keepalive":N,..}
  * Returns 0, or -1 if it is not that. */
-static int assign_parse(struct assign *a, const char *txt, size_t len)
+WUR static int assign_parse(struct assign *a, const char *txt, size_t len)
 {
 	struct cur j = { txt, len, 0 };
 	bool have_addr = false;
@@ -1690,9 +1693,15 @@ int client_main(int argc, char **argv)
 		free(c);
 		return 1;
 	}
-	install_signals(&old);
+	/* Until the TUN exists there is nothing to undo: ^C may kill a slow
+	 * name lookup. From then on signals wait for the loop. */
 	rc = 1;
-	if (resolve(c) < 0 || tun_open_checked(c) < 0)
+	if (resolve(c) < 0) {
+		client_free(c);
+		return 1;
+	}
+	install_signals(&old);
+	if (tun_open_checked(c) < 0)
 		goto out;
 	if (c->o.default_route && gateway_routes(c, true) < 0)
 		goto out;

@@ -70,8 +70,8 @@ CLIENT_PID='' GW_PID=''
 
 # proc_wait PID SEC: waits for our child PID to exit; sets STATUS. 1 on timeout.
 proc_wait() {
-	local pid=$1 i
-	for i in $(seq $(($2 * 10))); do
+	local pid=$1
+	for _ in $(seq $(($2 * 10))); do
 		if ! kill -0 "$pid" 2>/dev/null ||
 			grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
 			wait "$pid" 2>/dev/null
@@ -172,12 +172,20 @@ stop_client() {
 # wait_count FILE REGEX N SEC: waits until FILE has more than N lines
 # matching REGEX.
 wait_count() {
-	local i
-	for i in $(seq $(($4 * 10))); do
+	for _ in $(seq $(($4 * 10))); do
 		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -gt "$3" ] && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# no_client: stops a client left running by an earlier test, so that tests
+# that need the TUN name free can also run on their own.
+no_client() {
+	if [ -n "$CLIENT_PID" ] && kill -0 "$CLIENT_PID" 2>/dev/null; then
+		stop_client TERM
+	fi
+	return 0
 }
 
 cli_addr() {
@@ -316,7 +324,7 @@ mid_cut() {
 }
 
 cut_ss() {
-	ns_exec "$CLI" ss -K dst 192.0.2.1 dport = 8080 >/dev/null 2>&1
+	ns_exec "$CLI" ss -K dst 192.0.2.1 dport = "${1:-8080}" >/dev/null 2>&1
 }
 
 t_resume() {
@@ -404,7 +412,7 @@ t_path_mtu() {
 	download path_mtu_1280_download http://198.51.100.1/50m "$LIB_TMP/www/50m"
 	# DF packets too big for the 1280 link: the gateway's frag-needed must
 	# come back through the tunnel, rewritten, and set the client's PMTU.
-	out=$(ns_exec "$CLI" ping -M do -s 1400 -c 3 -i 0.3 -W 1 198.51.100.1 2>&1)
+	out=$(ns_exec "$CLI" ping -M "do" -s 1400 -c 3 -i 0.3 -W 1 198.51.100.1 2>&1)
 	if echo "$out" | grep -qiE 'mtu ?= ?1280|frag needed'; then
 		ok path_mtu_icmp "$(echo "$out" | grep -iE 'mtu|frag' | head -n 1 | sed 's/^ *//')"
 	else
@@ -424,6 +432,7 @@ t_sigterm_cleanup() {
 }
 
 t_default_route() {
+	no_client
 	if ! start_client defroute --default-route --keepalive 2; then
 		bad default_route "no 'connected' line: $(tail -n 3 "$LIB_TMP/defroute.log" | tr '\n' ' ')"
 		return
@@ -468,6 +477,7 @@ expect_error() {
 }
 
 t_errors() {
+	no_client
 	expect_error err_bad_url 'expected ws://' http://192.0.2.1/
 	expect_error err_refused 'connect: Connection refused' ws://192.0.2.1:9/
 	expect_error err_unreachable 'connect: (Host|Network) is unreachable' ws://192.0.2.77:8080/
@@ -491,6 +501,7 @@ t_errors() {
 
 # An original gateway (no vpngw.v1): --address configures the interface.
 t_original_gateway() {
+	no_client
 	if CLIENT_URL=ws://192.0.2.1:8090/101 start_client orig_gw --address 10.0.200.7/24 --keepalive 0 &&
 		[ "$(cli_addr)" = 10.0.200.7/24 ] &&
 		grep -q 'no vpngw.v1: --address' "$LIB_TMP/orig_gw.log"; then
@@ -501,8 +512,54 @@ t_original_gateway() {
 	stop_client TERM
 }
 
+# Several URLs: the first refuses, the client moves on to the next.
+t_failover() {
+	no_client
+	if CLIENT_URL=ws://192.0.2.1:9/ start_client failover "$URL" --route 198.51.100.0/24 --keepalive 0 &&
+		grep -q 'trying the next address' "$LIB_TMP/failover.log" &&
+		ns_exec "$CLI" ping -c 1 -W 2 198.51.100.1 >/dev/null; then
+		ok failover "$(head -n 2 "$LIB_TMP/failover.log" | sed 's/^vpngw: //' | tr '\n' ' ')"
+	else
+		bad failover "$(tail -n 3 "$LIB_TMP/failover.log" | tr '\n' ' ')"
+	fi
+	stop_client TERM
+}
+
+# wss:// (when built with TLS): a gateway with a self-signed certificate
+# for 192.0.2.1, verified with --ca; a wrong --pin is refused.
+t_tls() {
+	no_client
+	if "$VPNGW" --version | grep -q 'no TLS'; then
+		ok tls_skipped "built without TLS"
+		return
+	fi
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=192.0.2.1 -addext subjectAltName=IP:192.0.2.1 \
+		-keyout "$LIB_TMP/key.pem" -out "$LIB_TMP/cert.pem" >/dev/null 2>&1 || {
+		bad tls "openssl could not make a certificate"
+		return
+	}
+	if ! start_gw gwtls --listen 192.0.2.1:8443 --tls-cert "$LIB_TMP/cert.pem" \
+		--tls-key "$LIB_TMP/key.pem" --tun-prefix vgt --subnet 10.0.140.0/24; then
+		bad tls "the TLS gateway did not start: $(tail -n 2 "$LIB_TMP/gwtls.log" | tr '\n' ' ')"
+		return
+	fi
+	if CLIENT_URL=wss://192.0.2.1:8443/ start_client tls --ca "$LIB_TMP/cert.pem" \
+		--route 198.51.100.0/24 &&
+		ns_exec "$CLI" ping -c 2 -i 0.3 -W 2 198.51.100.1 >/dev/null; then
+		ok tls_connect "$(grep -o 'connected to.*' "$LIB_TMP/tls.log")"
+		download tls_download_50m http://198.51.100.1/50m "$LIB_TMP/www/50m"
+	else
+		bad tls_connect "$(tail -n 2 "$LIB_TMP/tls.log" | tr '\n' ' ')"
+	fi
+	stop_client TERM
+	expect_error tls_wrong_pin 'TLS|pin|certificate' \
+		--pin sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= wss://192.0.2.1:8443/
+}
+
 t_pool_full() {
 	local holder
+	no_client
 	if ! start_gw gwfull --listen 192.0.2.1:8082 --pool 1 --tun-prefix vgf \
 		--subnet 10.0.120.0/24; then
 		bad pool_full "the one-slot gateway did not start"
@@ -516,7 +573,43 @@ t_pool_full() {
 	kill "$holder" 2>/dev/null
 }
 
+# A gateway without lingering (--linger 0): after a cut the session is gone,
+# so the client gets a new session, reconfigures its interface if the
+# address changed (a new device, routes added again) and carries on.
+t_new_session() {
+	local line a
+	no_client
+	if ! start_gw gwnl --listen 192.0.2.1:8083 --linger 0 --tun-prefix vgl \
+		--subnet 10.0.130.0/24; then
+		bad new_session "the --linger 0 gateway did not start"
+		return
+	fi
+	if ! CLIENT_URL=ws://192.0.2.1:8083/ start_client newsess --default-route; then
+		bad new_session "no 'connected' line: $(tail -n 2 "$LIB_TMP/newsess.log" | tr '\n' ' ')"
+		return
+	fi
+	cut_ss 8083
+	if wait_log "$LIB_TMP/newsess.log" 'reconnected to.*new session' 10; then
+		line=$(grep -o 'reconnected to.*' "$LIB_TMP/newsess.log" | tail -n 1)
+		a=$(echo "$line" | grep -o 'address [0-9./]*' | cut -d' ' -f2)
+		if [ "$(cli_addr)" = "$a" ] && ns_exec "$CLI" ping -c 2 -i 0.3 -W 2 203.0.113.7 >/dev/null &&
+			ip -n "$CLI" route show | grep -q "^0.0.0.0/1 dev $TUN"; then
+			ok new_session "$line; interface has $a only, default route back, ping ok"
+		else
+			bad new_session "$line; interface '$(cli_addr)'; routes $(ip -n "$CLI" route show | tr '\n' ';')"
+		fi
+	else
+		bad new_session "no 'new session' line: $(tail -n 2 "$LIB_TMP/newsess.log" | tr '\n' ' ')"
+	fi
+	if stop_client TERM && [ "$STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
+		ok new_session_cleanup
+	else
+		bad new_session_cleanup "status ${STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
+	fi
+}
+
 t_gateway_gone() {
+	no_client
 	if ! start_client gone --default-route --retries 2 --keepalive 1; then
 		bad gateway_gone "no 'connected' line"
 		return
@@ -543,7 +636,7 @@ GW_PID=$LAST_GW_PID
 
 TESTS=(connect ping curl download iperf stats resume resume_link wrong_token
 	original_protocol keepalive roaming path_mtu sigterm_cleanup default_route
-	errors original_gateway pool_full gateway_gone)
+	errors original_gateway failover tls pool_full new_session gateway_gone)
 [ $# -gt 0 ] && TESTS=("$@")
 for t in "${TESTS[@]}"; do
 	"t_$t"

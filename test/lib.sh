@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash disable=SC2034
-# test/lib.sh: shell helpers for the namespace tests, sourced by netns.sh.
+# test/lib.sh: shell helpers for the namespace tests, sourced by netns.sh
+# (and the other namespace suites).
 # Every namespace, process and temporary file made through these helpers is
 # recorded, and one trap on EXIT, INT and TERM removes exactly those, even
 # when a test fails or the run is interrupted: it kills only the PIDs it
