@@ -81,7 +81,8 @@ enum conn_state {
 	C_HTTP,        /* reading the upgrade request */
 	C_OPEN,        /* frames both ways */
 	C_CLOSING,     /* our close frame sent; waiting for the peer's */
-	C_FLUSH_CLOSE, /* send what is queued, then close the socket */
+	C_FLUSH_CLOSE, /* send what is queued, discard input, then C_DRAIN */
+	C_DRAIN,       /* our side shut; discard input until EOF, then close */
 };
 
 struct slot;
@@ -98,6 +99,7 @@ struct conn {
 	struct ws_rx rx;
 	bool v1;                     /* spoke vpngw.v1 */
 	bool ping_out;               /* a keepalive ping awaits any reply */
+	bool quiet;                  /* its end was logged already */
 	uint16_t close_code;         /* what we closed with, for the log */
 	uint64_t deadline;           /* handshake or closing deadline, ms */
 	uint64_t last_rx;            /* last byte from the peer, ms */
@@ -463,9 +465,10 @@ static unsigned slots_in(const struct gw *g, enum slot_state st)
 /* Closes the socket and forgets c. why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
-	if (why)
-		log_info("disconnect %s%s%s: %s", c->peer, c->slot_name ? " from " : "",
-			 c->slot_name ? c->slot_name : "", why);
+	if (why && !c->quiet)
+		log_info("disconnect %s%s%s: %s%s%.0u", c->peer, c->slot_name ? " from " : "",
+			 c->slot_name ? c->slot_name : "", why,
+			 c->close_code ? ", close code " : "", c->close_code);
 	slot_leave(g, c);
 	if (c->tls)
 		tls_conn_free(c->tls);
@@ -501,6 +504,7 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 	size_t n = ws_resp_error(buf, sizeof buf, status);
 
 	log_info("refused %s: HTTP %d", c->peer, status);
+	c->quiet = true;
 	c->ctrl_len = 0;
 	(void)ctrl_put(c, buf, n);
 	c->state = C_FLUSH_CLOSE;
@@ -643,6 +647,7 @@ static int frame_event(struct gw *g, struct conn *c, struct ws_msg *m)
 			return -1;
 		log_info("%s: protocol error, closing with %u", c->peer, m->code);
 		conn_fail(g, c, m->code);
+		c->state = C_FLUSH_CLOSE; /* what follows cannot be parsed */
 		return 0;
 	case WS_EV_MORE:
 		return 0;
@@ -669,8 +674,8 @@ static int parse_input(struct gw *g, struct conn *c)
 				http_refuse(g, c, st);
 			continue;
 		}
-		if (c->state == C_FLUSH_CLOSE) {
-			off = c->in_len; /* nothing more is read */
+		if (c->state == C_FLUSH_CLOSE || c->state == C_DRAIN) {
+			off = c->in_len; /* nothing more is parsed */
 			break;
 		}
 		struct ws_msg m;
@@ -724,7 +729,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 			conn_close(g, c, "closed");
 			return;
 		}
-		if (c->state == C_FLUSH_CLOSE)
+		if (c->state == C_FLUSH_CLOSE || c->state == C_DRAIN)
 			return;
 	}
 }
@@ -937,8 +942,14 @@ static void flush_all(struct gw *g)
 			conn_close(g, c, "write error");
 			continue;
 		}
-		if (c->state == C_FLUSH_CLOSE && !tx_pending(c))
-			conn_close(g, c, c->close_code ? "closed" : NULL);
+		/* Closing with unread input would send a reset, which can
+		 * destroy our last frame before the peer reads it: shut our
+		 * side and let the peer close first. */
+		if (c->state == C_FLUSH_CLOSE && !tx_pending(c)) {
+			shutdown(c->fd, SHUT_WR);
+			c->state = C_DRAIN;
+			c->deadline = g->now + CLOSE_WAIT_MS;
+		}
 	}
 }
 

@@ -1080,6 +1080,27 @@ def raw_too_big_1009():
 
 
 @test()
+def raw_too_big_fragmented_1009():
+    """Three 30000-byte fragments: the message, not the frame, is capped."""
+    r = raw_open()
+    try:
+        data = (frame(2, bytes(30000), fin=False) + frame(0, bytes(30000), fin=False)
+                + frame(0, bytes(30000)))
+
+        def sender():
+            try:
+                r.sock.sendall(data)
+            except OSError:
+                pass
+        threading.Thread(target=sender, daemon=True).start()
+        got = r.read_close(5)
+        check(got == 1009, "90000 bytes in three fragments: close code %s, expected 1009"
+              % got)
+    finally:
+        r.close()
+
+
+@test()
 async def max_message_not_1009():
     """A 65535-byte message is within the limit: the connection stays."""
     ws = await connect()
