@@ -953,6 +953,25 @@ WUR static int send_request(struct client *c)
 	return 0;
 }
 
+/*
+ * Checks --ca and --pin once, before anything is set up, so that a bad one
+ * is one line and exit 1 (tls.c prints the line). Returns 0 or -1.
+ */
+static int tls_settings_check(struct client *c)
+{
+	for (unsigned i = 0; i < c->n_urls; i++) {
+		if (!c->urls[i].tls)
+			continue;
+		struct tls_conn *t = tls_conn_client(c->urls[i].host, c->o.ca, c->o.pin,
+						     c->o.insecure);
+		if (!t)
+			return -1;
+		tls_conn_free(t);
+		return 0;
+	}
+	return 0;
+}
+
 /* The TCP connection is up: TLS if asked, then the upgrade request. */
 static void link_connected(struct client *c)
 {
@@ -1450,7 +1469,9 @@ static void sock_readable(struct client *c)
 			if (r == 0)
 				link_down(c, F_TRANSIENT, "connection closed by the gateway");
 			else if (c->tls)
-				link_down(c, F_TRANSIENT, "TLS: %s", tls_error(c->tls));
+				/* A certificate that fails now will fail again. */
+				link_down(c, tls_cert_failed(c->tls) ? F_FATAL : F_TRANSIENT,
+					  "TLS: %s", tls_error(c->tls));
 			else
 				link_down(c, F_TRANSIENT, "%s", strerror(errno));
 			return;
@@ -1696,7 +1717,7 @@ int client_main(int argc, char **argv)
 	/* Until the TUN exists there is nothing to undo: ^C may kill a slow
 	 * name lookup. From then on signals wait for the loop. */
 	rc = 1;
-	if (resolve(c) < 0) {
+	if (tls_settings_check(c) < 0 || resolve(c) < 0) {
 		client_free(c);
 		return 1;
 	}
