@@ -1190,9 +1190,15 @@ static void install_signals(void)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 }
 
+/*
+ * Starts the gateway: everything a user can get wrong (user, certificate,
+ * port) is checked before the host is touched; a pool this run set up is
+ * torn down again if the start fails after it.
+ */
 static int serve(struct config *cfg)
 {
 	struct gw g = { .cfg = cfg, .listen_fd = -1 };
+	bool did_setup = false;
 	int rc = 1;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -1201,19 +1207,19 @@ static int serve(struct config *cfg)
 		return 1;
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
-	/* What a user can get wrong is checked before the host is touched. */
 	if (cfg->tls_cert && !(g.tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
-		return 1;
+		goto out;
+	g.listen_fd = listen_on(cfg->listen);
+	if (g.listen_fd < 0)
+		goto out;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
 		if (tun_setup(&cfg->pool, false) < 0)
 			goto out;
+		did_setup = true;
 	}
 	install_signals();
 	if (open_slots(&g) < 0)
-		goto out;
-	g.listen_fd = listen_on(cfg->listen);
-	if (g.listen_fd < 0)
 		goto out;
 	g.max_conns = cfg->pool.n + CONN_EXTRA;
 	g.conns = calloc(g.max_conns, sizeof *g.conns);
@@ -1224,6 +1230,7 @@ static int serve(struct config *cfg)
 	}
 	if (geteuid() == 0 && drop_privileges(uid, gid) < 0)
 		goto out;
+	did_setup = false; /* serving: the pool stays for the next start */
 	g.ct_flush = have_net_admin();
 	if (!g.ct_flush)
 		log_warnx("no CAP_NET_ADMIN: released slots wait %d s before reuse",
@@ -1235,6 +1242,8 @@ static int serve(struct config *cfg)
 	rc = gw_loop(&g) < 0;
 out:
 	gw_free(&g);
+	if (did_setup && tun_teardown(&cfg->pool, false) < 0)
+		log_warnx("the pool set up by this start could not be removed; run 'vpngw teardown'");
 	return rc;
 }
 
@@ -1498,7 +1507,7 @@ static int parse_gw_args(struct config *cfg, int argc, char **argv)
 static int need_root(const char *cmd)
 {
 	if (geteuid() != 0) {
-		log_warnx("%s: needs root (it creates TUN devices and firewall rules)", cmd);
+		log_warnx("%s: needs root (it changes network devices and firewall rules)", cmd);
 		return -1;
 	}
 	return 0;
@@ -1557,7 +1566,7 @@ static const struct {
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		log_warnx("usage: vpngw setup|teardown|serve|connect [options]; see vpngw --help");
 		return 1;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

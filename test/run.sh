@@ -3,7 +3,7 @@
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS). Each suite ends with its own "N passed, N failed" line; this script
+# TLS, setup and errors). Each suite ends with its own "N passed, N failed" line; this script
 # adds them up, prints the total as its last line and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites.
 set -u
@@ -82,6 +82,7 @@ selected asan && suite "unit (ASan+UBSan)" test/unit-asan
 selected builds && suite builds builds
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 if [ "$(id -u)" = 0 ]; then
+	selected setup && suite setup test/setup.sh
 	selected gateway && suite gateway test/netns.sh
 	selected client && [ -x test/client.sh ] && suite client test/client.sh
 	selected tls && [ -x test/tls.sh ] && grep -q '^TLS ?= 1' Makefile && suite tls test/tls.sh
