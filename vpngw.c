@@ -247,37 +247,37 @@ static ssize_t xport_read(struct conn *c, uint8_t *buf, size_t cap)
 	return r;
 }
 
-/* Drops n sent bytes from the front of what flush() offered. */
+/* Takes up to *n sent bytes off the head frame. Returns true when that
+ * frame is now wholly sent (and gone from the queue). */
+static bool txq_take(struct txq *q, size_t *n)
+{
+	size_t rest = q->len[q->head] - q->head_sent;
+	size_t k = *n < rest ? *n : rest;
+
+	q->head_sent += k;
+	*n -= k;
+	if (q->head_sent < q->len[q->head])
+		return false;
+	q->head = (q->head + 1) % TXQ_CELLS;
+	q->count--;
+	q->head_sent = 0;
+	return true;
+}
+
+/* Drops n sent bytes from the front of what flush() offered, in its order:
+ * the half-sent head frame, the control bytes, whole frames. */
 static void tx_consume(struct conn *c, struct txq *q, size_t n, bool ctrl_first)
 {
-	if (q && !ctrl_first && q->count) {
-		size_t rest = q->len[q->head] - q->head_sent;
-		size_t k = n < rest ? n : rest;
-		q->head_sent += k;
-		n -= k;
-		if (q->head_sent < q->len[q->head])
-			return;
-		q->head = (q->head + 1) % TXQ_CELLS;
-		q->count--;
-		q->head_sent = 0;
-	}
+	if (q && !ctrl_first && q->count && !txq_take(q, &n))
+		return;
 	size_t k = n < c->ctrl_len ? n : c->ctrl_len;
 	memmove(c->ctrl, c->ctrl + k, c->ctrl_len - k);
 	c->ctrl_len -= k;
 	n -= k;
 	if (c->ctrl_len)
 		return;
-	while (q && n && q->count) {
-		size_t rest = q->len[q->head] - q->head_sent;
-		size_t m = n < rest ? n : rest;
-		q->head_sent += m;
-		n -= m;
-		if (q->head_sent < q->len[q->head])
-			break;
-		q->head = (q->head + 1) % TXQ_CELLS;
-		q->count--;
-		q->head_sent = 0;
-	}
+	while (q && n && q->count && txq_take(q, &n))
+		;
 }
 
 /*
@@ -340,11 +340,13 @@ static void conn_unbind(struct conn *c)
 		size_t rest = q->len[q->head] - q->head_sent;
 		const uint8_t *p = q->cells + (size_t)q->head * CELL_SIZE +
 				   q->off[q->head] + q->head_sent;
-		if (rest <= CTRL_CAP - c->ctrl_len) {
-			memmove(c->ctrl + rest, c->ctrl, c->ctrl_len);
-			memcpy(c->ctrl, p, rest);
-			c->ctrl_len += rest;
-		}
+		/* Unsent control frames (pings, pongs) are whole and may be
+		 * lost; the tail may not. CTRL_CAP > CELL_SIZE, so it fits. */
+		if (rest > CTRL_CAP - c->ctrl_len)
+			c->ctrl_len = 0;
+		memmove(c->ctrl + rest, c->ctrl, c->ctrl_len);
+		memcpy(c->ctrl, p, rest);
+		c->ctrl_len += rest;
 	}
 	s->conn = NULL;
 	slot_drain_queue(s);

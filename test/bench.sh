@@ -19,7 +19,6 @@ cd "$(dirname "$0")/.."
 . test/lib.sh
 
 SECS=${BENCH_SECONDS:-5}
-VPNGW=$PWD/vpngw
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 [ -x "$VPNGW" ] || { echo "bench: build ./vpngw first" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "bench: needs iperf3" >&2; exit 1; }

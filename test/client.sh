@@ -29,39 +29,11 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-VPNGW=${VPNGW:-"$HERE/../vpngw"}
-VPNGW=$(cd "$(dirname "$VPNGW")" && pwd)/$(basename "$VPNGW")
-PY=/usr/bin/python3
-START=$(date +%s)
 
 . "$HERE/lib.sh" || exit 1
 
-PASSED=0
-FAILED=0
-ok() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
-bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-finish() {
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$LIB_TMP"/*.log; do
-			[ -f "$f" ] || continue
-			echo "---- last lines of $(basename "$f")" >&2
-			tail -n 12 "$f" >&2
-		done
-	fi
-	lib_log "took $(($(date +%s) - START)) s"
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" = 0 ]
-	exit
-}
 
-if [ "$(id -u)" != 0 ]; then
-	bad setup "must run as root"
-	finish
-fi
-if [ ! -x "$VPNGW" ]; then
-	bad setup "no executable $VPNGW (run make)"
-	finish
-fi
+suite_start
 
 TUN=vpngw-c0
 URL=ws://192.0.2.1:8080/

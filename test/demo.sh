@@ -12,9 +12,6 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-VPNGW=${VPNGW:-"$HERE/../vpngw"}
-VPNGW=$(cd "$(dirname "$VPNGW")" && pwd)/$(basename "$VPNGW")
-PY=/usr/bin/python3
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: run as root (it creates network namespaces)" >&2

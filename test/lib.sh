@@ -10,6 +10,13 @@
 # Traffic stays inside those namespaces, on 192.0.2.0/24, 198.51.100.0/24,
 # 203.0.113.0/24 and 10.0.0.0/8.
 
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VPNGW=${VPNGW:-"$LIB_DIR/../vpngw"}   # the binary under test
+VPNGW=$(cd "$(dirname "$VPNGW")" && pwd)/$(basename "$VPNGW")
+PY=/usr/bin/python3                   # Debian's, with websockets and scapy
+START=$(date +%s)
+PASSED=0
+FAILED=0
 LIB_NS=()        # namespaces we created
 LIB_PIDS=()      # processes we started
 LIB_TAG="e2e$$-$(printf %04x "$RANDOM")"
@@ -133,4 +140,37 @@ wait_exit() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# ok NAME [DETAIL] / bad NAME WHY: one result line each, counted.
+ok() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
+bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+
+# finish: after a failure shows the end of every log in LIB_TMP, then prints
+# the suite's "N passed, N failed" line and exits, non-zero on failure.
+finish() {
+	local f
+	if [ "$FAILED" -gt 0 ]; then
+		for f in "$LIB_TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "---- last lines of $(basename "$f")" >&2
+			tail -n 15 "$f" >&2
+		done
+	fi
+	lib_log "took $(($(date +%s) - START)) s"
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" = 0 ]
+	exit
+}
+
+# suite_start: a suite needs root and the binary; else one failure, and out.
+suite_start() {
+	if [ "$(id -u)" != 0 ]; then
+		bad setup "must run as root"
+		finish
+	fi
+	if [ ! -x "$VPNGW" ]; then
+		bad setup "no executable $VPNGW (run make)"
+		finish
+	fi
 }

@@ -31,39 +31,11 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-VPNGW=${VPNGW:-"$(dirname "$0")/../vpngw"}
-VPNGW=$(cd "$(dirname "$VPNGW")" && pwd)/$(basename "$VPNGW")
-PY=/usr/bin/python3
-START=$(date +%s)
 
 . "$HERE/lib.sh" || exit 1
 
-PASSED=0
-FAILED=0
-ok() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
-bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-finish() {
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$LIB_TMP"/*.log; do
-			[ -f "$f" ] || continue
-			echo "---- last lines of $(basename "$f")" >&2
-			tail -n 15 "$f" >&2
-		done
-	fi
-	lib_log "took $(($(date +%s) - START)) s"
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" = 0 ]
-	exit
-}
 
-if [ "$(id -u)" != 0 ]; then
-	bad setup "must run as root"
-	finish
-fi
-if [ ! -x "$VPNGW" ]; then
-	bad setup "no executable $VPNGW (run make)"
-	finish
-fi
+suite_start
 
 # ---- Topology ----
 setup_topology() {
@@ -85,11 +57,11 @@ setup_topology() {
 }
 
 start_servers() {
-	bg_in "$INET" $PY "$HERE/servers/udp_echo.py" --port 7 \
+	bg_in "$INET" "$PY" "$HERE/servers/udp_echo.py" --port 7 \
 		>"$LIB_TMP/echo.log" 2>&1
-	bg_in "$INET" $PY "$HERE/servers/udp_echo.py" --port 9 --delay 3 \
+	bg_in "$INET" "$PY" "$HERE/servers/udp_echo.py" --port 9 --delay 3 \
 		>"$LIB_TMP/delayed-echo.log" 2>&1
-	bg_in "$INET" $PY "$HERE/servers/http_server.py" --port 80 \
+	bg_in "$INET" "$PY" "$HERE/servers/http_server.py" --port 80 \
 		>"$LIB_TMP/http.log" 2>&1
 	wait_port "$INET" 198.51.100.1 7 udp && wait_port "$INET" 198.51.100.1 9 udp &&
 		wait_port "$INET" 198.51.100.1 80 tcp
@@ -119,7 +91,7 @@ if ! setup_topology; then
 	finish
 fi
 if start_servers && ns_exec "$GWA" ping -c 1 -W 2 198.51.100.1 >/dev/null &&
-	ns_exec "$GWA" $PY -c 'import urllib.request as u; u.urlopen("http://198.51.100.1/body", timeout=3).read()'; then
+	ns_exec "$GWA" "$PY" -c 'import urllib.request as u; u.urlopen("http://198.51.100.1/body", timeout=3).read()'; then
 	ok topology
 else
 	bad topology "servers not reachable from the gateway namespace"
@@ -150,7 +122,7 @@ bg_in "$GWA" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GWA_PID" \
 	VPNGW_C_URL=ws://198.51.100.4:8080/ VPNGW_C_PID="${GWC_PID:-0}" \
 	VPNGW_D_URL=ws://198.51.100.5:8080/ VPNGW_D_PID="${GWD_PID:-0}" \
 	VPNGW_RESULTS="$LIB_TMP/results" \
-	$PY -u "$HERE/gateway_test.py" "$@"
+	"$PY" -u "$HERE/gateway_test.py" "$@"
 wait "$BG_PID"
 if read -r p f <"$LIB_TMP/results" 2>/dev/null; then
 	PASSED=$((PASSED + p))

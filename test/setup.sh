@@ -13,11 +13,7 @@ set -u
 cd "$(dirname "$0")/.."
 . test/lib.sh
 
-VPNGW=$PWD/vpngw
-PASSED=0
-FAILED=0
-ok() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
-bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+suite_start
 check() { local name=$1 why=$2; shift 2; if "$@"; then ok "$name"; else bad "$name" "$why"; fi; }
 
 ns_add N setup || exit 1
@@ -135,5 +131,4 @@ check errors_left_nothing "$(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$bef
 check help_exit_0 "vpngw --help failed" bash -c '"$1" --help | grep -q "vpngw serve"' _ "$VPNGW"
 check version_exit_0 "vpngw --version failed" bash -c '"$1" --version | grep -q "^vpngw "' _ "$VPNGW"
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+finish

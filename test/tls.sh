@@ -35,32 +35,11 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-VPNGW=${VPNGW:-"$HERE/../vpngw"}
-VPNGW=$(cd "$(dirname "$VPNGW")" && pwd)/$(basename "$VPNGW")
-PY=/usr/bin/python3
-START=$(date +%s)
 GW_IP=203.0.113.1
 GWB_IP=203.0.113.3
 
 . "$HERE/lib.sh" || exit 1
 
-PASSED=0
-FAILED=0
-ok() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
-bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-finish() {
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$LIB_TMP"/*.log; do
-			[ -f "$f" ] || continue
-			echo "---- last lines of $(basename "$f")" >&2
-			tail -n 12 "$f" >&2
-		done
-	fi
-	lib_log "took $(($(date +%s) - START)) s"
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" = 0 ]
-	exit
-}
 
 # The hosts file of the client namespace lives in /etc/netns/NAME (ip netns
 # exec bind-mounts it); it goes with the namespaces, whatever happens.
@@ -73,14 +52,7 @@ tls_cleanup() {
 }
 trap tls_cleanup EXIT
 
-if [ "$(id -u)" != 0 ]; then
-	bad setup "must run as root"
-	finish
-fi
-if [ ! -x "$VPNGW" ]; then
-	bad setup "no executable $VPNGW (run make)"
-	finish
-fi
+suite_start
 
 PKI=$LIB_TMP/pki
 CLI='' GW='' GWB='' INET=''
