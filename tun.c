@@ -443,6 +443,21 @@ static int sysctl_write(const char *path, const char *value)
 	return err ? -1 : 0;
 }
 
+/*
+ * Turns IPv6 off on a tunnel device until vpngw carries IPv6: otherwise the
+ * kernel sends its own router solicitations into it. A kernel without IPv6
+ * has no such file, which is fine. The setting goes with the device.
+ */
+static int no_ipv6(const char *name)
+{
+	char path[96];
+
+	snprintf(path, sizeof path, "net/ipv6/conf/%s/disable_ipv6", name);
+	if (sysctl_write(path, "1") < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 /* net/ipv4/ip_forward as the operator knows it: net.ipv4.ip_forward. */
 static const char *dotted(const char *path, char buf[static 64])
 {
@@ -828,7 +843,9 @@ static int setup_slot(const struct tun_pool *p, unsigned i, struct state *st,
 			return 0;
 		}
 	}
-	err = rt_addr(idx, addr, p->prefix);
+	err = no_ipv6(name);
+	if (!err)
+		err = rt_addr(idx, addr, p->prefix);
 	if (!err)
 		err = rt_link_up(idx, p->mtu);
 	if (err) {
@@ -1221,7 +1238,9 @@ int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu
 		log_warnx("%s: prefix /%u", name, prefix);
 		return -1;
 	}
-	err = rt_addr(idx, addr, prefix);
+	err = no_ipv6(name);
+	if (!err)
+		err = rt_addr(idx, addr, prefix);
 	if (!err)
 		err = rt_link_up(idx, mtu);
 	if (err) {

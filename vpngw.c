@@ -812,7 +812,9 @@ static void tun_readable(struct gw *g, struct slot *s)
 			return;
 		}
 		enum drop d = DROP_NONE;
-		if (!s->conn)
+		if (r > 0 && p[0] >> 4 == 6)
+			d = DROP_IPV6;
+		else if (!s->conn)
 			d = DROP_NO_CLIENT;
 		else if (!take)
 			d = DROP_QUEUE_FULL;
