@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,17 +41,14 @@
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
+#include "wire.h"
 #include "ws.h"
 
 /* ---- Sizes and timers ---- */
 
-#define CELL_SIZE      2064              /* one packet and its frame header */
-#define CELL_HEADROOM  WS_HDR_MAX        /* room for the masked header */
-#define MTU_MAX        (CELL_SIZE - CELL_HEADROOM)
+#define MTU_MAX        WIRE_PKT_MAX
 #define MTU_MIN        576
-#define TXQ_CELLS      64                /* frames waiting for the socket */
 #define IN_CAP         (2 * 65536)       /* socket bytes held for parsing */
-#define CTRL_CAP       4096              /* the upgrade request, control frames */
 #define TUN_BUDGET     64                /* packets read from the TUN per wake */
 #define SOCK_BUDGET    4                 /* socket reads per wake */
 #define SETUP_MS       10000             /* connect + TLS + upgrade + assignment */
@@ -116,15 +112,6 @@ enum link_state {
 	L_OPEN,        /* packets both ways */
 };
 
-/* A ring of cells whose frames wait for the socket. */
-struct txq {
-	uint8_t *cells;              /* TXQ_CELLS * CELL_SIZE, from startup */
-	uint16_t off[TXQ_CELLS];     /* frame start within its cell */
-	uint16_t len[TXQ_CELLS];     /* frame length */
-	unsigned head, count;
-	size_t head_sent;            /* bytes of the head frame already sent */
-};
-
 struct stats {
 	uint64_t drops[DROP_N];
 	uint64_t up_packets, up_bytes;     /* TUN -> gateway */
@@ -170,16 +157,16 @@ struct client {
 	char auth[TOKEN_MAX + 32];   /* "Authorization: Bearer T\r\n" */
 	struct ws_resp *resp;        /* during L_HTTP */
 	struct ws_rx rx;
-	struct txq q;
-	size_t in_len, ctrl_len;
+	struct wire_q q;             /* frames for the gateway, tail drop */
+	struct wire_ctrl out;        /* the request and control frames */
+	size_t in_len;
 	uint64_t rng;
 	int exit_code;               /* >= 0: leave the loop with it */
 	struct stats stat;
 
-	uint8_t ctrl[CTRL_CAP];
 	uint8_t in[IN_CAP];
 	uint8_t frag[WS_MSG_MAX];
-	uint8_t scratch[CELL_SIZE];  /* packets read only to be dropped */
+	uint8_t scratch[WIRE_CELL];  /* packets read only to be dropped */
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
@@ -728,11 +715,7 @@ static void mask_new(struct client *c, uint8_t mask[static 4])
 /* Bytes that must go out whole (the request, a control frame). */
 static int ctrl_put(struct client *c, const void *p, size_t len)
 {
-	if (len > CTRL_CAP - c->ctrl_len)
-		return -1;
-	memcpy(c->ctrl + c->ctrl_len, p, len);
-	c->ctrl_len += len;
-	return 0;
+	return wire_ctrl_put(&c->out, p, len, 0);
 }
 
 /* A masked control frame (§5.5, §5.3). A full buffer loses it: a lost pong
@@ -758,94 +741,26 @@ static void close_frame(struct client *c, uint16_t code)
 	ctrl_frame(c, WS_OP_CLOSE, b + 2, n - 2);
 }
 
-static bool tx_pending(const struct client *c)
+/* The frame queue is sent from only while the link is open. */
+static struct wire_q *open_q(struct client *c)
 {
-	return c->ctrl_len || (c->st == L_OPEN && c->q.count);
+	return c->st == L_OPEN ? &c->q : NULL;
 }
 
-/* Marks n bytes sent from the front of the queue, at most max frames. */
-static size_t q_sent(struct txq *q, size_t n, unsigned max)
+static bool tx_pending(struct client *c)
 {
-	while (n && q->count && max--) {
-		size_t rest = q->len[q->head] - q->head_sent;
-		size_t k = n < rest ? n : rest;
-		q->head_sent += k;
-		n -= k;
-		if (q->head_sent < q->len[q->head])
-			break;
-		q->head = (q->head + 1) % TXQ_CELLS;
-		q->count--;
-		q->head_sent = 0;
-	}
-	return n;
+	return wire_pending(&c->out, open_q(c), c->tls);
 }
 
 static void q_drop(struct client *c)
 {
-	c->stat.drops[DROP_LINK_DOWN] += c->q.count;
-	c->q.head = c->q.count = 0;
-	c->q.head_sent = 0;
+	c->stat.drops[DROP_LINK_DOWN] += wire_q_clear(&c->q);
 }
 
-/*
- * Writes what is queued in one writev: the rest of a half-sent frame, then
- * control bytes, then whole frames; control bytes never split a frame.
- * Returns -1 when the connection failed.
- */
+/* Writes what is queued: see wire_flush. Returns -1 when the link failed. */
 static int flush(struct client *c)
 {
-	struct iovec iov[TXQ_CELLS + 2];
-	struct txq *q = &c->q;
-	bool data = c->st == L_OPEN;
-	bool mid = data && q->count && q->head_sent;
-	unsigned i = 0;
-	int n = 0;
-	ssize_t w;
-
-	if (mid) {
-		uint8_t *cell = q->cells + (size_t)q->head * CELL_SIZE;
-		iov[n++] = (struct iovec){ cell + q->off[q->head] + q->head_sent,
-					   q->len[q->head] - q->head_sent };
-		i = 1;
-	}
-	if (c->ctrl_len)
-		iov[n++] = (struct iovec){ c->ctrl, c->ctrl_len };
-	for (; data && i < q->count; i++) {
-		unsigned k = (q->head + i) % TXQ_CELLS;
-		iov[n++] = (struct iovec){ q->cells + (size_t)k * CELL_SIZE + q->off[k], q->len[k] };
-	}
-	if (n == 0)
-		return c->tls ? tls_flush(c->tls, c->fd) : 0;
-	if (c->tls) {
-		w = tls_writev(c->tls, c->fd, iov, n);
-	} else {
-		w = writev(c->fd, iov, n);
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			w = 0;
-	}
-	if (w < 0)
-		return -1;
-	size_t left = (size_t)w;
-	if (mid)
-		left = q_sent(q, left, 1);
-	size_t k = left < c->ctrl_len ? left : c->ctrl_len;
-	memmove(c->ctrl, c->ctrl + k, c->ctrl_len - k);
-	c->ctrl_len -= k;
-	left -= k;
-	if (!c->ctrl_len && data)
-		q_sent(q, left, TXQ_CELLS);
-	return 0;
-}
-
-/* Reads from the transport: bytes, 0 at EOF, -1 on error, -2 for later. */
-static ssize_t xport_read(struct client *c, uint8_t *buf, size_t cap)
-{
-	if (c->tls)
-		return tls_read(c->tls, c->fd, buf, cap);
-	ssize_t r = read(c->fd, buf, cap);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return -2;
-	return r;
+	return wire_flush(c->fd, c->tls, &c->out, open_q(c));
 }
 
 /* ==== The link: connect, lose, retry ==== */
@@ -863,7 +778,8 @@ static void link_close(struct client *c)
 		free(c->resp);
 		c->resp = NULL;
 	}
-	c->in_len = c->ctrl_len = 0;
+	c->in_len = 0;
+	c->out.len = 0;
 	q_drop(c);
 }
 
@@ -927,7 +843,7 @@ static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ..
 WUR static int send_request(struct client *c)
 {
 	const struct url *u = &c->urls[c->tg[c->cur].url];
-	char path[sizeof u->path + 64], req[CTRL_CAP];
+	char path[sizeof u->path + 64], req[WIRE_CTRL_CAP];
 	uint8_t nonce[16];
 
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce) {
@@ -1462,7 +1378,7 @@ static void sock_readable(struct client *c)
 			link_down(c, F_TRANSIENT, "input buffer full");
 			return;
 		}
-		ssize_t r = xport_read(c, c->in + c->in_len, IN_CAP - c->in_len);
+		ssize_t r = wire_read(c->fd, c->tls, c->in + c->in_len, IN_CAP - c->in_len);
 		if (r == -2)
 			return;
 		if (r <= 0) {
@@ -1490,14 +1406,11 @@ static void sock_readable(struct client *c)
 static void tun_readable(struct client *c)
 {
 	for (int i = 0; i < TUN_BUDGET; i++) {
-		struct txq *q = &c->q;
 		bool open = c->st == L_OPEN;
-		if (open && q->count == TXQ_CELLS)
+		uint8_t *p = open ? wire_q_next(&c->q) : c->scratch + WIRE_HEADROOM;
+		if (!p)
 			return; /* the kernel's queue holds the rest */
-		unsigned k = (q->head + q->count) % TXQ_CELLS;
-		uint8_t *cell = open ? q->cells + (size_t)k * CELL_SIZE : c->scratch;
-		uint8_t *p = cell + CELL_HEADROOM;
-		ssize_t r = read(c->tun_fd, p, CELL_SIZE - CELL_HEADROOM);
+		ssize_t r = read(c->tun_fd, p, WIRE_PKT_MAX);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				log_warn("%s: read", c->o.tun);
@@ -1520,9 +1433,7 @@ static void tun_readable(struct client *c)
 		mask_new(c, mask);
 		size_t h = ws_hdr_len((size_t)r) + 4;
 		ws_hdr_put_masked(p - h, WS_OP_BINARY, (size_t)r, mask, p);
-		q->off[k] = (uint16_t)(CELL_HEADROOM - h);
-		q->len[k] = (uint16_t)(h + (size_t)r);
-		q->count++;
+		wire_q_push(&c->q, h, (size_t)r);
 		c->stat.up_packets++;
 		c->stat.up_bytes += (size_t)r;
 		if (log_verbosity >= LOG_DEBUG)
@@ -1632,14 +1543,14 @@ static void loop(struct client *c)
 		/* The TUN: always read while down (to drop and count); while up,
 		 * only when a cell is free. */
 		pfd[0] = (struct pollfd){ .fd = c->tun_fd, .events = POLLIN };
-		if (c->st == L_OPEN && c->q.count == TXQ_CELLS)
+		if (c->st == L_OPEN && c->q.count == WIRE_CELLS)
 			pfd[0].fd = -1;
 		short ev = 0;
 		if (c->st == L_CONNECT)
 			ev = POLLOUT;
 		else if (c->st != L_IDLE) {
 			ev = c->in_len < IN_CAP ? POLLIN : 0;
-			if (c->tls ? tls_want_write(c->tls) : tx_pending(c))
+			if (tx_pending(c))
 				ev |= POLLOUT;
 		}
 		pfd[1] = (struct pollfd){ .fd = c->st == L_IDLE ? -1 : c->fd, .events = ev };
@@ -1680,10 +1591,10 @@ static void client_free(struct client *c)
 	routes_del(c);
 	if (c->tun_fd >= 0)
 		close(c->tun_fd);
-	free(c->q.cells);
+	wire_q_free(&c->q);
 	explicit_bzero(c->session, sizeof c->session);
 	explicit_bzero(c->auth, sizeof c->auth);
-	explicit_bzero(c->ctrl, sizeof c->ctrl);
+	explicit_bzero(c->out.buf, sizeof c->out.buf);
 	free(c);
 }
 
@@ -1708,8 +1619,7 @@ int client_main(int argc, char **argv)
 	if (getrandom(&c->rng, sizeof c->rng, 0) != sizeof c->rng)
 		c->rng = now_ms() ^ (uint64_t)getpid() << 32;
 	c->rng |= 1;
-	c->q.cells = malloc((size_t)TXQ_CELLS * CELL_SIZE);
-	if (!c->q.cells) {
+	if (wire_q_init(&c->q) < 0) {
 		log_warnx("connect: out of memory");
 		free(c);
 		return 1;

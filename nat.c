@@ -112,7 +112,6 @@ static const char *const drop_names[DROP_N] = {
 	[DROP_QUEUE_FULL] = "queue_full",
 	[DROP_TUN_WRITE]  = "tun_write",
 	[DROP_NO_CLIENT]  = "no_client",
-	[DROP_TOO_BIG]    = "too_big",
 	[DROP_LINK_DOWN]  = "link_down",
 };
 

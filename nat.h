@@ -30,7 +30,6 @@ enum drop {
 	DROP_QUEUE_FULL,     /* the client's output queue is full (tail drop) */
 	DROP_TUN_WRITE,      /* the TUN write failed (ENOBUFS, EAGAIN, ...) */
 	DROP_NO_CLIENT,      /* read from a slot nobody holds */
-	DROP_TOO_BIG,        /* larger than the slot's buffers */
 	DROP_LINK_DOWN,      /* client: the tunnel is not connected */
 	DROP_N
 };

@@ -10,8 +10,8 @@
  *
  * The packet paths:
  *   socket -> conn.in -> ws_rx_next (unmask in place) -> nat_out -> write(tun)
- *   read(tun) into a slot cell after WS_SRV_HDR_MAX bytes of headroom ->
- *   nat_in -> frame header written in front -> writev of many cells.
+ *   read(tun) into a slot's wire.c cell, after room for the frame header
+ *   -> nat_in -> header written in front -> one writev of many frames.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +30,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -40,17 +39,14 @@
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
+#include "wire.h"
 #include "ws.h"
 
 #define VPNGW_VERSION "0.1.0"
 
 /* ---- Sizes and timers ---- */
 
-#define CELL_SIZE      2048              /* one packet and its frame header */
-#define CELL_HEADROOM  WS_SRV_HDR_MAX    /* room for the header in front */
-#define TXQ_CELLS      64                /* per slot; beyond: tail drop */
 #define IN_CAP         (2 * 65536)       /* socket bytes read per conn */
-#define CTRL_CAP       (CELL_SIZE + 512) /* replies, control frames, a frame's tail */
 #define CLOSE_RESERVE  4                 /* ctrl room kept for a close frame */
 #define CONN_EXTRA     32                /* connections beyond the pool */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
@@ -104,8 +100,7 @@ struct conn {
 	uint64_t deadline;           /* handshake or closing deadline, ms */
 	uint64_t last_rx;            /* last byte from the peer, ms */
 	size_t in_len;
-	size_t ctrl_len;
-	uint8_t ctrl[CTRL_CAP];
+	struct wire_ctrl out;        /* replies and control frames */
 	uint8_t in[IN_CAP];
 	uint8_t frag[WS_MSG_MAX];
 };
@@ -115,15 +110,6 @@ enum slot_state {
 	S_BUSY,        /* a connection holds it */
 	S_LINGER,      /* its client left; kept for resumption */
 	S_QUARANTINE,  /* released; late replies may still arrive */
-};
-
-/* A ring of cells the slot's frames wait in for the socket. */
-struct txq {
-	uint8_t *cells;              /* TXQ_CELLS * CELL_SIZE, from startup */
-	uint16_t off[TXQ_CELLS];     /* frame start within its cell */
-	uint16_t len[TXQ_CELLS];     /* frame length */
-	unsigned head, count;
-	size_t head_sent;            /* bytes of the head frame already sent */
 };
 
 struct slot {
@@ -137,7 +123,7 @@ struct slot {
 	uint8_t token[TOKEN_LEN];
 	bool has_token;
 	struct nat nat;
-	struct txq txq;
+	struct wire_q txq;           /* frames for the client, tail drop */
 };
 
 /* Counters: one per drop reason, and traffic each way. */
@@ -160,7 +146,7 @@ struct gw {
 	uint64_t now;
 	struct stats st;
 	struct pollfd *pfd;
-	uint8_t scratch[CELL_SIZE];  /* packets read only to be dropped */
+	uint8_t scratch[WIRE_CELL];  /* packets read only to be dropped */
 };
 
 static volatile sig_atomic_t got_term, got_usr1, got_hup;
@@ -192,17 +178,6 @@ static void put_ip(char *out, size_t cap, uint32_t host_order)
 
 /* ==== Output: control bytes and the slot's frame queue ==== */
 
-/* Appends bytes that must go out whole (a handshake reply or a control
- * frame). Returns -1 when they do not fit; the caller decides. */
-static int ctrl_put(struct conn *c, const void *p, size_t len)
-{
-	if (len > CTRL_CAP - c->ctrl_len)
-		return -1;
-	memcpy(c->ctrl + c->ctrl_len, p, len);
-	c->ctrl_len += len;
-	return 0;
-}
-
 /* Queues a ping or pong, keeping room for a close frame. A full queue loses
  * a pong, which RFC 6455 §5.5.3 allows. */
 static void ctrl_frame(struct conn *c, enum ws_op op, const uint8_t *p, size_t len)
@@ -210,123 +185,26 @@ static void ctrl_frame(struct conn *c, enum ws_op op, const uint8_t *p, size_t l
 	uint8_t f[WS_CTRL_MAX + 2];
 	size_t n = ws_ctrl_frame(f, op, p, len);
 
-	if (n + CLOSE_RESERVE <= CTRL_CAP - c->ctrl_len)
-		(void)ctrl_put(c, f, n);
+	(void)wire_ctrl_put(&c->out, f, n, CLOSE_RESERVE);
+}
+
+/* The frame queue c sends from: its slot's, while it holds one. */
+static struct wire_q *conn_q(const struct conn *c)
+{
+	return c->slot && c->slot->conn == c ? &c->slot->txq : NULL;
 }
 
 static bool tx_pending(const struct conn *c)
 {
-	if (c->ctrl_len)
-		return true;
-	if (c->tls && tls_want_write(c->tls))
-		return true;
-	return c->slot && c->slot->conn == c && c->slot->txq.count;
-}
-
-/* Sends iov through the connection's transport. Returns bytes taken, or -1
- * with the connection failed. */
-static ssize_t xport_writev(struct conn *c, struct iovec *iov, int n)
-{
-	if (c->tls)
-		return tls_writev(c->tls, c->fd, iov, n);
-	ssize_t w = writev(c->fd, iov, n);
-	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
-	return w;
-}
-
-/* Reads into buf. Returns bytes, 0 at EOF, -1 on error, -2 when nothing is
- * there now. */
-static ssize_t xport_read(struct conn *c, uint8_t *buf, size_t cap)
-{
-	if (c->tls)
-		return tls_read(c->tls, c->fd, buf, cap);
-	ssize_t r = read(c->fd, buf, cap);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return -2;
-	return r;
-}
-
-/* Takes up to *n sent bytes off the head frame. Returns true when that
- * frame is now wholly sent (and gone from the queue). */
-static bool txq_take(struct txq *q, size_t *n)
-{
-	size_t rest = q->len[q->head] - q->head_sent;
-	size_t k = *n < rest ? *n : rest;
-
-	q->head_sent += k;
-	*n -= k;
-	if (q->head_sent < q->len[q->head])
-		return false;
-	q->head = (q->head + 1) % TXQ_CELLS;
-	q->count--;
-	q->head_sent = 0;
-	return true;
-}
-
-/* Drops n sent bytes from the front of what flush() offered, in its order:
- * the half-sent head frame, the control bytes, whole frames. */
-static void tx_consume(struct conn *c, struct txq *q, size_t n, bool ctrl_first)
-{
-	if (q && !ctrl_first && q->count && !txq_take(q, &n))
-		return;
-	size_t k = n < c->ctrl_len ? n : c->ctrl_len;
-	memmove(c->ctrl, c->ctrl + k, c->ctrl_len - k);
-	c->ctrl_len -= k;
-	n -= k;
-	if (c->ctrl_len)
-		return;
-	while (q && n && q->count && txq_take(q, &n))
-		;
-}
-
-/*
- * Writes as much queued output as the socket takes, in one writev: the rest
- * of a half-sent frame first, then control bytes, then whole frames. Control
- * bytes never split a data frame. Returns -1 when the connection failed.
- */
-static int flush(struct conn *c)
-{
-	struct iovec iov[TXQ_CELLS + 2];
-	struct txq *q = c->slot && c->slot->conn == c ? &c->slot->txq : NULL;
-	int n = 0;
-	bool ctrl_first = !q || q->head_sent == 0;
-	unsigned i = 0;
-
-	if (!ctrl_first) {
-		uint8_t *cell = q->cells + (size_t)q->head * CELL_SIZE;
-		iov[n++] = (struct iovec){ cell + q->off[q->head] + q->head_sent,
-					   q->len[q->head] - q->head_sent };
-		i = 1;
-	}
-	if (c->ctrl_len)
-		iov[n++] = (struct iovec){ c->ctrl, c->ctrl_len };
-	for (; q && i < q->count; i++) {
-		unsigned k = (q->head + i) % TXQ_CELLS;
-		iov[n++] = (struct iovec){ q->cells + (size_t)k * CELL_SIZE + q->off[k], q->len[k] };
-	}
-	if (n == 0)
-		return c->tls ? tls_flush(c->tls, c->fd) : 0;
-	ssize_t w = xport_writev(c, iov, n);
-	if (w < 0)
-		return -1;
-	tx_consume(c, q, (size_t)w, ctrl_first);
-	return 0;
+	return wire_pending(&c->out, conn_q(c), c->tls);
 }
 
 /* ==== Slots ==== */
 
-static void slot_drain_queue(struct slot *s)
-{
-	s->txq.head = s->txq.count = 0;
-	s->txq.head_sent = 0;
-}
-
 /*
  * Separates a connection from its slot. A frame the socket has half taken
- * must still be finished, or the stream breaks: its tail moves to the front
- * of the connection's control bytes, which go out next. The rest of the
- * queue is dropped.
+ * must still be finished, or the stream breaks: wire_q_salvage keeps its
+ * tail. The rest of the queue is dropped.
  */
 static void conn_unbind(struct conn *c)
 {
@@ -335,21 +213,9 @@ static void conn_unbind(struct conn *c)
 	c->slot = NULL;
 	if (!s || s->conn != c)
 		return;
-	struct txq *q = &s->txq;
-	if (q->count && q->head_sent) {
-		size_t rest = q->len[q->head] - q->head_sent;
-		const uint8_t *p = q->cells + (size_t)q->head * CELL_SIZE +
-				   q->off[q->head] + q->head_sent;
-		/* Unsent control frames (pings, pongs) are whole and may be
-		 * lost; the tail may not. CTRL_CAP > CELL_SIZE, so it fits. */
-		if (rest > CTRL_CAP - c->ctrl_len)
-			c->ctrl_len = 0;
-		memmove(c->ctrl + rest, c->ctrl, c->ctrl_len);
-		memcpy(c->ctrl, p, rest);
-		c->ctrl_len += rest;
-	}
+	wire_q_salvage(&s->txq, &c->out);
 	s->conn = NULL;
-	slot_drain_queue(s);
+	wire_q_clear(&s->txq);
 }
 
 /* Gives up the slot for good: its flows' conntrack entries go, and it rests
@@ -370,7 +236,7 @@ static void slot_release(struct gw *g, struct slot *s)
 	explicit_bzero(s->token, sizeof s->token);
 	s->has_token = false;
 	nat_reset(&s->nat);
-	slot_drain_queue(s);
+	wire_q_clear(&s->txq);
 	s->conn = NULL;
 	s->state = S_QUARANTINE;
 	s->until = g->now + rest;
@@ -493,7 +359,7 @@ static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 	if (c->state != C_OPEN)
 		return;
 	c->close_code = code;
-	(void)ctrl_put(c, f, ws_close_frame(f, code)); /* CLOSE_RESERVE keeps room */
+	(void)wire_ctrl_put(&c->out, f, ws_close_frame(f, code), 0); /* CLOSE_RESERVE kept room */
 	c->state = C_CLOSING;
 	c->deadline = g->now + CLOSE_WAIT_MS;
 	slot_leave(g, c);
@@ -502,13 +368,13 @@ static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 /* Answers the handshake with an HTTP error and closes after sending it. */
 static void http_refuse(struct gw *g, struct conn *c, int status)
 {
-	char buf[CTRL_CAP];
+	char buf[1024];
 	size_t n = ws_resp_error(buf, sizeof buf, status);
 
 	log_info("refused %s: HTTP %d", c->peer, status);
 	c->quiet = true;
-	c->ctrl_len = 0;
-	(void)ctrl_put(c, buf, n);
+	c->out.len = 0;
+	(void)wire_ctrl_put(&c->out, buf, n, 0);
 	c->state = C_FLUSH_CLOSE;
 	c->deadline = g->now + CLOSE_WAIT_MS;
 }
@@ -533,7 +399,7 @@ static void send_assignment(struct gw *g, struct conn *c)
 	size_t h = ws_hdr_put(frame, WS_OP_TEXT, (size_t)n);
 	memcpy(frame + h, json, (size_t)n);
 	explicit_bzero(json, sizeof json);
-	(void)ctrl_put(c, frame, h + (size_t)n);
+	(void)wire_ctrl_put(&c->out, frame, h + (size_t)n, 0);
 	explicit_bzero(frame, sizeof frame);
 }
 
@@ -562,7 +428,7 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 	}
 	s->state = S_BUSY;
 	s->conn = c;
-	slot_drain_queue(s);
+	wire_q_clear(&s->txq);
 	c->slot = s;
 	c->slot_name = s->name;
 	return s;
@@ -573,7 +439,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 {
 	struct ws_req *r = c->req;
 	int status = ws_req_status(r, g->cfg->path);
-	char buf[CTRL_CAP];
+	char buf[1024];
 
 	if (status != 101) {
 		http_refuse(g, c, status);
@@ -582,7 +448,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 	c->v1 = r->proto_v1;
 	size_t n = ws_resp_101(buf, sizeof buf, r->key.p, r->key.len,
 			       c->v1 ? WS_PROTO_V1 : NULL);
-	(void)ctrl_put(c, buf, n);
+	(void)wire_ctrl_put(&c->out, buf, n, 0);
 	c->state = C_OPEN;
 	c->last_rx = g->now;
 	ws_rx_init(&c->rx, true, g->cfg->max_msg, c->frag, sizeof c->frag);
@@ -710,7 +576,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 			conn_fail(g, c, WS_CLOSE_TOO_BIG);
 			return;
 		}
-		ssize_t r = xport_read(c, c->in + c->in_len, IN_CAP - c->in_len);
+		ssize_t r = wire_read(c->fd, c->tls, c->in + c->in_len, IN_CAP - c->in_len);
 		if (r == -2)
 			return;
 		if (r <= 0) {
@@ -800,12 +666,11 @@ static void conn_accept(struct gw *g)
 static void tun_readable(struct gw *g, struct slot *s)
 {
 	for (int i = 0; i < TUN_BUDGET; i++) {
-		struct txq *q = &s->txq;
-		bool take = s->conn && s->conn->state == C_OPEN && q->count < TXQ_CELLS;
-		unsigned k = (q->head + q->count) % TXQ_CELLS;
-		uint8_t *cell = take ? q->cells + (size_t)k * CELL_SIZE : g->scratch;
-		uint8_t *p = cell + CELL_HEADROOM;
-		ssize_t r = read(s->tun_fd, p, CELL_SIZE - CELL_HEADROOM);
+		bool open = s->conn && s->conn->state == C_OPEN;
+		uint8_t *next = open ? wire_q_next(&s->txq) : NULL;
+		bool take = next != NULL;
+		uint8_t *p = take ? next : g->scratch + WIRE_HEADROOM;
+		ssize_t r = read(s->tun_fd, p, WIRE_PKT_MAX);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("%s: read", s->name);
@@ -814,12 +679,10 @@ static void tun_readable(struct gw *g, struct slot *s)
 		enum drop d = DROP_NONE;
 		if (r > 0 && p[0] >> 4 == 6)
 			d = DROP_IPV6;
-		else if (!s->conn)
+		else if (!open)
 			d = DROP_NO_CLIENT;
 		else if (!take)
 			d = DROP_QUEUE_FULL;
-		else if ((size_t)r > (size_t)WS_MSG_MAX)
-			d = DROP_TOO_BIG;
 		else
 			d = nat_in(&s->nat, p, (size_t)r);
 		if (d != DROP_NONE) {
@@ -828,9 +691,7 @@ static void tun_readable(struct gw *g, struct slot *s)
 		}
 		size_t h = ws_hdr_len((size_t)r);
 		ws_hdr_put(p - h, WS_OP_BINARY, (size_t)r);
-		q->off[k] = (uint16_t)(CELL_HEADROOM - h);
-		q->len[k] = (uint16_t)(h + (size_t)r);
-		q->count++;
+		wire_q_push(&s->txq, h, (size_t)r);
 		g->st.down_packets++;
 		g->st.down_bytes += (size_t)r;
 	}
@@ -942,7 +803,7 @@ static void flush_all(struct gw *g)
 {
 	for (unsigned i = g->n_conns; i-- > 0;) {
 		struct conn *c = g->conns[i];
-		if (tx_pending(c) && flush(c) < 0) {
+		if (tx_pending(c) && wire_flush(c->fd, c->tls, &c->out, conn_q(c)) < 0) {
 			conn_close(g, c, "write error");
 			continue;
 		}
@@ -1142,8 +1003,7 @@ static int open_slots(struct gw *g)
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
-		s->txq.cells = malloc((size_t)TXQ_CELLS * CELL_SIZE);
-		if (!s->txq.cells) {
+		if (wire_q_init(&s->txq) < 0) {
 			log_warnx("out of memory for %u slots", p->n);
 			return -1;
 		}
@@ -1163,7 +1023,7 @@ static void gw_free(struct gw *g)
 	for (unsigned i = 0; g->slots && i < g->n_slots; i++) {
 		if (g->slots[i].tun_fd >= 0)
 			close(g->slots[i].tun_fd);
-		free(g->slots[i].txq.cells);
+		wire_q_free(&g->slots[i].txq);
 	}
 	free(g->slots);
 	free(g->conns);
@@ -1390,7 +1250,7 @@ static int gw_option(struct config *cfg, int opt, const char *arg)
 		cfg->keepalive_s = (unsigned)v;
 		return 0;
 	case OPT_MTU:
-		if (parse_uint("mtu", arg, 576, CELL_SIZE - CELL_HEADROOM, &v) < 0)
+		if (parse_uint("mtu", arg, 576, WIRE_PKT_MAX, &v) < 0)
 			return -1;
 		cfg->pool.mtu = (unsigned)v;
 		return 0;
