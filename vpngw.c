@@ -143,6 +143,8 @@ struct gw {
 	unsigned n_conns, max_conns;
 	struct tls_server *tls;
 	bool ct_flush;               /* conntrack entries can be deleted */
+	unsigned refused;            /* connections refused since the last log */
+	uint64_t refused_logged;
 	uint64_t now;
 	struct stats st;
 	struct pollfd *pfd;
@@ -616,7 +618,14 @@ static void conn_accept(struct gw *g)
 		}
 		if (g->n_conns == g->max_conns) {
 			close(fd);
-			log_warnx("too many connections; one refused");
+			/* A flood must not flood the log too: one line a minute. */
+			g->refused++;
+			if (!g->refused_logged || g->now - g->refused_logged >= 60000) {
+				log_warnx("%u connections refused: %u open, the most allowed",
+					  g->refused, g->n_conns);
+				g->refused = 0;
+				g->refused_logged = g->now;
+			}
 			continue;
 		}
 		struct conn *c = calloc(1, sizeof *c);
