@@ -143,7 +143,7 @@ struct gw {
 	unsigned n_conns, max_conns;
 	struct tls_server *tls;
 	bool ct_flush;               /* conntrack entries can be deleted */
-	unsigned refused;            /* connections refused since the last log */
+	unsigned refused;            /* refused or evicted since the last log */
 	uint64_t refused_logged;
 	uint64_t now;
 	struct stats st;
@@ -336,7 +336,7 @@ static unsigned slots_in(const struct gw *g, enum slot_state st)
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
 	if (why && !c->quiet)
-		log_info("disconnect %s%s%s: %s%s%.0u", c->peer, c->slot_name ? " from " : "",
+		(c->state == C_HTTP ? log_debug : log_info)("disconnect %s%s%s: %s%s%.0u", c->peer, c->slot_name ? " from " : "",
 			 c->slot_name ? c->slot_name : "", why,
 			 c->close_code ? ", close code " : "", c->close_code);
 	slot_leave(g, c);
@@ -604,6 +604,38 @@ static void conn_readable(struct gw *g, struct conn *c)
 	}
 }
 
+/*
+ * Makes room for a new connection by closing the oldest one still in its
+ * handshake, so that idle sockets cannot lock clients out for long.
+ * Returns false when every connection is past its handshake.
+ */
+static bool evict_handshake(struct gw *g)
+{
+	struct conn *old = NULL;
+
+	for (unsigned i = 0; i < g->n_conns; i++) {
+		struct conn *c = g->conns[i];
+		if (c->state == C_HTTP && (!old || c->deadline < old->deadline))
+			old = c;
+	}
+	if (old)
+		conn_close(g, old, NULL);
+	return old != NULL;
+}
+
+/* Counts a connection refused or evicted; a flood must not flood the log
+ * too, so the count is logged at most once a minute. */
+static void note_overload(struct gw *g)
+{
+	g->refused++;
+	if (g->refused_logged && g->now - g->refused_logged < 60000)
+		return;
+	log_warnx("%u connections refused or cut in their handshake: %u open, the most allowed",
+		  g->refused, g->n_conns);
+	g->refused = 0;
+	g->refused_logged = g->now;
+}
+
 static void conn_accept(struct gw *g)
 {
 	for (int i = 0; i < 16; i++) {
@@ -617,16 +649,12 @@ static void conn_accept(struct gw *g)
 			return;
 		}
 		if (g->n_conns == g->max_conns) {
-			close(fd);
-			/* A flood must not flood the log too: one line a minute. */
-			g->refused++;
-			if (!g->refused_logged || g->now - g->refused_logged >= 60000) {
-				log_warnx("%u connections refused: %u open, the most allowed",
-					  g->refused, g->n_conns);
-				g->refused = 0;
-				g->refused_logged = g->now;
+			bool room = evict_handshake(g);
+			note_overload(g);
+			if (!room) {
+				close(fd);
+				continue;
 			}
-			continue;
 		}
 		struct conn *c = calloc(1, sizeof *c);
 		struct ws_req *r = malloc(sizeof *r);

@@ -1462,6 +1462,41 @@ async def pool_full_1013():
 
 
 @test(timeout=25)
+async def handshake_flood_evicted():
+    """Idle sockets that never finish their handshake, more than the gateway
+    holds (pool + 32): the oldest are cut, and a real client is still served
+    at once rather than after the 10 s handshake timeout."""
+    idle = []
+    try:
+        host, port, _ = hostport(URL)
+        for i in range(60):
+            idle.append(socket.create_connection((host, port), timeout=3))
+        await asyncio.sleep(0.5)
+        t0 = time.monotonic()
+        ws = await connect()
+        try:
+            await ping(ws)
+        finally:
+            await ws.close()
+        took = time.monotonic() - t0
+        check(took < 5, "a client behind 60 idle sockets took %.1f s" % took)
+        cut = 0
+        for s in idle:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    cut += 1
+            except BlockingIOError:
+                pass
+            except OSError:
+                cut += 1
+        check(cut >= 20, "only %d of 60 idle handshakes were cut" % cut)
+    finally:
+        for s in idle:
+            s.close()
+
+
+@test(timeout=25)
 async def mss_clamp():
     """Gateway B's egress MTU is 1400: SYNs crossing the slot carry an MSS
     of at most 1360 both ways, and the body arrives in segments that fit."""
