@@ -12,7 +12,7 @@
  * It leaves the WebSocket bytes to ws.c, TLS to tls.c, and the interface,
  * addresses and routes to tun.c (rtnetlink). The packet paths mirror the
  * gateway's:
- *   read(tun) into a cell after WS_HDR_MAX bytes of headroom -> masked
+ *   read(tun) into a wire.c cell, after room for the header -> masked
  *   frame header written in front -> writev of many cells;
  *   socket -> in -> ws_rx_next -> one write(tun) per binary message.
  */
