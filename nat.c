@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "nat.h"
 
 #define PROTO_ICMP 1
@@ -34,34 +35,6 @@
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
-
-/* ---- Byte helpers ---- */
-
-/* Big-endian field values. */
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* Words as stored (network order), for checksum arithmetic and addresses. */
 static uint16_t ld16(const uint8_t *p)

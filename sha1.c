@@ -6,25 +6,12 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "sha1.h"
 
 static uint32_t rol(uint32_t x, unsigned n)
 {
 	return (x << n) | (x >> (32 - n));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 /* One 64-byte block into the state (FIPS 180-4 §6.1.2). */

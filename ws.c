@@ -10,39 +10,14 @@
 #include <string.h>
 
 #include "base64.h"
+#include "bytes.h"
 #include "sha1.h"
 #include "ws.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_CLOSE_BAD_DATA 1007 /* §7.4.1: a close reason that is not UTF-8 */
 
-/* ==== Byte and character helpers ==== */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
+/* ==== Character helpers ==== */
 
 static int lower(int c)
 {

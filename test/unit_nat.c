@@ -13,35 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../bytes.h"
 #include "../nat.h"
 #include "unit.h"
 
-/* ---- Test-local helpers: byte order, reference checksum, PRNG ---- */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
+/* ---- Test-local helpers: reference checksum, PRNG ---- */
 
 static uint32_t ip4(unsigned a, unsigned b, unsigned c, unsigned d)
 {
