@@ -452,7 +452,7 @@ t_errors() {
 	no_client
 	expect_error err_bad_url 'expected ws://' http://192.0.2.1/
 	expect_error err_refused 'connect: Connection refused' ws://192.0.2.1:9/
-	expect_error err_unreachable 'connect: (Host|Network) is unreachable' ws://192.0.2.77:8080/
+	expect_error err_unreachable 'connect: ((Host|Network) is unreachable|No route to host)' ws://192.0.2.77:8080/
 	expect_error err_timeout 'connect timed out after 10 s' ws://192.0.2.1:8099/
 	expect_error err_http_404 'HTTP 404' ws://192.0.2.1:8090/404
 	expect_error err_http_401 'authentication failed \(HTTP 401\)' --token secret ws://192.0.2.1:8090/401

@@ -1461,6 +1461,73 @@ async def pool_full_1013():
             await c.close()
 
 
+def hostile_packet(rng):
+    """An IPv4 packet with a few bytes flipped, or plain noise."""
+    if rng.random() < 0.2:
+        return os.urandom(rng.randrange(0, 100))
+    l4 = rng.choice([ICMP(), UDP(dport=7), TCP(dport=80, flags="S")])
+    p = bytearray(bytes(IP(src="10.%d.0.2" % rng.randrange(256), dst=INET) / l4
+                      / os.urandom(rng.randrange(0, 1400))))
+    for _ in range(rng.randrange(0, 4)):
+        p[rng.randrange(len(p))] = rng.randrange(256)
+    return bytes(p)
+
+
+@test(timeout=40)
+async def hostile_soak():
+    """For 6 s, waves of 20 raw connections send hostile input: damaged or
+    random packets, bad frames of every opcode, unmasked frames, noise,
+    fragments, then vanish (some with a reset). The gateway must stay up and
+    serve a real client afterwards; a crash anywhere fails every test after."""
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    host, port, _ = hostport(URL)
+    t_end = time.monotonic() + 6
+    waves = 0
+    while time.monotonic() < t_end:
+        socks = []
+        for _ in range(20):
+            try:
+                s = socket.create_connection((host, port), timeout=2)
+            except OSError:
+                continue
+            socks.append(s)
+            if rng.random() < 0.9:
+                key = base64.b64encode(os.urandom(16)).decode()
+                s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+        for s in socks:
+            try:
+                for _ in range(rng.randrange(1, 30)):
+                    r = rng.random()
+                    if r < 0.6:
+                        s.sendall(frame(2, hostile_packet(rng)))
+                    elif r < 0.7:
+                        s.sendall(frame(rng.choice([0, 1, 3, 8, 9, 10, 11]),
+                                        os.urandom(rng.randrange(0, 200)),
+                                        fin=rng.random() < 0.5, mask=rng.random() < 0.9))
+                    elif r < 0.8:
+                        s.sendall(os.urandom(rng.randrange(1, 3000)))
+                    else:
+                        s.sendall(frame(2, hostile_packet(rng), fin=False)
+                                  + frame(0, hostile_packet(rng)))
+            except OSError:
+                pass
+        for s in socks:
+            if rng.random() < 0.5:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        waves += 1
+        await asyncio.sleep(0)
+    info("%d waves, seed %d" % (waves, seed))
+    ws = await connect()
+    try:
+        await ping(ws)
+    finally:
+        await ws.close()
+
+
 @test(timeout=25)
 async def handshake_flood_evicted():
     """Idle sockets that never finish their handshake, more than the gateway

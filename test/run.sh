@@ -3,7 +3,8 @@
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS, setup and errors). Each suite ends with its own "N passed, N failed" line; this script
+# TLS, setup and errors), then the first three again against an ASan+UBSan
+# build. Each suite ends with its own "N passed, N failed" line; this script
 # adds them up, prints the total as its last line and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites.
 set -u
@@ -74,6 +75,17 @@ selected() {
 	return 1
 }
 
+# A glibc build of the whole binary under ASan+UBSan (static musl has no
+# sanitizers): the network suites run against it too, so that a memory
+# error anywhere on a real packet path aborts the gateway and fails them.
+asan_build() {
+	local dir=$1
+	git ls-files -z | xargs -0 cp --parents -t "$dir" &&
+	make -s -C "$dir" CC=clang XLDFLAGS= LDFLAGS="-fsanitize=address,undefined" \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		>"$dir/build.log" 2>&1
+}
+
 sel=("$@")
 make -s vpngw test/unit test/unit-asan || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -86,6 +98,19 @@ if [ "$(id -u)" = 0 ]; then
 	selected gateway && suite gateway test/netns.sh
 	selected client && [ -x test/client.sh ] && suite client test/client.sh
 	selected tls && [ -x test/tls.sh ] && grep -q '^TLS ?= 1' Makefile && suite tls test/tls.sh
+	if selected asan-e2e; then
+		adir=$(mktemp -d)
+		if asan_build "$adir"; then
+			VPNGW=$adir/vpngw suite "gateway (ASan+UBSan)" test/netns.sh
+			VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
+			VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
+		else
+			tail -n 5 "$adir/build.log"
+			echo "-- the ASan+UBSan build failed"
+			total_fail=$((total_fail + 1))
+		fi
+		rm -rf "$adir"
+	fi
 else
 	echo "-- not root: the network suites need root"
 	total_fail=$((total_fail + 1))
