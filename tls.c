@@ -999,9 +999,13 @@ static int parse_pin(uint8_t out[static 32], const char *pin)
 	if (strncmp(pin, "sha256/", 7))
 		return -1;
 	pin += 7;
-	if (*pin == '/')
+	size_t n = strlen(pin);
+	/* curl's form "sha256//BASE64" too; base64 itself may start with '/'. */
+	if (n == BASE64_LEN(32) + 1 && *pin == '/') {
 		pin++;
-	return base64_decode(out, 32, pin, strlen(pin)) == 32 ? 0 : -1;
+		n--;
+	}
+	return base64_decode(out, 32, pin, n) == 32 ? 0 : -1;
 }
 
 static struct verifier *verifier_new(const char *host, const char *ca_file,

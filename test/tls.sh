@@ -319,6 +319,10 @@ t_connect() {
 	connect_fails connect_wrong_pin 'does not match --pin' \
 		"wss://$GW_IP:8443/" --pin "$(spki_pin "$PKI/rsa.pem")"
 	connect_fails connect_bad_pin_syntax 'pin' "wss://$GW_IP:8443/" --pin sha256/nope
+	# A pin whose base64 starts with '/' (first byte 0xfc), and curl's form.
+	connect_fails connect_wrong_pin_slash 'does not match --pin' "wss://$GW_IP:8443/" \
+		--pin "sha256/$({ printf '\374'; head -c 31 /dev/urandom; } | base64)"
+	connect_ok connect_pin_curl_form "wss://$GW_IP:8443/" --pin "sha256//${pin#sha256/}"
 	connect_fails connect_wrong_name 'not valid for other.test' \
 		"wss://other.test:8443/" --ca "$PKI/ca.pem"
 	connect_fails connect_expired 'expired' "wss://gw.test:9443/" --ca "$PKI/ca.pem"
