@@ -1484,9 +1484,8 @@ static void log_stats(const struct client *c)
 			 (unsigned long long)c->stat.reconnects,
 			 (unsigned long long)c->stat.up_packets, (unsigned long long)c->stat.up_bytes,
 			 (unsigned long long)c->stat.down_packets, (unsigned long long)c->stat.down_bytes);
-	for (int d = 1; d < DROP_N && n > 0 && (size_t)n < sizeof line; d++)
-		n += snprintf(line + n, sizeof line - (size_t)n, " drop_%s=%llu",
-			      drop_name((enum drop)d), (unsigned long long)c->stat.drops[d]);
+	if (n > 0 && (size_t)n < sizeof line)
+		drop_format(line, sizeof line, (size_t)n, c->stat.drops);
 	log_info("%s", line);
 }
 

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -93,6 +94,18 @@ const char *drop_name(enum drop d)
 	if ((unsigned)d >= DROP_N || !drop_names[d])
 		return "unknown";
 	return drop_names[d];
+}
+
+size_t drop_format(char *out, size_t cap, size_t len, const uint64_t drops[static DROP_N])
+{
+	for (int d = 1; d < DROP_N && len < cap; d++) {
+		int n = snprintf(out + len, cap - len, " drop_%s=%llu",
+				 drop_name((enum drop)d), (unsigned long long)drops[d]);
+		if (n < 0 || (size_t)n >= cap - len)
+			return cap - 1;
+		len += (size_t)n;
+	}
+	return len;
 }
 
 /* ---- Checksums (RFC 1071, RFC 1624) ---- */

@@ -37,6 +37,13 @@ enum drop {
 /* A stable lower-case name for metrics and logs. */
 const char *drop_name(enum drop d);
 
+/*
+ * Appends " drop_<name>=<count>" for every reason to out[0..cap), which
+ * holds a NUL-terminated string of len bytes; stops when full. Returns the
+ * new length.
+ */
+size_t drop_format(char *out, size_t cap, size_t len, const uint64_t drops[static DROP_N]);
+
 /* An IPv4 prefix, host byte order. */
 struct nat_cidr {
 	uint32_t addr;

@@ -784,9 +784,8 @@ static void log_stats(const struct gw *g)
 			 slots_in(g, S_QUARANTINE),
 			 (unsigned long long)g->st.up_packets, (unsigned long long)g->st.up_bytes,
 			 (unsigned long long)g->st.down_packets, (unsigned long long)g->st.down_bytes);
-	for (int d = 1; d < DROP_N && n > 0 && (size_t)n < sizeof line; d++)
-		n += snprintf(line + n, sizeof line - (size_t)n, " drop_%s=%llu",
-			      drop_name((enum drop)d), (unsigned long long)g->st.drops[d]);
+	if (n > 0 && (size_t)n < sizeof line)
+		drop_format(line, sizeof line, (size_t)n, g->st.drops);
 	log_info("%s", line);
 }
 
