@@ -9,12 +9,14 @@
  * backoff, presenting the token to get its slot back. Against a gateway
  * that does not select vpngw.v1 it uses --address.
  *
- * It leaves the WebSocket bytes to ws.c, TLS to tls.c, and the interface,
- * addresses and routes to tun.c (rtnetlink). The packet paths mirror the
- * gateway's:
- *   read(tun) into a wire.c cell, after room for the header -> masked
- *   frame header written in front -> writev of many cells;
- *   socket -> in -> ws_rx_next -> one write(tun) per binary message.
+ * The connection itself is a link (link.c), as on the gateway: socket,
+ * TLS, frames, send queue, keepalive, the close sequence. This file adds
+ * what only the client does on top: connecting, the upgrade request and
+ * its answer, the assignment, retries. The interface, addresses and routes
+ * are tun.c's (rtnetlink). The packet paths mirror the gateway's:
+ *   read(tun) into the link's send queue -> masked frame header in front
+ *   -> one sendmsg of many frames; socket -> link -> one write(tun) per
+ *   binary message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,23 +34,21 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "client.h"
+#include "link.h"
 #include "log.h"
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
-#include "wire.h"
 #include "ws.h"
 
 /* ---- Sizes and timers ---- */
 
-#define MTU_MAX        WIRE_PKT_MAX
+#define MTU_MAX        LINK_PKT_MAX
 #define MTU_MIN        576
-#define IN_CAP         (2 * 65536)       /* socket bytes held for parsing */
 #define TUN_BUDGET     64                /* packets read from the TUN per wake */
 #define SOCK_BUDGET    4                 /* socket reads per wake */
 #define SETUP_MS       10000             /* connect + TLS + upgrade + assignment */
@@ -61,7 +61,7 @@
 #define ROUTE_MAX      64
 #define SESSION_LEN    32                /* hex characters of the token */
 #define TOKEN_MAX      512
-#define JSON_MAX       1024              /* the assignment message */
+#define REQUEST_MAX    4096              /* the upgrade request */
 
 #define WUR __attribute__((warn_unused_result))
 
@@ -104,19 +104,26 @@ struct opts {
 	unsigned n_routes;
 };
 
-enum link_state {
-	L_IDLE,        /* waiting for the next attempt */
-	L_CONNECT,     /* TCP connect in progress */
-	L_HTTP,        /* upgrade request sent, reading the response */
-	L_ASSIGN,      /* 101 with vpngw.v1, waiting for the assignment */
-	L_OPEN,        /* packets both ways */
-};
-
-struct stats {
-	uint64_t drops[DROP_N];
-	uint64_t up_packets, up_bytes;     /* TUN -> gateway */
-	uint64_t down_packets, down_bytes; /* gateway -> TUN */
-	uint64_t reconnects;
+/*
+ * The client's side of a connection, on top of its link's states:
+ *
+ *   IDLE --attempt due--> CONNECT --TCP up--> HTTP --101--> ASSIGN --assignment--> OPEN
+ *     ^                      |                 |     (no vpngw.v1: straight to OPEN) |
+ *     |                      | error, timeout  | refused, timeout                    |
+ *     +<---------------------+-----------------+                                     |
+ *     |                                                                              |
+ *     +<--the link is dead-- CLOSING <--the gateway closed, we close (silence, exit)-+
+ *
+ * From CLOSING the link runs its close sequence; once it is dead, the
+ * reason kept in `down` decides: retry with backoff, or exit.
+ */
+enum cl_state {
+	C_IDLE,        /* waiting for the next attempt */
+	C_CONNECT,     /* TCP connect in progress */
+	C_HTTP,        /* upgrade request queued, reading the response */
+	C_ASSIGN,      /* 101 with vpngw.v1, waiting for the assignment */
+	C_OPEN,        /* packets both ways */
+	C_CLOSING,     /* the link closes; then `down` decides */
 };
 
 /* What the vpngw.v1 assignment says. */
@@ -125,6 +132,14 @@ struct assign {
 	unsigned prefix, mtu;
 	long keepalive_s;            /* -1 if absent */
 	char session[SESSION_LEN + 1]; /* "" if absent */
+};
+
+enum fail_kind {
+	F_TRANSIENT,   /* retry once a connection ever worked */
+	F_BUSY,        /* the pool is full (1013): retry with backoff, always */
+	F_REFUSED,     /* the gateway said no: fatal before the first success */
+	F_FATAL,       /* never retried (401, 403, 404, a bad certificate) */
+	F_EXIT,        /* we are leaving (SIGINT, SIGTERM) */
 };
 
 struct client {
@@ -142,31 +157,30 @@ struct client {
 	struct route routes[ROUTE_MAX];
 	unsigned n_routes;
 
-	/* The link. */
-	enum link_state st;
+	/* The connection. */
+	enum cl_state st;
 	int fd;
-	struct tls_conn *tls;
+	struct link l;               /* from C_HTTP on */
 	bool v1;
-	unsigned opens;              /* times the link reached L_OPEN */
+	bool was_open;               /* this connection reached C_OPEN */
+	unsigned opens;              /* times a connection reached C_OPEN */
 	unsigned fails;              /* failed attempts since the last open */
 	unsigned backoff_ms;
 	unsigned keepalive_s;
-	uint64_t now, deadline, last_rx, last_ping;
+	uint64_t now, deadline;
 	char key[WS_KEY_LEN + 1];
 	char session[SESSION_LEN + 1];
 	char auth[TOKEN_MAX + 32];   /* "Authorization: Bearer T\r\n" */
-	struct ws_resp *resp;        /* during L_HTTP */
-	struct ws_rx rx;
-	struct wire_q q;             /* frames for the gateway, tail drop */
-	struct wire_ctrl out;        /* the request and control frames */
-	size_t in_len;
-	uint64_t rng;
+	struct ws_resp *resp;        /* during C_HTTP */
+	struct {
+		enum fail_kind kind;
+		char why[300];
+	} down;                      /* in C_CLOSING: what follows */
 	int exit_code;               /* >= 0: leave the loop with it */
-	struct stats stat;
+	struct link_stats stat;
+	uint64_t reconnects;
 
-	uint8_t in[IN_CAP];
-	uint8_t frag[WS_MSG_MAX];
-	uint8_t scratch[WIRE_CELL];  /* packets read only to be dropped */
+	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
@@ -179,14 +193,6 @@ static void on_signal(int sig)
 		got_term = sig;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const char *ip4(uint32_t host_order, char out[static INET_ADDRSTRLEN])
 {
 	struct in_addr a = { .s_addr = htonl(host_order) };
@@ -194,18 +200,6 @@ static const char *ip4(uint32_t host_order, char out[static INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
 }
 
-/* xorshift64*: frame masks need to be unpredictable to nobody (§10.3 guards
- * against proxies we do not have), so getrandom seeds it once. */
-static uint32_t rnd32(struct client *c)
-{
-	uint64_t x = c->rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 /* ==== Command line ==== */
 
@@ -703,73 +697,15 @@ WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, 
 	return tunnel_routes(c);
 }
 
-/* ==== Output: control bytes and the frame queue ==== */
+/* ==== The connection: connect, lose, retry ==== */
 
-static void mask_new(struct client *c, uint8_t mask[static 4])
+/* Frees the connection: link, socket, response parser. */
+static void conn_free(struct client *c)
 {
-	uint32_t r = rnd32(c);
-
-	memcpy(mask, &r, 4);
-}
-
-/* Bytes that must go out whole (the request, a control frame). */
-static int ctrl_put(struct client *c, const void *p, size_t len)
-{
-	return wire_ctrl_put(&c->out, p, len, 0);
-}
-
-/* A masked control frame (§5.5, §5.3). A full buffer loses it: a lost pong
- * is allowed (§5.5.3), a lost ping is retried by the keepalive timer. */
-static void ctrl_frame(struct client *c, enum ws_op op, const uint8_t *p, size_t len)
-{
-	uint8_t f[6 + WS_CTRL_MAX], mask[4];
-
-	if (len > WS_CTRL_MAX)
-		return;
-	if (len)
-		memcpy(f + 6, p, len);
-	mask_new(c, mask);
-	size_t h = ws_hdr_put_masked(f, op, len, mask, f + 6);
-	(void)ctrl_put(c, f, h + len);
-}
-
-static void close_frame(struct client *c, uint16_t code)
-{
-	uint8_t b[4];
-	size_t n = ws_close_frame(b, code);
-
-	ctrl_frame(c, WS_OP_CLOSE, b + 2, n - 2);
-}
-
-/* The frame queue is sent from only while the link is open. */
-static struct wire_q *open_q(struct client *c)
-{
-	return c->st == L_OPEN ? &c->q : NULL;
-}
-
-static bool tx_pending(struct client *c)
-{
-	return wire_pending(&c->out, open_q(c), c->tls);
-}
-
-static void q_drop(struct client *c)
-{
-	c->stat.drops[DROP_LINK_DOWN] += wire_q_clear(&c->q);
-}
-
-/* Writes what is queued: see wire_flush. Returns -1 when the link failed. */
-static int flush(struct client *c)
-{
-	return wire_flush(c->fd, c->tls, &c->out, open_q(c));
-}
-
-/* ==== The link: connect, lose, retry ==== */
-
-static void link_close(struct client *c)
-{
-	if (c->tls)
-		tls_conn_free(c->tls);
-	c->tls = NULL;
+	if (c->st >= C_HTTP) {
+		c->stat.drops[DROP_LINK_DOWN] += c->l.q.count;
+		link_free(&c->l);
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -778,22 +714,24 @@ static void link_close(struct client *c)
 		free(c->resp);
 		c->resp = NULL;
 	}
-	c->in_len = 0;
-	c->out.len = 0;
-	q_drop(c);
 }
 
-enum fail_kind {
-	F_TRANSIENT,   /* retry once a connection ever worked */
-	F_REFUSED,     /* the gateway said no: fatal before the first success */
-	F_FATAL,       /* never retried (401, 403, 404) */
-};
+/* A random delay in [d/2, d] ms, so that clients do not come back in step. */
+static unsigned jitter(unsigned d)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof r, 0) != sizeof r)
+		r = (uint32_t)getpid();
+	return d / 2 + r % (d / 2 + 1);
+}
 
 /*
- * The attempt or the connection failed. Before the first success, every
+ * The attempt or the connection ended. Before the first success, every
  * address is tried once, then the error is the user's: one line, exit 1.
- * After it, one log line and a retry with backoff (1 s doubling to 30 s,
- * with jitter), unless --retries is exhausted.
+ * After it, and whenever the pool is full, one log line and a retry with
+ * backoff (1 s doubling to 30 s, with jitter), unless --retries is
+ * exhausted.
  */
 static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ...)
 	PRINTF(3, 4);
@@ -802,19 +740,24 @@ static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ..
 {
 	char why[300];
 	va_list ap;
-	bool was_open = c->st == L_OPEN;
+	bool was_open = c->was_open;
 	const struct target *t = &c->tg[c->cur];
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	link_close(c);
-	c->st = L_IDLE;
+	conn_free(c);
+	c->st = C_IDLE;
+	if (kind == F_EXIT) {
+		c->exit_code = 0;
+		return;
+	}
 	if (!was_open) {
 		c->fails++;
 		c->cur = (c->cur + 1) % c->n_tg;
 	}
-	if (kind == F_FATAL || (!c->opens && (kind == F_REFUSED || c->fails >= c->n_tg))) {
+	if (kind == F_FATAL || (!c->opens && (kind == F_REFUSED ||
+					      (kind == F_TRANSIENT && c->fails >= c->n_tg)))) {
 		log_warnx("%s (%s): %s", c->urls[t->url].text, t->name, why);
 		c->exit_code = 1;
 		return;
@@ -825,33 +768,68 @@ static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ..
 		c->exit_code = 1;
 		return;
 	}
-	if (!c->opens) {
+	if (!c->opens && kind == F_TRANSIENT) {
 		/* The next address right away: this is still the first try. */
 		log_info("%s: %s; trying the next address", t->name, why);
 		c->deadline = c->now;
 		return;
 	}
-	unsigned d = c->backoff_ms;
-	unsigned delay = d / 2 + rnd32(c) % (d / 2 + 1);
+	unsigned d = c->backoff_ms, delay = jitter(d);
 	c->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
 	c->deadline = c->now + delay;
 	log_info("%s %s: %s; reconnecting in %u.%u s", was_open ? "disconnected from" : "failed",
 		 t->name, why, delay / 1000, delay % 1000 / 100);
 }
 
+/*
+ * Ends the connection through the close sequence: when the link is open,
+ * it closes with code and link_down follows once it is dead; otherwise
+ * link_down follows now.
+ */
+static void link_end(struct client *c, enum fail_kind kind, uint16_t code, const char *fmt, ...)
+	PRINTF(4, 5);
+
+static void link_end(struct client *c, enum fail_kind kind, uint16_t code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->down.why, sizeof c->down.why, fmt, ap);
+	va_end(ap);
+	c->down.kind = kind;
+	if (c->st < C_HTTP || c->l.st == LINK_HTTP || c->l.st == LINK_DEAD) {
+		link_down(c, kind, "%s", c->down.why);
+		return;
+	}
+	link_close(&c->l, code, c->now);
+	c->st = C_CLOSING;
+}
+
+/* The link died: the end of the close sequence, or a failure. */
+static void link_gone(struct client *c)
+{
+	if (c->st == C_CLOSING) {
+		link_down(c, c->down.kind, "%s", c->down.why);
+		return;
+	}
+	const char *why = link_why(&c->l);
+	if (!strcmp(why, "connection closed"))
+		why = "connection closed by the gateway";
+	/* A certificate that fails now will fail again. */
+	link_down(c, c->l.tls && tls_cert_failed(c->l.tls) ? F_FATAL : F_TRANSIENT, "%s",
+		  why[0] ? why : "closed");
+}
+
 /* Queues the upgrade request (§4.1), with the session token if we hold one. */
 WUR static int send_request(struct client *c)
 {
 	const struct url *u = &c->urls[c->tg[c->cur].url];
-	char path[sizeof u->path + 64], req[WIRE_CTRL_CAP];
+	char path[sizeof u->path + 64], req[REQUEST_MAX];
 	uint8_t nonce[16];
+	int rc = -1;
 
-	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce) {
-		for (size_t i = 0; i < sizeof nonce; i += 4) {
-			uint32_t r = rnd32(c);
-			memcpy(nonce + i, &r, 4);
-		}
-	}
+	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
+		return -1;
 	base64_encode(c->key, nonce, sizeof nonce);
 	if (c->session[0])
 		snprintf(path, sizeof path, "%s%csession=%s", u->path,
@@ -860,13 +838,11 @@ WUR static int send_request(struct client *c)
 		snprintf(path, sizeof path, "%s", u->path);
 	size_t n = ws_client_request(req, sizeof req, u->hosthdr, path, c->key, WS_PROTO_V1,
 				     c->auth[0] ? c->auth : NULL);
+	if (n && link_send_head(&c->l, req, n) == 0)
+		rc = 0;
 	explicit_bzero(path, sizeof path);
-	if (n == 0 || ctrl_put(c, req, n) < 0) {
-		explicit_bzero(req, sizeof req);
-		return -1;
-	}
 	explicit_bzero(req, sizeof req);
-	return 0;
+	return rc;
 }
 
 /*
@@ -892,27 +868,24 @@ static int tls_settings_check(struct client *c)
 static void link_connected(struct client *c)
 {
 	const struct url *u = &c->urls[c->tg[c->cur].url];
+	struct tls_conn *tls = NULL;
 	int one = 1;
 
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (u->tls) {
-		c->tls = tls_conn_client(u->host, c->o.ca, c->o.pin, c->o.insecure);
-		if (!c->tls) {
-			link_down(c, F_FATAL, "TLS setup failed");
-			return;
-		}
+	if (u->tls && !(tls = tls_conn_client(u->host, c->o.ca, c->o.pin, c->o.insecure))) {
+		link_down(c, F_FATAL, "TLS setup failed");
+		return;
 	}
+	link_init(&c->l, c->fd, true, tls, NULL, c->now);
+	c->st = C_HTTP;
 	c->resp = malloc(sizeof *c->resp);
 	if (!c->resp) {
 		link_down(c, F_TRANSIENT, "out of memory");
 		return;
 	}
 	ws_resp_init(c->resp);
-	if (send_request(c) < 0) {
+	if (send_request(c) < 0)
 		link_down(c, F_FATAL, "the upgrade request does not fit (URL or token too long)");
-		return;
-	}
-	c->st = L_HTTP;
 }
 
 static void link_start(struct client *c)
@@ -927,7 +900,8 @@ static void link_start(struct client *c)
 		return;
 	}
 	c->deadline = c->now + SETUP_MS;
-	c->st = L_CONNECT;
+	c->st = C_CONNECT;
+	c->was_open = false;
 	if (c->opens)
 		log_debug("connecting to %s", t->name);
 	if (connect(c->fd, (const struct sockaddr *)&t->sa, t->sa_len) == 0) {
@@ -1101,41 +1075,10 @@ WUR static int assign_parse(struct assign *a, const char *txt, size_t len)
 	return have_addr && j.off == j.len ? 0 : -1;
 }
 
-/*
- * The assignment frame: ws.c refuses text messages (the gateway's rule), so
- * this one frame is read here: unmasked, final, opcode text, at most
- * JSON_MAX bytes. Returns the bytes it takes, 0 for more, -1 if malformed.
- */
-static long assign_frame(const uint8_t *b, size_t len, const char **txt, size_t *tlen)
-{
-	size_t h = 2, plen;
+/* ==== Opening: the answer and the assignment ==== */
 
-	if (len < 2)
-		return 0;
-	if (b[0] != (0x80 | WS_OP_TEXT) || (b[1] & 0x80))
-		return -1;
-	plen = b[1] & 0x7f;
-	if (plen == 127)
-		return -1;
-	if (plen == 126) {
-		if (len < 4)
-			return 0;
-		plen = (size_t)b[2] << 8 | b[3];
-		h = 4;
-	}
-	if (plen > JSON_MAX)
-		return -1;
-	if (len - h < plen)
-		return 0;
-	*txt = (const char *)b + h;
-	*tlen = plen;
-	return (long)(h + plen);
-}
-
-/* ==== Opening the link ==== */
-
-/* The link is up: configure what changed, log one line. */
-static int link_open(struct client *c, const struct assign *a)
+/* The connection is up: configure what changed, log one line. */
+static void assigned(struct client *c, const struct assign *a)
 {
 	const struct target *t = &c->tg[c->cur];
 	char was[INET_ADDRSTRLEN], now_a[INET_ADDRSTRLEN];
@@ -1153,7 +1096,7 @@ static int link_open(struct client *c, const struct assign *a)
 	}
 	if (tun_setup_addr(c, addr, prefix, mtu) < 0) {
 		c->exit_code = 1;
-		return -1;
+		return;
 	}
 	if (a) {
 		explicit_bzero(c->session, sizeof c->session);
@@ -1161,8 +1104,10 @@ static int link_open(struct client *c, const struct assign *a)
 	}
 	c->keepalive_s = c->o.keepalive_s >= 0 ? (unsigned)c->o.keepalive_s :
 			 a && a->keepalive_s >= 0 ? (unsigned)a->keepalive_s : KEEPALIVE_S;
-	c->st = L_OPEN;
-	c->last_rx = c->last_ping = c->now;
+	link_keepalive(&c->l, c->keepalive_s);
+	link_text(&c->l, false);
+	c->st = C_OPEN;
+	c->was_open = true;
 	c->fails = 0;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (!c->opens)
@@ -1176,9 +1121,8 @@ static int link_open(struct client *c, const struct assign *a)
 		log_info("reconnected to %s: new session, address %s/%u (was %s/%u)", t->name,
 			 ip4(addr, now_a), prefix, ip4(old, was), old_prefix);
 	if (c->opens)
-		c->stat.reconnects++;
+		c->reconnects++;
 	c->opens++;
-	return 0;
 }
 
 /* The upgrade response is complete: check it (§4.1 steps 5-6). */
@@ -1213,231 +1157,113 @@ static void http_done(struct client *c)
 	explicit_bzero(r, sizeof *r);
 	free(r);
 	c->resp = NULL;
-	ws_rx_init(&c->rx, false, WS_MSG_MAX, c->frag, sizeof c->frag);
-	if (c->v1) {
-		c->st = L_ASSIGN;
-		return;
-	}
-	if (!c->o.has_addr) {
+	if (!c->v1 && !c->o.has_addr) {
 		link_down(c, F_FATAL, "the gateway does not speak vpngw.v1 and assigns no "
 			  "address; give one with --address A/LEN");
 		return;
 	}
-	(void)link_open(c, NULL);
+	link_open(&c->l, WS_MSG_MAX, c->now);
+	if (c->v1) {
+		link_text(&c->l, true);
+		c->st = C_ASSIGN;
+		return;
+	}
+	assigned(c, NULL);
 }
 
-/* ==== Input: frames from the gateway ==== */
+/* In C_ASSIGN: the first message must be the assignment. */
+static void assignment(struct client *c, const uint8_t *txt, size_t len)
+{
+	struct assign a;
+
+	if (assign_parse(&a, (const char *)txt, len) < 0) {
+		link_end(c, F_REFUSED, WS_CLOSE_PROTOCOL, "malformed vpngw.v1 assignment");
+		return;
+	}
+	assigned(c, &a);
+	explicit_bzero(&a, sizeof a);
+}
+
+/* Handshake bytes: into the response parser, which copies what it takes. */
+static void http_input(struct client *c, const struct link_msg *m)
+{
+	size_t used = 0;
+	int s = ws_resp_feed(c->resp, m->data, m->len, &used);
+
+	link_consume(&c->l, used);
+	if (s == WS_REQ_DONE)
+		http_done(c);
+	else if (s != WS_REQ_MORE)
+		link_down(c, F_REFUSED, "malformed HTTP response (%d)", s);
+}
+
+/* ==== Input: messages from the gateway ==== */
 
 static void packet_down(struct client *c, const uint8_t *p, size_t len)
 {
-	enum drop d = DROP_NONE;
-
-	if (len < 20 || (p[0] >> 4 != 4 && p[0] >> 4 != 6))
-		d = DROP_MALFORMED;
-	else if (write(c->tun_fd, p, len) != (ssize_t)len)
-		d = DROP_TUN_WRITE;
-	if (d == DROP_NONE) {
-		c->stat.down_packets++;
-		c->stat.down_bytes += len;
-	} else {
-		c->stat.drops[d]++;
+	if (len < 20 || (p[0] >> 4 != 4 && p[0] >> 4 != 6)) {
+		c->stat.drops[DROP_MALFORMED]++;
+		return;
 	}
-	if (log_verbosity >= LOG_DEBUG)
-		log_debug("down %zu bytes%s%s", len, d ? ": drop " : "", d ? drop_name(d) : "");
+	link_tun_write(c->tun_fd, p, len, &c->stat, &c->stat.down);
 }
 
-static void close_seen(struct client *c, uint16_t code)
+/* The gateway closed: say why once the close sequence is over. */
+static void peer_closed(struct client *c, const struct link_msg *m)
 {
-	close_frame(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code);
-	(void)flush(c);
-	/* Pool full: the user's problem on the first connection (for the
-	 * original protocol, which opened without an assignment, too). */
-	bool first = !c->opens || (c->opens == 1 && !c->v1 && c->st == L_OPEN &&
-				   !c->stat.reconnects);
-	if (code == WS_CLOSE_TRY_AGAIN)
-		link_down(c, first ? F_FATAL : F_TRANSIENT,
-			  "the gateway has no free slot (close 1013)");
-	else
-		link_down(c, F_TRANSIENT, "closed by the gateway (%u)", code);
+	c->st = C_CLOSING;
+	if (m->error) {
+		c->down.kind = F_TRANSIENT;
+		snprintf(c->down.why, sizeof c->down.why,
+			 "protocol error from the gateway (close %u)", m->code);
+	} else if (m->code == WS_CLOSE_TRY_AGAIN) {
+		c->down.kind = F_BUSY;
+		snprintf(c->down.why, sizeof c->down.why, "the gateway has no free slot (close 1013)");
+	} else {
+		c->down.kind = F_TRANSIENT;
+		snprintf(c->down.why, sizeof c->down.why, "closed by the gateway (%u)", m->code);
+	}
 }
 
-/* One frame event. Returns -1 when the link went down. */
-static int frame_event(struct client *c, struct ws_msg *m)
+/* One event of the link; the loop stops once the connection is not up. */
+static void client_event(struct client *c, const struct link_msg *m)
 {
 	switch (m->ev) {
-	case WS_EV_BINARY:
-		if (c->st != L_OPEN) {
-			close_frame(c, WS_CLOSE_PROTOCOL);
-			(void)flush(c);
-			link_down(c, F_REFUSED, "a packet before the assignment");
-			return -1;
-		}
-		packet_down(c, m->data, m->len);
-		return 0;
-	case WS_EV_PING:
-		ctrl_frame(c, WS_OP_PONG, m->data, m->len);
-		return 0;
-	case WS_EV_PONG:
-	case WS_EV_MORE:
-		return 0;
-	case WS_EV_CLOSE:
-		close_seen(c, m->code);
-		return -1;
-	case WS_EV_ERROR:
-		close_frame(c, m->code);
-		(void)flush(c);
-		link_down(c, F_TRANSIENT, "protocol error from the gateway (close %u)", m->code);
-		return -1;
+	case LINK_EV_HTTP:
+		http_input(c, m);
+		return;
+	case LINK_EV_TEXT:
+		if (c->st == C_ASSIGN)
+			assignment(c, m->data, m->len);
+		return;
+	case LINK_EV_BINARY:
+		if (c->st == C_OPEN)
+			packet_down(c, m->data, m->len);
+		else
+			link_end(c, F_REFUSED, WS_CLOSE_PROTOCOL, "a packet before the assignment");
+		return;
+	case LINK_EV_CLOSE:
+		peer_closed(c, m);
+		return;
+	case LINK_EV_NONE:
+		return;
 	}
-	return 0;
-}
-
-/* In L_ASSIGN: the first message must be the assignment (or a close). */
-static long parse_assign(struct client *c, uint8_t *b, size_t len)
-{
-	const char *txt;
-	size_t tlen;
-	struct assign a;
-
-	if ((b[0] & 0x0f) != WS_OP_TEXT)
-		return 0; /* not text: the frame parser judges it */
-	long used = assign_frame(b, len, &txt, &tlen);
-	if (used == 0)
-		return -2;
-	if (used < 0 || assign_parse(&a, txt, tlen) < 0) {
-		close_frame(c, WS_CLOSE_PROTOCOL);
-		(void)flush(c);
-		link_down(c, F_REFUSED, "malformed vpngw.v1 assignment");
-		return -1;
-	}
-	explicit_bzero(b, (size_t)used);
-	if (link_open(c, &a) < 0) {
-		explicit_bzero(&a, sizeof a);
-		return -1;
-	}
-	explicit_bzero(&a, sizeof a);
-	return used;
-}
-
-/* Consumes what c->in holds: the response head, then frames. Returns -1
- * when the link went down. */
-static int parse_input(struct client *c)
-{
-	size_t off = 0;
-	int rc = 0;
-
-	while (off < c->in_len && rc == 0) {
-		if (c->st == L_HTTP) {
-			size_t used = 0;
-			int s = ws_resp_feed(c->resp, c->in + off, c->in_len - off, &used);
-			off += used;
-			if (s == WS_REQ_MORE)
-				continue;
-			if (s == WS_REQ_DONE)
-				http_done(c);
-			else
-				link_down(c, F_REFUSED, "malformed HTTP response (%d)", s);
-			if (c->st == L_IDLE || c->exit_code >= 0)
-				return -1;
-			continue;
-		}
-		if (c->st == L_ASSIGN) {
-			long used = parse_assign(c, c->in + off, c->in_len - off);
-			if (used == -1)
-				return -1;
-			if (used == -2)
-				break;
-			if (used > 0) {
-				off += (size_t)used;
-				continue;
-			}
-		}
-		struct ws_msg m;
-		size_t used = ws_rx_next(&c->rx, c->in + off, c->in_len - off, &m);
-		if (m.ev == WS_EV_ERROR)
-			return frame_event(c, &m);
-		if (used == 0)
-			break;
-		off += used;
-		rc = frame_event(c, &m);
-	}
-	if (rc < 0)
-		return -1;
-	if (off) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
-	return 0;
 }
 
 /* The socket is readable: drain it up to a budget. */
 static void sock_readable(struct client *c)
 {
-	for (int i = 0; i < SOCK_BUDGET && c->st != L_IDLE; i++) {
-		if (c->in_len == IN_CAP) {
-			link_down(c, F_TRANSIENT, "input buffer full");
-			return;
-		}
-		ssize_t r = wire_read(c->fd, c->tls, c->in + c->in_len, IN_CAP - c->in_len);
-		if (r == -2)
-			return;
-		if (r <= 0) {
-			if (r == 0)
-				link_down(c, F_TRANSIENT, "connection closed by the gateway");
-			else if (c->tls)
-				/* A certificate that fails now will fail again. */
-				link_down(c, tls_cert_failed(c->tls) ? F_FATAL : F_TRANSIENT,
-					  "TLS: %s", tls_error(c->tls));
-			else
-				link_down(c, F_TRANSIENT, "%s", strerror(errno));
-			return;
-		}
-		c->in_len += (size_t)r;
-		c->last_rx = c->now;
-			if (parse_input(c) < 0)
-			return;
-	}
-}
-
-/* ==== The TUN side ==== */
-
-/* Reads packets straight into queue cells, the masked header in front;
- * while the link is down they are read into scratch and dropped. */
-static void tun_readable(struct client *c)
-{
-	for (int i = 0; i < TUN_BUDGET; i++) {
-		bool open = c->st == L_OPEN;
-		uint8_t *p = open ? wire_q_next(&c->q) : c->scratch + WIRE_HEADROOM;
-		if (!p)
-			return; /* the kernel's queue holds the rest */
-		ssize_t r = read(c->tun_fd, p, WIRE_PKT_MAX);
+	for (int i = 0; i < SOCK_BUDGET && c->st >= C_HTTP && c->exit_code < 0; i++) {
+		struct link_msg m;
+		int r = link_read(&c->l, c->now);
 		if (r < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				log_warn("%s: read", c->o.tun);
-				c->exit_code = 1;
-			}
+			link_gone(c);
 			return;
 		}
-		enum drop d = DROP_NONE;
-		if (!open)
-			d = DROP_LINK_DOWN;
-		else if (r < 20 || p[0] >> 4 != 4)
-			d = r >= 1 && p[0] >> 4 == 6 ? DROP_IPV6 : DROP_MALFORMED;
-		if (d != DROP_NONE) {
-			c->stat.drops[d]++;
-			if (log_verbosity >= LOG_DEBUG)
-				log_debug("up %zd bytes: drop %s", r, drop_name(d));
-			continue;
-		}
-		uint8_t mask[4];
-		mask_new(c, mask);
-		size_t h = ws_hdr_len((size_t)r) + 4;
-		ws_hdr_put_masked(p - h, WS_OP_BINARY, (size_t)r, mask, p);
-		wire_q_push(&c->q, h, (size_t)r);
-		c->stat.up_packets++;
-		c->stat.up_bytes += (size_t)r;
-		if (log_verbosity >= LOG_DEBUG)
-			log_debug("up %zd bytes", r);
+		if (r == 0)
+			return;
+		while (c->st >= C_HTTP && c->exit_code < 0 && link_next(&c->l, &m) != LINK_EV_NONE)
+			client_event(c, &m);
 	}
 }
 
@@ -1445,66 +1271,70 @@ static void tun_readable(struct client *c)
 
 static void timers(struct client *c)
 {
-	unsigned ka = c->keepalive_s;
-
 	switch (c->st) {
-	case L_IDLE:
+	case C_IDLE:
 		if (c->now >= c->deadline)
 			link_start(c);
 		return;
-	case L_CONNECT:
-	case L_HTTP:
-	case L_ASSIGN:
-		if (c->now >= c->deadline)
-			link_down(c, F_TRANSIENT, "%s timed out after %d s",
-				  c->st == L_CONNECT ? "connect" : "upgrade", SETUP_MS / 1000);
-		return;
-	case L_OPEN:
+	case C_CONNECT:
+	case C_HTTP:
+	case C_ASSIGN:
+		if (c->now >= c->deadline) {
+			link_end(c, F_TRANSIENT, WS_CLOSE_GOING_AWAY, "%s timed out after %d s",
+				 c->st == C_CONNECT ? "connect" : "upgrade", SETUP_MS / 1000);
+			return;
+		}
+		break;
+	case C_OPEN:
+	case C_CLOSING:
 		break;
 	}
-	if (!ka)
+	if (c->st == C_CONNECT)
 		return;
-	uint64_t idle = c->now - c->last_rx;
-	if (idle >= 3ull * ka * 1000) {
-		close_frame(c, WS_CLOSE_GOING_AWAY);
-		(void)flush(c);
-		link_down(c, F_TRANSIENT, "silent for %u s", 3 * ka);
-	} else if (idle >= (uint64_t)ka * 1000 && c->now - c->last_ping >= (uint64_t)ka * 1000) {
-		ctrl_frame(c, WS_OP_PING, (const uint8_t *)"vpngw", 5);
-		c->last_ping = c->now;
+	switch (link_tick(&c->l, c->now)) {
+	case LINK_TICK_SILENT:
+		c->st = C_CLOSING;
+		c->down.kind = F_TRANSIENT;
+		snprintf(c->down.why, sizeof c->down.why, "%s", link_why(&c->l));
+		break;
+	case LINK_TICK_DEAD:
+		link_gone(c);
+		break;
+	case LINK_TICK_OK:
+		break;
 	}
 }
 
 static void log_stats(const struct client *c)
 {
 	char line[1024];
-	int n = snprintf(line, sizeof line,
-			 "stats link=%s reconnects=%llu up_packets=%llu up_bytes=%llu "
-			 "down_packets=%llu down_bytes=%llu", c->st == L_OPEN ? "up" : "down",
-			 (unsigned long long)c->stat.reconnects,
-			 (unsigned long long)c->stat.up_packets, (unsigned long long)c->stat.up_bytes,
-			 (unsigned long long)c->stat.down_packets, (unsigned long long)c->stat.down_bytes);
+	int n = snprintf(line, sizeof line, "stats link=%s reconnects=%llu",
+			 c->st == C_OPEN ? "up" : "down", (unsigned long long)c->reconnects);
 	if (n > 0 && (size_t)n < sizeof line)
-		drop_format(line, sizeof line, (size_t)n, c->stat.drops);
+		link_stats_format(line, sizeof line, (size_t)n, &c->stat);
 	log_info("%s", line);
 }
 
-static void install_signals(sigset_t *old)
+/* SIGINT, SIGTERM: close the connection properly, then leave. */
+static void leave(struct client *c)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block;
+	log_info("%s: closing", got_term == SIGINT ? "interrupted" : "terminated");
+	got_term = 0;
+	if (c->st == C_OPEN || c->st == C_ASSIGN)
+		link_end(c, F_EXIT, WS_CLOSE_GOING_AWAY, "leaving");
+	else if (c->st == C_CLOSING)
+		c->down.kind = F_EXIT;
+	else
+		c->exit_code = 0;
+}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* Delivered only inside ppoll(), so no wake-up is ever missed. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &block, old);
+static void tun_readable(struct client *c)
+{
+	if (link_tun_drain(c->st == C_OPEN ? &c->l : NULL, c->tun_fd, NULL, DROP_LINK_DOWN,
+			   &c->stat, &c->stat.up, c->scratch, TUN_BUDGET) < 0) {
+		log_warn("%s: read", c->o.tun);
+		c->exit_code = 1;
+	}
 }
 
 static void loop(struct client *c)
@@ -1515,53 +1345,35 @@ static void loop(struct client *c)
 
 	sigemptyset(&empty);
 	while (c->exit_code < 0) {
-		c->now = now_ms();
-		if (got_term) {
-			log_info("%s: closing", got_term == SIGINT ? "interrupted" : "terminated");
-			if (c->st == L_OPEN) {
-				close_frame(c, WS_CLOSE_GOING_AWAY);
-				(void)flush(c);
-			}
-			c->exit_code = 0;
-			break;
-		}
+		c->now = link_now();
+		if (got_term)
+			leave(c);
 		if (got_usr1) {
 			got_usr1 = 0;
 			log_stats(c);
 		}
-		if (c->now >= next_tick || (c->st == L_IDLE && c->now >= c->deadline)) {
+		if (c->exit_code < 0 &&
+		    (c->now >= next_tick || (c->st == C_IDLE && c->now >= c->deadline))) {
 			timers(c);
 			next_tick = c->now + TICK_MS;
 		}
-		if (c->st != L_IDLE && c->st != L_CONNECT && flush(c) < 0)
-			link_down(c, F_TRANSIENT, "write: %s",
-				  c->tls ? tls_error(c->tls) : strerror(errno));
+		if (c->exit_code < 0 && c->st >= C_HTTP && link_flush(&c->l, c->now) < 0)
+			link_gone(c);
 		if (c->exit_code >= 0)
 			break;
 
-		/* The TUN: always read while down (to drop and count); while up,
-		 * only when a cell is free. */
+		/* The TUN is always read: while down, to drop and count. */
+		bool linked = c->st >= C_HTTP;
 		pfd[0] = (struct pollfd){ .fd = c->tun_fd, .events = POLLIN };
-		if (c->st == L_OPEN && c->q.count == WIRE_CELLS)
-			pfd[0].fd = -1;
-		short ev = 0;
-		if (c->st == L_CONNECT)
-			ev = POLLOUT;
-		else if (c->st != L_IDLE) {
-			ev = c->in_len < IN_CAP ? POLLIN : 0;
-			if (tx_pending(c))
-				ev |= POLLOUT;
-		}
-		pfd[1] = (struct pollfd){ .fd = c->st == L_IDLE ? -1 : c->fd, .events = ev };
-
+		pfd[1] = (struct pollfd){ .fd = c->st == C_IDLE ? -1 : c->fd,
+			.events = c->st == C_CONNECT ? POLLOUT : linked ? link_events(&c->l) : 0 };
 		uint64_t wait = TICK_MS;
-		if (c->st == L_IDLE)
+		if (c->st == C_IDLE)
 			wait = c->deadline > c->now ? c->deadline - c->now : 0;
 		if (wait > TICK_MS)
 			wait = TICK_MS;
-		if (c->tls && tls_has_plaintext(c->tls))
-			wait = 0;
-		struct timespec ts = { 0, (long)wait * 1000000 };
+		bool busy = linked && link_busy(&c->l);
+		struct timespec ts = { 0, busy ? 0 : (long)wait * 1000000 };
 		int r = ppoll(pfd, 2, &ts, &empty);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1570,11 +1382,10 @@ static void loop(struct client *c)
 			c->exit_code = 1;
 			break;
 		}
-		c->now = now_ms();
-		if (pfd[1].fd >= 0 && c->st == L_CONNECT && pfd[1].revents)
+		c->now = link_now();
+		if (pfd[1].fd >= 0 && c->st == C_CONNECT && pfd[1].revents)
 			link_connect_done(c);
-		else if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) ||
-		         (c->tls && tls_has_plaintext(c->tls))))
+		else if (linked && (busy || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))))
 			sock_readable(c);
 		if (pfd[0].revents & POLLIN)
 			tun_readable(c);
@@ -1583,22 +1394,21 @@ static void loop(struct client *c)
 
 /* ==== Entry ==== */
 
-/* The one cleanup path: routes, link, TUN, secrets. */
+/* The one cleanup path: routes, connection, TUN, secrets. */
 static void client_free(struct client *c)
 {
-	link_close(c);
+	conn_free(c);
 	routes_del(c);
 	if (c->tun_fd >= 0)
 		close(c->tun_fd);
-	wire_q_free(&c->q);
 	explicit_bzero(c->session, sizeof c->session);
 	explicit_bzero(c->auth, sizeof c->auth);
-	explicit_bzero(c->out.buf, sizeof c->out.buf);
 	free(c);
 }
 
 int client_main(int argc, char **argv)
 {
+	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
 	struct client *c = calloc(1, sizeof *c);
 	sigset_t old;
 	int rc;
@@ -1615,14 +1425,6 @@ int client_main(int argc, char **argv)
 		free(c);
 		return rc == 2 ? 0 : 1;
 	}
-	if (getrandom(&c->rng, sizeof c->rng, 0) != sizeof c->rng)
-		c->rng = now_ms() ^ (uint64_t)getpid() << 32;
-	c->rng |= 1;
-	if (wire_q_init(&c->q) < 0) {
-		log_warnx("connect: out of memory");
-		free(c);
-		return 1;
-	}
 	/* Until the TUN exists there is nothing to undo: ^C may kill a slow
 	 * name lookup. From then on signals wait for the loop. */
 	rc = 1;
@@ -1630,12 +1432,12 @@ int client_main(int argc, char **argv)
 		client_free(c);
 		return 1;
 	}
-	install_signals(&old);
+	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, &old);
 	if (tun_open_checked(c) < 0)
 		goto out;
 	if (c->o.default_route && gateway_routes(c, true) < 0)
 		goto out;
-	c->now = now_ms();
+	c->now = link_now();
 	c->deadline = c->now;
 	loop(c);
 	rc = c->exit_code;

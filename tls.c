@@ -6,9 +6,10 @@
  * with), each connection's engine and record buffers, certificate checks on
  * the client side (CA bundle, SPKI pin or none) and the choice of the
  * fastest constant-time AES/GHASH/ChaCha20/Poly1305 code for this CPU.
- * It leaves the socket, poll() and every timeout to the caller: it only
- * read()s and send()s on the non-blocking fd it is handed. It is the only
- * file that includes bearssl.h.
+ * It never touches a socket: like BearSSL's engine, whose four buffer
+ * pairs it passes on, it hands out buffers and takes acks, and link.c moves
+ * the bytes between them and the socket. It is the only file that includes
+ * bearssl.h.
  *
  * Only ECDHE with AES-GCM or ChaCha20-Poly1305 is offered, TLS 1.2 only,
  * server preference order, no renegotiation, no session cache.
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1255,178 +1255,116 @@ static void explain(struct tls_conn *c, int e)
 		snprintf(c->why, sizeof c->why, "error %d", e);
 }
 
-/* A socket error: logged once at debug level, kept for tls_error. */
-static int sys_fail(struct tls_conn *c, const char *op)
-{
-	snprintf(c->why, sizeof c->why, "%s: %s", op, strerror(errno));
-	log_debug("TLS: %s", c->why);
-	return -1;
-}
-
 /*
- * The engine is closed: 0 after a close_notify, -1 after an error. A plain
- * HTTP request gets a short 400 before the socket is closed.
+ * The engine is closed: records why once (debug level), so that
+ * tls_error can tell the caller.
  */
-static ssize_t closed(struct tls_conn *c, int fd)
+static void note_close(struct tls_conn *c)
 {
-	static const char bad[] = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-		"Content-Type: text/plain\r\nContent-Length: 27\r\n\r\n"
-		"This port only speaks TLS.\n";
 	int e = br_ssl_engine_last_error(c->eng);
 
-	if (e == BR_ERR_OK)
-		return 0;
-	if (!c->why[0]) {
-		explain(c, e);
-		log_debug("TLS: %s", c->why);
-		if (c->creds && !strncmp(c->why, "plain HTTP", 10))
-			(void)!send(fd, bad, sizeof bad - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	}
-	return -1;
+	if (e == BR_ERR_OK || c->why[0])
+		return;
+	explain(c, e);
+	log_debug("TLS: %s", c->why);
 }
 
-/*
- * Writes the engine's records to the socket until none is left (0) or the
- * socket is full (1). -1 on a socket error.
- */
-static int send_records(struct tls_conn *c, int fd)
+static unsigned state(const struct tls_conn *c)
 {
-	while (br_ssl_engine_current_state(c->eng) & BR_SSL_SENDREC) {
-		size_t len;
-		uint8_t *p = br_ssl_engine_sendrec_buf(c->eng, &len);
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 1;
-		if (w < 0)
-			return sys_fail(c, "write");
-		br_ssl_engine_sendrec_ack(c->eng, (size_t)w);
-	}
-	return 0;
+	return br_ssl_engine_current_state(c->eng);
 }
 
-/* Reads one chunk of records from the socket into the engine: 1 when bytes
- * came, -2 when none can now, 0 at EOF, -1 on error. */
-static int recv_records(struct tls_conn *c, int fd)
+/* ==== The four buffer pairs (BearSSL's engine, bearssl_ssl.h) ==== */
+
+uint8_t *tls_rx_buf(struct tls_conn *c, size_t *len)
+{
+	if (!(state(c) & BR_SSL_RECVREC))
+		return NULL;
+	return br_ssl_engine_recvrec_buf(c->eng, len);
+}
+
+void tls_rx_ack(struct tls_conn *c, size_t n)
 {
 	size_t len;
-	uint8_t *p = br_ssl_engine_recvrec_buf(c->eng, &len);
-	ssize_t r;
+	const uint8_t *p = br_ssl_engine_recvrec_buf(c->eng, &len);
 
-	do
-		r = read(fd, p, len);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return -2;
-	if (r < 0)
-		return sys_fail(c, "read");
-	if (r == 0)
-		return 0;
+	/* The first bytes tell a plain HTTP request from a ClientHello. */
 	if (c->first_len < sizeof c->first) {
 		size_t k = sizeof c->first - c->first_len;
-		k = (size_t)r < k ? (size_t)r : k;
+		k = n < k ? n : k;
 		memcpy(c->first + c->first_len, p, k);
 		c->first_len += k;
 	}
-	br_ssl_engine_recvrec_ack(c->eng, (size_t)r);
-	return 1;
+	br_ssl_engine_recvrec_ack(c->eng, n);
+	if (state(c) & BR_SSL_CLOSED)
+		note_close(c);
 }
 
-ssize_t tls_read(struct tls_conn *c, int fd, uint8_t *buf, size_t cap)
+const uint8_t *tls_tx_buf(struct tls_conn *c, size_t *len)
 {
-	for (;;) {
-		unsigned st = br_ssl_engine_current_state(c->eng);
-		if (st & BR_SSL_CLOSED)
-			return closed(c, fd);
-		if (st & BR_SSL_RECVAPP) {
-			size_t len;
-			uint8_t *p = br_ssl_engine_recvapp_buf(c->eng, &len);
-			if (cap == 0)
-				return -2;
-			len = len < cap ? len : cap;
-			memcpy(buf, p, len);
-			br_ssl_engine_recvapp_ack(c->eng, len);
-			return (ssize_t)len;
-		}
-		/* Handshake replies and alerts go out before we wait for more. */
-		if (st & BR_SSL_SENDREC) {
-			int r = send_records(c, fd);
-			if (r < 0)
-				return -1;
-			if (r == 0)
-				continue;
-		}
-		if (!(st & BR_SSL_RECVREC))
-			return -2;      /* the engine waits for the socket to drain */
-		int r = recv_records(c, fd);
-		if (r == 0) {
-			snprintf(c->why, sizeof c->why, "connection closed by peer");
-			return 0;
-		}
-		if (r < 0)
-			return r;
-	}
+	if (!(state(c) & BR_SSL_SENDREC))
+		return NULL;
+	return br_ssl_engine_sendrec_buf(c->eng, len);
 }
 
-ssize_t tls_writev(struct tls_conn *c, int fd, const struct iovec *iov, int n)
+void tls_tx_ack(struct tls_conn *c, size_t n)
 {
-	size_t taken = 0, off = 0;
-	int i = 0;
-
-	for (;;) {
-		while (i < n && off == iov[i].iov_len) {
-			i++;
-			off = 0;
-		}
-		unsigned st = br_ssl_engine_current_state(c->eng);
-		if (st & BR_SSL_CLOSED)
-			return closed(c, fd) < 0 || !taken ? -1 : (ssize_t)taken;
-		if (i == n)
-			break;
-		if (st & BR_SSL_SENDAPP) {
-			size_t len;
-			uint8_t *p = br_ssl_engine_sendapp_buf(c->eng, &len);
-			size_t k = iov[i].iov_len - off;
-			k = k < len ? k : len;
-			memcpy(p, (const uint8_t *)iov[i].iov_base + off, k);
-			br_ssl_engine_sendapp_ack(c->eng, k); /* a full record goes */
-			off += k;
-			taken += k;
-			continue;
-		}
-		if (!(st & BR_SSL_SENDREC))
-			break;          /* still in the handshake */
-		int r = send_records(c, fd);
-		if (r < 0)
-			return -1;
-		if (r > 0)
-			break;          /* the socket is full: take the rest later */
-	}
-	/* Everything offered is in: close the record now, not when full. */
-	if (i == n)
-		br_ssl_engine_flush(c->eng, 0);
-	if (send_records(c, fd) < 0)
-		return -1;
-	return (ssize_t)taken;
+	br_ssl_engine_sendrec_ack(c->eng, n);
 }
 
-int tls_flush(struct tls_conn *c, int fd)
+const uint8_t *tls_app_rx(struct tls_conn *c, size_t *len)
 {
-	if (br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)
-		return closed(c, fd) < 0 ? -1 : 0;
+	if (!(state(c) & BR_SSL_RECVAPP))
+		return NULL;
+	return br_ssl_engine_recvapp_buf(c->eng, len);
+}
+
+void tls_app_rx_ack(struct tls_conn *c, size_t n)
+{
+	br_ssl_engine_recvapp_ack(c->eng, n);
+}
+
+uint8_t *tls_app_tx(struct tls_conn *c, size_t *len)
+{
+	if (!(state(c) & BR_SSL_SENDAPP))
+		return NULL;
+	return br_ssl_engine_sendapp_buf(c->eng, len);
+}
+
+void tls_app_tx_ack(struct tls_conn *c, size_t n)
+{
+	br_ssl_engine_sendapp_ack(c->eng, n);
+}
+
+void tls_app_flush(struct tls_conn *c)
+{
 	br_ssl_engine_flush(c->eng, 0);
-	return send_records(c, fd) < 0 ? -1 : 0;
 }
 
-bool tls_want_write(const struct tls_conn *c)
+void tls_close(struct tls_conn *c)
 {
-	return br_ssl_engine_current_state(c->eng) & BR_SSL_SENDREC;
+	br_ssl_engine_close(c->eng);
 }
 
-bool tls_has_plaintext(const struct tls_conn *c)
+bool tls_closed(const struct tls_conn *c)
 {
-	return br_ssl_engine_current_state(c->eng) & BR_SSL_RECVAPP;
+	return state(c) & BR_SSL_CLOSED;
+}
+
+bool tls_failed(const struct tls_conn *c)
+{
+	return (state(c) & BR_SSL_CLOSED) && br_ssl_engine_last_error(c->eng) != BR_ERR_OK;
+}
+
+bool tls_plain_http(const struct tls_conn *c)
+{
+	return c->creds && tls_failed(c) && !strncmp(c->why, "plain HTTP", 10);
+}
+
+void tls_set_error(struct tls_conn *c, const char *why)
+{
+	if (!c->why[0])
+		snprintf(c->why, sizeof c->why, "%s", why);
 }
 
 const char *tls_error(const struct tls_conn *c)

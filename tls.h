@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tls.h: TLS 1.2 for both ends of the tunnel, over BearSSL's engine API and
- * non-blocking sockets. The caller's loop owns the socket and its poll();
- * these functions move bytes between the socket, the engine and the
- * caller's plaintext buffers, never blocking. tls.c is the only file that
- * includes bearssl.h. Built only with TLS=1; with TLS=0 every constructor
- * fails and nothing else is reachable.
+ * tls.h: TLS 1.2 for both ends of the tunnel, over BearSSL's engine API.
+ * Like that engine it never touches a socket: it hands out buffers and
+ * takes acks, and the caller (link.c) moves bytes between them and its
+ * non-blocking socket. tls.c is the only file that includes bearssl.h.
+ * Built only with TLS=1; with TLS=0 every constructor fails and nothing
+ * else is reachable.
  */
 #ifndef VPNGW_TLS_H
 #define VPNGW_TLS_H
@@ -13,8 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include <sys/uio.h>
 
 #ifndef VPNGW_TLS
 #define VPNGW_TLS 0
@@ -49,30 +47,42 @@ struct tls_conn *tls_conn_client(const char *host, const char *ca_file,
 void tls_conn_free(struct tls_conn *c);
 
 /*
- * Reads plaintext into buf (capacity cap): pumps socket bytes into the
- * engine as needed. Returns the number of bytes, 0 on a clean close, -1 on
- * failure (logged once at debug level; tls_error tells why), -2 when no
- * plaintext can be had without blocking.
+ * The engine's four buffer pairs (BearSSL, bearssl_ssl.h), for link.c,
+ * which owns the socket. Each buffer call returns the buffer and its
+ * length in *len, or NULL when the engine has none to offer now; the
+ * matching *_ack tells how many of those bytes were used.
+ *   rx:     room for bytes read from the socket
+ *   tx:     records to write to the socket (handshake, alerts, data)
+ *   app_rx: decrypted bytes for the caller
+ *   app_tx: room for plaintext to send (none until the handshake is done)
  */
-ssize_t tls_read(struct tls_conn *c, int fd, uint8_t *buf, size_t cap);
+uint8_t *tls_rx_buf(struct tls_conn *c, size_t *len);
+void tls_rx_ack(struct tls_conn *c, size_t n);
+const uint8_t *tls_tx_buf(struct tls_conn *c, size_t *len);
+void tls_tx_ack(struct tls_conn *c, size_t n);
+const uint8_t *tls_app_rx(struct tls_conn *c, size_t *len);
+void tls_app_rx_ack(struct tls_conn *c, size_t n);
+uint8_t *tls_app_tx(struct tls_conn *c, size_t *len);
+void tls_app_tx_ack(struct tls_conn *c, size_t n);
 
-/*
- * Takes plaintext from iov[0..n) into the engine as one or more records and
- * tries to send them. Returns the bytes taken (0 when the engine's buffer
- * is full), or -1 on failure.
- */
-ssize_t tls_writev(struct tls_conn *c, int fd, const struct iovec *iov, int n);
+/* Ends the current record now instead of when it is full. */
+void tls_app_flush(struct tls_conn *c);
 
-/* Sends records the engine holds (handshake or data). 0, or -1 on failure. */
-int tls_flush(struct tls_conn *c, int fd);
+/* Starts the close (a close_notify alert goes out through tx). */
+void tls_close(struct tls_conn *c);
 
-/* true when the engine has records to send (poll for POLLOUT). */
-bool tls_want_write(const struct tls_conn *c);
+/* The engine is closed; tls_failed: by an error, not a close_notify. */
+bool tls_closed(const struct tls_conn *c);
+bool tls_failed(const struct tls_conn *c);
 
-/* true when plaintext is buffered (poll must not sleep). */
-bool tls_has_plaintext(const struct tls_conn *c);
+/* A server connection failed because the peer spoke plain HTTP. */
+bool tls_plain_http(const struct tls_conn *c);
 
-/* A short reason for the last failure, for the log. */
+/* Records why the connection failed outside the engine (a socket
+ * error), unless a reason is already known. */
+void tls_set_error(struct tls_conn *c, const char *why);
+
+/* A short reason for the failure, for the log. */
 const char *tls_error(const struct tls_conn *c);
 
 /* true when a client's handshake failed on the server's certificate
@@ -90,13 +100,20 @@ static inline struct tls_conn *tls_conn_client(const char *h, const char *ca,
 					       const char *pin, bool insecure)
 { (void)h; (void)ca; (void)pin; (void)insecure; return NULL; }
 static inline void tls_conn_free(struct tls_conn *c) { (void)c; }
-static inline ssize_t tls_read(struct tls_conn *c, int fd, uint8_t *b, size_t n)
-{ (void)c; (void)fd; (void)b; (void)n; return -1; }
-static inline ssize_t tls_writev(struct tls_conn *c, int fd, const struct iovec *v, int n)
-{ (void)c; (void)fd; (void)v; (void)n; return -1; }
-static inline int tls_flush(struct tls_conn *c, int fd) { (void)c; (void)fd; return -1; }
-static inline bool tls_want_write(const struct tls_conn *c) { (void)c; return false; }
-static inline bool tls_has_plaintext(const struct tls_conn *c) { (void)c; return false; }
+static inline uint8_t *tls_rx_buf(struct tls_conn *c, size_t *n) { (void)c; *n = 0; return NULL; }
+static inline void tls_rx_ack(struct tls_conn *c, size_t n) { (void)c; (void)n; }
+static inline const uint8_t *tls_tx_buf(struct tls_conn *c, size_t *n) { (void)c; *n = 0; return NULL; }
+static inline void tls_tx_ack(struct tls_conn *c, size_t n) { (void)c; (void)n; }
+static inline const uint8_t *tls_app_rx(struct tls_conn *c, size_t *n) { (void)c; *n = 0; return NULL; }
+static inline void tls_app_rx_ack(struct tls_conn *c, size_t n) { (void)c; (void)n; }
+static inline uint8_t *tls_app_tx(struct tls_conn *c, size_t *n) { (void)c; *n = 0; return NULL; }
+static inline void tls_app_tx_ack(struct tls_conn *c, size_t n) { (void)c; (void)n; }
+static inline void tls_app_flush(struct tls_conn *c) { (void)c; }
+static inline void tls_close(struct tls_conn *c) { (void)c; }
+static inline bool tls_closed(const struct tls_conn *c) { (void)c; return true; }
+static inline bool tls_failed(const struct tls_conn *c) { (void)c; return true; }
+static inline bool tls_plain_http(const struct tls_conn *c) { (void)c; return false; }
+static inline void tls_set_error(struct tls_conn *c, const char *w) { (void)c; (void)w; }
 static inline const char *tls_error(const struct tls_conn *c) { (void)c; return "no TLS"; }
 static inline bool tls_cert_failed(const struct tls_conn *c) { (void)c; return false; }
 #endif

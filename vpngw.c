@@ -2,16 +2,18 @@
 /*
  * vpngw.c: main, the subcommand table, and the gateway's event loop.
  *
- * It owns every file descriptor's lifetime, the slot table, the connections
- * and the only poll() of the gateway. Bytes go to ws.c (HTTP upgrade and
- * frames), packets to nat.c (validation and source NAT), and the host to
- * tun.c (devices, setup, conntrack); tls.c, when built, sits between the
- * socket and ws.c. None of them calls back into this file.
+ * It owns every file descriptor's lifetime, the slot table, the
+ * connections and the only poll() of the gateway. Each connection is a
+ * link (link.c: socket, TLS, frames, send queue, keepalive, the close
+ * sequence); this file adds what only the gateway does: the upgrade
+ * request's answer, slots and their resumption, fair admission of
+ * connections that hold no slot (admit.c), and the packets' way through
+ * nat.c. The host is tun.c's. None of them calls back into this file.
  *
  * The packet paths:
- *   socket -> conn.in -> ws_rx_next (unmask in place) -> nat_out -> write(tun)
- *   read(tun) into a slot's wire.c cell, after room for the frame header
- *   -> nat_in -> header written in front -> one writev of many frames.
+ *   socket -> link (unmask in place) -> nat_check, nat_out -> write(tun)
+ *   read(tun) into the link's send queue -> nat_in -> frame header in
+ *   front -> one sendmsg of many frames (or one pass through TLS).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,34 +30,35 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "admit.h"
 #include "client.h"
+#include "link.h"
 #include "log.h"
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
-#include "wire.h"
 #include "ws.h"
 
 #define VPNGW_VERSION "0.1.0"
 
 /* ---- Sizes and timers ---- */
 
-#define IN_CAP         (2 * 65536)       /* socket bytes read per conn */
-#define CLOSE_RESERVE  4                 /* ctrl room kept for a close frame */
-#define CONN_EXTRA     32                /* connections beyond the pool */
+#define GUESTS         1024              /* connections without a slot */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
-#define CLOSE_WAIT_MS  2000              /* peer's close reply / final flush */
 #define QUARANTINE_MS  1000              /* after the conntrack flush */
 #define QUARANTINE_NOCT_MS 120000        /* when conntrack could not be flushed */
 #define TUN_BUDGET     64                /* packets read per TUN per wake */
 #define SOCK_BUDGET    4                 /* reads per socket per wake */
+#define ACCEPT_BUDGET  64                /* accepts per wake */
 #define TOKEN_LEN      16                /* session token bytes */
+#define TICK_MS        200
 
 /* ---- Configuration ---- */
 
@@ -73,42 +76,34 @@ struct config {
 
 /* ---- Connections and slots ---- */
 
-enum conn_state {
-	C_HTTP,        /* reading the upgrade request */
-	C_OPEN,        /* frames both ways */
-	C_CLOSING,     /* our close frame sent; waiting for the peer's */
-	C_FLUSH_CLOSE, /* send what is queued, discard input, then C_DRAIN */
-	C_DRAIN,       /* our side shut; discard input until EOF, then close */
-};
-
 struct slot;
 
+/*
+ * A client connection: its link, and what the gateway knows of it. Its
+ * state is the link's (LINK_HTTP while the request arrives, LINK_OPEN once
+ * upgraded, then the close sequence); while it holds no slot it is a
+ * guest, counted in the admission table under its source.
+ */
 struct conn {
+	struct link l;
 	int fd;
-	int pidx;                    /* index in the poll set, -1 if not in it */
-	enum conn_state state;
-	char peer[INET6_ADDRSTRLEN + 8];
+	unsigned id;                 /* its place in gw.by_id, and admission id */
+	unsigned live;               /* its place in gw.live */
+	int pidx;                    /* in the poll set, -1 if not in it */
+	bool v1;                     /* spoke vpngw.v1 */
+	bool quiet;                  /* its end was logged already */
 	struct slot *slot;
 	const char *slot_name;       /* the last slot held, for the log */
-	struct tls_conn *tls;        /* NULL for plain ws:// */
-	struct ws_req *req;          /* during C_HTTP only */
-	struct ws_rx rx;
-	bool v1;                     /* spoke vpngw.v1 */
-	bool ping_out;               /* a keepalive ping awaits any reply */
-	bool quiet;                  /* its end was logged already */
-	uint16_t close_code;         /* what we closed with, for the log */
-	uint64_t deadline;           /* handshake or closing deadline, ms */
-	uint64_t last_rx;            /* last byte from the peer, ms */
-	size_t in_len;
-	struct wire_ctrl out;        /* replies and control frames */
-	uint8_t in[IN_CAP];
-	uint8_t frag[WS_MSG_MAX];
+	struct ws_req *req;          /* while the request head arrives */
+	uint64_t deadline;           /* of the handshake */
+	uint8_t source[ADMIT_KEY_LEN]; /* the address it is counted under */
+	char peer[INET6_ADDRSTRLEN + 8];
 };
 
 enum slot_state {
 	S_FREE,        /* may be given to a new client */
 	S_BUSY,        /* a connection holds it */
-	S_LINGER,      /* its client left; kept for resumption */
+	S_LINGER,      /* its client vanished; kept for resumption */
 	S_QUARANTINE,  /* released; late replies may still arrive */
 };
 
@@ -123,14 +118,6 @@ struct slot {
 	uint8_t token[TOKEN_LEN];
 	bool has_token;
 	struct nat nat;
-	struct wire_q txq;           /* frames for the client, tail drop */
-};
-
-/* Counters: one per drop reason, and traffic each way. */
-struct stats {
-	uint64_t drops[DROP_N];
-	uint64_t up_packets, up_bytes;     /* client -> Internet */
-	uint64_t down_packets, down_bytes; /* Internet -> client */
 };
 
 /* Everything one loop owns, so that several loops can run side by side. */
@@ -139,16 +126,19 @@ struct gw {
 	int listen_fd;
 	struct slot *slots;
 	unsigned n_slots;
-	struct conn **conns;
-	unsigned n_conns, max_conns;
+	struct conn **by_id;         /* max_conns entries, NULL when free */
+	struct conn **live;          /* the n_live connections, dense */
+	unsigned n_live, max_conns;
+	unsigned *free_ids, n_free;
+	struct admit *guests;        /* connections that hold no slot */
 	struct tls_server *tls;
 	bool ct_flush;               /* conntrack entries can be deleted */
 	unsigned refused;            /* refused or evicted since the last log */
 	uint64_t refused_logged;
 	uint64_t now;
-	struct stats st;
+	struct link_stats st;
 	struct pollfd *pfd;
-	uint8_t scratch[WIRE_CELL];  /* packets read only to be dropped */
+	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
 };
 
 static volatile sig_atomic_t got_term, got_usr1, got_hup;
@@ -163,14 +153,6 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void put_ip(char *out, size_t cap, uint32_t host_order)
 {
 	struct in_addr a = { .s_addr = htonl(host_order) };
@@ -178,46 +160,30 @@ static void put_ip(char *out, size_t cap, uint32_t host_order)
 	inet_ntop(AF_INET, &a, out, (socklen_t)cap);
 }
 
-/* ==== Output: control bytes and the slot's frame queue ==== */
+/* ==== Guests: connections without a slot ==== */
 
-/* Queues a ping or pong, keeping room for a close frame. A full queue loses
- * a pong, which RFC 6455 §5.5.3 allows. */
-static void ctrl_frame(struct conn *c, enum ws_op op, const uint8_t *p, size_t len)
+static void guest_add(struct gw *g, struct conn *c)
 {
-	uint8_t f[WS_CTRL_MAX + 2];
-	size_t n = ws_ctrl_frame(f, op, p, len);
-
-	(void)wire_ctrl_put(&c->out, f, n, CLOSE_RESERVE);
+	admit_add(g->guests, c->id, c->source);
 }
 
-/* The frame queue c sends from: its slot's, while it holds one. */
-static struct wire_q *conn_q(const struct conn *c)
+static void guest_del(struct gw *g, struct conn *c)
 {
-	return c->slot && c->slot->conn == c ? &c->slot->txq : NULL;
-}
-
-static bool tx_pending(const struct conn *c)
-{
-	return wire_pending(&c->out, conn_q(c), c->tls);
+	admit_del(g->guests, c->id);
 }
 
 /* ==== Slots ==== */
 
-/*
- * Separates a connection from its slot. A frame the socket has half taken
- * must still be finished, or the stream breaks: wire_q_salvage keeps its
- * tail. The rest of the queue is dropped.
- */
-static void conn_unbind(struct conn *c)
+/* Separates a connection from its slot; the connection becomes a guest.
+ * What its link still has queued goes out on that link. */
+static void conn_unbind(struct gw *g, struct conn *c)
 {
 	struct slot *s = c->slot;
 
 	c->slot = NULL;
-	if (!s || s->conn != c)
-		return;
-	wire_q_salvage(&s->txq, &c->out);
-	s->conn = NULL;
-	wire_q_clear(&s->txq);
+	if (s && s->conn == c)
+		s->conn = NULL;
+	guest_add(g, c);
 }
 
 /* Gives up the slot for good: its flows' conntrack entries go, and it rests
@@ -238,23 +204,26 @@ static void slot_release(struct gw *g, struct slot *s)
 	explicit_bzero(s->token, sizeof s->token);
 	s->has_token = false;
 	nat_reset(&s->nat);
-	wire_q_clear(&s->txq);
 	s->conn = NULL;
 	s->state = S_QUARANTINE;
 	s->until = g->now + rest;
 }
 
-/* The connection c leaves its slot: kept for resumption if it can resume. */
-static void slot_leave(struct gw *g, struct conn *c)
+/*
+ * The connection c leaves its slot. A client that vanished keeps it for
+ * --linger seconds, to resume; one that said goodbye (a close frame of its
+ * own) or broke the protocol gives it up at once.
+ */
+static void slot_leave(struct gw *g, struct conn *c, bool goodbye)
 {
 	struct slot *s = c->slot;
 
-	if (!s || s->conn != c) {
-		c->slot = NULL;
+	if (!s)
 		return;
-	}
-	conn_unbind(c);
-	if (s->has_token && g->cfg->linger_s) {
+	conn_unbind(g, c);
+	if (s->state != S_BUSY)
+		return;
+	if (!goodbye && s->has_token && g->cfg->linger_s) {
 		s->state = S_LINGER;
 		s->until = g->now + (uint64_t)g->cfg->linger_s * 1000;
 	} else {
@@ -332,39 +301,35 @@ static unsigned slots_in(const struct gw *g, enum slot_state st)
 
 /* ==== Connections ==== */
 
-/* Closes the socket and forgets c. why, if not NULL, is logged. */
+/* Closes the socket and forgets c; why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
 	if (why && !c->quiet)
-		(c->state == C_HTTP ? log_debug : log_info)("disconnect %s%s%s: %s%s%.0u", c->peer, c->slot_name ? " from " : "",
-			 c->slot_name ? c->slot_name : "", why,
-			 c->close_code ? ", close code " : "", c->close_code);
-	slot_leave(g, c);
-	if (c->tls)
-		tls_conn_free(c->tls);
-	free(c->req);
+		(c->l.st == LINK_HTTP ? log_debug : log_info)("disconnect %s%s%s: %s%s%.0u",
+			c->peer, c->slot_name ? " from " : "", c->slot_name ? c->slot_name : "",
+			why, c->l.close_code ? ", close code " : "", c->l.close_code);
+	slot_leave(g, c, false);
+	guest_del(g, c);
+	link_free(&c->l);
 	close(c->fd);
-	for (unsigned i = 0; i < g->n_conns; i++) {
-		if (g->conns[i] == c) {
-			g->conns[i] = g->conns[--g->n_conns];
-			break;
-		}
+	if (c->req) {
+		explicit_bzero(c->req, sizeof *c->req);
+		free(c->req);
 	}
+	struct conn *last = g->live[--g->n_live];
+	g->live[c->live] = last;
+	last->live = c->live;
+	g->by_id[c->id] = NULL;
+	g->free_ids[g->n_free++] = c->id;
 	free(c);
 }
 
-/* Starts the closing handshake with code (RFC 6455 §7.1.2). */
+/* Starts the closing handshake with code (RFC 6455 §7.1.2); the slot is
+ * left as a vanished client's (kept for resumption). */
 static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 {
-	uint8_t f[4];
-
-	if (c->state != C_OPEN)
-		return;
-	c->close_code = code;
-	(void)wire_ctrl_put(&c->out, f, ws_close_frame(f, code), 0); /* CLOSE_RESERVE kept room */
-	c->state = C_CLOSING;
-	c->deadline = g->now + CLOSE_WAIT_MS;
-	slot_leave(g, c);
+	link_close(&c->l, code, g->now);
+	slot_leave(g, c, false);
 }
 
 /* Answers the handshake with an HTTP error and closes after sending it. */
@@ -375,10 +340,9 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 
 	log_info("refused %s: HTTP %d", c->peer, status);
 	c->quiet = true;
-	c->out.len = 0;
-	(void)wire_ctrl_put(&c->out, buf, n, 0);
-	c->state = C_FLUSH_CLOSE;
-	c->deadline = g->now + CLOSE_WAIT_MS;
+	if (link_send_head(&c->l, buf, n) < 0)
+		log_debug("%s: no room for the answer", c->peer);
+	link_finish(&c->l, g->now);
 }
 
 /* The vpngw.v1 assignment (SPEC, Wire protocol): one JSON text message. */
@@ -386,7 +350,6 @@ static void send_assignment(struct gw *g, struct conn *c)
 {
 	const struct slot *s = c->slot;
 	char addr[16], gwa[16], tok[2 * TOKEN_LEN + 1], json[400];
-	uint8_t frame[WS_SRV_HDR_MAX + sizeof json];
 
 	put_ip(addr, sizeof addr, s->net + 2);
 	put_ip(gwa, sizeof gwa, s->net + 1);
@@ -398,11 +361,9 @@ static void send_assignment(struct gw *g, struct conn *c)
 			 addr, g->cfg->pool.prefix, gwa, g->cfg->pool.mtu, tok,
 			 g->cfg->keepalive_s, g->cfg->linger_s);
 	explicit_bzero(tok, sizeof tok);
-	size_t h = ws_hdr_put(frame, WS_OP_TEXT, (size_t)n);
-	memcpy(frame + h, json, (size_t)n);
+	if (link_send_text(&c->l, json, (size_t)n) < 0)
+		conn_fail(g, c, WS_CLOSE_INTERNAL);
 	explicit_bzero(json, sizeof json);
-	(void)wire_ctrl_put(&c->out, frame, h + (size_t)n, 0);
-	explicit_bzero(frame, sizeof frame);
 }
 
 /* Binds an upgraded connection to a slot: the one its token names, or a
@@ -415,8 +376,8 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 		struct conn *old = s->conn;
 		if (old) {
 			/* The client roamed before its old connection died. */
-			conn_unbind(old);
-			conn_fail(g, old, WS_CLOSE_NORMAL);
+			conn_unbind(g, old);
+			link_close(&old->l, WS_CLOSE_NORMAL, g->now);
 		}
 		log_info("resume %s on %s", c->peer, s->name);
 	} else {
@@ -430,9 +391,9 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 	}
 	s->state = S_BUSY;
 	s->conn = c;
-	wire_q_clear(&s->txq);
 	c->slot = s;
 	c->slot_name = s->name;
+	guest_del(g, c);
 	return s;
 }
 
@@ -450,10 +411,12 @@ static void handshake_done(struct gw *g, struct conn *c)
 	c->v1 = r->proto_v1;
 	size_t n = ws_resp_101(buf, sizeof buf, r->key.p, r->key.len,
 			       c->v1 ? WS_PROTO_V1 : NULL);
-	(void)wire_ctrl_put(&c->out, buf, n, 0);
-	c->state = C_OPEN;
-	c->last_rx = g->now;
-	ws_rx_init(&c->rx, true, g->cfg->max_msg, c->frag, sizeof c->frag);
+	if (link_send_head(&c->l, buf, n) < 0) {
+		http_refuse(g, c, 503);
+		return;
+	}
+	link_open(&c->l, g->cfg->max_msg, g->now);
+	link_keepalive(&c->l, g->cfg->keepalive_s);
 
 	struct slot *s = conn_take_slot(g, c, r);
 	if (!s) {
@@ -469,158 +432,92 @@ static void handshake_done(struct gw *g, struct conn *c)
 	c->req = NULL;
 }
 
-/* One packet from the client: validate, filter, NAT, one TUN write. */
-static void packet_up(struct gw *g, struct conn *c, uint8_t *p, size_t len)
+/* Handshake bytes: into the request parser, which copies what it takes. */
+static void http_input(struct gw *g, struct conn *c, const struct link_msg *m)
 {
-	struct slot *s = c->slot;
+	size_t used = 0;
+	int st;
+
+	if (!c->req) {
+		c->req = malloc(sizeof *c->req);
+		if (!c->req) {
+			http_refuse(g, c, 503);
+			return;
+		}
+		ws_req_init(c->req);
+	}
+	st = ws_req_feed(c->req, m->data, m->len, &used);
+	link_consume(&c->l, used);
+	if (st == WS_REQ_DONE)
+		handshake_done(g, c);
+	else if (st != WS_REQ_MORE)
+		http_refuse(g, c, st);
+}
+
+/* One packet from the client: validate, filter, NAT, one TUN write. */
+static void packet_up(struct gw *g, struct slot *s, uint8_t *p, size_t len)
+{
 	enum drop d = nat_check(p, len);
 
 	if (d == DROP_NONE)
 		d = nat_out(&s->nat, &g->cfg->acl, p, len);
 	if (d == DROP_NONE) {
-		ssize_t w = write(s->tun_fd, p, len);
-		if (w == (ssize_t)len) {
-			g->st.up_packets++;
-			g->st.up_bytes += len;
-			return;
-		}
-		d = DROP_TUN_WRITE;
+		link_tun_write(s->tun_fd, p, len, &g->st, &g->st.up);
+		return;
 	}
 	g->st.drops[d]++;
 	if (log_verbosity >= LOG_DEBUG)
 		log_debug("%s: drop up %s (%zu bytes)", s->name, drop_name(d), len);
 }
 
-/* Handles one frame event. Returns -1 when the connection is to close now. */
-static int frame_event(struct gw *g, struct conn *c, struct ws_msg *m)
+/* The client closed, or broke the protocol: its slot goes at once. */
+static void peer_closed(struct gw *g, struct conn *c, const struct link_msg *m)
 {
-	switch (m->ev) {
-	case WS_EV_BINARY:
-		if (c->state == C_OPEN && c->slot)
-			packet_up(g, c, m->data, m->len);
-		return 0;
-	case WS_EV_PING:
-		if (c->state == C_OPEN)
-			ctrl_frame(c, WS_OP_PONG, m->data, m->len);
-		return 0;
-	case WS_EV_PONG:
-		return 0;
-	case WS_EV_CLOSE:
-		if (c->state == C_CLOSING)
-			return -1; /* the peer answered our close */
-		uint16_t code = m->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : m->code;
-		conn_fail(g, c, code);
-		c->state = C_FLUSH_CLOSE;
-		return 0;
-	case WS_EV_ERROR:
-		if (c->state != C_OPEN)
-			return -1;
+	if (m->error)
 		log_info("%s: protocol error, closing with %u", c->peer, m->code);
-		conn_fail(g, c, m->code);
-		c->state = C_FLUSH_CLOSE; /* what follows cannot be parsed */
-		return 0;
-	case WS_EV_MORE:
-		return 0;
-	}
-	return 0;
+	else
+		log_debug("%s: close %u from the client", c->peer, m->code);
+	slot_leave(g, c, true);
 }
 
-/* Consumes what conn.in holds, frame by frame, and keeps the rest. */
-static int parse_input(struct gw *g, struct conn *c)
+/* Handles what the link has parsed. */
+static void conn_input(struct gw *g, struct conn *c)
 {
-	size_t off = 0;
-	int rc = 0;
+	struct link_msg m;
+	enum link_ev ev;
 
-	while (off < c->in_len) {
-		if (c->state == C_HTTP) {
-			size_t used = 0;
-			int st = ws_req_feed(c->req, c->in + off, c->in_len - off, &used);
-			off += used;
-			if (st == WS_REQ_MORE)
-				continue;
-			if (st == WS_REQ_DONE)
-				handshake_done(g, c);
-			else
-				http_refuse(g, c, st);
-			continue;
-		}
-		if (c->state == C_FLUSH_CLOSE || c->state == C_DRAIN) {
-			off = c->in_len; /* nothing more is parsed */
+	while ((ev = link_next(&c->l, &m)) != LINK_EV_NONE) {
+		switch (ev) {
+		case LINK_EV_HTTP:
+			http_input(g, c, &m);
 			break;
-		}
-		struct ws_msg m;
-		size_t used = ws_rx_next(&c->rx, c->in + off, c->in_len - off, &m);
-		if (m.ev == WS_EV_ERROR) {
-			rc = frame_event(g, c, &m);
-			off = c->in_len;
+		case LINK_EV_BINARY:
+			if (c->slot)
+				packet_up(g, c->slot, m.data, m.len);
 			break;
-		}
-		if (used == 0)
+		case LINK_EV_CLOSE:
+			peer_closed(g, c, &m);
 			break;
-		off += used;
-		if (frame_event(g, c, &m) < 0) {
-			rc = -1;
+		case LINK_EV_TEXT:
+		case LINK_EV_NONE:
 			break;
 		}
 	}
-	if (off) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-	}
-	return rc;
 }
 
 /* The socket is readable: drain it up to a budget. */
 static void conn_readable(struct gw *g, struct conn *c)
 {
 	for (int i = 0; i < SOCK_BUDGET; i++) {
-		if (c->in_len == IN_CAP) {
-			conn_fail(g, c, WS_CLOSE_TOO_BIG);
+		int r = link_read(&c->l, g->now);
+		if (r < 0) {
+			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 			return;
 		}
-		ssize_t r = wire_read(c->fd, c->tls, c->in + c->in_len, IN_CAP - c->in_len);
-		if (r == -2)
+		if (r == 0)
 			return;
-		if (r <= 0) {
-			char why[128];
-			if (r == 0)
-				snprintf(why, sizeof why, "connection closed");
-			else if (c->tls)
-				snprintf(why, sizeof why, "TLS: %s", tls_error(c->tls));
-			else
-				snprintf(why, sizeof why, "read: %s", strerror(errno));
-			conn_close(g, c, why);
-			return;
-		}
-		c->in_len += (size_t)r;
-		c->last_rx = g->now;
-		c->ping_out = false;
-		if (parse_input(g, c) < 0) {
-			conn_close(g, c, "closed");
-			return;
-		}
-		if (c->state == C_FLUSH_CLOSE || c->state == C_DRAIN)
-			return;
+		conn_input(g, c);
 	}
-}
-
-/*
- * Makes room for a new connection by closing the oldest one still in its
- * handshake, so that idle sockets cannot lock clients out for long.
- * Returns false when every connection is past its handshake.
- */
-static bool evict_handshake(struct gw *g)
-{
-	struct conn *old = NULL;
-
-	for (unsigned i = 0; i < g->n_conns; i++) {
-		struct conn *c = g->conns[i];
-		if (c->state == C_HTTP && (!old || c->deadline < old->deadline))
-			old = c;
-	}
-	if (old)
-		conn_close(g, old, NULL);
-	return old != NULL;
 }
 
 /* Counts a connection refused or evicted; a flood must not flood the log
@@ -630,131 +527,128 @@ static void note_overload(struct gw *g)
 	g->refused++;
 	if (g->refused_logged && g->now - g->refused_logged < 60000)
 		return;
-	log_warnx("%u connections refused or cut in their handshake: %u open, the most allowed",
-		  g->refused, g->n_conns);
+	log_warnx("%u connections refused or cut before they held a slot: %u without a slot, "
+		  "the most allowed", g->refused, admit_count(g->guests));
 	g->refused = 0;
 	g->refused_logged = g->now;
 }
 
+/* The peer's address for the log, and the source it is counted under:
+ * an IPv4 address, or an IPv6 /64 (one host may hold a whole /64). */
+static void peer_of(struct conn *c, const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	memset(c->source, 0, sizeof c->source);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+		port = ntohs(a->sin_port);
+		c->source[10] = c->source[11] = 0xff;
+		memcpy(c->source + 12, &a->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		port = ntohs(a->sin6_port);
+		memcpy(c->source, &a->sin6_addr, 8);
+	}
+	snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
+}
+
+/*
+ * Makes room among the guests: the source holding the most connections
+ * without a slot loses its oldest. Returns false when there is no guest to
+ * close (every connection holds a slot, and the table is full).
+ */
+static bool evict_guest(struct gw *g)
+{
+	long id = admit_victim(g->guests);
+
+	if (id < 0)
+		return false;
+	conn_close(g, g->by_id[id], NULL);
+	note_overload(g);
+	return true;
+}
+
+static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
+{
+	struct conn *c;
+	int one = 1;
+
+	if ((admit_count(g->guests) == GUESTS || g->n_live == g->max_conns) && !evict_guest(g)) {
+		note_overload(g);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		log_warnx("out of memory; one connection refused");
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd;
+	c->pidx = -1;
+	c->deadline = g->now + HANDSHAKE_MS;
+	peer_of(c, ss);
+	link_init(&c->l, fd, false, NULL, g->tls, g->now);
+	c->id = g->free_ids[--g->n_free];
+	g->by_id[c->id] = c;
+	c->live = g->n_live;
+	g->live[g->n_live++] = c;
+	guest_add(g, c);
+}
+
 static void conn_accept(struct gw *g)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				note_overload(g);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				 errno != ECONNABORTED)
 				log_warn("accept");
 			return;
 		}
-		if (g->n_conns == g->max_conns) {
-			bool room = evict_handshake(g);
-			note_overload(g);
-			if (!room) {
-				close(fd);
-				continue;
-			}
-		}
-		struct conn *c = calloc(1, sizeof *c);
-		struct ws_req *r = malloc(sizeof *r);
-		if (!c || !r) {
-			free(c);
-			free(r);
-			close(fd);
-			log_warnx("out of memory; one connection refused");
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		c->fd = fd;
-		c->pidx = -1;
-		c->req = r;
-		ws_req_init(r);
-		c->state = C_HTTP;
-		c->deadline = g->now + HANDSHAKE_MS;
-		c->last_rx = g->now;
-		char host[INET6_ADDRSTRLEN] = "?";
-		unsigned port = 0;
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-			port = ntohs(a->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-			port = ntohs(a->sin6_port);
-		}
-		snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
-		if (g->tls && !(c->tls = tls_conn_new(g->tls))) {
-			log_warnx("%s: no memory for TLS", c->peer);
-			free(r);
-			free(c);
-			close(fd);
-			continue;
-		}
-		g->conns[g->n_conns++] = c;
+		conn_new(g, fd, &ss);
 	}
 }
 
 /* ==== The TUN side ==== */
 
-/* Reads packets from a slot's TUN straight into its queue's cells. */
 static void tun_readable(struct gw *g, struct slot *s)
 {
-	for (int i = 0; i < TUN_BUDGET; i++) {
-		bool open = s->conn && s->conn->state == C_OPEN;
-		uint8_t *next = open ? wire_q_next(&s->txq) : NULL;
-		bool take = next != NULL;
-		uint8_t *p = take ? next : g->scratch + WIRE_HEADROOM;
-		ssize_t r = read(s->tun_fd, p, WIRE_PKT_MAX);
-		if (r < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("%s: read", s->name);
-			return;
-		}
-		enum drop d = DROP_NONE;
-		if (r > 0 && p[0] >> 4 == 6)
-			d = DROP_IPV6;
-		else if (!open)
-			d = DROP_NO_CLIENT;
-		else if (!take)
-			d = DROP_QUEUE_FULL;
-		else
-			d = nat_in(&s->nat, p, (size_t)r);
-		if (d != DROP_NONE) {
-			g->st.drops[d]++;
-			continue;
-		}
-		size_t h = ws_hdr_len((size_t)r);
-		ws_hdr_put(p - h, WS_OP_BINARY, (size_t)r);
-		wire_q_push(&s->txq, h, (size_t)r);
-		g->st.down_packets++;
-		g->st.down_bytes += (size_t)r;
-	}
+	struct link *l = s->conn ? &s->conn->l : NULL;
+
+	if (link_tun_drain(l, s->tun_fd, &s->nat, DROP_NO_CLIENT, &g->st, &g->st.down,
+			   g->scratch, TUN_BUDGET) < 0)
+		log_warn("%s: read", s->name);
 }
 
 /* ==== Timers ==== */
 
 static void conn_timers(struct gw *g, struct conn *c)
 {
-	unsigned ka = g->cfg->keepalive_s;
-
-	if (c->state != C_OPEN) {
-		if (g->now >= c->deadline)
-			conn_close(g, c, c->state == C_HTTP ? "handshake timeout" : "closed");
+	if (c->l.st == LINK_HTTP && g->now >= c->deadline) {
+		conn_close(g, c, "handshake timeout");
 		return;
 	}
-	if (!ka)
-		return;
-	uint64_t idle = g->now - c->last_rx;
-	if (idle >= 3ull * ka * 1000) {
-		log_info("%s: silent for %us", c->peer, 3 * ka);
-		conn_fail(g, c, WS_CLOSE_GOING_AWAY);
-		c->state = C_FLUSH_CLOSE;
-	} else if (idle >= (uint64_t)ka * 1000 && !c->ping_out) {
-		ctrl_frame(c, WS_OP_PING, (const uint8_t *)"vpngw", 5);
-		c->ping_out = true;
+	switch (link_tick(&c->l, g->now)) {
+	case LINK_TICK_SILENT:
+		log_info("%s: %s", c->peer, link_why(&c->l));
+		slot_leave(g, c, false);
+		break;
+	case LINK_TICK_DEAD:
+		conn_close(g, c, "closed");
+		break;
+	case LINK_TICK_OK:
+		break;
 	}
 }
 
@@ -768,8 +662,8 @@ static void slot_timers(struct gw *g, struct slot *s)
 
 static void timers(struct gw *g)
 {
-	for (unsigned i = g->n_conns; i-- > 0;)
-		conn_timers(g, g->conns[i]);
+	for (unsigned i = g->n_live; i-- > 0;)
+		conn_timers(g, g->live[i]);
 	for (unsigned i = 0; i < g->n_slots; i++)
 		slot_timers(g, &g->slots[i]);
 }
@@ -777,15 +671,11 @@ static void timers(struct gw *g)
 static void log_stats(const struct gw *g)
 {
 	char line[1024];
-	int n = snprintf(line, sizeof line,
-			 "stats clients=%u free=%u lingering=%u quarantined=%u "
-			 "up_packets=%llu up_bytes=%llu down_packets=%llu down_bytes=%llu",
+	int n = snprintf(line, sizeof line, "stats clients=%u free=%u lingering=%u quarantined=%u",
 			 slots_in(g, S_BUSY), slots_in(g, S_FREE), slots_in(g, S_LINGER),
-			 slots_in(g, S_QUARANTINE),
-			 (unsigned long long)g->st.up_packets, (unsigned long long)g->st.up_bytes,
-			 (unsigned long long)g->st.down_packets, (unsigned long long)g->st.down_bytes);
+			 slots_in(g, S_QUARANTINE));
 	if (n > 0 && (size_t)n < sizeof line)
-		drop_format(line, sizeof line, (size_t)n, g->st.drops);
+		link_stats_format(line, sizeof line, (size_t)n, &g->st);
 	log_info("%s", line);
 }
 
@@ -799,15 +689,12 @@ static nfds_t poll_set(struct gw *g, bool *busy)
 	g->pfd[n++] = (struct pollfd){ .fd = got_term ? -1 : g->listen_fd, .events = POLLIN };
 	for (unsigned i = 0; i < g->n_slots; i++)
 		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
-	for (unsigned i = 0; i < g->n_conns; i++) {
-		struct conn *c = g->conns[i];
-		short ev = c->in_len < IN_CAP ? POLLIN : 0;
-		if (tx_pending(c))
-			ev |= POLLOUT;
-		if (c->tls && tls_has_plaintext(c->tls))
+	for (unsigned i = 0; i < g->n_live; i++) {
+		struct conn *c = g->live[i];
+		if (link_busy(&c->l))
 			*busy = true;
 		c->pidx = (int)n;
-		g->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
+		g->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = link_events(&c->l) };
 	}
 	return n;
 }
@@ -823,11 +710,10 @@ static void dispatch(struct gw *g)
 	for (unsigned i = 0; i < g->n_slots; i++)
 		if (g->pfd[1 + i].revents & POLLIN)
 			tun_readable(g, &g->slots[i]);
-	for (unsigned i = g->n_conns; i-- > 0;) {
-		struct conn *c = g->conns[i];
+	for (unsigned i = g->n_live; i-- > 0;) {
+		struct conn *c = g->live[i];
 		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
-		if ((re & (POLLIN | POLLHUP | POLLERR)) ||
-		    (c->tls && tls_has_plaintext(c->tls)))
+		if ((re & (POLLIN | POLLHUP | POLLERR)) || link_busy(&c->l))
 			conn_readable(g, c);
 	}
 	if (g->pfd[0].revents & POLLIN)
@@ -837,31 +723,21 @@ static void dispatch(struct gw *g)
 /* Flushes every connection just before poll(), and closes those done. */
 static void flush_all(struct gw *g)
 {
-	for (unsigned i = g->n_conns; i-- > 0;) {
-		struct conn *c = g->conns[i];
-		if (tx_pending(c) && wire_flush(c->fd, c->tls, &c->out, conn_q(c)) < 0) {
-			conn_close(g, c, "write error");
-			continue;
-		}
-		/* Closing with unread input would send a reset, which can
-		 * destroy our last frame before the peer reads it: shut our
-		 * side and let the peer close first. */
-		if (c->state == C_FLUSH_CLOSE && !tx_pending(c)) {
-			shutdown(c->fd, SHUT_WR);
-			c->state = C_DRAIN;
-			c->deadline = g->now + CLOSE_WAIT_MS;
-		}
+	for (unsigned i = g->n_live; i-- > 0;) {
+		struct conn *c = g->live[i];
+		if (link_flush(&c->l, g->now) < 0)
+			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 	}
 }
 
 static void shutdown_all(struct gw *g)
 {
-	for (unsigned i = 0; i < g->n_conns; i++) {
-		struct conn *c = g->conns[i];
-		if (c->state == C_OPEN)
+	for (unsigned i = g->n_live; i-- > 0;) {
+		struct conn *c = g->live[i];
+		if (c->l.st == LINK_OPEN)
 			conn_fail(g, c, WS_CLOSE_GOING_AWAY);
-		else if (c->state == C_HTTP)
-			c->deadline = g->now;
+		else if (c->l.st == LINK_HTTP)
+			conn_close(g, c, NULL);
 	}
 }
 
@@ -872,11 +748,11 @@ static int gw_loop(struct gw *g)
 
 	sigemptyset(&empty);
 	for (;;) {
-		g->now = now_ms();
+		g->now = link_now();
 		if (got_term && !term_at) {
 			log_info("shutting down");
 			shutdown_all(g);
-			term_at = g->now + CLOSE_WAIT_MS;
+			term_at = g->now + LINK_CLOSE_MS;
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -889,14 +765,14 @@ static int gw_loop(struct gw *g)
 		}
 		if (g->now >= next_tick) {
 			timers(g);
-			next_tick = g->now + 200;
+			next_tick = g->now + TICK_MS;
 		}
 		flush_all(g);
-		if (term_at && (g->n_conns == 0 || g->now >= term_at))
+		if (term_at && (g->n_live == 0 || g->now >= term_at))
 			return 0;
 		bool busy = false;
 		nfds_t n = poll_set(g, &busy);
-		struct timespec ts = { 0, busy ? 0 : 200 * 1000000 };
+		struct timespec ts = { 0, busy ? 0 : TICK_MS * 1000000 };
 		int r = ppoll(g->pfd, n, &ts, &empty);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -904,7 +780,7 @@ static int gw_loop(struct gw *g)
 			log_warn("poll");
 			return -1;
 		}
-		g->now = now_ms();
+		g->now = link_now();
 		if (r > 0 || busy)
 			dispatch(g);
 	}
@@ -1023,6 +899,7 @@ static bool have_net_admin(void)
 	return data[0].effective & (1u << CAP_NET_ADMIN);
 }
 
+
 static int open_slots(struct gw *g)
 {
 	const struct tun_pool *p = &g->cfg->pool;
@@ -1039,10 +916,6 @@ static int open_slots(struct gw *g)
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
-		if (wire_q_init(&s->txq) < 0) {
-			log_warnx("out of memory for %u slots", p->n);
-			return -1;
-		}
 		s->tun_fd = tun_open(s->name);
 		if (s->tun_fd < 0) {
 			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
@@ -1052,42 +925,61 @@ static int open_slots(struct gw *g)
 	return 0;
 }
 
+/* The connection table: ids, the dense list, admission, the poll set. */
+static int open_conns(struct gw *g)
+{
+	uint64_t seed = 0;
+
+	g->max_conns = g->n_slots + GUESTS;
+	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
+	g->live = calloc(g->max_conns, sizeof *g->live);
+	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
+	g->pfd = calloc(1 + g->n_slots + g->max_conns, sizeof *g->pfd);
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = link_now();
+	g->guests = admit_new(g->max_conns, seed);
+	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < g->max_conns; i++)
+		g->free_ids[i] = g->max_conns - 1 - i;
+	g->n_free = g->max_conns;
+	return 0;
+}
+
+/* Every slot's TUN and every connection needs an fd: raise the soft limit
+ * as far as the hard one allows. */
+static void raise_fd_limit(const struct gw *g)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)g->n_slots + g->max_conns + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		log_warnx("at most %llu open files: fewer connections than %u fit",
+			  (unsigned long long)rl.rlim_cur, g->max_conns);
+}
+
 static void gw_free(struct gw *g)
 {
-	while (g->n_conns)
-		conn_close(g, g->conns[g->n_conns - 1], "shutdown");
-	for (unsigned i = 0; g->slots && i < g->n_slots; i++) {
+	while (g->n_live)
+		conn_close(g, g->live[g->n_live - 1], "shutdown");
+	for (unsigned i = 0; g->slots && i < g->n_slots; i++)
 		if (g->slots[i].tun_fd >= 0)
 			close(g->slots[i].tun_fd);
-		wire_q_free(&g->slots[i].txq);
-	}
 	free(g->slots);
-	free(g->conns);
+	free(g->by_id);
+	free(g->live);
+	free(g->free_ids);
 	free(g->pfd);
+	admit_free(g->guests);
 	if (g->listen_fd >= 0)
 		close(g->listen_fd);
 	if (g->tls)
 		tls_server_free(g->tls);
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* Delivered only inside ppoll(), so no wake-up is ever missed. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, NULL);
 }
 
 /*
@@ -1097,20 +989,27 @@ static void install_signals(void)
  */
 static int serve(struct config *cfg)
 {
-	struct gw g = { .cfg = cfg, .listen_fd = -1 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	struct gw *g = calloc(1, sizeof *g);
 	bool did_setup = false;
 	int rc = 1;
 	uid_t uid = 0;
 	gid_t gid = 0;
 
-	if (lookup_user(cfg->user, &uid, &gid) < 0)
+	if (!g) {
+		log_warnx("out of memory");
 		return 1;
+	}
+	g->cfg = cfg;
+	g->listen_fd = -1;
+	if (lookup_user(cfg->user, &uid, &gid) < 0)
+		goto out;
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
-	if (cfg->tls_cert && !(g.tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
+	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
 		goto out;
-	g.listen_fd = listen_on(cfg->listen);
-	if (g.listen_fd < 0)
+	g->listen_fd = listen_on(cfg->listen);
+	if (g->listen_fd < 0)
 		goto out;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
@@ -1118,30 +1017,25 @@ static int serve(struct config *cfg)
 			goto out;
 		did_setup = true;
 	}
-	install_signals();
-	if (open_slots(&g) < 0)
+	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, NULL);
+	if (open_slots(g) < 0 || open_conns(g) < 0)
 		goto out;
-	g.max_conns = cfg->pool.n + CONN_EXTRA;
-	g.conns = calloc(g.max_conns, sizeof *g.conns);
-	g.pfd = calloc(1 + cfg->pool.n + g.max_conns, sizeof *g.pfd);
-	if (!g.conns || !g.pfd) {
-		log_warnx("out of memory");
-		goto out;
-	}
+	raise_fd_limit(g);
 	if (geteuid() == 0 && drop_privileges(uid, gid) < 0)
 		goto out;
 	did_setup = false; /* serving: the pool stays for the next start */
-	g.ct_flush = have_net_admin();
-	if (!g.ct_flush)
+	g->ct_flush = have_net_admin();
+	if (!g->ct_flush)
 		log_warnx("no CAP_NET_ADMIN: released slots wait %d s before reuse",
 			  QUARANTINE_NOCT_MS / 1000);
-	if (g.tls)
-		log_info("TLS: %s", tls_server_describe(g.tls));
+	if (g->tls)
+		log_info("TLS: %s", tls_server_describe(g->tls));
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
-		 g.tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
-	rc = gw_loop(&g) < 0;
+		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	rc = gw_loop(g) < 0;
 out:
-	gw_free(&g);
+	gw_free(g);
+	free(g);
 	if (did_setup && tun_teardown(&cfg->pool, false) < 0)
 		log_warnx("the pool set up by this start could not be removed; run 'vpngw teardown'");
 	return rc;
@@ -1286,7 +1180,7 @@ static int gw_option(struct config *cfg, int opt, const char *arg)
 		cfg->keepalive_s = (unsigned)v;
 		return 0;
 	case OPT_MTU:
-		if (parse_uint("mtu", arg, 576, WIRE_PKT_MAX, &v) < 0)
+		if (parse_uint("mtu", arg, 576, LINK_PKT_MAX, &v) < 0)
 			return -1;
 		cfg->pool.mtu = (unsigned)v;
 		return 0;

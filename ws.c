@@ -707,7 +707,7 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
 	if ((op == WS_OP_TEXT || op == WS_OP_BINARY) && rx->in_frag)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if (op == WS_OP_TEXT)
+	if (op == WS_OP_TEXT && (!rx->text_ok || !fin))
 		return fail(m, WS_CLOSE_UNSUPPORTED, 2);
 
 	/* The extended length (§5.2): once it is here, the limit applies. */
@@ -750,6 +750,13 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		ws_mask(p, (size_t)plen, buf + h - 4);
 
 	switch (op) {
+	case WS_OP_TEXT:
+		if (!utf8_ok(p, (size_t)plen))
+			return fail(m, WS_CLOSE_BAD_DATA, total);
+		m->ev = WS_EV_TEXT;
+		m->data = p;
+		m->len = (size_t)plen;
+		return total;
 	case WS_OP_BINARY:
 		if (fin) {
 			m->ev = WS_EV_BINARY;

@@ -137,6 +137,7 @@ enum ws_ev {
 	WS_EV_PONG,
 	WS_EV_CLOSE,           /* peer's close; code to echo in code */
 	WS_EV_ERROR,           /* fail the connection with close code */
+	WS_EV_TEXT,            /* a whole text message (only when text_ok) */
 };
 
 struct ws_msg {
@@ -150,6 +151,7 @@ struct ws_msg {
 struct ws_rx {
 	bool masked;           /* true: frames must be masked (we are the server) */
 	bool in_frag;          /* a fragmented binary message is open */
+	bool text_ok;          /* text messages are delivered, not refused */
 	size_t max;            /* message limit, <= frag_cap */
 	uint8_t *frag;         /* caller's buffer for reassembly, frag_cap bytes */
 	size_t frag_cap;

@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link.c: one WebSocket connection on its socket, for the gateway and the
+ * client alike (see link.h): the reads and writes of the socket, plain or
+ * through tls.c's buffers, the send queue with its frame headers, the
+ * control frames, the keepalive and the close sequence. Frames are parsed
+ * and built by ws.c; what a message means, and every slot, route or
+ * retry, is the owner's. This is the only file that reads from or writes
+ * to a socket; it never closes one.
+ *
+ * The send queue is one byte ring of contiguous records, so that a packet
+ * of any size up to LINK_PKT_MAX is read from the TUN straight into its
+ * place, its frame header written in front of it afterwards, and many
+ * records leave in one sendmsg (or one pass through TLS). Records leave in
+ * order, except that control frames go out between records, never inside
+ * one, and never before an HTTP head.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "log.h"
+#include "tls.h"
+
+#define CLOSE_RESERVE  8      /* ctrl room kept for a masked close frame */
+#define IOV_MAX_LINK   (LINK_TXQ_RECS + 2)
+#define TLS_ROUNDS     8      /* socket reads per link_read while in TLS */
+
+/* ==== Small helpers ==== */
+
+static int fail(struct link *l, const char *fmt, ...) PRINTF(2, 3);
+
+/* The link is dead; the first reason sticks. Returns -1. */
+static int fail(struct link *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!l->why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(l->why, sizeof l->why, fmt, ap);
+		va_end(ap);
+	}
+	l->st = LINK_DEAD;
+	return -1;
+}
+
+static bool again(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+/* xorshift64*: mask keys must be unpredictable to the peer's proxies
+ * (§10.3), not secret; getrandom seeds it once per link. */
+static uint32_t rnd32(struct link *l)
+{
+	uint64_t x = l->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	l->rng = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ==== Life ==== */
+
+void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
+	       struct tls_server *tls_srv, uint64_t now)
+{
+	memset(l, 0, sizeof *l);
+	l->fd = fd;
+	l->st = LINK_HTTP;
+	l->client = client;
+	l->tls = tls;
+	l->tls_srv = tls_srv;
+	l->last_rx = l->last_ping = now;
+	if (client && getrandom(&l->rng, sizeof l->rng, 0) != sizeof l->rng)
+		l->rng = now ^ (uint64_t)(uintptr_t)l;
+	l->rng |= 1;
+}
+
+void link_free(struct link *l)
+{
+	/* Heads carry session tokens, TLS buffers plaintext: wipe them. */
+	if (l->in)
+		explicit_bzero(l->in, l->in_max);
+	if (l->q.buf)
+		explicit_bzero(l->q.buf, l->q.used_max);
+	free(l->in);
+	free(l->frag);
+	free(l->q.buf);
+	if (l->tls)
+		tls_conn_free(l->tls);
+	explicit_bzero(l->ctrl, sizeof l->ctrl);
+	l->in = l->frag = l->q.buf = NULL;
+	l->tls = NULL;
+	l->st = LINK_DEAD;
+}
+
+void link_open(struct link *l, size_t max, uint64_t now)
+{
+	if (l->st != LINK_HTTP)
+		return;
+	if (!l->frag && !(l->frag = malloc(WS_MSG_MAX))) {
+		(void)fail(l, "out of memory");
+		return;
+	}
+	if (max > WS_MSG_MAX)
+		max = WS_MSG_MAX;
+	ws_rx_init(&l->rx, !l->client, max, l->frag, WS_MSG_MAX);
+	l->st = LINK_OPEN;
+	l->last_rx = l->last_ping = now;
+}
+
+void link_text(struct link *l, bool on)
+{
+	l->rx.text_ok = on;
+}
+
+void link_keepalive(struct link *l, unsigned keepalive_s)
+{
+	l->keepalive_ms = keepalive_s * 1000u;
+}
+
+const char *link_why(const struct link *l)
+{
+	return l->why;
+}
+
+/* ==== The send queue ==== */
+
+static uint32_t rec_end(const struct link_txq *q, unsigned i)
+{
+	unsigned k = (q->head + i) % LINK_TXQ_RECS;
+
+	return q->off[k] + q->len[k];
+}
+
+/*
+ * Finds need contiguous bytes after the newest record, or at the start of
+ * the ring once the end is too short (a record never wraps). Returns the
+ * offset, or -1 when they are not free.
+ */
+static long reserve(struct link_txq *q, size_t need)
+{
+	size_t first, end;
+
+	if (need > LINK_TXQ_BYTES || q->count == LINK_TXQ_RECS)
+		return -1;
+	if (!q->buf && !(q->buf = malloc(LINK_TXQ_BYTES)))
+		return -1;
+	if (q->count == 0)
+		return 0;
+	first = q->off[q->head];
+	end = rec_end(q, q->count - 1);
+	if (end > first) {
+		if (LINK_TXQ_BYTES - end >= need)
+			return (long)end;
+		return first >= need ? 0 : -1;
+	}
+	return first - end >= need ? (long)end : -1;
+}
+
+static void push(struct link_txq *q, size_t off, size_t len, bool ordered)
+{
+	unsigned k = (q->head + q->count) % LINK_TXQ_RECS;
+
+	q->off[k] = (uint32_t)off;
+	q->len[k] = (uint32_t)len;
+	q->ordered[k] = ordered;
+	q->count++;
+	if (off + len > q->used_max)
+		q->used_max = off + len;
+}
+
+/*
+ * Writes the frame header for a payload of len bytes at p into the bytes
+ * just before p, masking the payload in place for a client (§5.3).
+ * Returns the header's length.
+ */
+static size_t frame_hdr(struct link *l, uint8_t *p, enum ws_op op, size_t len)
+{
+	uint8_t mask[4];
+	uint32_t r;
+	size_t h = ws_hdr_len(len);
+
+	if (!l->client)
+		return ws_hdr_put(p - h, op, len);
+	r = rnd32(l);
+	memcpy(mask, &r, sizeof mask);
+	return ws_hdr_put_masked(p - h - 4, op, len, mask, p);
+}
+
+/* Copies one record in: a head (ordered, no frame) or a whole message. */
+static int enqueue(struct link *l, const void *p, size_t len, bool head, enum ws_op op)
+{
+	long off = reserve(&l->q, LINK_HDR_MAX + len);
+	uint8_t *dst;
+
+	if (off < 0)
+		return -1;
+	dst = l->q.buf + off + LINK_HDR_MAX;
+	memcpy(dst, p, len);
+	size_t h = head ? 0 : frame_hdr(l, dst, op, len);
+	push(&l->q, (size_t)off + LINK_HDR_MAX - h, h + len, head);
+	return 0;
+}
+
+int link_send_head(struct link *l, const void *p, size_t len)
+{
+	if (l->st != LINK_HTTP)
+		return -1;
+	return enqueue(l, p, len, true, WS_OP_CONT);
+}
+
+int link_send_text(struct link *l, const void *p, size_t len)
+{
+	if (l->st != LINK_OPEN || len > WS_MSG_MAX)
+		return -1;
+	return enqueue(l, p, len, false, WS_OP_TEXT);
+}
+
+uint8_t *link_tx_room(struct link *l, size_t max)
+{
+	long off;
+
+	if (l->st != LINK_OPEN || max > LINK_PKT_MAX)
+		return NULL;
+	off = reserve(&l->q, LINK_HDR_MAX + max);
+	if (off < 0)
+		return NULL;
+	l->q.room = (size_t)off;
+	return l->q.buf + off + LINK_HDR_MAX;
+}
+
+void link_tx_commit(struct link *l, size_t len)
+{
+	uint8_t *p = l->q.buf + l->q.room + LINK_HDR_MAX;
+	size_t h = frame_hdr(l, p, WS_OP_BINARY, len);
+
+	push(&l->q, l->q.room + LINK_HDR_MAX - h, h + len, false);
+}
+
+/* Records that must leave before control frames: a half-written one, then
+ * HTTP heads. */
+static unsigned leading(const struct link_txq *q)
+{
+	unsigned n = 0;
+
+	while (n < q->count &&
+	       ((n == 0 && q->head_sent) || q->ordered[(q->head + n) % LINK_TXQ_RECS]))
+		n++;
+	return n;
+}
+
+/* Forgets the data records not yet begun (a close frame is coming). */
+static void drop_unsent(struct link_txq *q)
+{
+	q->count = leading(q);
+}
+
+/* A control frame, masked for a client; a full buffer loses it, except a
+ * close, for which room is always kept (a lost pong is allowed, §5.5.3). */
+static void ctrl_frame(struct link *l, enum ws_op op, const uint8_t *p, size_t len)
+{
+	uint8_t f[LINK_HDR_MAX + WS_CTRL_MAX];
+	size_t reserve_ = op == WS_OP_CLOSE ? 0 : CLOSE_RESERVE;
+	size_t h;
+
+	if (len > WS_CTRL_MAX)
+		return;
+	memcpy(f + LINK_HDR_MAX, p, len);
+	h = frame_hdr(l, f + LINK_HDR_MAX, op, len);
+	if (h + len + reserve_ > LINK_CTRL_CAP - l->ctrl_len)
+		return;
+	memcpy(l->ctrl + l->ctrl_len, f + LINK_HDR_MAX - h, h + len);
+	l->ctrl_len += h + len;
+}
+
+static void close_frame(struct link *l, uint16_t code)
+{
+	uint8_t b[4];
+	size_t n = ws_close_frame(b, code);
+
+	l->close_code = code;
+	ctrl_frame(l, WS_OP_CLOSE, b + 2, n - 2);
+}
+
+/* ==== Writing ==== */
+
+/*
+ * The bytes waiting, in the order they must leave: the leading records,
+ * the control frames, the other records. Returns how many iovecs.
+ */
+static int pieces(const struct link *l, struct iovec *iov)
+{
+	const struct link_txq *q = &l->q;
+	unsigned lead = leading(q);
+	int n = 0;
+
+	for (unsigned i = 0; i < q->count; i++) {
+		unsigned k = (q->head + i) % LINK_TXQ_RECS;
+		size_t skip = i == 0 ? q->head_sent : 0;
+
+		if (i == lead && l->ctrl_len)
+			iov[n++] = (struct iovec){ (void *)l->ctrl, l->ctrl_len };
+		iov[n++] = (struct iovec){ q->buf + q->off[k] + skip, q->len[k] - skip };
+	}
+	if (lead == q->count && l->ctrl_len)
+		iov[n++] = (struct iovec){ (void *)l->ctrl, l->ctrl_len };
+	return n;
+}
+
+/* Takes up to *n written bytes off the head record; true when it is gone. */
+static bool take(struct link_txq *q, size_t *n)
+{
+	size_t rest = q->len[q->head] - q->head_sent;
+	size_t k = *n < rest ? *n : rest;
+
+	q->head_sent += k;
+	*n -= k;
+	if (q->head_sent < q->len[q->head])
+		return false;
+	q->head = (q->head + 1) % LINK_TXQ_RECS;
+	q->count--;
+	q->head_sent = 0;
+	return true;
+}
+
+/* Drops n written bytes, in the order pieces() offered them. */
+static void consume(struct link *l, size_t n)
+{
+	struct link_txq *q = &l->q;
+	unsigned lead = leading(q);
+
+	while (lead-- && n)
+		if (!take(q, &n))
+			return;
+	if (l->ctrl_len) {
+		size_t k = n < l->ctrl_len ? n : l->ctrl_len;
+		memmove(l->ctrl, l->ctrl + k, l->ctrl_len - k);
+		l->ctrl_len -= k;
+		n -= k;
+		if (l->ctrl_len)
+			return;
+	}
+	while (n && q->count && take(q, &n))
+		;
+}
+
+static bool pending(const struct link *l)
+{
+	return l->q.count || l->ctrl_len;
+}
+
+/* Writes the TLS engine's records. 0 when none is left, 1 when the socket
+ * is full, -1 when the link died. */
+static int send_records(struct link *l)
+{
+	const uint8_t *p;
+	size_t len;
+
+	while ((p = tls_tx_buf(l->tls, &len))) {
+		ssize_t w = send(l->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && again(errno))
+			return 1;
+		if (w < 0) {
+			tls_set_error(l->tls, strerror(errno));
+			return fail(l, "write: %s", strerror(errno));
+		}
+		tls_tx_ack(l->tls, (size_t)w);
+	}
+	return 0;
+}
+
+/* Moves the pieces into the TLS engine as far as it takes them, closing
+ * the record when all went in; returns the bytes taken. */
+static size_t tls_take(struct link *l, const struct iovec *iov, int n)
+{
+	size_t taken = 0, room;
+	uint8_t *dst;
+
+	for (int i = 0; i < n; i++) {
+		size_t off = 0;
+		while (off < iov[i].iov_len && (dst = tls_app_tx(l->tls, &room))) {
+			size_t k = iov[i].iov_len - off < room ? iov[i].iov_len - off : room;
+			memcpy(dst, (const uint8_t *)iov[i].iov_base + off, k);
+			tls_app_tx_ack(l->tls, k);
+			off += k;
+			taken += k;
+			if (send_records(l) < 0)
+				return taken;
+		}
+		if (off < iov[i].iov_len)
+			return taken;
+	}
+	if (n)
+		tls_app_flush(l->tls);
+	return taken;
+}
+
+static int write_pending(struct link *l)
+{
+	struct iovec iov[IOV_MAX_LINK];
+	int n = pending(l) ? pieces(l, iov) : 0;
+
+	if (l->tls) {
+		size_t taken = n ? tls_take(l, iov, n) : 0;
+		consume(l, taken);
+		if (l->st == LINK_DEAD || send_records(l) < 0)
+			return -1;
+		return 0;
+	}
+	if (!n)
+		return 0;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	ssize_t w;
+	do
+		w = sendmsg(l->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && again(errno))
+		return 0;
+	if (w < 0)
+		return fail(l, "write: %s", strerror(errno));
+	consume(l, (size_t)w);
+	return 0;
+}
+
+/* FLUSH: once every byte is out (and TLS's close_notify), shut our side. */
+static void flush_step(struct link *l, uint64_t now)
+{
+	if (pending(l))
+		return;
+	if (l->tls) {
+		size_t len;
+		if (!tls_closed(l->tls))
+			tls_close(l->tls);
+		if (tls_tx_buf(l->tls, &len) && send_records(l) != 0)
+			return;
+	}
+	shutdown(l->fd, SHUT_WR);
+	l->st = LINK_DRAIN;
+	l->deadline = now + LINK_CLOSE_MS;
+}
+
+int link_flush(struct link *l, uint64_t now)
+{
+	if (l->st == LINK_DEAD)
+		return -1;
+	if (l->st == LINK_DRAIN)
+		return 0;
+	if (write_pending(l) < 0)
+		return -1;
+	if (l->st == LINK_FLUSH)
+		flush_step(l, now);
+	return l->st == LINK_DEAD ? -1 : 0;
+}
+
+/* ==== Reading ==== */
+
+/* A plain HTTP request on a TLS port gets a short 400 before the end. */
+static void plain_reply(struct link *l)
+{
+	char buf[512];
+	size_t n = ws_resp_error(buf, sizeof buf, 400);
+
+	if (n)
+		(void)!send(l->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static ssize_t sock_read(struct link *l, uint8_t *p, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = read(l->fd, p, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && again(errno))
+		return -2;
+	if (r < 0)
+		return fail(l, "read: %s", strerror(errno));
+	return r;
+}
+
+/*
+ * Decrypted bytes into dst: records are read from the socket as the
+ * engine asks, its handshake replies written first. Returns bytes, 0 at
+ * the end (EOF or close_notify), -1 when the link died, -2 for none now.
+ */
+static ssize_t tls_fill(struct link *l, uint8_t *dst, size_t cap)
+{
+	for (int round = 0; round < TLS_ROUNDS; round++) {
+		size_t n;
+		const uint8_t *p = tls_app_rx(l->tls, &n);
+
+		if (p) {
+			n = n < cap ? n : cap;
+			memcpy(dst, p, n);
+			tls_app_rx_ack(l->tls, n);
+			return (ssize_t)n;
+		}
+		if (tls_closed(l->tls)) {
+			if (!tls_failed(l->tls))
+				return 0;
+			if (tls_plain_http(l->tls))
+				plain_reply(l);
+			return fail(l, "TLS: %s", tls_error(l->tls));
+		}
+		if (send_records(l) < 0)
+			return -1;
+		uint8_t *b = tls_rx_buf(l->tls, &n);
+		if (!b)
+			return -2;   /* the engine waits for its records to leave */
+		ssize_t r = sock_read(l, b, n);
+		if (r == -1)
+			tls_set_error(l->tls, l->why);
+		if (r <= 0)
+			return r;
+		tls_rx_ack(l->tls, (size_t)r);
+	}
+	return -2;
+}
+
+static void compact(struct link *l)
+{
+	if (!l->in_off)
+		return;
+	memmove(l->in, l->in + l->in_off, l->in_len - l->in_off);
+	l->in_len -= l->in_off;
+	l->in_off = 0;
+}
+
+int link_read(struct link *l, uint64_t now)
+{
+	bool discard = l->st == LINK_FLUSH || l->st == LINK_DRAIN;
+	ssize_t r;
+
+	if (l->st == LINK_DEAD)
+		return -1;
+	if (!l->in && !(l->in = malloc(LINK_IN_CAP)))
+		return fail(l, "out of memory");
+	if (l->tls_srv && !l->tls && !(l->tls = tls_conn_new(l->tls_srv)))
+		return fail(l, "no memory for TLS");
+	compact(l);
+	if (discard)
+		l->in_off = l->in_len = 0;
+	if (l->in_len == LINK_IN_CAP)
+		return 0;
+	if (l->tls && !discard)
+		r = tls_fill(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
+	else
+		r = sock_read(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
+	if (r == -2)
+		return 0;
+	if (r == 0 && l->st == LINK_DRAIN) {
+		l->st = LINK_DEAD;   /* the end the close sequence waited for */
+		return -1;
+	}
+	if (r == 0)
+		return fail(l, "connection closed");
+	if (r < 0)
+		return -1;
+	l->last_rx = now;
+	l->http_pending = false;
+	if (!discard) {
+		l->in_len += (size_t)r;
+		if (l->in_len > l->in_max)
+			l->in_max = l->in_len;
+	}
+	return (int)r;
+}
+
+void link_consume(struct link *l, size_t n)
+{
+	size_t held = l->in_len - l->in_off;
+
+	l->in_off += n < held ? n : held;
+	l->http_pending = false;
+}
+
+/* ==== Events: frames, control frames, the close sequence ==== */
+
+/* The peer broke the protocol or closed: answer, and send nothing more. */
+static void peer_done(struct link *l, uint16_t code)
+{
+	drop_unsent(&l->q);
+	close_frame(l, code);
+	l->st = LINK_FLUSH;
+	l->in_off = l->in_len;
+}
+
+/* A frame's event in OPEN or CLOSING. true when it goes to the owner. */
+static bool frame(struct link *l, struct ws_msg *w, struct link_msg *m)
+{
+	bool open = l->st == LINK_OPEN;
+
+	switch (w->ev) {
+	case WS_EV_BINARY:
+	case WS_EV_TEXT:
+		if (!open)
+			return false;  /* we are closing: nothing is delivered */
+		m->ev = w->ev == WS_EV_TEXT ? LINK_EV_TEXT : LINK_EV_BINARY;
+		m->data = w->data;
+		m->len = w->len;
+		return true;
+	case WS_EV_PING:
+		if (open)
+			ctrl_frame(l, WS_OP_PONG, w->data, w->len);
+		return false;
+	case WS_EV_CLOSE:
+		if (!open) {
+			l->st = LINK_FLUSH;  /* the answer to our close */
+			l->in_off = l->in_len;
+			return false;
+		}
+		peer_done(l, w->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : w->code);
+		m->ev = LINK_EV_CLOSE;
+		m->code = w->code;
+		return true;
+	case WS_EV_ERROR:
+		if (open)
+			snprintf(l->why, sizeof l->why, "protocol error, closed with %u", w->code);
+		peer_done(l, w->code);
+		m->ev = LINK_EV_CLOSE;
+		m->code = w->code;
+		m->error = true;
+		return open;
+	case WS_EV_PONG:
+	case WS_EV_MORE:
+		return false;
+	}
+	return false;
+}
+
+enum link_ev link_next(struct link *l, struct link_msg *m)
+{
+	*m = (struct link_msg){ .ev = LINK_EV_NONE };
+	if (l->st == LINK_HTTP) {
+		if (l->http_pending || l->in_off == l->in_len)
+			return LINK_EV_NONE;
+		l->http_pending = true;
+		m->ev = LINK_EV_HTTP;
+		m->data = l->in + l->in_off;
+		m->len = l->in_len - l->in_off;
+		return m->ev;
+	}
+	while (l->st == LINK_OPEN || l->st == LINK_CLOSING) {
+		struct ws_msg w;
+		size_t used = ws_rx_next(&l->rx, l->in + l->in_off, l->in_len - l->in_off, &w);
+
+		if (w.ev != WS_EV_ERROR && used == 0)
+			break;
+		l->in_off += used;
+		if (frame(l, &w, m))
+			return m->ev;
+	}
+	compact(l);
+	return LINK_EV_NONE;
+}
+
+/* ==== Closing ==== */
+
+void link_close(struct link *l, uint16_t code, uint64_t now)
+{
+	if (l->st == LINK_HTTP) {
+		link_finish(l, now);
+		return;
+	}
+	if (l->st != LINK_OPEN)
+		return;
+	drop_unsent(&l->q);
+	close_frame(l, code);
+	l->st = LINK_CLOSING;
+	l->deadline = now + LINK_CLOSE_MS;
+}
+
+void link_finish(struct link *l, uint64_t now)
+{
+	if (l->st != LINK_HTTP && l->st != LINK_OPEN)
+		return;
+	l->st = LINK_FLUSH;
+	l->deadline = now + LINK_CLOSE_MS;
+	l->in_off = l->in_len;
+}
+
+/* ==== Timers and poll() ==== */
+
+enum link_tick link_tick(struct link *l, uint64_t now)
+{
+	uint64_t ka = l->keepalive_ms, idle = now - l->last_rx;
+
+	switch (l->st) {
+	case LINK_OPEN:
+		if (!ka)
+			return LINK_TICK_OK;
+		if (idle >= 3 * ka) {
+			snprintf(l->why, sizeof l->why, "silent for %llu s",
+				 (unsigned long long)(3 * ka / 1000));
+			link_close(l, WS_CLOSE_GOING_AWAY, now);
+			return LINK_TICK_SILENT;
+		}
+		if (idle >= ka && now - l->last_ping >= ka) {
+			ctrl_frame(l, WS_OP_PING, (const uint8_t *)"vpngw", 5);
+			l->last_ping = now;
+		}
+		return LINK_TICK_OK;
+	case LINK_CLOSING:
+	case LINK_FLUSH:
+	case LINK_DRAIN:
+		if (now < l->deadline)
+			return LINK_TICK_OK;
+		l->st = LINK_DEAD;
+		return LINK_TICK_DEAD;
+	case LINK_HTTP:
+	case LINK_DEAD:
+		break;
+	}
+	return LINK_TICK_OK;
+}
+
+/* Whether a write now can make progress (no spinning on POLLOUT while a
+ * TLS handshake still holds application data back). */
+static bool wants_write(struct link *l)
+{
+	size_t len;
+
+	if (!l->tls)
+		return pending(l);
+	if (tls_tx_buf(l->tls, &len))
+		return true;
+	return pending(l) && tls_app_tx(l->tls, &len);
+}
+
+short link_events(struct link *l)
+{
+	short ev = 0;
+
+	if (l->st == LINK_DEAD)
+		return 0;
+	if (l->in_len < LINK_IN_CAP || l->st >= LINK_FLUSH)
+		ev |= POLLIN;
+	if (l->st != LINK_DRAIN && wants_write(l))
+		ev |= POLLOUT;
+	return ev;
+}
+
+bool link_busy(struct link *l)
+{
+	size_t len;
+
+	return l->tls && l->st < LINK_FLUSH && l->in_len < LINK_IN_CAP &&
+	       tls_app_rx(l->tls, &len);
+}
+
+/* ==== The TUN side, counters, clock, signals ==== */
+
+int link_tun_drain(struct link *l, int tun_fd, struct nat *nat, enum drop idle,
+		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
+		   unsigned budget)
+{
+	for (unsigned i = 0; i < budget; i++) {
+		bool open = l && l->st == LINK_OPEN;
+		uint8_t *room = open ? link_tx_room(l, LINK_PKT_MAX) : NULL;
+		uint8_t *p = room ? room : scratch;
+		ssize_t r = read(tun_fd, p, LINK_PKT_MAX);
+		enum drop d = DROP_NONE;
+
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		if (r > 0 && p[0] >> 4 == 6)
+			d = DROP_IPV6;
+		else if (!open)
+			d = idle;
+		else if (!room)
+			d = DROP_QUEUE_FULL;
+		else if (nat)
+			d = nat_in(nat, p, (size_t)r);
+		else if (r < 20 || p[0] >> 4 != 4)
+			d = DROP_MALFORMED;
+		if (d != DROP_NONE) {
+			st->drops[d]++;
+			if (log_verbosity >= LOG_DEBUG)
+				log_debug("tun: drop %s (%zd bytes)", drop_name(d), r);
+			continue;
+		}
+		link_tx_commit(l, (size_t)r);
+		dir->packets++;
+		dir->bytes += (size_t)r;
+	}
+	return 0;
+}
+
+void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,
+		    struct link_count *dir)
+{
+	if (write(tun_fd, p, len) == (ssize_t)len) {
+		dir->packets++;
+		dir->bytes += len;
+		return;
+	}
+	st->drops[DROP_TUN_WRITE]++;
+}
+
+size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_stats *st)
+{
+	int n;
+
+	if (len >= cap)
+		return len;
+	n = snprintf(out + len, cap - len,
+		     " up_packets=%llu up_bytes=%llu down_packets=%llu down_bytes=%llu",
+		     (unsigned long long)st->up.packets, (unsigned long long)st->up.bytes,
+		     (unsigned long long)st->down.packets, (unsigned long long)st->down.bytes);
+	if (n < 0 || (size_t)n >= cap - len)
+		return cap - 1;
+	return drop_format(out, cap, len + (size_t)n, st->drops);
+}
+
+uint64_t link_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void link_signals(const int *sigs, size_t n, void (*handler)(int), sigset_t *old)
+{
+	struct sigaction sa = { .sa_handler = handler };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < n; i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &block, old);
+}

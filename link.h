@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link.h: one WebSocket connection on its socket, as both ends drive it:
+ * the socket (plain, or through tls.c's engine), the frame receiver
+ * (ws.c), the send queue, the keepalive and the close sequence. The
+ * gateway (vpngw.c: slots) and the client (client.c: reconnection, the
+ * assignment) each keep their own state machine on top; what they do
+ * alike is here, once. link.c is the only file that reads from or writes
+ * to a socket; it never calls back: its owner calls link_read, then
+ * link_next for each event, in its own loop, and link_flush before poll().
+ * Who opens and closes the fd is the owner's business.
+ *
+ * Also here, because both ends' loops need them alike: the TUN drain into
+ * the send queue and the TUN write, the counters and their log line, the
+ * clock and the signals.
+ */
+#ifndef VPNGW_LINK_H
+#define VPNGW_LINK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat.h"
+#include "ws.h"
+
+#define LINK_PKT_MAX    65535             /* largest packet, and message */
+#define LINK_HDR_MAX    WS_HDR_MAX        /* room kept in front of a packet */
+#define LINK_IN_CAP     (2 * 65536)       /* socket bytes held for parsing */
+#define LINK_TXQ_BYTES  (192 * 1024)      /* frames waiting; then tail drop */
+#define LINK_TXQ_RECS   128
+#define LINK_CTRL_CAP   256               /* pings, pongs and a close */
+#define LINK_CLOSE_MS   2000              /* each closing step's deadline */
+
+struct tls_conn;
+struct tls_server;
+
+/*
+ * The close sequence, one for both ends. Whoever starts it, a close frame
+ * goes out, the peer may answer, our side is shut once every queued byte
+ * is out, and the link reads until the peer's EOF, so that no last frame
+ * is lost to a reset. After a close frame no data frame is sent (RFC 6455
+ * §5.5.1): closing drops the data frames not yet begun.
+ *
+ *   HTTP --link_open--> OPEN --link_close(code)---------> CLOSING
+ *    |                   |                                  |
+ *    | link_finish       | the peer's close (echoed), or    | the peer's
+ *    | (after an HTTP    | its protocol error (closed with  | close
+ *    |  error answer)    | 1002, 1003, 1007 or 1009)        |
+ *    v                   v                                  v
+ *   FLUSH <--------------+----------------------------------+
+ *    | every queued byte written: shutdown(SHUT_WR)
+ *    v
+ *   DRAIN --the peer's EOF--> DEAD
+ *
+ * Any state goes to DEAD on a read or write error, an EOF the sequence did
+ * not expect, or when CLOSING, FLUSH or DRAIN outlives LINK_CLOSE_MS.
+ */
+enum link_state {
+	LINK_HTTP,      /* the upgrade request or response, as raw bytes */
+	LINK_OPEN,      /* frames both ways */
+	LINK_CLOSING,   /* our close frame is queued; waiting for the peer's */
+	LINK_FLUSH,     /* sending what is queued; input is discarded */
+	LINK_DRAIN,     /* our side is shut; discarding input until EOF */
+	LINK_DEAD,      /* nothing more: the owner frees it */
+};
+
+enum link_ev {
+	LINK_EV_NONE = 0,  /* nothing more in what has been read */
+	LINK_EV_HTTP,      /* handshake bytes: feed them, then link_consume */
+	LINK_EV_BINARY,    /* one whole binary message */
+	LINK_EV_TEXT,      /* one whole text message (after link_text) */
+	LINK_EV_CLOSE,     /* the peer closed (code: its code), or broke the
+			      protocol (error: code is what we closed with);
+			      the link is FLUSH now */
+};
+
+struct link_msg {
+	enum link_ev ev;
+	uint8_t *data;     /* the link's buffer: valid until the next call */
+	size_t len;
+	uint16_t code;
+	bool error;
+};
+
+/* Frames waiting for the socket: contiguous records in one byte ring. */
+struct link_txq {
+	uint8_t *buf;                     /* LINK_TXQ_BYTES, at first use */
+	uint32_t off[LINK_TXQ_RECS];      /* record start */
+	uint32_t len[LINK_TXQ_RECS];      /* record length */
+	uint8_t ordered[LINK_TXQ_RECS];   /* an HTTP head: nothing jumps it */
+	unsigned head, count;
+	size_t head_sent;                 /* bytes of the head record written */
+	size_t room;                      /* offset link_tx_room handed out */
+	size_t used_max;                  /* high-water mark, wiped at free */
+};
+
+struct link {
+	int fd;
+	enum link_state st;
+	bool client;                      /* our frames are masked (§5.3) */
+	bool http_pending;                /* an HTTP event awaits its consume */
+	struct tls_conn *tls;             /* NULL for plain ws:// */
+	struct tls_server *tls_srv;       /* server: the engine comes with the first byte */
+	unsigned keepalive_ms;            /* 0: no pings */
+	uint64_t last_rx, last_ping, deadline;
+	uint16_t close_code;              /* the close we sent or echoed */
+	uint64_t rng;                     /* mask keys */
+	char why[128];                    /* the first failure, for the log */
+	uint8_t *in;                      /* LINK_IN_CAP, at the first read */
+	size_t in_off, in_len, in_max;    /* parsed, held, high-water */
+	uint8_t *frag;                    /* reassembly, at link_open */
+	struct ws_rx rx;
+	size_t ctrl_len;
+	uint8_t ctrl[LINK_CTRL_CAP];      /* control frames: between frames */
+	struct link_txq q;
+};
+
+/*
+ * Starts a link on the connected, non-blocking socket fd (not owned).
+ * client: we are the client (we mask; the peer must not). tls: an engine
+ * for a client; tls_srv: a server's credentials, whose engine is made when
+ * the first byte arrives, so that an idle connection costs little. The
+ * link starts in LINK_HTTP.
+ */
+void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
+	       struct tls_server *tls_srv, uint64_t now);
+/* Frees the buffers and the TLS engine, wiping what they held. */
+void link_free(struct link *l);
+
+/*
+ * One read from the socket (through TLS if any) into the link's buffer.
+ * Returns the bytes read (> 0), 0 when none can be had now, -1 when the
+ * link is dead (EOF, error: link_why says; the expected EOF of DRAIN
+ * too). In FLUSH and DRAIN what arrives is discarded.
+ */
+int link_read(struct link *l, uint64_t now) __attribute__((warn_unused_result));
+
+/*
+ * The next event in what has been read. Control frames are answered here
+ * (a ping gets its pong) and the close sequence is run here; only data,
+ * the handshake bytes and the peer's close reach the owner. In LINK_HTTP
+ * each event hands over every unparsed byte once: the owner feeds its
+ * head parser and link_consume()s what it took.
+ */
+enum link_ev link_next(struct link *l, struct link_msg *m);
+void link_consume(struct link *l, size_t n);
+
+/* The handshake is done: frames from now on, messages up to max bytes. */
+void link_open(struct link *l, size_t max, uint64_t now);
+/* Accept (or not) text messages: the client's vpngw.v1 assignment. */
+void link_text(struct link *l, bool on);
+/* Pings after keepalive_s idle seconds; a peer silent for three is dropped. */
+void link_keepalive(struct link *l, unsigned keepalive_s);
+
+/* Starts the closing handshake with code (§7.1.2); only from OPEN. */
+void link_close(struct link *l, uint16_t code, uint64_t now);
+/* Sends what is queued (an HTTP error answer), then closes. */
+void link_finish(struct link *l, uint64_t now);
+
+/* Queues handshake bytes (a request or response head): nothing is sent
+ * before them. Returns 0, or -1 when they do not fit. */
+int link_send_head(struct link *l, const void *p, size_t len) __attribute__((warn_unused_result));
+/* Queues one text message. Returns 0, or -1 when the queue is full. */
+int link_send_text(struct link *l, const void *p, size_t len) __attribute__((warn_unused_result));
+
+/*
+ * Where the next packet goes: max bytes (at most LINK_PKT_MAX), with room
+ * for its frame header in front; NULL when the queue is full or the link
+ * is not open (tail drop). link_tx_commit queues the len bytes written
+ * there as one binary message: the header goes in front, and a client's
+ * mask over the payload, in place.
+ */
+uint8_t *link_tx_room(struct link *l, size_t max);
+void link_tx_commit(struct link *l, size_t len);
+
+/*
+ * Writes what the socket takes now: the rest of a half-written record,
+ * HTTP heads, control frames, then whole records; then runs the close
+ * sequence's FLUSH step. Returns 0, or -1 when the link died.
+ */
+int link_flush(struct link *l, uint64_t now);
+
+enum link_tick { LINK_TICK_OK, LINK_TICK_SILENT, LINK_TICK_DEAD };
+/*
+ * Timers: keepalive pings, and a peer silent for three intervals, which is
+ * closed with 1001 (LINK_TICK_SILENT); a closing step past its deadline
+ * (LINK_TICK_DEAD). Handshake deadlines are the owner's.
+ */
+enum link_tick link_tick(struct link *l, uint64_t now);
+
+/* poll() events the link waits for (POLLIN, POLLOUT). */
+short link_events(struct link *l);
+/* Decrypted bytes wait in the TLS engine: poll() must not sleep. */
+bool link_busy(struct link *l);
+/* Why the link failed or closed, for the log ("" while all is well). */
+const char *link_why(const struct link *l);
+
+/* ---- What both ends' loops share around the link ---- */
+
+struct link_count {
+	uint64_t packets, bytes;
+};
+
+/* Traffic each way and drops by reason, one set per loop. */
+struct link_stats {
+	uint64_t drops[DROP_N];
+	struct link_count up;              /* client -> Internet */
+	struct link_count down;            /* Internet -> client */
+};
+
+/*
+ * Reads up to budget packets from a TUN: into l's send queue when l is not
+ * NULL and open, else into scratch (LINK_PKT_MAX bytes) to be dropped as
+ * `idle`. nat, when not NULL, maps each packet back to its client
+ * (nat_in); without it a packet must only look like IPv4. Each packet
+ * sent is counted in dir, each drop in st by reason. Returns 0, or -1 when
+ * the TUN failed (errno set).
+ */
+int link_tun_drain(struct link *l, int tun_fd, struct nat *nat, enum drop idle,
+		    struct link_stats *st, struct link_count *dir, uint8_t *scratch,
+		    unsigned budget);
+
+/* Writes one packet to a TUN; counts it in dir, or drops it as tun_write. */
+void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,
+		    struct link_count *dir);
+
+/* Appends " up_packets=N ... drop_REASON=N" to out (len bytes held of
+ * cap); returns the new length. */
+size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_stats *st);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t link_now(void);
+
+/*
+ * Routes sigs[0..n) to handler and blocks them (the previous mask goes to
+ * *old when not NULL): the loops' ppoll() unblocks them, so that a signal
+ * is never missed between a check and the wait. SIGPIPE is ignored.
+ */
+void link_signals(const int *sigs, size_t n, void (*handler)(int), sigset_t *old);
+
+#endif
