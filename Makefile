@@ -45,8 +45,8 @@ vpngw: $(OBJ)
 	ln -sfn /usr/include/bearssl .kh/bearssl && \
 	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
 
-UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c \
-	ws.c nat.c sha1.c base64.c
+UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
+	ws.c nat.c sha1.c base64.c admit.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
 test/unit: $(UNIT) $(wildcard *.h test/*.h)

@@ -12,7 +12,7 @@
 int unit_failed_checks;
 
 static const struct unit_case *const tables[] = {
-	unit_sha1_base64, unit_ws, unit_nat,
+	unit_sha1_base64, unit_ws, unit_nat, unit_admit,
 };
 
 static int selected(const char *name, int argc, char **argv)
