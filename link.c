@@ -765,15 +765,17 @@ bool link_busy(struct link *l)
 
 /* ==== The TUN side, counters, clock, signals ==== */
 
-int link_tun_drain(struct link *l, int tun_fd, struct nat *nat, enum drop idle,
+int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
 		   unsigned budget)
 {
+	if (max > LINK_PKT_MAX)
+		max = LINK_PKT_MAX;
 	for (unsigned i = 0; i < budget; i++) {
 		bool open = l && l->st == LINK_OPEN;
-		uint8_t *room = open ? link_tx_room(l, LINK_PKT_MAX) : NULL;
+		uint8_t *room = open ? link_tx_room(l, max) : NULL;
 		uint8_t *p = room ? room : scratch;
-		ssize_t r = read(tun_fd, p, LINK_PKT_MAX);
+		ssize_t r = read(tun_fd, p, max);
 		enum drop d = DROP_NONE;
 
 		if (r < 0)

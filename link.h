@@ -211,16 +211,16 @@ struct link_stats {
 };
 
 /*
- * Reads up to budget packets from a TUN: into l's send queue when l is not
- * NULL and open, else into scratch (LINK_PKT_MAX bytes) to be dropped as
- * `idle`. nat, when not NULL, maps each packet back to its client
+ * Reads up to budget packets of at most max bytes (the TUN's MTU) from a
+ * TUN: into l's send queue when l is not NULL and open, else into scratch
+ * (LINK_PKT_MAX bytes) to be dropped as `idle`. nat, when not NULL, maps each packet back to its client
  * (nat_in); without it a packet must only look like IPv4. Each packet
  * sent is counted in dir, each drop in st by reason. Returns 0, or -1 when
  * the TUN failed (errno set).
  */
-int link_tun_drain(struct link *l, int tun_fd, struct nat *nat, enum drop idle,
-		    struct link_stats *st, struct link_count *dir, uint8_t *scratch,
-		    unsigned budget);
+int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
+		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
+		   unsigned budget);
 
 /* Writes one packet to a TUN; counts it in dir, or drops it as tun_write. */
 void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,

@@ -626,8 +626,8 @@ static void tun_readable(struct gw *g, struct slot *s)
 {
 	struct link *l = s->conn ? &s->conn->l : NULL;
 
-	if (link_tun_drain(l, s->tun_fd, &s->nat, DROP_NO_CLIENT, &g->st, &g->st.down,
-			   g->scratch, TUN_BUDGET) < 0)
+	if (link_tun_drain(l, s->tun_fd, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
+			   &g->st.down, g->scratch, TUN_BUDGET) < 0)
 		log_warn("%s: read", s->name);
 }
 
