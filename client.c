@@ -1278,6 +1278,7 @@ static int frame_event(struct client *c, struct ws_msg *m)
 		ctrl_frame(c, WS_OP_PONG, m->data, m->len);
 		return 0;
 	case WS_EV_PONG:
+	case WS_EV_TEXT: /* rx.text is off: text is 1003 */
 	case WS_EV_MORE:
 		return 0;
 	case WS_EV_CLOSE:

@@ -519,6 +519,7 @@ static int frame_event(struct gw *g, struct conn *c, struct ws_msg *m)
 		conn_fail(g, c, m->code);
 		c->state = C_FLUSH_CLOSE; /* what follows cannot be parsed */
 		return 0;
+	case WS_EV_TEXT: /* rx.text is off: text is 1003 */
 	case WS_EV_MORE:
 		return 0;
 	}

@@ -15,7 +15,6 @@
 #include "ws.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_CLOSE_BAD_DATA 1007 /* §7.4.1: a close reason that is not UTF-8 */
 
 /* ==== Character helpers ==== */
 
@@ -571,6 +570,7 @@ void ws_rx_init(struct ws_rx *rx, bool masked, size_t max, uint8_t *frag, size_t
 {
 	memset(rx, 0, sizeof *rx);
 	rx->masked = masked;
+	rx->frag_op = WS_OP_CONT;
 	rx->max = max;
 	rx->frag = frag;
 	rx->frag_cap = frag ? frag_cap : 0;
@@ -659,6 +659,20 @@ static size_t fail(struct ws_msg *m, uint16_t code, size_t n)
 }
 
 /*
+ * A whole data message of opcode op in p[0..len), which took n bytes of the
+ * stream: text must be UTF-8 (§8.1), checked once it is all here.
+ */
+static size_t deliver(struct ws_msg *m, unsigned op, uint8_t *p, size_t len, size_t n)
+{
+	if (op == WS_OP_TEXT && !utf8_ok(p, len))
+		return fail(m, WS_CLOSE_BAD_DATA, n);
+	m->ev = op == WS_OP_TEXT ? WS_EV_TEXT : WS_EV_BINARY;
+	m->data = p;
+	m->len = len;
+	return n;
+}
+
+/*
  * Beyond ws.h: on WS_EV_ERROR the return is non-zero (the bytes inspected),
  * so a caller that stops at 0 still sees the error; nothing after it in buf
  * means anything. A close without a status code is reported as WS_EV_CLOSE
@@ -670,7 +684,7 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 {
 	size_t h = 2, ext, limit, total;
 	uint64_t plen;
-	bool fin, masked, ctrl;
+	bool fin, masked, ctrl, data;
 	unsigned op;
 
 	*m = (struct ws_msg){ .ev = WS_EV_MORE };
@@ -683,6 +697,7 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 	masked = buf[1] & 0x80;
 	plen = buf[1] & 0x7f;
 	ctrl = op & 0x8;
+	data = op == WS_OP_TEXT || op == WS_OP_BINARY;
 	if (buf[0] & 0x70)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
 	if (op != WS_OP_CONT && op != WS_OP_TEXT && op != WS_OP_BINARY &&
@@ -692,11 +707,11 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
 	if (ctrl && (!fin || plen > WS_CTRL_MAX))
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if (op == WS_OP_CONT && !rx->in_frag)
+	if (op == WS_OP_CONT && rx->frag_op == WS_OP_CONT)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if ((op == WS_OP_TEXT || op == WS_OP_BINARY) && rx->in_frag)
+	if (data && rx->frag_op != WS_OP_CONT)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if (op == WS_OP_TEXT)
+	if (op == WS_OP_TEXT && !rx->text)
 		return fail(m, WS_CLOSE_UNSUPPORTED, 2);
 
 	/* The extended length (§5.2): once it is here, the limit applies. */
@@ -712,14 +727,14 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		return fail(m, WS_CLOSE_PROTOCOL, h);
 
 	/*
-	 * A whole binary message points into buf and only needs rx->max; the
+	 * A whole data message points into buf and only needs rx->max; the
 	 * pieces of a fragmented one are copied, so frag_cap bounds them too.
 	 */
 	limit = rx->max;
-	if (op == WS_OP_CONT || (op == WS_OP_BINARY && !fin)) {
+	if (op == WS_OP_CONT || (data && !fin)) {
 		if (limit > rx->frag_cap)
 			limit = rx->frag_cap;
-		if (op == WS_OP_BINARY)
+		if (data)
 			rx->frag_len = 0;
 		if (rx->frag_len > limit)
 			return fail(m, WS_CLOSE_TOO_BIG, h);
@@ -739,26 +754,21 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		ws_mask(p, (size_t)plen, buf + h - 4);
 
 	switch (op) {
+	case WS_OP_TEXT:
 	case WS_OP_BINARY:
-		if (fin) {
-			m->ev = WS_EV_BINARY;
-			m->data = p;
-			m->len = (size_t)plen;
-			return total;
-		}
-		rx->in_frag = true;
+		if (fin)
+			return deliver(m, op, p, (size_t)plen, total);
+		rx->frag_op = (enum ws_op)op;
 		/* fallthrough */
 	case WS_OP_CONT:
 		if (plen)
 			memcpy(rx->frag + rx->frag_len, p, (size_t)plen);
 		rx->frag_len += (size_t)plen;
-		if (fin) {
-			rx->in_frag = false;
-			m->ev = WS_EV_BINARY;
-			m->data = rx->frag;
-			m->len = rx->frag_len;
-		}
-		return total;
+		if (!fin)
+			return total;
+		op = rx->frag_op;
+		rx->frag_op = WS_OP_CONT;
+		return deliver(m, op, rx->frag, rx->frag_len, total);
 	case WS_OP_PING:
 	case WS_OP_PONG:
 		m->ev = op == WS_OP_PING ? WS_EV_PING : WS_EV_PONG;

@@ -31,7 +31,7 @@ enum ws_op {
 enum ws_close {
 	WS_CLOSE_NORMAL = 1000, WS_CLOSE_GOING_AWAY = 1001,
 	WS_CLOSE_PROTOCOL = 1002, WS_CLOSE_UNSUPPORTED = 1003,
-	WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_TOO_BIG = 1009,
+	WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_BAD_DATA = 1007, WS_CLOSE_TOO_BIG = 1009,
 	WS_CLOSE_INTERNAL = 1011, WS_CLOSE_TRY_AGAIN = 1013,
 };
 
@@ -130,6 +130,7 @@ int ws_resp_feed(struct ws_resp *r, const uint8_t *in, size_t len, size_t *used)
 enum ws_ev {
 	WS_EV_MORE = 0,        /* need more bytes */
 	WS_EV_BINARY,          /* a whole binary message in data/len */
+	WS_EV_TEXT,            /* a whole text message, UTF-8, when rx->text */
 	WS_EV_PING,            /* answer with a pong carrying data/len */
 	WS_EV_PONG,
 	WS_EV_CLOSE,           /* peer's close; code to echo in code */
@@ -143,10 +144,15 @@ struct ws_msg {
 	uint16_t code;         /* WS_EV_CLOSE / WS_EV_ERROR */
 };
 
-/* Receiver state: fragment reassembly and the message limit. */
+/*
+ * Receiver state: fragment reassembly and the message limit. Text messages
+ * fail the connection with 1003 unless text is set (ws_rx_init clears it;
+ * the caller may set it after): then they are delivered as WS_EV_TEXT.
+ */
 struct ws_rx {
 	bool masked;           /* true: frames must be masked (we are the server) */
-	bool in_frag;          /* a fragmented binary message is open */
+	bool text;             /* deliver text messages instead of failing */
+	enum ws_op frag_op;    /* the open fragmented message's, else WS_OP_CONT */
 	size_t max;            /* message limit, <= frag_cap */
 	uint8_t *frag;         /* caller's buffer for reassembly, frag_cap bytes */
 	size_t frag_cap;
@@ -163,8 +169,10 @@ void ws_rx_init(struct ws_rx *rx, bool masked, size_t max, uint8_t *frag, size_t
  * consumed with nothing to report yet: then the return is non-zero and
  * m->ev == WS_EV_MORE). On WS_EV_ERROR the connection must be failed with
  * m->code: 1002 for bad masking, reserved bits, unknown opcodes, bad control
- * frames or continuations; 1003 for text; 1009 over the limit (§5.2-5.5,
- * §7.4.1). Oversize is detected from the header alone.
+ * frames or continuations; 1003 for text unless rx->text; 1007 for a text
+ * message (or a close reason) that is not UTF-8 (§8.1); 1009 over the limit
+ * (§5.2-5.5, §7.4.1). Oversize is detected from the header alone; the
+ * limit and the reassembly buffer are the same for text as for binary.
  */
 size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m);
 

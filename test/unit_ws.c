@@ -491,6 +491,7 @@ static uint32_t fnv(const uint8_t *p, size_t len)
 
 #define BIG (70000 + 64)
 static uint8_t work[BIG], frag[BIG], src[BIG];
+static bool text_mode;       /* run()'s receivers deliver text */
 
 /*
  * Feeds in to a fresh receiver step bytes at a time, taking every frame the
@@ -505,6 +506,8 @@ static size_t run(bool masked, size_t max, const uint8_t *in, size_t len,
 	size_t wlen = 0, off = 0, nrec = 0;
 
 	ws_rx_init(&rx, masked, max, frag, sizeof frag);
+	CHECK(!rx.text);
+	rx.text = text_mode;
 	while (off < len) {
 		size_t k = len - off < step ? len - off : step;
 
@@ -528,8 +531,10 @@ static size_t run(bool masked, size_t max, const uint8_t *in, size_t len,
 				}
 				nrec++;
 			}
-			if (m.ev == WS_EV_BINARY)
+			if (m.ev == WS_EV_BINARY || m.ev == WS_EV_TEXT)
 				CHECK(m.len <= max);
+			if (m.ev == WS_EV_TEXT)
+				CHECK(text_mode);
 			if (m.ev == WS_EV_ERROR)
 				return nrec;
 			memmove(work, work + n, wlen - n);
@@ -686,13 +691,13 @@ static void frame_too_big_early(void)
 	ws_rx_init(&rx, false, 100, f, sizeof f);
 	uint8_t s[] = { 0x02, 60 }, c[] = { 0x00, 41 }, z[64] = { 0 };
 	memcpy(z, s, 2);
-	CHECK(ws_rx_next(&rx, z, 62, &m) == 62 && m.ev == WS_EV_MORE && rx.in_frag);
+	CHECK(ws_rx_next(&rx, z, 62, &m) == 62 && m.ev == WS_EV_MORE && rx.frag_op == WS_OP_BINARY);
 	CHECK(ws_rx_next(&rx, c, 2, &m) != 0 && m.ev == WS_EV_ERROR && m.code == 1009);
 	/* 60 + 40 is exactly the limit. */
 	c[1] = 40;
 	z[0] = 0x80, z[1] = 40;
 	CHECK(ws_rx_next(&rx, z, 42, &m) == 42 && m.ev == WS_EV_BINARY && m.len == 100);
-	CHECK(m.data == f && !rx.in_frag);
+	CHECK(m.data == f && rx.frag_op == WS_OP_CONT);
 	/* With no reassembly buffer, fragments over 0 bytes are too big. */
 	ws_rx_init(&rx, false, 100, NULL, 0);
 	z[0] = 0x02, z[1] = 1;
@@ -755,6 +760,76 @@ static void frame_close_codes(void)
 	CHECK(ws_close_frame(f, WS_CLOSE_NO_STATUS) == 2 && f[0] == 0x88 && f[1] == 0);
 	CHECK(ws_close_frame(f, 1006) == 2);
 	CHECK(ws_close_frame(f, 1000) == 4 && memcmp(f, "\x88\x02\x03\xe8", 4) == 0);
+}
+
+/*
+ * Text on demand: whole or fragmented, UTF-8 checked over the whole message
+ * (a character may straddle fragments), the same limit as binary; off, as
+ * the gateway keeps it, any text frame is 1003.
+ */
+static void frame_text(void)
+{
+	struct rec w[4];
+
+	text_mode = true;
+	w[0] = ev(WS_EV_TEXT, 0, "Hello", 5);
+	expect(false, WS_MSG_MAX, B("\x81\x05Hello"), w, 1);
+	expect(true, WS_MSG_MAX, B("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x03Hel\x80\x02lo"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x01H\x00\x00\x00\x02" "el\x80\x02lo"), w, 1);
+	w[0] = ev(WS_EV_TEXT, 0, NULL, 0);
+	expect(false, WS_MSG_MAX, B("\x81\x00"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x00\x80\x00"), w, 1);
+	/* A character split between fragments is whole in the message. */
+	w[0] = ev(WS_EV_TEXT, 0, "caf\xc3\xa9 \xf0\x9f\x98\x80", 10);
+	expect(false, WS_MSG_MAX, B("\x01\x04" "caf\xc3\x00\x03" "\xa9 \xf0\x80\x03\x9f\x98\x80"), w, 1);
+	/* Controls between the fragments; text and binary in turn. */
+	w[0] = ev(WS_EV_PING, 0, "p", 1);
+	w[1] = ev(WS_EV_TEXT, 0, "ab", 2);
+	w[2] = ev(WS_EV_BINARY, 0, "cd", 2);
+	w[3] = ev(WS_EV_TEXT, 0, "e", 1);
+	expect(false, WS_MSG_MAX, B("\x01\x01" "a\x89\x01p\x80\x01" "b\x02\x01" "c\x80\x01" "d\x81\x01" "e"),
+	       w, 4);
+	/* Not UTF-8 (RFC 3629 §4): 1007, whole or fragmented. */
+	w[0] = ev(WS_EV_ERROR, WS_CLOSE_BAD_DATA, NULL, 0);
+	expect(false, WS_MSG_MAX, B("\x81\x02\xc3\x28"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x81\x01\xc3"), w, 1);            /* cut short */
+	expect(false, WS_MSG_MAX, B("\x81\x02\xc0\xaf"), w, 1);        /* overlong '/' */
+	expect(false, WS_MSG_MAX, B("\x81\x03\xe0\x80\xaf"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x81\x03\xed\xa0\x80"), w, 1);    /* surrogate */
+	expect(false, WS_MSG_MAX, B("\x81\x04\xf4\x90\x80\x80"), w, 1); /* > U+10FFFF */
+	expect(false, WS_MSG_MAX, B("\x81\x01\xff"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x81\x01\x80"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x01\xc3\x80\x01\x28"), w, 1);
+	expect(true, WS_MSG_MAX, B("\x01\x81\0\0\0\0\xc3\x80\x81\0\0\0\0\xc3"), w, 1);
+	/* Binary is never checked. */
+	w[0] = ev(WS_EV_BINARY, 0, "\xc3\x28", 2);
+	expect(false, WS_MSG_MAX, B("\x82\x02\xc3\x28"), w, 1);
+	/* Continuations: a new message inside one, or none open. */
+	w[0] = ev(WS_EV_ERROR, WS_CLOSE_PROTOCOL, NULL, 0);
+	expect(false, WS_MSG_MAX, B("\x01\x01" "a\x82\x01" "b"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x01" "a\x81\x01" "b"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x02\x01" "a\x81\x01" "b"), w, 1);
+	w[1] = w[0];
+	w[0] = ev(WS_EV_TEXT, 0, "a", 1);
+	expect(false, WS_MSG_MAX, B("\x81\x01" "a\x80\x01" "b"), w, 2);
+	/* The limit: 10 is whole, 11 is 1009 from the header, 6 + 5 too. */
+	w[0] = ev(WS_EV_TEXT, 0, "0123456789", 10);
+	expect(false, 10, B("\x81\x0a" "0123456789"), w, 1);
+	expect(false, 10, B("\x01\x06" "012345\x80\x04" "6789"), w, 1);
+	w[0] = ev(WS_EV_ERROR, WS_CLOSE_TOO_BIG, NULL, 0);
+	expect(false, 10, B("\x81\x0b"), w, 1);
+	expect(false, 10, B("\x01\x06" "012345\x80\x05"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x81\x7f\0\0\0\0\0\x01\0\0"), w, 1);
+	text_mode = false;
+
+	/* Off: every text frame is 1003, before its payload arrives. */
+	w[0] = ev(WS_EV_ERROR, WS_CLOSE_UNSUPPORTED, NULL, 0);
+	expect(false, WS_MSG_MAX, B("\x81\x05"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x01\x03Hel\x80\x02lo"), w, 1);
+	expect(true, WS_MSG_MAX, B("\x81\x85"), w, 1);
+	expect(false, WS_MSG_MAX, B("\x02\x01" "a\x81\x01" "b"), &(struct rec){ WS_EV_ERROR,
+	       WS_CLOSE_PROTOCOL, 0, 0 }, 1);
 }
 
 /* Encoder and parser agree at every length encoding, masked or not. */
@@ -852,6 +927,7 @@ const struct unit_case unit_ws[] = {
 	{ "ws_frame_too_big_early", frame_too_big_early },
 	{ "ws_frame_interleaved", frame_interleaved },
 	{ "ws_frame_close_codes", frame_close_codes },
+	{ "ws_frame_text", frame_text },
 	{ "ws_frame_encode_roundtrip", frame_encode_roundtrip },
 	{ "ws_frame_mask_and_ctrl", frame_mask_and_ctrl },
 	{ NULL, NULL },
