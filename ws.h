@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ws.h: the WebSocket protocol (RFC 6455) as pure functions over bytes: the
- * HTTP/1.1 upgrade request and response, and the frame parser and encoder.
- * No syscalls and no allocation: the caller owns every buffer, feeds bytes
+ * ws:// and wss:// URIs, the HTTP/1.1 upgrade request and response, and the
+ * frame parser and encoder. No syscalls and no allocation: the caller owns every buffer, feeds bytes
  * in as they arrive (one at a time works) and sends what it is given.
  */
 #ifndef VPNGW_WS_H
@@ -34,6 +34,32 @@ enum ws_close {
 	WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_BAD_DATA = 1007, WS_CLOSE_TOO_BIG = 1009,
 	WS_CLOSE_INTERNAL = 1011, WS_CLOSE_TRY_AGAIN = 1013,
 };
+
+/* ---- WebSocket URIs (§3) ---- */
+
+#define WS_URL_HOST_MAX 255   /* a host name, or an address without brackets */
+#define WS_URL_PATH_MAX 1023  /* the path with its query */
+
+struct ws_url {
+	bool tls;                                 /* wss:// */
+	uint16_t port;                            /* as given, else 80 or 443 */
+	char host[WS_URL_HOST_MAX + 1];           /* name or address, no brackets */
+	char hosthdr[WS_URL_HOST_MAX + 2 + 7];    /* the Host header: as in the URI */
+	char path[WS_URL_PATH_MAX + 1];           /* path and query, "/" if none */
+};
+
+/*
+ * Parses s[0..len) (the caller's; no NUL needed) as a ws-URI or wss-URI
+ * (§3): "ws[s]://" (the scheme in any case), a host that is a name, a
+ * dotted-quad IPv4 address or an [IPv6] literal, an optional ":port" of
+ * 1..65535 (no sign, no leading zero), then a path and query of RFC 3986
+ * characters (percent-escapes must be whole). Refused: userinfo, a fragment,
+ * spaces, controls, '\', an empty or overlong host or path. A host that
+ * ends in a numeric label must be a dotted quad. On success fills u (every
+ * string NUL-terminated) and returns NULL; else returns a short reason for
+ * a one-line error, and u holds nothing of use.
+ */
+const char *ws_url_parse(struct ws_url *u, const char *s, size_t len);
 
 /* ---- The upgrade request (server side, §4.2.1) ---- */
 

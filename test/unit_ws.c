@@ -11,6 +11,206 @@
 #include "../ws.h"
 #include "unit.h"
 
+/* ==== WebSocket URIs (§3) ==== */
+
+/* Parses s[0..len) from a buffer of exactly len bytes, so that ASan sees
+ * any read past it. */
+static const char *url_parse_exact(struct ws_url *u, const char *s, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+	const char *why;
+
+	memcpy(copy, s, len);
+	why = ws_url_parse(u, copy, len);
+	free(copy);
+	return why;
+}
+
+static void url_good(void)
+{
+	static const struct {
+		const char *s;
+		bool tls;
+		const char *host, *hosthdr, *path;
+		unsigned port;
+	} t[] = {
+		{ "ws://192.0.2.1:8080/", false, "192.0.2.1", "192.0.2.1:8080", "/", 8080 },
+		{ "wss://gw.example/vpn?x=1&y=%2F", true, "gw.example", "gw.example",
+		  "/vpn?x=1&y=%2F", 443 },
+		{ "ws://gw.example", false, "gw.example", "gw.example", "/", 80 },
+		{ "ws://gw.example?a=b", false, "gw.example", "gw.example", "/?a=b", 80 },
+		{ "ws://gw.example/?", false, "gw.example", "gw.example", "/?", 80 },
+		{ "WSS://GW.Example:443/", true, "GW.Example", "GW.Example:443", "/", 443 },
+		{ "wS://h:80", false, "h", "h:80", "/", 80 },
+		{ "ws://[::1]:8080/p", false, "::1", "[::1]:8080", "/p", 8080 },
+		{ "ws://[2001:db8::1]/", false, "2001:db8::1", "[2001:db8::1]", "/", 80 },
+		{ "wss://[::ffff:192.0.2.1]", true, "::ffff:192.0.2.1", "[::ffff:192.0.2.1]", "/", 443 },
+		{ "ws://[1:2:3:4:5:6:7:8]/", false, "1:2:3:4:5:6:7:8", "[1:2:3:4:5:6:7:8]", "/", 80 },
+		{ "ws://[1:2:3:4:5:6:1.2.3.4]/", false, "1:2:3:4:5:6:1.2.3.4",
+		  "[1:2:3:4:5:6:1.2.3.4]", "/", 80 },
+		{ "ws://[::]/", false, "::", "[::]", "/", 80 },
+		{ "ws://[1::]/", false, "1::", "[1::]", "/", 80 },
+		{ "ws://[ABCD:ef01::]/", false, "ABCD:ef01::", "[ABCD:ef01::]", "/", 80 },
+		{ "ws://gw.example./", false, "gw.example.", "gw.example.", "/", 80 },
+		{ "ws://a_b-c.example/", false, "a_b-c.example", "a_b-c.example", "/", 80 },
+		{ "ws://1a.example/", false, "1a.example", "1a.example", "/", 80 },
+		{ "ws://h:65535/", false, "h", "h:65535", "/", 65535 },
+		{ "ws://h:1/", false, "h", "h:1", "/", 1 },
+		{ "ws://h/a:b@c/~!$&'()*+,;=?/?:@", false, "h", "h", "/a:b@c/~!$&'()*+,;=?/?:@", 80 },
+		{ "ws://h/%41%7e%00", false, "h", "h", "/%41%7e%00", 80 },
+		{ "ws://0.0.0.0/", false, "0.0.0.0", "0.0.0.0", "/", 80 },
+	};
+	struct ws_url u;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const char *why = url_parse_exact(&u, t[i].s, strlen(t[i].s));
+
+		if (why)
+			fprintf(stderr, "  \"%s\": %s\n", t[i].s, why);
+		CHECK(why == NULL);
+		CHECK(u.tls == t[i].tls && u.port == t[i].port);
+		CHECK(strcmp(u.host, t[i].host) == 0);
+		CHECK(strcmp(u.hosthdr, t[i].hosthdr) == 0);
+		CHECK(strcmp(u.path, t[i].path) == 0);
+	}
+	/* len bounds the read: what follows it is not the URL's. */
+	CHECK(ws_url_parse(&u, "ws://h/abc", 7) == NULL && strcmp(u.path, "/") == 0);
+	CHECK(ws_url_parse(&u, "ws://h:80/", 8) == NULL && u.port == 8 &&
+	      strcmp(u.hosthdr, "h:8") == 0);
+	/* The longest host and path fit, NUL-terminated. */
+	static char big[WS_URL_PATH_MAX + 300];
+	memcpy(big, "ws://", 5);
+	memset(big + 5, 'a', WS_URL_HOST_MAX);
+	memcpy(big + 5 + WS_URL_HOST_MAX, ":65535", 6);
+	CHECK(ws_url_parse(&u, big, 5 + WS_URL_HOST_MAX + 6) == NULL);
+	CHECK(strlen(u.host) == WS_URL_HOST_MAX && strlen(u.hosthdr) == WS_URL_HOST_MAX + 6);
+	CHECK(ws_url_parse(&u, big, 5 + WS_URL_HOST_MAX + 1 + 6) != NULL);
+	memcpy(big, "ws://h/", 7);
+	memset(big + 7, 'p', WS_URL_PATH_MAX);
+	CHECK(ws_url_parse(&u, big, 6 + WS_URL_PATH_MAX) == NULL);
+	CHECK(strlen(u.path) == WS_URL_PATH_MAX);
+	big[6] = '?';
+	CHECK(ws_url_parse(&u, big, 6 + WS_URL_PATH_MAX - 1) == NULL);
+	CHECK(strlen(u.path) == WS_URL_PATH_MAX && u.path[0] == '/' && u.path[1] == '?');
+}
+
+static void url_bad(void)
+{
+	static const struct {
+		const char *s;
+		const char *why; /* a word of the reason */
+	} t[] = {
+		{ "", "expected ws://" },
+		{ "http://h/", "expected ws://" },
+		{ "ws:/h/", "expected ws://" },
+		{ "ws:h", "expected ws://" },
+		{ "wss:/", "expected ws://" },
+		{ "ws//h/", "expected ws://" },
+		{ "wsx://h/", "expected ws://" },
+		{ "ws://", "missing host" },
+		{ "ws:///p", "missing host" },
+		{ "ws://?q", "missing host" },
+		{ "ws://:80/", "missing host" },
+		{ "ws://./", "missing host" },
+		{ "ws://h /", "spaces" },
+		{ "ws://h/a b", "spaces" },
+		{ "ws://h/\t", "spaces" },
+		{ "ws://h/\r\nX: y", "spaces" },
+		{ "ws://h/\x7f", "spaces" },
+		{ "ws://h/caf\xc3\xa9", "non-ASCII" },
+		{ "ws://h/#frag", "'#'" },
+		{ "ws://h#", "'#'" },
+		{ "ws://h\\p", "'\\'" },
+		{ "ws://user@h/", "user information" },
+		{ "ws://user:pw@h:80/", "user information" },
+		{ "ws://@h/", "user information" },
+		{ "ws://h:/", "bad port" },
+		{ "ws://h:", "bad port" },
+		{ "ws://h:0/", "bad port" },
+		{ "ws://h:65536/", "bad port" },
+		{ "ws://h:99999999999999999999/", "bad port" },
+		{ "ws://h:18446744073709551617/", "bad port" },
+		{ "ws://h:080/", "bad port" },
+		{ "ws://h:00/", "bad port" },
+		{ "ws://h:-1/", "bad port" },
+		{ "ws://h:+80/", "bad port" },
+		{ "ws://h:8a/", "bad port" },
+		{ "ws://h:80:80/", "bad port" },
+		{ "ws://[::1/", "unterminated" },
+		{ "ws://[::1", "unterminated" },
+		{ "ws://[::1]x/", "after the host" },
+		{ "ws://[::1]]/", "after the host" },
+		{ "ws://[]/", "IPv6" },
+		{ "ws://[1:::2]/", "IPv6" },
+		{ "ws://[:::]/", "IPv6" },
+		{ "ws://[1:2:3:4:5:6:7:8:9]/", "IPv6" },
+		{ "ws://[1:2:3:4:5:6:7]/", "IPv6" },
+		{ "ws://[1:2:3:4:5:6:7:8::]/", "IPv6" },
+		{ "ws://[1::2::3]/", "IPv6" },
+		{ "ws://[fe80::1%25eth0]/", "IPv6" },
+		{ "ws://[12345::]/", "IPv6" },
+		{ "ws://[::1.2.3]/", "IPv6" },
+		{ "ws://[::1.2.3.4:5]/", "IPv6" },
+		{ "ws://[::01.2.3.4]/", "IPv6" },
+		{ "ws://[1.2.3.4]/", "IPv6" },
+		{ "ws://[:1]/", "IPv6" },
+		{ "ws://[1:]/", "IPv6" },
+		{ "ws://[v1.x]/", "IPv6" },
+		{ "ws://[g::]/", "IPv6" },
+		{ "ws://a..b/", "empty label" },
+		{ "ws://.a/", "empty label" },
+		{ "ws://a.b../", "empty label" },
+		{ "ws://a%20b/", "bad character in the host" },
+		{ "ws://a!b/", "bad character in the host" },
+		{ "ws://a~b/", "bad character in the host" },
+		{ "ws://a[b]/", "bad character in the host" },
+		{ "ws://127.1/", "dotted-quad" },
+		{ "ws://0x7f.1/", "dotted-quad" },
+		{ "ws://1.2.3.256/", "dotted-quad" },
+		{ "ws://01.2.3.4/", "dotted-quad" },
+		{ "ws://2130706433/", "dotted-quad" },
+		{ "ws://0x7f000001/", "dotted-quad" },
+		{ "ws://1.2.3.4.5/", "dotted-quad" },
+		{ "ws://1.2.3.4./", "dotted-quad" },
+		{ "ws://example.123/", "dotted-quad" },
+		{ "ws://h/%", "percent" },
+		{ "ws://h/%4", "percent" },
+		{ "ws://h/%zz", "percent" },
+		{ "ws://h/%4g", "percent" },
+		{ "ws://h/[x]", "percent-encoded" },
+		{ "ws://h/{}", "percent-encoded" },
+		{ "ws://h/|", "percent-encoded" },
+		{ "ws://h/\"", "percent-encoded" },
+		{ "ws://h/<", "percent-encoded" },
+		{ "ws://h/^", "percent-encoded" },
+		{ "ws://h/`", "percent-encoded" },
+	};
+	struct ws_url u;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const char *why = url_parse_exact(&u, t[i].s, strlen(t[i].s));
+
+		if (!why || !strstr(why, t[i].why))
+			fprintf(stderr, "  \"%s\": %s\n", t[i].s, why ? why : "accepted");
+		CHECK(why && strstr(why, t[i].why));
+		/* A reason fits one line. */
+		CHECK(why && strlen(why) < 80 && !strchr(why, '\n'));
+	}
+	/* A NUL is a control character, not an end. */
+	CHECK(ws_url_parse(&u, "ws://h/\0x", 9) != NULL);
+	CHECK(ws_url_parse(&u, "ws://h\0/", 8) != NULL);
+	/* Too long: a host of 256, a path of 1024. */
+	static char big[WS_URL_PATH_MAX + 300];
+	memcpy(big, "ws://", 5);
+	memset(big + 5, 'a', WS_URL_HOST_MAX + 1);
+	CHECK(strstr(ws_url_parse(&u, big, 5 + WS_URL_HOST_MAX + 1), "too long"));
+	memcpy(big, "ws://h/", 7);
+	memset(big + 7, 'p', WS_URL_PATH_MAX);
+	CHECK(strstr(ws_url_parse(&u, big, 7 + WS_URL_PATH_MAX), "too long"));
+	big[6] = '?';
+	CHECK(strstr(ws_url_parse(&u, big, 6 + WS_URL_PATH_MAX), "too long"));
+}
+
 /* ==== The upgrade request ==== */
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -912,6 +1112,8 @@ static void frame_mask_and_ctrl(void)
 }
 
 const struct unit_case unit_ws[] = {
+	{ "ws_url_good", url_good },
+	{ "ws_url_bad", url_bad },
 	{ "ws_req_rfc_example", req_rfc_example },
 	{ "ws_req_case_insensitive", req_case_insensitive },
 	{ "ws_req_status_codes", req_status_codes },
