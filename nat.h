@@ -60,14 +60,15 @@ struct nat_cidr {
  * included) and *prefix (0..32) and returns 0; else returns -1 and leaves
  * both alone.
  */
-int nat_prefix_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix);
+int nat_prefix_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+	__attribute__((warn_unused_result));
 
 /*
  * A network prefix from the NUL-terminated s, as nat_prefix_parse reads it,
  * into c with the host bits cleared ("10.0.100.77/24" is 10.0.100.0/24).
  * Returns 0, or -1 if s is not that.
  */
-int nat_cidr_parse(struct nat_cidr *c, const char *s);
+int nat_cidr_parse(struct nat_cidr *c, const char *s) __attribute__((warn_unused_result));
 
 /*
  * Whether addr/prefix (host order) is an address an interface can hold: a
@@ -80,7 +81,8 @@ bool nat_host_ok(uint32_t addr, unsigned prefix);
  * nat_prefix_parse with the "/len" required and nat_host_ok. Returns 0 with
  * *addr and *prefix set, or -1.
  */
-int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix);
+int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+	__attribute__((warn_unused_result));
 
 /*
  * The destination filter (SPEC, Data plane step 2): a destination matching an

@@ -59,7 +59,8 @@ struct ws_url {
  * string NUL-terminated) and returns NULL; else returns a short reason for
  * a one-line error, and u holds nothing of use.
  */
-const char *ws_url_parse(struct ws_url *u, const char *s, size_t len);
+const char *ws_url_parse(struct ws_url *u, const char *s, size_t len)
+	__attribute__((warn_unused_result));
 
 /* ---- The upgrade request (server side, §4.2.1) ---- */
 
