@@ -3,7 +3,8 @@
  * nat.c: what the gateway does to one IPv4 packet, in place: validation
  * (RFC 791), the destination filter, the per-client source NAT with
  * incremental checksum updates (RFC 1624), the quoted packet of ICMP errors
- * (RFC 792, RFC 1812 §4.3.2.3) and TCP MSS clamping (RFC 6691).
+ * (RFC 792, RFC 1812 §4.3.2.3) and TCP MSS clamping (RFC 6691); and the
+ * one parser of IPv4 addresses and prefixes, which every other file uses.
  *
  * It is pure: no syscalls, no allocation, no logging. The caller owns the
  * buffers, the slot table, the counters and every read and write; this file
@@ -180,24 +181,27 @@ static uint16_t swap16(uint16_t v)
 	return (uint16_t)(v << 8 | v >> 8);
 }
 
-/* ---- CIDR and the destination filter ---- */
+/* ---- Prefixes and the destination filter ---- */
 
-/* Reads a decimal number of at most 3 digits, no leading zero, <= max. */
-static const char *number(const char *s, unsigned max, unsigned *v)
+/*
+ * Reads a decimal number of at most 3 digits, no leading zero, <= max from
+ * s[*off..len). Returns false, leaving *off anywhere, if there is none.
+ */
+static bool number(const char *s, size_t len, size_t *off, unsigned max, unsigned *v)
 {
 	unsigned n = 0, digits = 0;
 
-	while (*s >= '0' && *s <= '9') {
+	while (*off < len && s[*off] >= '0' && s[*off] <= '9') {
 		if (digits == 3 || (digits == 1 && n == 0))
-			return NULL;
-		n = n * 10 + (unsigned)(*s - '0');
+			return false;
+		n = n * 10 + (unsigned)(s[*off] - '0');
 		digits++;
-		s++;
+		(*off)++;
 	}
 	if (digits == 0 || n > max)
-		return NULL;
+		return false;
 	*v = n;
-	return s;
+	return true;
 }
 
 static uint32_t prefix_mask(unsigned len)
@@ -205,30 +209,70 @@ static uint32_t prefix_mask(unsigned len)
 	return (uint32_t)(0xffffffffull << (32 - len));
 }
 
-int nat_cidr_parse(struct nat_cidr *c, const char *s)
+/*
+ * Four dotted decimals, then "/" and a length or nothing: the one grammar
+ * for every IPv4 address and prefix the program reads. Writes *addr and
+ * *prefix only on success.
+ */
+int nat_prefix_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
 {
-	uint32_t addr = 0;
-	unsigned v, len = 32;
+	uint32_t a = 0;
+	unsigned v, p = 32;
+	size_t off = 0;
 
 	if (!s)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		if (i > 0 && *s++ != '.')
+		if (i > 0 && (off == len || s[off++] != '.'))
 			return -1;
-		s = number(s, 255, &v);
-		if (!s)
+		if (!number(s, len, &off, 255, &v))
 			return -1;
-		addr = addr << 8 | v;
+		a = a << 8 | v;
 	}
-	if (*s == '/') {
-		s = number(s + 1, 32, &len);
-		if (!s)
+	if (off < len && s[off] == '/') {
+		off++;
+		if (!number(s, len, &off, 32, &p))
 			return -1;
 	}
-	if (*s != '\0')
+	if (off != len)
+		return -1;
+	*addr = a;
+	*prefix = p;
+	return 0;
+}
+
+int nat_cidr_parse(struct nat_cidr *c, const char *s)
+{
+	uint32_t addr;
+	unsigned len;
+
+	if (!s || nat_prefix_parse(s, strlen(s), &addr, &len) < 0)
 		return -1;
 	c->mask = prefix_mask(len);
 	c->addr = addr & c->mask;
+	return 0;
+}
+
+/*
+ * Refused: 0.0.0.0, the limited broadcast, loopback (127/8), multicast and
+ * the reserved 240/4 (together 224/3), and a /0.
+ */
+bool nat_host_ok(uint32_t addr, unsigned prefix)
+{
+	return prefix >= 1 && prefix <= 32 && addr != 0 && addr != 0xffffffffu &&
+	       addr >> 24 != 127 && addr >> 29 != 7;
+}
+
+int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+{
+	uint32_t a;
+	unsigned p;
+
+	if (!s || !memchr(s, '/', len) || nat_prefix_parse(s, len, &a, &p) < 0 ||
+	    !nat_host_ok(a, p))
+		return -1;
+	*addr = a;
+	*prefix = p;
 	return 0;
 }
 

@@ -3,7 +3,9 @@
  * nat.h: what the gateway does to one IPv4 packet, in place, with no
  * syscalls: validation, the destination filter, the per-client source NAT
  * with incremental checksums (RFC 1624), ICMP error inner headers, and TCP
- * MSS clamping. The caller owns the buffers and does the I/O.
+ * MSS clamping. The caller owns the buffers and does the I/O. It also holds
+ * the program's one parser of IPv4 addresses and prefixes, for the command
+ * line and the vpngw.v1 assignment alike.
  */
 #ifndef VPNGW_NAT_H
 #define VPNGW_NAT_H
@@ -51,10 +53,36 @@ struct nat_cidr {
 };
 
 /*
- * Parses "a.b.c.d/len" (or a bare address as /32) into c, host order, with
- * the host bits cleared. Returns 0, or -1 if s is not that.
+ * The one parser of IPv4 addresses and prefixes. Reads s[0..len) (the
+ * caller's; no NUL needed) as "a.b.c.d/len", or a bare "a.b.c.d" as /32:
+ * decimal parts of at most 3 digits without leading zeros, nothing before
+ * or after. On success sets *addr (host order, every bit kept, host bits
+ * included) and *prefix (0..32) and returns 0; else returns -1 and leaves
+ * both alone.
  */
-int nat_cidr_parse(struct nat_cidr *c, const char *s);
+int nat_prefix_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+	__attribute__((warn_unused_result));
+
+/*
+ * A network prefix from the NUL-terminated s, as nat_prefix_parse reads it,
+ * into c with the host bits cleared ("10.0.100.77/24" is 10.0.100.0/24).
+ * Returns 0, or -1 if s is not that.
+ */
+int nat_cidr_parse(struct nat_cidr *c, const char *s) __attribute__((warn_unused_result));
+
+/*
+ * Whether addr/prefix (host order) is an address an interface can hold: a
+ * prefix of 1..32, and not 0.0.0.0, 255.255.255.255, 127/8 or 224/3.
+ */
+bool nat_host_ok(uint32_t addr, unsigned prefix);
+
+/*
+ * An interface address "a.b.c.d/len" from s[0..len), keeping its host bits:
+ * nat_prefix_parse with the "/len" required and nat_host_ok. Returns 0 with
+ * *addr and *prefix set, or -1.
+ */
+int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
+	__attribute__((warn_unused_result));
 
 /*
  * The destination filter (SPEC, Data plane step 2): a destination matching an

@@ -3,9 +3,10 @@
  * ws.c: the WebSocket protocol (RFC 6455) as an engine over bytes, in the
  * manner of BearSSL's: the caller reads and writes the socket (plain or TLS)
  * and feeds what arrived; this file parses the HTTP/1.1 upgrade head, builds
- * the responses, and parses and builds frames. No syscalls, no allocation:
- * every buffer is the caller's. Authentication, slots and timeouts are the
- * caller's business; this file only reports what the peer sent.
+ * the responses, and parses and builds frames. It also reads the ws:// and
+ * wss:// URIs the client is given. No syscalls, no allocation: every buffer
+ * is the caller's. Authentication, slots, timeouts and name resolution are
+ * the caller's business; this file only reports what the peer sent.
  */
 #include <string.h>
 
@@ -15,7 +16,6 @@
 #include "ws.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_CLOSE_BAD_DATA 1007 /* §7.4.1: a close reason that is not UTF-8 */
 
 /* ==== Character helpers ==== */
 
@@ -93,6 +93,226 @@ static bool list_has(struct ws_str v, const char *want, bool ci)
 		i = j + 1;
 	}
 	return false;
+}
+
+/* ==== WebSocket URIs (§3) ==== */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_alnum(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * A decimal in p[*i..len) of at most digits digits, no leading zero, up to
+ * max. Advances *i past it.
+ */
+static bool decimal(const char *p, size_t len, size_t *i, size_t digits,
+                    unsigned long max, unsigned long *v)
+{
+	size_t start = *i;
+
+	*v = 0;
+	while (*i < len && is_digit(p[*i])) {
+		if (*i - start == digits || (*i > start && p[start] == '0'))
+			return false;
+		*v = *v * 10 + (unsigned long)(p[*i] - '0');
+		(*i)++;
+	}
+	return *i > start && *v <= max;
+}
+
+/* A dotted quad and nothing else (RFC 3986 §3.2.2 IPv4address). */
+static bool ip4_ok(const char *p, size_t len)
+{
+	size_t i = 0;
+	unsigned long v;
+
+	for (int k = 0; k < 4; k++) {
+		if (k > 0 && (i == len || p[i++] != '.'))
+			return false;
+		if (!decimal(p, len, &i, 3, 255, &v))
+			return false;
+	}
+	return i == len;
+}
+
+/*
+ * The text form of RFC 4291 §2.2: eight groups of 1 to 4 hex digits, one
+ * "::" standing for one or more zero groups, the last two groups possibly
+ * written as a dotted quad. No zone identifier.
+ */
+static bool ip6_ok(const char *p, size_t len)
+{
+	size_t i = 0, groups = 0;
+	bool gap = false;
+
+	if (len >= 2 && p[0] == ':' && p[1] == ':') {
+		gap = true;
+		i = 2;
+	}
+	while (i < len) {
+		size_t j = i;
+
+		while (j < len && j - i < 5 && is_hex(p[j]))
+			j++;
+		if (j < len && p[j] == '.') {
+			if (!ip4_ok(p + i, len - i))
+				return false;
+			groups += 2;
+			break;
+		}
+		if (j == i || j - i > 4)
+			return false;
+		groups++;
+		i = j;
+		if (i == len)
+			break;
+		if (p[i] != ':' || ++i == len)
+			return false;
+		if (p[i] == ':') {
+			if (gap)
+				return false;
+			gap = true;
+			i++;
+		}
+	}
+	return gap ? groups <= 7 : groups == 8;
+}
+
+/*
+ * A registered name: dot-separated labels of letters, digits, '-' and '_',
+ * none empty, with an optional final dot. One whose last label starts with
+ * a digit claims to be an IPv4 address, and resolvers read "127.1" or
+ * "0x7f.1" as one: it must be a dotted quad.
+ */
+static const char *name_check(const char *p, size_t len)
+{
+	size_t i = 0, last = 0, end = len;
+
+	if (len && p[len - 1] == '.')
+		end--;
+	while (i < end) {
+		size_t j = i;
+
+		while (j < end && (is_alnum(p[j]) || p[j] == '-' || p[j] == '_'))
+			j++;
+		if (j < end && p[j] != '.')
+			return "bad character in the host";
+		if (j == i)
+			return "empty label in the host name";
+		last = i;
+		i = j + 1;
+	}
+	if (end == 0)
+		return "missing host";
+	if (p[end - 1] == '.')
+		return "empty label in the host name";
+	if (is_digit(p[last]) && !ip4_ok(p, len))
+		return "a numeric host must be a dotted-quad IPv4 address";
+	return NULL;
+}
+
+/* pchar, '/' and '?' of RFC 3986 §3.3-3.4, but '%', checked apart. */
+static bool is_path_char(char c)
+{
+	return is_alnum(c) || (c != 0 && strchr("-._~!$&'()*+,;=:@/?", c));
+}
+
+const char *ws_url_parse(struct ws_url *u, const char *s, size_t len)
+{
+	size_t i, a, ae, h, he;
+	const char *why;
+
+	memset(u, 0, sizeof *u);
+
+	/* What no ws-URI holds anywhere: no fragment either (§3). */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '#' || c == '\\')
+			return "spaces, control characters, non-ASCII bytes, '#' and '\\' "
+			       "are not allowed";
+	}
+
+	/* The scheme, in any case (RFC 3986 §3.1). */
+	if (len >= 5 && eqi(s, 5, "ws://")) {
+		a = 5;
+	} else if (len >= 6 && eqi(s, 6, "wss://")) {
+		u->tls = true;
+		a = 6;
+	} else {
+		return "expected ws://HOST[:PORT]/PATH or wss://...";
+	}
+
+	/* The authority runs to the path or the query. */
+	for (ae = a; ae < len && s[ae] != '/' && s[ae] != '?'; ae++)
+		if (s[ae] == '@')
+			return "user information (user@) in the URL is not supported";
+
+	/* The host: an [IPv6] literal, or a name or IPv4 address up to ':'. */
+	if (a < ae && s[a] == '[') {
+		h = a + 1;
+		for (he = h; he < ae && s[he] != ']'; he++)
+			;
+		if (he == ae)
+			return "unterminated '[' in the host";
+		if (!ip6_ok(s + h, he - h))
+			return "bad IPv6 address in the host";
+		i = he + 1;
+	} else {
+		h = a;
+		for (he = h; he < ae && s[he] != ':'; he++)
+			;
+		why = name_check(s + h, he - h);
+		if (why)
+			return why;
+		i = he;
+	}
+	if (he - h > WS_URL_HOST_MAX)
+		return "host too long";
+
+	/* The port: the scheme's unless given. */
+	u->port = u->tls ? 443 : 80;
+	if (i < ae) {
+		unsigned long port;
+
+		if (s[i] != ':')
+			return "bad character after the host";
+		i++;
+		if (!decimal(s, ae, &i, 5, 65535, &port) || port == 0 || i != ae)
+			return "bad port: expected 1 to 65535";
+		u->port = (uint16_t)port;
+	}
+
+	/* The path and query, each percent-escape whole. */
+	for (i = ae; i < len; i++) {
+		if (s[i] == '%') {
+			if (len - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+				return "bad percent-escape in the path";
+			i += 2;
+		} else if (!is_path_char(s[i])) {
+			return "a character of the path must be percent-encoded";
+		}
+	}
+	size_t slash = ae == len || s[ae] == '?';
+	if (len - ae + slash > WS_URL_PATH_MAX)
+		return "path too long";
+
+	memcpy(u->host, s + h, he - h);
+	memcpy(u->hosthdr, s + a, ae - a);
+	u->path[0] = '/';
+	memcpy(u->path + slash, s + ae, len - ae);
+	return NULL;
 }
 
 /* ==== The HTTP head: accumulating it, and splitting it into lines ==== */
@@ -251,22 +471,20 @@ static bool parse_request_line(struct ws_req *r, struct ws_str l)
 			e++;
 		q = (struct ws_str){ r->target.p + i, e - i };
 	}
-	r->qtoken = query_param(q, "token");
 	r->session = query_param(q, "session");
 	return true;
 }
 
 /*
  * One header into r. Returns false for a header that makes the request
- * malformed: a second Host, Sec-WebSocket-Key or Authorization, which could
- * mean different things to a proxy and to us. Lists (Upgrade, Connection,
+ * malformed: a second Host or Sec-WebSocket-Key, which could mean different
+ * things to a proxy and to us. Lists (Upgrade, Connection,
  * Sec-WebSocket-Protocol) may be split over several lines (RFC 7230 §3.2.2).
- * X-Forwarded-For keeps the last line, the one the nearest proxy added.
  */
 static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
                        unsigned *seen)
 {
-	enum { HOST = 1, KEY = 2, AUTH = 4, VERSION = 8 };
+	enum { HOST = 1, KEY = 2, VERSION = 4 };
 
 	if (eqi(n.p, n.len, "Host")) {
 		if (*seen & HOST)
@@ -288,15 +506,6 @@ static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
 		*seen |= VERSION;
 	} else if (eqi(n.p, n.len, "Sec-WebSocket-Protocol")) {
 		r->proto_v1 |= list_has(v, WS_PROTO_V1, false);
-	} else if (eqi(n.p, n.len, "Authorization")) {
-		if (*seen & AUTH)
-			return false;
-		*seen |= AUTH;
-		/* "Bearer" 1*SP token (RFC 6750 §2.1); other schemes are ignored. */
-		if (v.len > 7 && eqi(v.p, 6, "Bearer") && v.p[6] == ' ')
-			r->bearer = trim(v.p + 7, v.len - 7);
-	} else if (eqi(n.p, n.len, "X-Forwarded-For")) {
-		r->xff = v;
 	}
 	return true;
 }
@@ -582,6 +791,7 @@ void ws_rx_init(struct ws_rx *rx, bool masked, size_t max, uint8_t *frag, size_t
 {
 	memset(rx, 0, sizeof *rx);
 	rx->masked = masked;
+	rx->frag_op = WS_OP_CONT;
 	rx->max = max;
 	rx->frag = frag;
 	rx->frag_cap = frag ? frag_cap : 0;
@@ -670,6 +880,20 @@ static size_t fail(struct ws_msg *m, uint16_t code, size_t n)
 }
 
 /*
+ * A whole data message of opcode op in p[0..len), which took n bytes of the
+ * stream: text must be UTF-8 (§8.1), checked once it is all here.
+ */
+static size_t deliver(struct ws_msg *m, unsigned op, uint8_t *p, size_t len, size_t n)
+{
+	if (op == WS_OP_TEXT && !utf8_ok(p, len))
+		return fail(m, WS_CLOSE_BAD_DATA, n);
+	m->ev = op == WS_OP_TEXT ? WS_EV_TEXT : WS_EV_BINARY;
+	m->data = p;
+	m->len = len;
+	return n;
+}
+
+/*
  * Beyond ws.h: on WS_EV_ERROR the return is non-zero (the bytes inspected),
  * so a caller that stops at 0 still sees the error; nothing after it in buf
  * means anything. A close without a status code is reported as WS_EV_CLOSE
@@ -681,7 +905,7 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 {
 	size_t h = 2, ext, limit, total;
 	uint64_t plen;
-	bool fin, masked, ctrl;
+	bool fin, masked, ctrl, data;
 	unsigned op;
 
 	*m = (struct ws_msg){ .ev = WS_EV_MORE };
@@ -694,6 +918,7 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 	masked = buf[1] & 0x80;
 	plen = buf[1] & 0x7f;
 	ctrl = op & 0x8;
+	data = op == WS_OP_TEXT || op == WS_OP_BINARY;
 	if (buf[0] & 0x70)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
 	if (op != WS_OP_CONT && op != WS_OP_TEXT && op != WS_OP_BINARY &&
@@ -703,11 +928,11 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
 	if (ctrl && (!fin || plen > WS_CTRL_MAX))
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if (op == WS_OP_CONT && !rx->in_frag)
+	if (op == WS_OP_CONT && rx->frag_op == WS_OP_CONT)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if ((op == WS_OP_TEXT || op == WS_OP_BINARY) && rx->in_frag)
+	if (data && rx->frag_op != WS_OP_CONT)
 		return fail(m, WS_CLOSE_PROTOCOL, 2);
-	if (op == WS_OP_TEXT && (!rx->text_ok || !fin))
+	if (op == WS_OP_TEXT && !rx->text)
 		return fail(m, WS_CLOSE_UNSUPPORTED, 2);
 
 	/* The extended length (§5.2): once it is here, the limit applies. */
@@ -723,14 +948,14 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 		return fail(m, WS_CLOSE_PROTOCOL, h);
 
 	/*
-	 * A whole binary message points into buf and only needs rx->max; the
+	 * A whole data message points into buf and only needs rx->max; the
 	 * pieces of a fragmented one are copied, so frag_cap bounds them too.
 	 */
 	limit = rx->max;
-	if (op == WS_OP_CONT || (op == WS_OP_BINARY && !fin)) {
+	if (op == WS_OP_CONT || (data && !fin)) {
 		if (limit > rx->frag_cap)
 			limit = rx->frag_cap;
-		if (op == WS_OP_BINARY)
+		if (data)
 			rx->frag_len = 0;
 		if (rx->frag_len > limit)
 			return fail(m, WS_CLOSE_TOO_BIG, h);
@@ -751,32 +976,20 @@ size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m)
 
 	switch (op) {
 	case WS_OP_TEXT:
-		if (!utf8_ok(p, (size_t)plen))
-			return fail(m, WS_CLOSE_BAD_DATA, total);
-		m->ev = WS_EV_TEXT;
-		m->data = p;
-		m->len = (size_t)plen;
-		return total;
 	case WS_OP_BINARY:
-		if (fin) {
-			m->ev = WS_EV_BINARY;
-			m->data = p;
-			m->len = (size_t)plen;
-			return total;
-		}
-		rx->in_frag = true;
+		if (fin)
+			return deliver(m, op, p, (size_t)plen, total);
+		rx->frag_op = (enum ws_op)op;
 		/* fallthrough */
 	case WS_OP_CONT:
 		if (plen)
 			memcpy(rx->frag + rx->frag_len, p, (size_t)plen);
 		rx->frag_len += (size_t)plen;
-		if (fin) {
-			rx->in_frag = false;
-			m->ev = WS_EV_BINARY;
-			m->data = rx->frag;
-			m->len = rx->frag_len;
-		}
-		return total;
+		if (!fin)
+			return total;
+		op = rx->frag_op;
+		rx->frag_op = WS_OP_CONT;
+		return deliver(m, op, rx->frag, rx->frag_len, total);
 	case WS_OP_PING:
 	case WS_OP_PONG:
 		m->ev = op == WS_OP_PING ? WS_EV_PING : WS_EV_PONG;

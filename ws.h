@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ws.h: the WebSocket protocol (RFC 6455) as pure functions over bytes: the
- * HTTP/1.1 upgrade request and response, and the frame parser and encoder.
- * No syscalls and no allocation: the caller owns every buffer, feeds bytes
+ * ws:// and wss:// URIs, the HTTP/1.1 upgrade request and response, and the
+ * frame parser and encoder. No syscalls and no allocation: the caller owns every buffer, feeds bytes
  * in as they arrive (one at a time works) and sends what it is given.
  */
 #ifndef VPNGW_WS_H
@@ -31,9 +31,36 @@ enum ws_op {
 enum ws_close {
 	WS_CLOSE_NORMAL = 1000, WS_CLOSE_GOING_AWAY = 1001,
 	WS_CLOSE_PROTOCOL = 1002, WS_CLOSE_UNSUPPORTED = 1003,
-	WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_TOO_BIG = 1009,
+	WS_CLOSE_NO_STATUS = 1005, WS_CLOSE_BAD_DATA = 1007, WS_CLOSE_TOO_BIG = 1009,
 	WS_CLOSE_INTERNAL = 1011, WS_CLOSE_TRY_AGAIN = 1013,
 };
+
+/* ---- WebSocket URIs (§3) ---- */
+
+#define WS_URL_HOST_MAX 255   /* a host name, or an address without brackets */
+#define WS_URL_PATH_MAX 1023  /* the path with its query */
+
+struct ws_url {
+	bool tls;                                 /* wss:// */
+	uint16_t port;                            /* as given, else 80 or 443 */
+	char host[WS_URL_HOST_MAX + 1];           /* name or address, no brackets */
+	char hosthdr[WS_URL_HOST_MAX + 2 + 7];    /* the Host header: as in the URI */
+	char path[WS_URL_PATH_MAX + 1];           /* path and query, "/" if none */
+};
+
+/*
+ * Parses s[0..len) (the caller's; no NUL needed) as a ws-URI or wss-URI
+ * (§3): "ws[s]://" (the scheme in any case), a host that is a name, a
+ * dotted-quad IPv4 address or an [IPv6] literal, an optional ":port" of
+ * 1..65535 (no sign, no leading zero), then a path and query of RFC 3986
+ * characters (percent-escapes must be whole). Refused: userinfo, a fragment,
+ * spaces, controls, '\', an empty or overlong host or path. A host that
+ * ends in a numeric label must be a dotted quad. On success fills u (every
+ * string NUL-terminated) and returns NULL; else returns a short reason for
+ * a one-line error, and u holds nothing of use.
+ */
+const char *ws_url_parse(struct ws_url *u, const char *s, size_t len)
+	__attribute__((warn_unused_result));
 
 /* ---- The upgrade request (server side, §4.2.1) ---- */
 
@@ -56,10 +83,7 @@ struct ws_req {
 	struct ws_str target;  /* request-target as sent, with the query */
 	struct ws_str path;    /* target without the query */
 	struct ws_str key;     /* Sec-WebSocket-Key, trimmed */
-	struct ws_str bearer;  /* Authorization: Bearer <this> */
-	struct ws_str qtoken;  /* token=<this> from the query, raw */
 	struct ws_str session; /* session=<this> from the query, raw */
-	struct ws_str xff;     /* X-Forwarded-For, whole value */
 	struct ws_str host;
 };
 
@@ -133,11 +157,11 @@ int ws_resp_feed(struct ws_resp *r, const uint8_t *in, size_t len, size_t *used)
 enum ws_ev {
 	WS_EV_MORE = 0,        /* need more bytes */
 	WS_EV_BINARY,          /* a whole binary message in data/len */
+	WS_EV_TEXT,            /* a whole text message, UTF-8, when rx->text */
 	WS_EV_PING,            /* answer with a pong carrying data/len */
 	WS_EV_PONG,
 	WS_EV_CLOSE,           /* peer's close; code to echo in code */
 	WS_EV_ERROR,           /* fail the connection with close code */
-	WS_EV_TEXT,            /* a whole text message (only when text_ok) */
 };
 
 struct ws_msg {
@@ -147,11 +171,15 @@ struct ws_msg {
 	uint16_t code;         /* WS_EV_CLOSE / WS_EV_ERROR */
 };
 
-/* Receiver state: fragment reassembly and the message limit. */
+/*
+ * Receiver state: fragment reassembly and the message limit. Text messages
+ * fail the connection with 1003 unless text is set (ws_rx_init clears it;
+ * the caller may set it after): then they are delivered as WS_EV_TEXT.
+ */
 struct ws_rx {
 	bool masked;           /* true: frames must be masked (we are the server) */
-	bool in_frag;          /* a fragmented binary message is open */
-	bool text_ok;          /* text messages are delivered, not refused */
+	bool text;             /* deliver text messages instead of failing */
+	enum ws_op frag_op;    /* the open fragmented message's, else WS_OP_CONT */
 	size_t max;            /* message limit, <= frag_cap */
 	uint8_t *frag;         /* caller's buffer for reassembly, frag_cap bytes */
 	size_t frag_cap;
@@ -168,8 +196,10 @@ void ws_rx_init(struct ws_rx *rx, bool masked, size_t max, uint8_t *frag, size_t
  * consumed with nothing to report yet: then the return is non-zero and
  * m->ev == WS_EV_MORE). On WS_EV_ERROR the connection must be failed with
  * m->code: 1002 for bad masking, reserved bits, unknown opcodes, bad control
- * frames or continuations; 1003 for text; 1009 over the limit (§5.2-5.5,
- * §7.4.1). Oversize is detected from the header alone.
+ * frames or continuations; 1003 for text unless rx->text; 1007 for a text
+ * message (or a close reason) that is not UTF-8 (§8.1); 1009 over the limit
+ * (§5.2-5.5, §7.4.1). Oversize is detected from the header alone; the
+ * limit and the reassembly buffer are the same for text as for binary.
  */
 size_t ws_rx_next(struct ws_rx *rx, uint8_t *buf, size_t len, struct ws_msg *m);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unit.c: runs the table-driven tests of the pure files (sha1, base64, ws,
- * nat). `unit` runs them all; `unit NAME...` runs the cases whose names
+ * nat, v1). `unit` runs them all; `unit NAME...` runs the cases whose names
  * start with one of the NAMEs. Ends with "N passed, N failed".
  */
 #include <stdio.h>
@@ -12,7 +12,7 @@
 int unit_failed_checks;
 
 static const struct unit_case *const tables[] = {
-	unit_sha1_base64, unit_ws, unit_nat, unit_admit,
+	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_v1,
 };
 
 static int selected(const char *name, int argc, char **argv)

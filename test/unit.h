@@ -30,5 +30,6 @@ extern const struct unit_case unit_sha1_base64[];
 extern const struct unit_case unit_ws[];
 extern const struct unit_case unit_nat[];
 extern const struct unit_case unit_admit[];
+extern const struct unit_case unit_v1[];
 
 #endif

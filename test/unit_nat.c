@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unit_nat.c: table-driven cases for nat.c: the RFC 1071 and RFC 1624
- * checksum examples, CIDR parsing, the default destination filter, every
+ * checksum examples, address and prefix parsing, the default destination filter, every
  * nat_check error, the mapping table's limits, MSS clamping, and a
  * randomized property test that runs thousands of generated packets through
  * nat_out and nat_in and checks every checksum against a full recomputation
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../bytes.h"
@@ -202,6 +203,158 @@ static void cidr_parse(void)
 			CHECK(c.mask == cidr_cases[i].mask);
 		}
 	}
+}
+
+/* The bits are kept; the grammar is nat_cidr_parse's, over (s, len). */
+static const struct {
+	const char *s;
+	int ok;
+	uint32_t addr;
+	unsigned prefix;
+} prefix_cases[] = {
+	{ "10.0.100.77/24", 0, 0x0a00644d, 24 },
+	{ "10.0.100.0/24", 0, 0x0a006400, 24 },
+	{ "1.2.3.4", 0, 0x01020304, 32 },
+	{ "255.255.255.255/0", 0, 0xffffffff, 0 },
+	{ "0.0.0.0", 0, 0, 32 },
+	{ "0.0.0.0/0", 0, 0, 0 },
+	{ "192.0.2.1/31", 0, 0xc0000201, 31 },
+	{ "203.0.113.250/9", 0, 0xcb0071fa, 9 },
+	{ "", -1, 0, 0 },
+	{ "/", -1, 0, 0 },
+	{ "/24", -1, 0, 0 },
+	{ "1", -1, 0, 0 },
+	{ "1.", -1, 0, 0 },
+	{ "1.2.3.", -1, 0, 0 },
+	{ "1.2.3.4.", -1, 0, 0 },
+	{ "1.2.3.4/", -1, 0, 0 },
+	{ "1.2.3.4/0x1", -1, 0, 0 },
+	{ "1.2.3.4/00", -1, 0, 0 },
+	{ "1.2.3.4/33", -1, 0, 0 },
+	{ "1.2.3.4/4294967328", -1, 0, 0 },
+	{ "4294967297.0.0.1", -1, 0, 0 },
+	{ "1.2.3.0004", -1, 0, 0 },
+	{ "00.2.3.4", -1, 0, 0 },
+	{ "1.2.3.4/24/24", -1, 0, 0 },
+	{ "1.2.3.4\n", -1, 0, 0 },
+	{ "1.2.3.4\t", -1, 0, 0 },
+	{ "1.2.3.4/2 ", -1, 0, 0 },
+	{ "-1.2.3.4", -1, 0, 0 },
+	{ "1.2.3.-4", -1, 0, 0 },
+	{ "::1", -1, 0, 0 },
+	{ "1.2.3.4%eth0", -1, 0, 0 },
+};
+
+static void prefix_parse(void)
+{
+	for (size_t i = 0; i < sizeof prefix_cases / sizeof prefix_cases[0]; i++) {
+		const char *s = prefix_cases[i].s;
+		size_t len = strlen(s);
+		uint32_t a = 0xdead;
+		unsigned p = 99;
+		int r = nat_prefix_parse(s, len, &a, &p);
+
+		if (r != prefix_cases[i].ok)
+			fprintf(stderr, "  prefix \"%s\"\n", s);
+		CHECK(r == prefix_cases[i].ok);
+		if (r == 0) {
+			CHECK(a == prefix_cases[i].addr && p == prefix_cases[i].prefix);
+		} else {
+			CHECK(a == 0xdead && p == 99);
+		}
+		/* Each truncation, in a buffer of exactly its length (ASan sees a
+		 * read past it), judged as the NUL-terminated copy is. */
+		for (size_t k = 0; k <= len; k++) {
+			char *cut = malloc(k ? k : 1), z[40];
+			struct nat_cidr c;
+			uint32_t a2;
+			unsigned p2;
+
+			memcpy(cut, s, k);
+			memcpy(z, s, k);
+			z[k] = '\0';
+			CHECK((nat_prefix_parse(cut, k, &a2, &p2) == 0) == (nat_cidr_parse(&c, z) == 0));
+			free(cut);
+		}
+	}
+	/* The length bounds the read: the same bytes, more of them, differ. */
+	uint32_t a;
+	unsigned p;
+	CHECK(nat_prefix_parse("10.0.0.1/8junk", 10, &a, &p) == 0 && a == 0x0a000001 && p == 8);
+	CHECK(nat_prefix_parse("10.0.0.1/8junk", 11, &a, &p) == -1);
+	CHECK(nat_prefix_parse("10.0.0.1/8junk", 9, &a, &p) == -1);
+	CHECK(nat_prefix_parse("10.0.0.12", 8, &a, &p) == 0 && a == 0x0a000001 && p == 32);
+	static const char nul[] = "10.0.0.1\0/8";
+	CHECK(nat_prefix_parse(nul, sizeof nul - 1, &a, &p) == -1);
+	CHECK(nat_prefix_parse(NULL, 0, &a, &p) == -1);
+	/* nat_cidr_parse is the same grammar with the host bits cleared. */
+	for (size_t i = 0; i < sizeof prefix_cases / sizeof prefix_cases[0]; i++) {
+		struct nat_cidr c;
+		int r = nat_cidr_parse(&c, prefix_cases[i].s);
+
+		CHECK(r == prefix_cases[i].ok);
+		if (r == 0) {
+			unsigned n = prefix_cases[i].prefix;
+			uint32_t m = n ? 0xffffffffu << (32 - n) : 0;
+
+			CHECK(c.mask == m && c.addr == (prefix_cases[i].addr & m));
+		}
+	}
+}
+
+/* An interface address: "A/LEN" required, and an address a host can hold. */
+static void ifaddr_parse(void)
+{
+	static const struct {
+		const char *s;
+		int ok;
+		uint32_t addr;
+		unsigned prefix;
+	} t[] = {
+		{ "10.0.100.2/24", 0, 0x0a006402, 24 },
+		{ "10.0.200.7/24", 0, 0x0a00c807, 24 },
+		{ "192.0.2.1/32", 0, 0xc0000201, 32 },
+		{ "1.0.0.0/1", 0, 0x01000000, 1 },
+		{ "126.255.255.255/8", 0, 0x7effffff, 8 },
+		{ "128.0.0.1/8", 0, 0x80000001, 8 },
+		{ "223.255.255.254/24", 0, 0xdffffffe, 24 },
+		{ "10.0.100.2", -1, 0, 0 },       /* no length */
+		{ "10.0.100.2/0", -1, 0, 0 },
+		{ "10.0.100.2/33", -1, 0, 0 },
+		{ "0.0.0.0/8", -1, 0, 0 },
+		{ "255.255.255.255/32", -1, 0, 0 },
+		{ "127.0.0.1/8", -1, 0, 0 },
+		{ "127.255.0.1/16", -1, 0, 0 },
+		{ "224.0.0.1/24", -1, 0, 0 },
+		{ "239.1.2.3/24", -1, 0, 0 },
+		{ "240.0.0.1/24", -1, 0, 0 },
+		{ "255.0.0.1/24", -1, 0, 0 },
+		{ "010.0.100.2/24", -1, 0, 0 },
+		{ "10.0.100.2/024", -1, 0, 0 },
+		{ "10.0.100.2/24 ", -1, 0, 0 },
+		{ "/24", -1, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		uint32_t a = 0xdead;
+		unsigned p = 99;
+		int r = nat_ifaddr_parse(t[i].s, strlen(t[i].s), &a, &p);
+
+		if (r != t[i].ok)
+			fprintf(stderr, "  ifaddr \"%s\"\n", t[i].s);
+		CHECK(r == t[i].ok);
+		if (r == 0)
+			CHECK(a == t[i].addr && p == t[i].prefix);
+		else
+			CHECK(a == 0xdead && p == 99);
+	}
+	/* The edges of each refused range. */
+	CHECK(nat_host_ok(0x00000001, 8) && !nat_host_ok(0, 8));
+	CHECK(nat_host_ok(0x7effffff, 8) && !nat_host_ok(0x7f000000, 8));
+	CHECK(!nat_host_ok(0x7fffffff, 8) && nat_host_ok(0x80000000, 8));
+	CHECK(nat_host_ok(0xdfffffff, 8) && !nat_host_ok(0xe0000000, 8));
+	CHECK(!nat_host_ok(0xfffffffe, 8) && !nat_host_ok(0xffffffff, 32));
+	CHECK(!nat_host_ok(0x0a000001, 0) && !nat_host_ok(0x0a000001, 33));
 }
 
 /* Each default range: denied at both ends, permitted just outside. */
@@ -1065,6 +1218,8 @@ const struct unit_case unit_nat[] = {
 	{ "nat_csum_rfc1624", csum_rfc1624 },
 	{ "nat_csum_incremental", csum_incremental },
 	{ "nat_cidr_parse", cidr_parse },
+	{ "nat_prefix_parse", prefix_parse },
+	{ "nat_ifaddr_parse", ifaddr_parse },
 	{ "nat_acl_defaults", acl_defaults },
 	{ "nat_acl_override", acl_override },
 	{ "nat_drop_names", drop_names },
