@@ -43,6 +43,7 @@
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
+#include "v1.h"
 #include "ws.h"
 
 /* ---- Sizes and timers ---- */
@@ -59,7 +60,6 @@
 #define URL_MAX        8
 #define TARGET_MAX     16                /* resolved addresses, all URLs */
 #define ROUTE_MAX      64
-#define SESSION_LEN    32                /* hex characters of the token */
 #define TOKEN_MAX      512
 #define REQUEST_MAX    4096              /* the upgrade request */
 
@@ -69,11 +69,7 @@
 
 struct url {
 	const char *text;            /* as given, for the log */
-	bool tls;
-	char host[256];              /* name or address, no brackets */
-	char hosthdr[272];           /* the Host header: as in the URL */
-	char path[1024];             /* path and query */
-	uint16_t port;
+	struct ws_url w;
 };
 
 struct target {
@@ -126,14 +122,6 @@ enum cl_state {
 	C_CLOSING,     /* the link closes; then `down` decides */
 };
 
-/* What the vpngw.v1 assignment says. */
-struct assign {
-	uint32_t addr;               /* host order */
-	unsigned prefix, mtu;
-	long keepalive_s;            /* -1 if absent */
-	char session[SESSION_LEN + 1]; /* "" if absent */
-};
-
 enum fail_kind {
 	F_TRANSIENT,   /* retry once a connection ever worked */
 	F_BUSY,        /* the pool is full (1013): retry with backoff, always */
@@ -169,7 +157,8 @@ struct client {
 	unsigned keepalive_s;
 	uint64_t now, deadline;
 	char key[WS_KEY_LEN + 1];
-	char session[SESSION_LEN + 1];
+	bool has_session;
+	uint8_t session[V1_TOKEN_LEN]; /* the gateway's token for our slot */
 	char auth[TOKEN_MAX + 32];   /* "Authorization: Bearer T\r\n" */
 	struct ws_resp *resp;        /* during C_HTTP */
 	struct {
@@ -203,119 +192,22 @@ static const char *ip4(uint32_t host_order, char out[static INET_ADDRSTRLEN])
 
 /* ==== Command line ==== */
 
-/* "ws://host[:port]/path" or "wss://..."; one line on error. */
+/* "ws[s]://host[:port]/path"; one line on error. */
 WUR static int url_parse(struct url *u, const char *s)
 {
-	const char *p = s, *authority, *host, *hend, *path;
-	unsigned long port;
+	const char *why = ws_url_parse(&u->w, s, strlen(s));
 
 	u->text = s;
-	if (!strncmp(p, "ws://", 5)) {
-		u->tls = false;
-		p += 5;
-	} else if (!strncmp(p, "wss://", 6)) {
-		u->tls = true;
-		p += 6;
-	} else {
-		log_warnx("%s: expected ws://HOST[:PORT]/PATH or wss://...", s);
+	if (why) {
+		log_warnx("%s: %s", s, why);
 		return -1;
 	}
-	authority = p;
-	for (const char *q = s; *q; q++) {
-		if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '#' || *q == '\\') {
-			log_warnx("%s: spaces, control characters, '#' and '\\' are not allowed", s);
-			return -1;
-		}
-	}
-	host = p;
-	if (*p == '[') {
-		hend = strchr(p, ']');
-		if (!hend) {
-			log_warnx("%s: unterminated '[' in the host", s);
-			return -1;
-		}
-		p = hend + 1;
-		host++;
-	} else {
-		while (*p && *p != ':' && *p != '/' && *p != '?')
-			p++;
-		hend = p;
-	}
-	if (hend == host || (size_t)(hend - host) >= sizeof u->host) {
-		log_warnx("%s: missing or too long host", s);
-		return -1;
-	}
-	memcpy(u->host, host, (size_t)(hend - host));
-	u->host[hend - host] = 0;
-	if (strchr(u->host, '@')) {
-		log_warnx("%s: user information in the URL is not supported", s);
-		return -1;
-	}
-	port = u->tls ? 443 : 80;
-	if (*p == ':') {
-		char *end;
-		errno = 0;
-		port = strtoul(p + 1, &end, 10);
-		if (end == p + 1 || errno || port < 1 || port > 65535 || p[1] == '-' ||
-		    (*end && *end != '/' && *end != '?')) {
-			log_warnx("%s: bad port", s);
-			return -1;
-		}
-		p = end;
-	} else if (*p && *p != '/' && *p != '?') {
-		log_warnx("%s: bad host", s);
-		return -1;
-	}
-	u->port = (uint16_t)port;
-	if ((size_t)(p - authority) >= sizeof u->hosthdr) {
-		log_warnx("%s: host too long", s);
-		return -1;
-	}
-	memcpy(u->hosthdr, authority, (size_t)(p - authority));
-	u->hosthdr[p - authority] = 0;
-	path = *p ? p : "/";
-	if (strlen(path) + 2 > sizeof u->path - (sizeof "&session=" + SESSION_LEN)) {
-		log_warnx("%s: path too long", s);
-		return -1;
-	}
-	snprintf(u->path, sizeof u->path, "%s%s", *path == '?' ? "/" : "", path);
 #if !VPNGW_TLS
-	if (u->tls) {
+	if (u->w.tls) {
 		log_warnx("%s: wss:// needs TLS, and this vpngw was built without it (TLS=0)", s);
 		return -1;
 	}
 #endif
-	return 0;
-}
-
-/* "a.b.c.d/len" keeping the host bits (an interface address). */
-WUR static int addr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
-{
-	char buf[INET_ADDRSTRLEN + 4];
-	struct in_addr a;
-	char *slash, *end;
-	unsigned long p;
-
-	if (len >= sizeof buf)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = 0;
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -1;
-	*slash = 0;
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -1;
-	if (!slash[1] || slash[1] < '0' || slash[1] > '9')
-		return -1;
-	p = strtoul(slash + 1, &end, 10);
-	if (*end || p < 1 || p > 32)
-		return -1;
-	*addr = ntohl(a.s_addr);
-	*prefix = (unsigned)p;
-	/* Not an address an interface can hold. */
-	if (*addr == 0 || *addr == 0xffffffffu || (*addr >> 24) == 127 || (*addr >> 28) >= 14)
-		return -1;
 	return 0;
 }
 
@@ -388,7 +280,7 @@ static int option(struct client *c, int opt, const char *arg)
 		o->tun = arg;
 		return 0;
 	case O_ADDRESS:
-		if (addr_parse(arg, strlen(arg), &o->addr, &o->prefix) < 0) {
+		if (nat_ifaddr_parse(arg, strlen(arg), &o->addr, &o->prefix) < 0) {
 			log_warnx("connect: --address %s: expected an address with a prefix, like 10.0.100.2/24", arg);
 			return -1;
 		}
@@ -507,10 +399,10 @@ WUR static int resolve(struct client *c)
 		const struct url *u = &c->urls[i];
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 		char port[8];
-		snprintf(port, sizeof port, "%u", u->port);
-		int e = getaddrinfo(u->host, port, &hints, &res);
+		snprintf(port, sizeof port, "%u", u->w.port);
+		int e = getaddrinfo(u->w.host, port, &hints, &res);
 		if (e) {
-			log_warnx("%s: cannot resolve %s: %s", u->text, u->host,
+			log_warnx("%s: cannot resolve %s: %s", u->text, u->w.host,
 				  e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
 			return -1;
 		}
@@ -528,7 +420,7 @@ WUR static int resolve(struct client *c)
 			else
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, h, sizeof h);
 			snprintf(t->name, sizeof t->name, ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-				 h, u->port);
+				 h, u->w.port);
 			c->n_tg++;
 		}
 		freeaddrinfo(res);
@@ -823,19 +715,23 @@ static void link_gone(struct client *c)
 /* Queues the upgrade request (§4.1), with the session token if we hold one. */
 WUR static int send_request(struct client *c)
 {
-	const struct url *u = &c->urls[c->tg[c->cur].url];
-	char path[sizeof u->path + 64], req[REQUEST_MAX];
+	const struct ws_url *u = &c->urls[c->tg[c->cur].url].w;
+	char path[sizeof u->path + sizeof "&session=" + V1_TOKEN_HEX], req[REQUEST_MAX];
+	char tok[V1_TOKEN_HEX + 1];
 	uint8_t nonce[16];
 	int rc = -1;
 
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		return -1;
 	base64_encode(c->key, nonce, sizeof nonce);
-	if (c->session[0])
+	if (c->has_session) {
+		v1_token_format(tok, c->session);
 		snprintf(path, sizeof path, "%s%csession=%s", u->path,
-			 strchr(u->path, '?') ? '&' : '?', c->session);
-	else
+			 strchr(u->path, '?') ? '&' : '?', tok);
+		explicit_bzero(tok, sizeof tok);
+	} else {
 		snprintf(path, sizeof path, "%s", u->path);
+	}
 	size_t n = ws_client_request(req, sizeof req, u->hosthdr, path, c->key, WS_PROTO_V1,
 				     c->auth[0] ? c->auth : NULL);
 	if (n && link_send_head(&c->l, req, n) == 0)
@@ -852,9 +748,9 @@ WUR static int send_request(struct client *c)
 static int tls_settings_check(struct client *c)
 {
 	for (unsigned i = 0; i < c->n_urls; i++) {
-		if (!c->urls[i].tls)
+		if (!c->urls[i].w.tls)
 			continue;
-		struct tls_conn *t = tls_conn_client(c->urls[i].host, c->o.ca, c->o.pin,
+		struct tls_conn *t = tls_conn_client(c->urls[i].w.host, c->o.ca, c->o.pin,
 						     c->o.insecure);
 		if (!t)
 			return -1;
@@ -867,7 +763,7 @@ static int tls_settings_check(struct client *c)
 /* The TCP connection is up: TLS if asked, then the upgrade request. */
 static void link_connected(struct client *c)
 {
-	const struct url *u = &c->urls[c->tg[c->cur].url];
+	const struct ws_url *u = &c->urls[c->tg[c->cur].url].w;
 	struct tls_conn *tls = NULL;
 	int one = 1;
 
@@ -929,163 +825,17 @@ static void link_connect_done(struct client *c)
 	link_connected(c);
 }
 
-/* ==== The assignment (vpngw.v1) ==== */
-
-/* A cursor over the JSON text; every read checks the length first. */
-struct cur {
-	const char *p;
-	size_t len, off;
-};
-
-static void j_ws(struct cur *j)
-{
-	while (j->off < j->len && strchr(" \t\r\n", j->p[j->off]))
-		j->off++;
-}
-
-static bool j_lit(struct cur *j, char ch)
-{
-	j_ws(j);
-	if (j->off < j->len && j->p[j->off] == ch) {
-		j->off++;
-		return true;
-	}
-	return false;
-}
-
-/* A string without escapes or control characters. */
-static bool j_str(struct cur *j, struct ws_str *s)
-{
-	if (!j_lit(j, '"'))
-		return false;
-	s->p = j->p + j->off;
-	while (j->off < j->len && j->p[j->off] != '"') {
-		char ch = j->p[j->off];
-		if (ch == '\\' || (unsigned char)ch < 0x20)
-			return false;
-		j->off++;
-	}
-	if (j->off == j->len)
-		return false;
-	s->len = (size_t)(j->p + j->off - s->p);
-	j->off++;
-	return true;
-}
-
-static bool j_uint(struct cur *j, unsigned long *v)
-{
-	size_t n = 0;
-
-	j_ws(j);
-	*v = 0;
-	while (j->off < j->len && j->p[j->off] >= '0' && j->p[j->off] <= '9') {
-		if (++n > 9)
-			return false;
-		*v = *v * 10 + (unsigned long)(j->p[j->off++] - '0');
-	}
-	return n > 0;
-}
-
-/* Skips a value we do not know: a string, or anything up to the next ','
- * or '}' at depth 0 (numbers, literals, nested objects and arrays). */
-static bool j_skip(struct cur *j)
-{
-	struct ws_str s;
-	int depth = 0;
-
-	j_ws(j);
-	if (j->off < j->len && j->p[j->off] == '"')
-		return j_str(j, &s);
-	while (j->off < j->len) {
-		char ch = j->p[j->off];
-		if (ch == '"') {
-			if (!j_str(j, &s))
-				return false;
-			continue;
-		}
-		if (depth == 0 && (ch == ',' || ch == '}'))
-			return true;
-		if (ch == '{' || ch == '[')
-			depth++;
-		else if (ch == '}' || ch == ']')
-			depth--;
-		if (depth < 0 || depth > 8)
-			return false;
-		j->off++;
-	}
-	return false;
-}
-
-static bool is_hex(struct ws_str s)
-{
-	for (size_t i = 0; i < s.len; i++)
-		if (!strchr("0123456789abcdefABCDEF", s.p[i]))
-			return false;
-	return true;
-}
-
-static bool key_is(struct ws_str k, const char *lit)
-{
-	return k.len == strlen(lit) && !memcmp(k.p, lit, k.len);
-}
-
-/* {"address":"A/LEN","gateway":..,"mtu":N,"session":"HEX","keepalive":N,..}
- * Returns 0, or -1 if it is not that. */
-WUR static int assign_parse(struct assign *a, const char *txt, size_t len)
-{
-	struct cur j = { txt, len, 0 };
-	bool have_addr = false;
-	unsigned long v;
-
-	*a = (struct assign){ .mtu = TUN_MTU_DEFAULT, .keepalive_s = -1 };
-	if (!j_lit(&j, '{'))
-		return -1;
-	if (j_lit(&j, '}'))
-		return -1;
-	do {
-		struct ws_str k, s;
-		if (!j_str(&j, &k) || !j_lit(&j, ':'))
-			return -1;
-		if (key_is(k, "address")) {
-			if (!j_str(&j, &s) || addr_parse(s.p, s.len, &a->addr, &a->prefix) < 0)
-				return -1;
-			have_addr = true;
-		} else if (key_is(k, "mtu")) {
-			if (!j_uint(&j, &v) || v < MTU_MIN || v > 65535)
-				return -1;
-			a->mtu = (unsigned)v;
-		} else if (key_is(k, "keepalive")) {
-			if (!j_uint(&j, &v) || v > 3600)
-				return -1;
-			a->keepalive_s = (long)v;
-		} else if (key_is(k, "session")) {
-			if (!j_str(&j, &s))
-				return -1;
-			if (s.len == SESSION_LEN && is_hex(s)) {
-				memcpy(a->session, s.p, s.len);
-				a->session[s.len] = 0;
-			}
-		} else if (!j_skip(&j)) {
-			return -1;
-		}
-	} while (j_lit(&j, ','));
-	if (!j_lit(&j, '}'))
-		return -1;
-	j_ws(&j);
-	return have_addr && j.off == j.len ? 0 : -1;
-}
-
 /* ==== Opening: the answer and the assignment ==== */
 
 /* The connection is up: configure what changed, log one line. */
-static void assigned(struct client *c, const struct assign *a)
+static void assigned(struct client *c, const struct v1_assign *a)
 {
 	const struct target *t = &c->tg[c->cur];
 	char was[INET_ADDRSTRLEN], now_a[INET_ADDRSTRLEN];
 	uint32_t old = c->addr;
 	unsigned old_prefix = c->prefix;
-	bool resumed = a && a->session[0] && c->session[0] &&
-		       !strcmp(a->session, c->session);
+	bool resumed = a && a->has_session && c->has_session &&
+		       v1_token_equal(a->session, c->session);
 	uint32_t addr = a ? a->addr : c->o.addr;
 	unsigned prefix = a ? a->prefix : c->o.prefix;
 	unsigned mtu = c->o.mtu ? c->o.mtu : a ? a->mtu : TUN_MTU_DEFAULT;
@@ -1099,7 +849,7 @@ static void assigned(struct client *c, const struct assign *a)
 		return;
 	}
 	if (a) {
-		explicit_bzero(c->session, sizeof c->session);
+		c->has_session = a->has_session;
 		memcpy(c->session, a->session, sizeof c->session);
 	}
 	c->keepalive_s = c->o.keepalive_s >= 0 ? (unsigned)c->o.keepalive_s :
@@ -1172,11 +922,13 @@ static void http_done(struct client *c)
 }
 
 /* In C_ASSIGN: the first message must be the assignment. */
-static void assignment(struct client *c, const uint8_t *txt, size_t len)
+static void assignment(struct client *c, uint8_t *txt, size_t len)
 {
-	struct assign a;
+	struct v1_assign a;
+	int rc = v1_assign_parse(&a, (const char *)txt, len);
 
-	if (assign_parse(&a, (const char *)txt, len) < 0) {
+	explicit_bzero(txt, len); /* it holds the session token */
+	if (rc < 0) {
 		link_end(c, F_REFUSED, WS_CLOSE_PROTOCOL, "malformed vpngw.v1 assignment");
 		return;
 	}

@@ -123,7 +123,7 @@ void link_open(struct link *l, size_t max, uint64_t now)
 
 void link_text(struct link *l, bool on)
 {
-	l->rx.text_ok = on;
+	l->rx.text = on;
 }
 
 void link_keepalive(struct link *l, unsigned keepalive_s)
@@ -473,7 +473,7 @@ int link_flush(struct link *l, uint64_t now)
 static void plain_reply(struct link *l)
 {
 	char buf[512];
-	size_t n = ws_resp_error(buf, sizeof buf, 400);
+	size_t n = ws_resp_error(buf, sizeof buf, 400, "This port only speaks TLS.");
 
 	if (n)
 		(void)!send(l->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);

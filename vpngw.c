@@ -44,6 +44,7 @@
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
+#include "v1.h"
 #include "ws.h"
 
 #define VPNGW_VERSION "0.1.0"
@@ -57,7 +58,6 @@
 #define TUN_BUDGET     64                /* packets read per TUN per wake */
 #define SOCK_BUDGET    4                 /* reads per socket per wake */
 #define ACCEPT_BUDGET  64                /* accepts per wake */
-#define TOKEN_LEN      16                /* session token bytes */
 #define TICK_MS        200
 
 /* ---- Configuration ---- */
@@ -115,7 +115,7 @@ struct slot {
 	enum slot_state state;
 	struct conn *conn;
 	uint64_t until;              /* end of linger or quarantine, ms */
-	uint8_t token[TOKEN_LEN];
+	uint8_t token[V1_TOKEN_LEN];
 	bool has_token;
 	struct nat nat;
 };
@@ -151,13 +151,6 @@ static void on_signal(int sig)
 		got_hup = 1;
 	else
 		got_term = 1;
-}
-
-static void put_ip(char *out, size_t cap, uint32_t host_order)
-{
-	struct in_addr a = { .s_addr = htonl(host_order) };
-
-	inet_ntop(AF_INET, &a, out, (socklen_t)cap);
 }
 
 /* ==== Guests: connections without a slot ==== */
@@ -231,51 +224,18 @@ static void slot_leave(struct gw *g, struct conn *c, bool goodbye)
 	}
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int token_parse(uint8_t out[static TOKEN_LEN], struct ws_str s)
-{
-	if (s.len != 2 * TOKEN_LEN)
-		return -1;
-	for (size_t i = 0; i < TOKEN_LEN; i++) {
-		int hi = hexval(s.p[2 * i]), lo = hexval(s.p[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static bool token_equal(const uint8_t a[static TOKEN_LEN], const uint8_t b[static TOKEN_LEN])
-{
-	uint8_t d = 0;
-
-	for (size_t i = 0; i < TOKEN_LEN; i++)
-		d |= a[i] ^ b[i];
-	return d == 0;
-}
-
 /* The slot a session token names, if it still holds that session. */
 static struct slot *slot_resume(struct gw *g, struct ws_str tok)
 {
-	uint8_t t[TOKEN_LEN];
+	uint8_t t[V1_TOKEN_LEN];
 	struct slot *found = NULL;
 
-	if (!tok.len || token_parse(t, tok) < 0)
+	if (!tok.len || v1_token_parse(t, tok.p, tok.len) < 0)
 		return NULL;
 	for (unsigned i = 0; i < g->n_slots; i++) {
 		struct slot *s = &g->slots[i];
 		bool live = s->state == S_LINGER || s->state == S_BUSY;
-		if (live && s->has_token && token_equal(s->token, t))
+		if (live && s->has_token && v1_token_equal(s->token, t))
 			found = s;
 	}
 	explicit_bzero(t, sizeof t);
@@ -336,7 +296,7 @@ static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 static void http_refuse(struct gw *g, struct conn *c, int status)
 {
 	char buf[1024];
-	size_t n = ws_resp_error(buf, sizeof buf, status);
+	size_t n = ws_resp_error(buf, sizeof buf, status, NULL);
 
 	log_info("refused %s: HTTP %d", c->peer, status);
 	c->quiet = true;
@@ -349,19 +309,18 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 static void send_assignment(struct gw *g, struct conn *c)
 {
 	const struct slot *s = c->slot;
-	char addr[16], gwa[16], tok[2 * TOKEN_LEN + 1], json[400];
+	struct v1_assign a = {
+		.addr = s->net + 2, .prefix = g->cfg->pool.prefix, .gateway = s->net + 1,
+		.mtu = g->cfg->pool.mtu, .keepalive_s = g->cfg->keepalive_s,
+		.linger_s = g->cfg->linger_s, .has_session = s->has_token,
+	};
+	char json[V1_ASSIGN_MAX];
+	size_t n;
 
-	put_ip(addr, sizeof addr, s->net + 2);
-	put_ip(gwa, sizeof gwa, s->net + 1);
-	for (size_t i = 0; i < TOKEN_LEN; i++)
-		snprintf(tok + 2 * i, 3, "%02x", s->token[i]);
-	int n = snprintf(json, sizeof json,
-			 "{\"address\":\"%s/%u\",\"gateway\":\"%s\",\"mtu\":%u,"
-			 "\"session\":\"%s\",\"keepalive\":%u,\"linger\":%u}",
-			 addr, g->cfg->pool.prefix, gwa, g->cfg->pool.mtu, tok,
-			 g->cfg->keepalive_s, g->cfg->linger_s);
-	explicit_bzero(tok, sizeof tok);
-	if (link_send_text(&c->l, json, (size_t)n) < 0)
+	memcpy(a.session, s->token, sizeof a.session);
+	n = v1_assign_format(json, sizeof json, &a);
+	explicit_bzero(&a, sizeof a);
+	if (!n || link_send_text(&c->l, json, n) < 0)
 		conn_fail(g, c, WS_CLOSE_INTERNAL);
 	explicit_bzero(json, sizeof json);
 }
@@ -386,7 +345,7 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 			return NULL;
 		nat_reset(&s->nat);
 		s->has_token = false;
-		if (c->v1 && getrandom(s->token, TOKEN_LEN, 0) == TOKEN_LEN)
+		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN)
 			s->has_token = true;
 	}
 	s->state = S_BUSY;

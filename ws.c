@@ -670,7 +670,7 @@ static const char *reason(int status)
 	}
 }
 
-size_t ws_resp_error(char *out, size_t cap, int status)
+size_t ws_resp_error(char *out, size_t cap, int status, const char *body)
 {
 	struct out o = { out, cap, 0, false };
 	const char *why;
@@ -696,10 +696,12 @@ size_t ws_resp_error(char *out, size_t cap, int status)
 		put_str(&o, "Connection: close\r\n");
 	if (status == 401)
 		put_str(&o, "WWW-Authenticate: Bearer\r\n");
+	if (!body || !safe(body))
+		body = why;
 	put_str(&o, "Content-Type: text/plain\r\nContent-Length: ");
-	put_uint(&o, (unsigned long)strlen(why) + 1);
+	put_uint(&o, (unsigned long)strlen(body) + 1);
 	put_str(&o, "\r\n\r\n");
-	put_str(&o, why);
+	put_str(&o, body);
 	put_str(&o, "\n");
 	return out_done(&o);
 }

@@ -122,10 +122,11 @@ size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const
 
 /*
  * Writes a complete error response for status (400, 401, 404, 426, 431, 503)
- * into out, with Connection: close and a short text body; 426 carries
- * Sec-WebSocket-Version: 13. Returns the length, or 0 if it does not fit.
+ * into out, with Connection: close and a one-line text body: body, or the
+ * status's reason when body is NULL; 426 carries Sec-WebSocket-Version: 13.
+ * Returns the length, or 0 if it does not fit.
  */
-size_t ws_resp_error(char *out, size_t cap, int status);
+size_t ws_resp_error(char *out, size_t cap, int status, const char *body);
 
 /* ---- The client side of the handshake (§4.1) ---- */
 

@@ -656,7 +656,7 @@ static void resp_errors(void)
 	char out[512];
 
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-		size_t n = ws_resp_error(out, sizeof out, codes[i]), used;
+		size_t n = ws_resp_error(out, sizeof out, codes[i], NULL), used;
 
 		CHECK(n > 0 && n < sizeof out);
 		out[n] = '\0';
@@ -667,8 +667,17 @@ static void resp_errors(void)
 		CHECK(cl && (size_t)atoi(cl + 16) == n - used);
 		CHECK(strstr(out, "Connection: ") != NULL);
 		CHECK((strstr(out, "Sec-WebSocket-Version: 13\r\n") != NULL) == (codes[i] == 426));
-		CHECK(ws_resp_error(out, n - 1, codes[i]) == 0);
+		CHECK(ws_resp_error(out, n - 1, codes[i], NULL) == 0);
 	}
+	/* A body of the caller's, unless it could split a line. */
+	size_t n = ws_resp_error(out, sizeof out, 400, "This port only speaks TLS.");
+	CHECK(n > 0 && n < sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "Content-Length: 27\r\n\r\nThis port only speaks TLS.\n") != NULL);
+	n = ws_resp_error(out, sizeof out, 400, "a\r\nX: b");
+	CHECK(n > 0 && n < sizeof out);
+	out[n] = '\0';
+	CHECK(strstr(out, "X: b") == NULL && strstr(out, "\r\n\r\nBad Request\n") != NULL);
 }
 
 /* ==== Frames ==== */

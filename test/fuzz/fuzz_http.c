@@ -109,7 +109,7 @@ static void fuzz_req(const uint8_t *in, size_t len, size_t cut)
 
 		assert(n > 0 && n <= sizeof out);
 	} else {
-		assert(ws_resp_error(out, sizeof out, st) > 0);
+		assert(ws_resp_error(out, sizeof out, st, NULL) > 0);
 	}
 }
 
