@@ -416,6 +416,8 @@ static int write_pending(struct link *l)
 	int n = pending(l) ? pieces(l, iov) : 0;
 
 	if (l->tls) {
+		if (n && tls_closed(l->tls))
+			return fail(l, "TLS: %s", tls_error(l->tls));
 		size_t taken = n ? tls_take(l, iov, n) : 0;
 		consume(l, taken);
 		if (l->st == LINK_DEAD || send_records(l) < 0)
