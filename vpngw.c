@@ -1291,6 +1291,31 @@ static void config_default(struct config *cfg)
 	nat_acl_init(&cfg->acl);
 }
 
+/*
+ * The pool itself is never a destination (SPEC, Data plane step 2): its
+ * range goes on the deny list as the fewest aligned prefixes (two for the
+ * default pool), so that a pool of thousands of slots fits the list.
+ */
+static int deny_pool(struct config *cfg)
+{
+	uint64_t a = cfg->pool.net;
+	uint64_t end = a + ((uint64_t)cfg->pool.n << (32 - cfg->pool.prefix));
+
+	while (a < end) {
+		unsigned bits = a ? (unsigned)__builtin_ctzll(a) : 32;
+		while ((1ull << bits) > end - a)
+			bits--;
+		struct nat_cidr c = { (uint32_t)a, bits == 32 ? 0 : ~0u << bits };
+		if (nat_acl_deny(&cfg->acl, c) < 0) {
+			log_warnx("--deny: at most %d entries, with the defaults and the pool",
+				  NAT_ACL_MAX);
+			return -1;
+		}
+		a += 1ull << bits;
+	}
+	return 0;
+}
+
 /* Checks what no single option can: the pool fits the address space. */
 static int config_check(struct config *cfg, enum cli_cmd cmd)
 {
@@ -1316,16 +1341,7 @@ static int config_check(struct config *cfg, enum cli_cmd cmd)
 		return -1;
 	}
 #endif
-	/* The pool itself is never a destination (SPEC, Data plane step 2). */
-	struct nat_cidr pool = { cfg->pool.net, ~0u << (32 - cfg->pool.prefix) };
-	for (unsigned i = 0; i < cfg->pool.n; i++) {
-		pool.addr = tun_slot_net(&cfg->pool, i);
-		if (nat_acl_deny(&cfg->acl, pool) < 0) {
-			log_warnx("--pool %u: too many slots for the deny list", cfg->pool.n);
-			return -1;
-		}
-	}
-	return 0;
+	return deny_pool(cfg);
 }
 
 /* cmd's options over the defaults, checked. */
