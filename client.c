@@ -20,7 +20,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "cli.h"
 #include "client.h"
 #include "link.h"
 #include "log.h"
@@ -211,52 +211,6 @@ WUR static int url_parse(struct url *u, const char *s)
 	return 0;
 }
 
-enum {
-	O_TUN = 256, O_ADDRESS, O_ROUTE, O_DEFROUTE, O_KILLSWITCH, O_TOKEN, O_CA,
-	O_PIN, O_INSECURE, O_KEEPALIVE, O_MTU, O_RETRIES,
-};
-
-static const struct option cl_opts[] = {
-	{ "tun", 1, 0, O_TUN },             { "address", 1, 0, O_ADDRESS },
-	{ "route", 1, 0, O_ROUTE },         { "default-route", 0, 0, O_DEFROUTE },
-	{ "kill-switch", 0, 0, O_KILLSWITCH }, { "token", 1, 0, O_TOKEN },
-	{ "ca", 1, 0, O_CA },               { "pin", 1, 0, O_PIN },
-	{ "insecure", 0, 0, O_INSECURE },   { "keepalive", 1, 0, O_KEEPALIVE },
-	{ "mtu", 1, 0, O_MTU },             { "retries", 1, 0, O_RETRIES },
-	{ "verbose", 0, 0, 'v' },           { "quiet", 0, 0, 'q' },
-	{ "help", 0, 0, 'h' },              { 0, 0, 0, 0 },
-};
-
-static void usage(FILE *f)
-{
-	fputs("usage: vpngw connect ws[s]://HOST[:PORT]/PATH [URL...] [options]\n"
-	      "  --tun NAME          interface name (default vpngw-c0)\n"
-	      "  --address A/LEN     address when the gateway assigns none (no vpngw.v1)\n"
-	      "  --mtu N             interface MTU (default: the gateway's, else 1500)\n"
-	      "  --route CIDR        route CIDR through the tunnel (repeatable)\n"
-	      "  --default-route     route everything through the tunnel\n"
-	      "  --token TOKEN       sent as Authorization: Bearer TOKEN\n"
-	      "  --ca PEM | --pin sha256/BASE64 | --insecure   wss:// verification\n"
-	      "  --keepalive SEC     ping after SEC idle (default: the gateway's, 20)\n"
-	      "  --retries N         give up after N failed reconnects (default: never)\n"
-	      "  -v | -q             per-packet log | errors only\n"
-	      "SIGUSR1 logs one stats line; SIGINT/SIGTERM remove what was added and exit.\n", f);
-}
-
-static int num_opt(const char *flag, const char *s, unsigned long lo, unsigned long hi,
-		   unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (!*s || *end || errno || *s == '-' || *out < lo || *out > hi) {
-		log_warnx("connect: --%s %s: expected a number from %lu to %lu", flag, s, lo, hi);
-		return -1;
-	}
-	return 0;
-}
-
 static bool header_safe(const char *s)
 {
 	for (; *s; s++)
@@ -265,13 +219,25 @@ static bool header_safe(const char *s)
 	return true;
 }
 
-static int option(struct client *c, int opt, const char *arg)
+/* One option or URL of connect (cli.c's table has refused the options it
+ * does not take). Returns 0, or -1 after one line. */
+static int option(void *ctx, enum cli_id id, const char *arg)
 {
+	struct client *c = ctx;
 	struct opts *o = &c->o;
 	unsigned long v;
 
-	switch (opt) {
-	case O_TUN:
+	switch (id) {
+	case CLI_OPERAND:
+		if (c->n_urls == URL_MAX) {
+			log_warnx("connect: at most %d URLs", URL_MAX);
+			return -1;
+		}
+		if (url_parse(&c->urls[c->n_urls], arg) < 0)
+			return -1;
+		c->n_urls++;
+		return 0;
+	case CLI_TUN:
 		if (!*arg || strlen(arg) >= TUN_NAME_MAX || strpbrk(arg, "/ \t%:")) {
 			log_warnx("connect: --tun %s: at most %d characters, no '/', ':', '%%' or spaces",
 				  arg, TUN_NAME_MAX - 1);
@@ -279,108 +245,84 @@ static int option(struct client *c, int opt, const char *arg)
 		}
 		o->tun = arg;
 		return 0;
-	case O_ADDRESS:
+	case CLI_ADDRESS:
 		if (nat_ifaddr_parse(arg, strlen(arg), &o->addr, &o->prefix) < 0) {
 			log_warnx("connect: --address %s: expected an address with a prefix, like 10.0.100.2/24", arg);
 			return -1;
 		}
 		o->has_addr = true;
 		return 0;
-	case O_ROUTE:
+	case CLI_ROUTE:
 		if (o->n_routes == ROUTE_MAX - 4) {
 			log_warnx("connect: --route: at most %d", ROUTE_MAX - 4);
 			return -1;
 		}
-		if (nat_cidr_parse(&o->routes[o->n_routes], arg) < 0) {
-			log_warnx("connect: --route %s: expected an IPv4 prefix like 198.51.100.0/24", arg);
+		if (cli_cidr("--route", arg, &o->routes[o->n_routes]) < 0)
 			return -1;
-		}
 		o->n_routes++;
 		return 0;
-	case O_DEFROUTE:
+	case CLI_DEFAULT_ROUTE:
 		o->default_route = true;
 		return 0;
-	case O_KILLSWITCH:
-		log_warnx("connect: --kill-switch is not supported yet");
-		return -1;
-	case O_TOKEN:
+	case CLI_TOKEN:
 		if (!*arg || strlen(arg) > TOKEN_MAX || !header_safe(arg)) {
 			log_warnx("connect: --token: 1 to %d printable characters, no spaces", TOKEN_MAX);
 			return -1;
 		}
 		o->token = arg;
 		return 0;
-	case O_CA:
+	case CLI_CA:
 		o->ca = arg;
 		return 0;
-	case O_PIN:
+	case CLI_PIN:
 		o->pin = arg;
 		return 0;
-	case O_INSECURE:
+	case CLI_INSECURE:
 		o->insecure = true;
 		return 0;
-	case O_KEEPALIVE:
-		if (num_opt("keepalive", arg, 0, 3600, &v) < 0)
+	case CLI_KEEPALIVE:
+		if (cli_uint("--keepalive", arg, 0, 3600, &v) < 0)
 			return -1;
 		o->keepalive_s = (long)v;
 		return 0;
-	case O_MTU:
-		if (num_opt("mtu", arg, MTU_MIN, MTU_MAX, &v) < 0)
+	case CLI_MTU:
+		if (cli_uint("--mtu", arg, MTU_MIN, MTU_MAX, &v) < 0)
 			return -1;
 		o->mtu = (unsigned)v;
 		return 0;
-	case O_RETRIES:
-		if (num_opt("retries", arg, 0, 1000000, &v) < 0)
+	case CLI_RETRIES:
+		if (cli_uint("--retries", arg, 0, 1000000, &v) < 0)
 			return -1;
 		o->retries = (unsigned)v;
 		return 0;
-	case 'v':
+	case CLI_VERBOSE:
 		log_verbosity = LOG_DEBUG;
 		return 0;
-	case 'q':
+	case CLI_QUIET:
 		log_verbosity = LOG_QUIET;
 		return 0;
+	default:
+		log_warnx("connect: %s: not handled", cli_name(id));
+		return -1;
 	}
-	return -1;
 }
 
 /* Returns 0, 1 after one line on stderr, or 2 for --help. */
 static int parse_args(struct client *c, int argc, char **argv)
 {
-	int opt;
-
 	c->o.tun = "vpngw-c0";
 	c->o.keepalive_s = -1;
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":vqh", cl_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
-			return 2;
-		}
-		if (opt == '?') {
-			log_warnx("connect: unknown option %s; see vpngw connect --help", argv[optind - 1]);
-			return 1;
-		}
-		if (opt == ':') {
-			log_warnx("connect: %s needs a value", argv[optind - 1]);
-			return 1;
-		}
-		if (option(c, opt, optarg) < 0)
-			return 1;
+	switch (cli_parse(CLI_CONNECT, argc, argv, option, c)) {
+	case CLI_DONE:
+		return 2;
+	case CLI_FAIL:
+		return 1;
+	case CLI_OK:
+		break;
 	}
-	if (optind == argc) {
+	if (c->n_urls == 0) {
 		log_warnx("connect: missing URL, e.g. vpngw connect ws://192.0.2.1:8080/");
 		return 1;
-	}
-	for (; optind < argc; optind++) {
-		if (c->n_urls == URL_MAX) {
-			log_warnx("connect: at most %d URLs", URL_MAX);
-			return 1;
-		}
-		if (url_parse(&c->urls[c->n_urls], argv[optind]) < 0)
-			return 1;
-		c->n_urls++;
 	}
 	if (c->o.pin && c->o.ca) {
 		log_warnx("connect: --ca and --pin exclude each other");

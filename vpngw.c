@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,6 +37,7 @@
 #include <linux/capability.h>
 
 #include "admit.h"
+#include "cli.h"
 #include "client.h"
 #include "link.h"
 #include "log.h"
@@ -62,6 +62,8 @@
 
 /* ---- Configuration ---- */
 
+#define OPEN_PORT_MAX  32                /* --open-port entries */
+
 struct config {
 	struct tun_pool pool;
 	const char *listen;
@@ -71,6 +73,8 @@ struct config {
 	struct nat_acl acl;
 	unsigned linger_s, keepalive_s;
 	size_t max_msg;
+	const char *open_port[OPEN_PORT_MAX]; /* --open-port, as given */
+	unsigned n_open_ports;
 	bool dry_run;
 };
 
@@ -1002,92 +1006,49 @@ out:
 
 /* ==== Command line ==== */
 
-enum opt {
-	OPT_POOL = 256, OPT_SUBNET, OPT_SUBNET6, OPT_CPREFIX, OPT_TUNPREFIX, OPT_USER, OPT_EGRESS,
-	OPT_DRYRUN, OPT_LISTEN, OPT_PATH, OPT_CERT, OPT_KEY, OPT_WORKERS, OPT_TOKENFILE, OPT_ALLOW,
-	OPT_DENY, OPT_DNS, OPT_LINGER, OPT_KEEPALIVE, OPT_METRICS, OPT_TRUSTPROXY, OPT_NOSECCOMP,
-	OPT_MTU, OPT_MAXMSG,
-};
-
-static const struct option gw_opts[] = {
-	{ "pool", 1, 0, OPT_POOL },         { "subnet", 1, 0, OPT_SUBNET },
-	{ "subnet6", 1, 0, OPT_SUBNET6 },   { "client-prefix", 1, 0, OPT_CPREFIX },
-	{ "tun-prefix", 1, 0, OPT_TUNPREFIX }, { "user", 1, 0, OPT_USER },
-	{ "egress", 1, 0, OPT_EGRESS },     { "dry-run", 0, 0, OPT_DRYRUN },
-	{ "listen", 1, 0, OPT_LISTEN },     { "path", 1, 0, OPT_PATH },
-	{ "tls-cert", 1, 0, OPT_CERT },     { "tls-key", 1, 0, OPT_KEY },
-	{ "workers", 1, 0, OPT_WORKERS },   { "token-file", 1, 0, OPT_TOKENFILE },
-	{ "allow", 1, 0, OPT_ALLOW },       { "deny", 1, 0, OPT_DENY },
-	{ "dns", 1, 0, OPT_DNS },           { "linger", 1, 0, OPT_LINGER },
-	{ "keepalive", 1, 0, OPT_KEEPALIVE }, { "metrics", 1, 0, OPT_METRICS },
-	{ "trust-proxy", 1, 0, OPT_TRUSTPROXY }, { "no-seccomp", 0, 0, OPT_NOSECCOMP },
-	{ "mtu", 1, 0, OPT_MTU },           { "max-message", 1, 0, OPT_MAXMSG },
-	{ "verbose", 0, 0, 'v' },         { "quiet", 0, 0, 'q' },
-	{ "help", 0, 0, 'h' },            { 0, 0, 0, 0 },
-};
-
-static int parse_uint(const char *flag, const char *s, unsigned long lo,
-		      unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi || *s == '-') {
-		log_warnx("--%s %s: expected a number from %lu to %lu", flag, s, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_cidr_opt(const char *flag, const char *s, struct nat_cidr *c)
-{
-	if (nat_cidr_parse(c, s) < 0) {
-		log_warnx("--%s %s: expected an IPv4 prefix like 10.0.100.0/24", flag, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int acl_add(struct config *cfg, int opt, const char *s)
+static int acl_add(struct config *cfg, enum cli_id id, const char *s)
 {
 	struct nat_cidr c;
 
-	if (parse_cidr_opt(opt == OPT_ALLOW ? "allow" : "deny", s, &c) < 0)
+	if (cli_cidr(cli_name(id), s, &c) < 0)
 		return -1;
-	int r = opt == OPT_ALLOW ? nat_acl_allow(&cfg->acl, c) : nat_acl_deny(&cfg->acl, c);
+	int r = id == CLI_ALLOW ? nat_acl_allow(&cfg->acl, c) : nat_acl_deny(&cfg->acl, c);
 	if (r < 0)
-		log_warnx("--%s: at most %d entries", opt == OPT_ALLOW ? "allow" : "deny", NAT_ACL_MAX);
+		log_warnx("%s: at most %d entries", cli_name(id), NAT_ACL_MAX);
 	return r;
 }
 
-/* One option of setup, teardown or serve. Returns 0, or -1 after one line. */
-static int gw_option(struct config *cfg, int opt, const char *arg)
+/*
+ * One option of setup, teardown or serve; cli.c's table has refused those
+ * the command does not take. Returns 0, or -1 after one line.
+ */
+static int gw_option(void *ctx, enum cli_id id, const char *arg)
 {
+	struct config *cfg = ctx;
 	unsigned long v;
 	struct nat_cidr c;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 
-	switch (opt) {
-	case OPT_POOL:
-		if (parse_uint("pool", arg, 1, TUN_POOL_MAX, &v) < 0)
+	switch (id) {
+	case CLI_POOL:
+		if (cli_uint("--pool", arg, 1, TUN_POOL_MAX, &v) < 0)
 			return -1;
 		cfg->pool.n = (unsigned)v;
 		return 0;
-	case OPT_SUBNET:
-		if (parse_cidr_opt("subnet", arg, &c) < 0)
+	case CLI_SUBNET:
+		if (cli_cidr("--subnet", arg, &c) < 0)
 			return -1;
 		cfg->pool.net = c.addr;
 		cfg->pool.prefix = (unsigned)__builtin_popcount(c.mask);
 		return 0;
-	case OPT_CPREFIX:
-		if (parse_uint("client-prefix", arg, 16, 30, &v) < 0)
+	case CLI_CLIENT_PREFIX:
+		if (cli_uint("--client-prefix", arg, 16, 30, &v) < 0)
 			return -1;
 		cfg->pool.prefix = (unsigned)v;
 		cfg->pool.net &= ~0u << (32 - v);
 		return 0;
-	case OPT_TUNPREFIX:
+	case CLI_TUN_PREFIX:
 		if (!*arg || strlen(arg) >= sizeof cfg->pool.prefix_name ||
 		    strpbrk(arg, "/ \t%:")) {
 			log_warnx("--tun-prefix %s: at most %zu characters, no '/', ':', '%%' or spaces",
@@ -1096,88 +1057,79 @@ static int gw_option(struct config *cfg, int opt, const char *arg)
 		}
 		strcpy(cfg->pool.prefix_name, arg);
 		return 0;
-	case OPT_USER:
+	case CLI_USER:
 		cfg->user = arg;
 		return 0;
-	case OPT_EGRESS:
+	case CLI_EGRESS:
 		if (strlen(arg) >= sizeof cfg->pool.egress) {
 			log_warnx("--egress %s: interface name too long", arg);
 			return -1;
 		}
 		strcpy(cfg->pool.egress, arg);
 		return 0;
-	case OPT_DRYRUN:
+	case CLI_DRY_RUN:
 		cfg->dry_run = true;
 		return 0;
-	case OPT_LISTEN:
+	case CLI_LISTEN:
+		/* Checked here, so that serve --dry-run checks it too. */
+		if (cli_addr_port("--listen", arg, &ss, &sl) < 0)
+			return -1;
 		cfg->listen = arg;
 		return 0;
-	case OPT_PATH:
+	case CLI_PATH:
 		if (arg[0] != '/') {
 			log_warnx("--path %s: must start with '/'", arg);
 			return -1;
 		}
 		cfg->path = arg;
 		return 0;
-	case OPT_CERT:
+	case CLI_TLS_CERT:
 		cfg->tls_cert = arg;
 		return 0;
-	case OPT_KEY:
+	case CLI_TLS_KEY:
 		cfg->tls_key = arg;
 		return 0;
-	case OPT_ALLOW:
-	case OPT_DENY:
-		return acl_add(cfg, opt, arg);
-	case OPT_LINGER:
-		if (parse_uint("linger", arg, 0, 3600, &v) < 0)
+	case CLI_ALLOW:
+	case CLI_DENY:
+		return acl_add(cfg, id, arg);
+	case CLI_LINGER:
+		if (cli_uint("--linger", arg, 0, 3600, &v) < 0)
 			return -1;
 		cfg->linger_s = (unsigned)v;
 		return 0;
-	case OPT_KEEPALIVE:
-		if (parse_uint("keepalive", arg, 0, 3600, &v) < 0)
+	case CLI_KEEPALIVE:
+		if (cli_uint("--keepalive", arg, 0, 3600, &v) < 0)
 			return -1;
 		cfg->keepalive_s = (unsigned)v;
 		return 0;
-	case OPT_MTU:
-		if (parse_uint("mtu", arg, 576, LINK_PKT_MAX, &v) < 0)
+	case CLI_MTU:
+		if (cli_uint("--mtu", arg, 576, LINK_PKT_MAX, &v) < 0)
 			return -1;
 		cfg->pool.mtu = (unsigned)v;
 		return 0;
-	case OPT_MAXMSG:
-		if (parse_uint("max-message", arg, 1280, WS_MSG_MAX, &v) < 0)
+	case CLI_MAX_MESSAGE:
+		if (cli_uint("--max-message", arg, 1280, WS_MSG_MAX, &v) < 0)
 			return -1;
 		cfg->max_msg = v;
 		return 0;
-	case 'v':
+	case CLI_OPEN_PORT:
+		/* Kept as given, for the firewall. */
+		if (cfg->n_open_ports == OPEN_PORT_MAX) {
+			log_warnx("--open-port: at most %d", OPEN_PORT_MAX);
+			return -1;
+		}
+		cfg->open_port[cfg->n_open_ports++] = arg;
+		return 0;
+	case CLI_VERBOSE:
 		log_verbosity = LOG_DEBUG;
 		return 0;
-	case 'q':
+	case CLI_QUIET:
 		log_verbosity = LOG_QUIET;
 		return 0;
 	default:
-		for (const struct option *o = gw_opts; o->name; o++)
-			if (o->val == opt)
-				log_warnx("--%s is not supported yet", o->name);
+		log_warnx("%s: not handled", cli_name(id));
 		return -1;
 	}
-}
-
-static void usage(FILE *f)
-{
-	fputs("usage:\n"
-	      "  vpngw setup    [--pool N] [--subnet CIDR] [--client-prefix LEN] [--tun-prefix NAME]\n"
-	      "                 [--user USER] [--egress IFACE] [--mtu N] [--dry-run]\n"
-	      "  vpngw teardown [same options as setup]\n"
-	      "  vpngw serve    [--listen ADDR:PORT] [--path PATH] [--tls-cert PEM --tls-key PEM]\n"
-	      "                 [setup options] [--allow CIDR]... [--deny CIDR]...\n"
-	      "                 [--linger SEC] [--keepalive SEC] [--max-message N] [-v|-q]\n"
-	      "  vpngw connect  ws[s]://HOST[:PORT]/PATH [--tun NAME] [--address A/LEN]\n"
-	      "                 [--route CIDR]... [--default-route] [--ca PEM | --pin SHA256]\n"
-	      "                 [--insecure] [-v|-q]\n"
-	      "  vpngw --help | --version\n"
-	      "serve defaults: --listen 127.0.0.1:8080, any path, --pool 5, --subnet 10.0.100.0/24\n"
-	      "(slot i is the i-th /24 from there), --tun-prefix vpngw, --user nobody,\n"
-	      "--linger 10, --keepalive 20. Run as root, serve sets the pool up itself.\n", f);
 }
 
 static void config_default(struct config *cfg)
@@ -1192,8 +1144,33 @@ static void config_default(struct config *cfg)
 	nat_acl_init(&cfg->acl);
 }
 
+/*
+ * The pool itself is never a destination (SPEC, Data plane step 2): its
+ * range goes on the deny list as the fewest aligned prefixes (two for the
+ * default pool), so that a pool of thousands of slots fits the list.
+ */
+static int deny_pool(struct config *cfg)
+{
+	uint64_t a = cfg->pool.net;
+	uint64_t end = a + ((uint64_t)cfg->pool.n << (32 - cfg->pool.prefix));
+
+	while (a < end) {
+		unsigned bits = a ? (unsigned)__builtin_ctzll(a) : 32;
+		while ((1ull << bits) > end - a)
+			bits--;
+		struct nat_cidr c = { (uint32_t)a, bits == 32 ? 0 : ~0u << bits };
+		if (nat_acl_deny(&cfg->acl, c) < 0) {
+			log_warnx("--deny: at most %d entries, with the defaults and the pool",
+				  NAT_ACL_MAX);
+			return -1;
+		}
+		a += 1ull << bits;
+	}
+	return 0;
+}
+
 /* Checks what no single option can: the pool fits the address space. */
-static int config_check(struct config *cfg, const char *cmd)
+static int config_check(struct config *cfg, enum cli_cmd cmd)
 {
 	uint64_t size = 1ull << (32 - cfg->pool.prefix);
 
@@ -1205,7 +1182,9 @@ static int config_check(struct config *cfg, const char *cmd)
 		log_warnx("--pool %u does not fit after %s", cfg->pool.n, "--subnet");
 		return -1;
 	}
-	if (strcmp(cmd, "serve") == 0 && !!cfg->tls_cert != !!cfg->tls_key) {
+	if (cmd != CLI_SERVE)
+		return 0;
+	if (!!cfg->tls_cert != !!cfg->tls_key) {
 		log_warnx("--tls-cert and --tls-key go together");
 		return -1;
 	}
@@ -1215,46 +1194,19 @@ static int config_check(struct config *cfg, const char *cmd)
 		return -1;
 	}
 #endif
-	/* The pool itself is never a destination (SPEC, Data plane step 2). */
-	struct nat_cidr pool = { cfg->pool.net, ~0u << (32 - cfg->pool.prefix) };
-	for (unsigned i = 0; i < cfg->pool.n; i++) {
-		pool.addr = tun_slot_net(&cfg->pool, i);
-		if (nat_acl_deny(&cfg->acl, pool) < 0) {
-			log_warnx("--pool %u: too many slots for the deny list", cfg->pool.n);
-			return -1;
-		}
-	}
-	return 0;
+	return deny_pool(cfg);
 }
 
-static int parse_gw_args(struct config *cfg, int argc, char **argv)
+/* cmd's options over the defaults, checked. */
+static enum cli_rc parse_gw_args(struct config *cfg, enum cli_cmd cmd, int argc, char **argv)
 {
-	int opt;
+	enum cli_rc rc;
 
 	config_default(cfg);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":vqh", gw_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (opt == '?') {
-			log_warnx("%s: unknown option %s", argv[0], argv[optind - 1]);
-			return -1;
-		}
-		if (opt == ':') {
-			log_warnx("%s: %s needs a value", argv[0], argv[optind - 1]);
-			return -1;
-		}
-		if (gw_option(cfg, opt, optarg) < 0)
-			return -1;
-	}
-	if (optind < argc) {
-		log_warnx("%s: unexpected argument %s", argv[0], argv[optind]);
-		return -1;
-	}
-	return config_check(cfg, argv[0]);
+	rc = cli_parse(cmd, argc, argv, gw_option, cfg);
+	if (rc == CLI_OK && config_check(cfg, cmd) < 0)
+		return CLI_FAIL;
+	return rc;
 }
 
 static int need_root(const char *cmd)
@@ -1269,10 +1221,13 @@ static int need_root(const char *cmd)
 static int cmd_setup(int argc, char **argv)
 {
 	struct config cfg;
+	enum cli_rc rc = parse_gw_args(&cfg, CLI_SETUP, argc, argv);
 	uid_t uid;
 	gid_t gid;
 
-	if (parse_gw_args(&cfg, argc, argv) < 0 || lookup_user(cfg.user, &uid, &gid) < 0)
+	if (rc != CLI_OK)
+		return rc == CLI_FAIL;
+	if (lookup_user(cfg.user, &uid, &gid) < 0)
 		return 1;
 	if (!cfg.dry_run && need_root("setup") < 0)
 		return 1;
@@ -1284,21 +1239,70 @@ static int cmd_setup(int argc, char **argv)
 static int cmd_teardown(int argc, char **argv)
 {
 	struct config cfg;
+	enum cli_rc rc = parse_gw_args(&cfg, CLI_TEARDOWN, argc, argv);
 
-	if (parse_gw_args(&cfg, argc, argv) < 0)
-		return 1;
+	if (rc != CLI_OK)
+		return rc == CLI_FAIL;
 	if (!cfg.dry_run && need_root("teardown") < 0)
 		return 1;
 	return tun_teardown(&cfg.pool, cfg.dry_run) < 0;
 }
 
+/*
+ * serve --dry-run: the checks serve makes before it touches the host (user,
+ * certificate and key, --listen), then what it would do, in the "would"
+ * lines of setup --dry-run. Binds no socket and changes nothing.
+ */
+static int serve_dry_run(struct config *cfg)
+{
+	const struct tun_pool *p = &cfg->pool;
+	uid_t uid;
+	gid_t gid;
+
+	if (lookup_user(cfg->user, &uid, &gid) < 0)
+		return 1;
+	cfg->pool.uid = uid;
+	cfg->pool.gid = gid;
+	if (cfg->tls_cert) {
+		struct tls_server *tls = tls_server_new(cfg->tls_cert, cfg->tls_key);
+		if (!tls)
+			return 1;
+		printf("certificate %s and key %s load: %s\n", cfg->tls_cert, cfg->tls_key,
+		       tls_server_describe(tls));
+		tls_server_free(tls);
+	}
+	printf("would listen on %s%s, %s%s\n", cfg->listen, cfg->tls_cert ? " (TLS)" : "",
+	       cfg->path ? "path " : "any path", cfg->path ? cfg->path : "");
+	if (tun_pool_ready(p)) {
+		printf("the pool %s0..%s%u is set up\n", p->prefix_name, p->prefix_name, p->n - 1);
+	} else if (geteuid() != 0) {
+		log_warnx("serve: the pool %s0..%s%u is not set up; run 'vpngw setup' as root first",
+			  p->prefix_name, p->prefix_name, p->n - 1);
+		return 1;
+	} else {
+		printf("the pool %s0..%s%u is not set up; serve would set it up:\n",
+		       p->prefix_name, p->prefix_name, p->n - 1);
+		fflush(stdout);
+		if (tun_setup(p, true) < 0)
+			return 1;
+	}
+	if (geteuid() == 0)
+		printf("would drop privileges to %s (uid %u, gid %u), keeping CAP_NET_ADMIN\n",
+		       cfg->user, (unsigned)uid, (unsigned)gid);
+	else
+		printf("would run as uid %u, as started (not root: no privileges to drop)\n",
+		       (unsigned)geteuid());
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct config cfg;
+	enum cli_rc rc = parse_gw_args(&cfg, CLI_SERVE, argc, argv);
 
-	if (parse_gw_args(&cfg, argc, argv) < 0)
-		return 1;
-	return serve(&cfg);
+	if (rc != CLI_OK)
+		return rc == CLI_FAIL;
+	return cfg.dry_run ? serve_dry_run(&cfg) : serve(&cfg);
 }
 
 static int cmd_connect(int argc, char **argv)
@@ -1323,7 +1327,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
+		cli_help(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {

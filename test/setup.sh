@@ -8,6 +8,8 @@
 # setup must be idempotent, teardown must restore exactly what setup changed
 # (devices, table, sysctls), a failed setup or serve start must leave nothing,
 # and each error a user can cause is one line on stderr and a non-zero exit.
+# Each command takes exactly the options its --help lists, refuses every
+# other with one line, and serve --dry-run only says what serve would do.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -23,18 +25,66 @@ ip -n "$N" link set e0 up
 ip -n "$N" route add default via 198.51.100.1
 export VPNGW_STATE_FILE=$LIB_TMP/state
 ARGS=(--pool 3 --tun-prefix vst --subnet 10.0.120.0/24)
+TD_ARGS=(--pool 3 --tun-prefix vst)   # what names the pool for teardown
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 
 in_ns() { ns_exec "$N" "$@"; }
 sysctl_of() { in_ns cat "/proc/sys/$1" 2>/dev/null; }
-# A picture of everything setup may change, to compare before and after.
+# A picture of everything setup controls, to compare before and after: each
+# device's name, MTU, owner, group, flags as set (up or not) and IPv4
+# addresses, not its operational state, which the kernel changes on its own
+# a moment after setup; the nftables tables, the sysctls, the state file.
 snapshot() {
-	in_ns ip -br addr show | grep -v '^lo\|^e[01]' | sort
+	in_ns sh -c 'cd /sys/class/net && for d in *; do
+		case $d in lo|e0|e1) continue ;; esac
+		echo "$d mtu=$(cat "$d/mtu") owner=$(cat "$d/owner" 2>/dev/null)" \
+			"group=$(cat "$d/group" 2>/dev/null) flags=$(cat "$d/flags")" \
+			$(ip -o -4 addr show dev "$d" | awk "{print \$4}")
+	done'
 	in_ns nft list tables 2>/dev/null
 	echo "fwd=$(sysctl_of net/ipv4/ip_forward)"
 	echo "udps=$(sysctl_of net/netfilter/nf_conntrack_udp_timeout_stream)"
 	echo "icmp=$(sysctl_of net/netfilter/nf_conntrack_icmp_timeout)"
 	[ -e "$VPNGW_STATE_FILE" ] && echo state
+}
+# same NAME WANT [CONTEXT]: the snapshot is WANT; else the difference.
+same() {
+	local name=$1 want=$2 ctx=${3:-} got
+	got=$(snapshot)
+	if [ "$got" = "$want" ]; then
+		ok "$name"
+	else
+		bad "$name" "${ctx:+$ctx; }snapshot changed (< expected, > now):
+$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]')"
+	fi
+}
+# refused NAME REGEX CMD...: CMD exits 1 with one line on stderr that
+# matches REGEX. refused_clean: and the snapshot is still $before.
+refusal() {
+	local re=$1 err rc
+	shift
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] &&
+		printf '%s\n' "$err" | grep -qE -- "$re"; then
+		WHY=
+		SAID=$err
+	else
+		WHY="exit $rc, stderr: $(printf '%s' "$err" | head -c 300)"
+	fi
+}
+refused() {
+	local name=$1
+	shift
+	refusal "$@"
+	if [ -z "$WHY" ]; then ok "$name" "$SAID"; else bad "$name" "$WHY"; fi
+}
+refused_clean() {
+	local name=$1
+	shift
+	refusal "$@"
+	[ -n "$WHY" ] || [ "$(snapshot)" = "$before" ] || WHY="$SAID, but the snapshot changed"
+	if [ -z "$WHY" ]; then ok "$name" "$SAID"; else bad "$name" "$WHY"; fi
 }
 # one_line NAME CMD...: CMD fails with exactly one line on stderr.
 one_line() {
@@ -47,6 +97,16 @@ one_line() {
 	else
 		bad "$name" "exit $rc, stderr: $(printf '%s' "$err" | head -c 300)"
 	fi
+}
+# said RC OUT TEXT...: the command exited 0 (RC) and its output OUT has a
+# line containing each TEXT.
+said() {
+	local rc=$1 out=$2 t
+	shift 2
+	[ "$rc" = 0 ] || return 1
+	for t in "$@"; do
+		printf '%s\n' "$out" | grep -qF -- "$t" || return 1
+	done
 }
 
 # The namespace loads nf_conntrack on first use: do it so that the
@@ -64,8 +124,36 @@ before=$(snapshot)
 
 # --dry-run says what it would do and does nothing.
 out=$(in_ns "$VPNGW" setup "${ARGS[@]}" --dry-run 2>&1)
-check setup_dry_run "changed something or said nothing: $out" \
-	test "$(snapshot)" = "$before" -a -n "$(echo "$out" | grep 'would create tun vst2 10.0.122.1/24')"
+rc=$?
+same setup_dry_run_changes_nothing "$before" "$out"
+check setup_dry_run_says "exit $rc: $out" said "$rc" "$out" 'would create tun vst2 10.0.122.1/24'
+
+# serve --dry-run: as root with no pool, the setup serve would do, where it
+# would listen and as whom it would run; nothing changed, nothing bound.
+out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run --listen=127.0.0.1:8082 --path /t 2>&1)
+rc=$?
+same serve_dry_run_changes_nothing "$before" "$out"
+check serve_dry_run_says "exit $rc: $out" said "$rc" "$out" 'would create tun vst2 10.0.122.1/24' \
+	'would listen on 127.0.0.1:8082, path /t' 'would drop privileges to nobody'
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=gw.test \
+	-days 2 -keyout "$LIB_TMP/key.pem" -out "$LIB_TMP/cert.pem" >/dev/null 2>&1
+out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run \
+	--tls-cert "$LIB_TMP/cert.pem" --tls-key "$LIB_TMP/key.pem" 2>&1)
+rc=$?
+check serve_dry_run_tls "exit $rc: $out" said "$rc" "$out" \
+	"certificate $LIB_TMP/cert.pem and key $LIB_TMP/key.pem load: TLS 1.2, EC P-256" \
+	'would listen on 127.0.0.1:8080 (TLS), any path'
+refused serve_dry_run_bad_cert 'TLS: .*key.pem' in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run \
+	--tls-cert "$LIB_TMP/key.pem" --tls-key "$LIB_TMP/key.pem"
+refused serve_dry_run_bad_listen 'expected ADDR:PORT' \
+	in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run --listen nowhere
+refused serve_dry_run_no_pool_not_root "not set up; run 'vpngw setup' as root first" \
+	in_ns "${NOBODY[@]}" timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run
+out=$(in_ns timeout 10 "$VPNGW" serve --dry-run --pool 200 --tun-prefix vbig --subnet 10.1.0.0/24 2>&1)
+rc=$?
+check serve_dry_run_pool_200 "exit $rc: $(printf '%s' "$out" | tail -n 2)" \
+	said "$rc" "$out" 'would create tun vbig199 10.1.199.1/24'
+same serve_dry_runs_left_nothing "$before"
 
 # setup makes the pool, owned by nobody, and records what it changed.
 out=$(in_ns "$VPNGW" setup "${ARGS[@]}" 2>&1)
@@ -86,35 +174,58 @@ configured=$(snapshot)
 
 # Idempotent.
 out=$(in_ns "$VPNGW" setup "${ARGS[@]}" 2>&1)
-check setup_idempotent "rc $?: $out" test "$(snapshot)" = "$configured"
+same setup_idempotent "$configured" "exit $?: $out"
+
+# serve --dry-run with the pool in place: nothing to set up.
+out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run 2>&1)
+rc=$?
+check serve_dry_run_pool_ready "exit $rc: $out" \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"the pool vst0..vst2 is set up"* && "$2" != *"would create"* ]]' \
+	_ "$rc" "$out"
+same serve_dry_run_pool_ready_unchanged "$configured"
 
 # teardown restores exactly the state before setup; twice is fine.
-out=$(in_ns "$VPNGW" teardown "${ARGS[@]}" 2>&1)
-check teardown_restores "$out; $(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$before"
-out=$(in_ns "$VPNGW" teardown "${ARGS[@]}" 2>&1)
-check teardown_idempotent "rc $?: $out" test "$(snapshot)" = "$before"
+out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" 2>&1)
+same teardown_restores "$before" "$out"
+out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" 2>&1)
+same teardown_idempotent "$before" "exit $?: $out"
 
 # A failing setup undoes itself.
 one_line setup_bad_egress in_ns "$VPNGW" setup "${ARGS[@]}" --egress nosuch0
-check setup_bad_egress_clean "$(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$before"
+same setup_bad_egress_clean "$before"
 in_ns ip route del default
 one_line setup_no_default_route in_ns "$VPNGW" setup "${ARGS[@]}"
-check setup_no_default_route_clean "$(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$before"
+same setup_no_default_route_clean "$before"
 in_ns ip route add default via 198.51.100.1
 
 # serve as root with no setup, on a port in use: refused before the host is
-# touched. Its own setup is undone when the start fails later.
+# touched. Its own setup is undone when the start fails later. serve
+# --dry-run binds nothing, so the port in use does not stop it.
 bg_in "$N" /usr/bin/python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",8080)); s.listen(); time.sleep(60)'
 wait_port "$N" 127.0.0.1 8080
 one_line serve_port_in_use in_ns "$VPNGW" serve "${ARGS[@]}"
-check serve_port_in_use_clean "$(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$before"
+same serve_port_in_use_clean "$before"
+out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run 2>&1)
+rc=$?
+check serve_dry_run_binds_nothing "exit $rc: $out" said "$rc" "$out" 'would listen on 127.0.0.1:8080'
 
 # Errors a user can cause: one line, non-zero, nothing configured.
 one_line err_no_command "$VPNGW"
 one_line err_unknown_command "$VPNGW" frobnicate
-one_line err_unknown_flag in_ns "$VPNGW" serve --frobnicate
-one_line err_missing_value in_ns "$VPNGW" serve --listen
+refused err_unknown_flag '^vpngw: serve: unknown option --frobnicate \(see vpngw serve --help\)$' \
+	in_ns timeout 10 "$VPNGW" serve --frobnicate
+refused err_missing_value 'serve: --listen needs a value' in_ns timeout 10 "$VPNGW" serve --listen
+refused err_option_as_value 'serve: --listen needs a value' in_ns timeout 10 "$VPNGW" serve --listen --pool 3
+refused err_value_for_flag 'serve: --dry-run takes no value' in_ns timeout 10 "$VPNGW" serve --dry-run=yes
+refused err_not_supported_yet 'serve: --metrics is not supported yet' \
+	in_ns timeout 10 "$VPNGW" serve --metrics 127.0.0.1:9100
+refused err_unexpected_argument 'setup: unexpected argument extra' \
+	in_ns "$VPNGW" setup "${ARGS[@]}" extra
 one_line err_bad_pool in_ns "$VPNGW" serve --pool 0
+refused err_bad_number '--linger 1x: expected a number from 0 to 3600' \
+	in_ns timeout 10 "$VPNGW" serve --linger 1x
+refused err_number_overflow '--pool 18446744073709551617: expected a number' \
+	in_ns timeout 10 "$VPNGW" serve --pool 18446744073709551617
 one_line err_bad_subnet in_ns "$VPNGW" serve --subnet 10.0.0.0/33
 one_line err_bad_allow in_ns "$VPNGW" serve --allow 300.1.2.3/8
 one_line err_bad_listen in_ns "$VPNGW" serve --listen nowhere
@@ -124,11 +235,103 @@ one_line err_pool_too_big in_ns "$VPNGW" setup --pool 1000 --subnet 255.255.0.0/
 one_line err_cert_without_key in_ns "$VPNGW" serve --tls-cert /nonexistent.pem
 one_line err_missing_cert in_ns "$VPNGW" serve --tls-cert /nonexistent.pem --tls-key /nonexistent.key
 one_line err_setup_not_root in_ns "${NOBODY[@]}" "$VPNGW" setup "${ARGS[@]}"
-one_line err_teardown_not_root in_ns "${NOBODY[@]}" "$VPNGW" teardown "${ARGS[@]}"
+one_line err_teardown_not_root in_ns "${NOBODY[@]}" "$VPNGW" teardown "${TD_ARGS[@]}"
 one_line err_serve_no_tun in_ns "${NOBODY[@]}" "$VPNGW" serve "${ARGS[@]}" --listen 127.0.0.1:8081
 one_line err_connect_no_url in_ns "$VPNGW" connect
-check errors_left_nothing "$(snapshot | tr '\n' ' ')" test "$(snapshot)" = "$before"
-check help_exit_0 "vpngw --help failed" bash -c '"$1" --help | grep -q "vpngw serve"' _ "$VPNGW"
+same errors_left_nothing "$before"
+
+# Each command refuses the options of another, as root, before it does
+# anything: one line, exit 1, nothing changed.
+OTHER='is an option of'
+refused_clean setup_refuses_listen "setup: --listen $OTHER serve, not of setup" \
+	in_ns "$VPNGW" setup "${ARGS[@]}" --listen 127.0.0.1:8083
+refused_clean setup_refuses_tls_cert "setup: --tls-cert $OTHER serve, not of setup" \
+	in_ns "$VPNGW" setup "${ARGS[@]}" --tls-cert "$LIB_TMP/cert.pem"
+refused_clean setup_refuses_allow "setup: --allow $OTHER serve, not of setup" \
+	in_ns "$VPNGW" setup "${ARGS[@]}" --allow 198.51.100.0/24
+refused_clean teardown_refuses_path "teardown: --path $OTHER serve, not of teardown" \
+	in_ns "$VPNGW" teardown "${TD_ARGS[@]}" --path /vpn
+refused_clean teardown_refuses_subnet "teardown: --subnet $OTHER setup and serve, not of teardown" \
+	in_ns "$VPNGW" teardown "${ARGS[@]}"
+refused_clean serve_refuses_tun "serve: --tun $OTHER connect, not of serve" \
+	in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --tun vpngw-c0
+refused_clean serve_refuses_route "serve: --route $OTHER connect, not of serve" \
+	in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --route 198.51.100.0/24
+refused_clean connect_refuses_pool "connect: --pool $OTHER setup, teardown and serve, not of connect" \
+	in_ns "$VPNGW" connect --pool 3 ws://192.0.2.1:8080/
+refused_clean connect_refuses_dry_run "connect: --dry-run $OTHER setup, teardown and serve, not of connect" \
+	in_ns "$VPNGW" connect --dry-run ws://192.0.2.1:8080/
+
+# --help: each command's own options, one a line, and vpngw --help names
+# every command.
+help_of() { "$VPNGW" "$@" --help 2>&1; }
+out=$(help_of serve)
+rc=$?
+check help_serve "exit $rc: $out" \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"--listen ADDR:PORT"* && "$2" != *"--tun "* ]]' _ "$rc" "$out"
+out=$(help_of setup)
+rc=$?
+check help_setup "exit $rc: $out" \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"--pool N"* && "$2" != *"--listen"* ]]' _ "$rc" "$out"
+out=$(help_of connect)
+rc=$?
+check help_connect "exit $rc: $out" said "$rc" "$out" '--token TOKEN' '--pin sha256/BASE64'
+out=$("$VPNGW" --help 2>&1)
+rc=$?
+check help_names_every_command "exit $rc: $out" \
+	bash -c '[ "$1" = 0 ] && for c in setup teardown serve connect; do
+		grep -q "^vpngw $c " <<<"$2" || exit 1; done' _ "$rc" "$out"
+
+# The options each --help lists are exactly those its command accepts:
+# every listed option is taken (its value is then refused, or --pool 0 or
+# the missing URL stops the command), every other command's is refused as
+# theirs. As nobody, so that nothing could be changed even so.
+declare -A LISTED TRIED
+for cmd in setup teardown serve connect; do
+	LISTED[$cmd]=$(help_of "$cmd" | awk '/^  -/ {
+		sub(/^  /, ""); split($0, f, /  +/); spec = f[1]; sub(/^-., /, "", spec)
+		print spec }')
+done
+wrong=()
+for cmd in setup teardown serve connect; do
+	[ -n "${LISTED[$cmd]}" ] || wrong+=("$cmd lists no options")
+	stop=(--pool 0)
+	[ "$cmd" = connect ] && stop=()
+	for other in setup teardown serve connect; do
+		while read -r name value; do
+			[ -n "$name" ] && [ "$name" != --help ] && [ -z "${TRIED[$cmd $name]:-}" ] || continue
+			TRIED[$cmd $name]=1
+			arg=$name${value:+=x}
+			err=$(in_ns "${NOBODY[@]}" timeout 10 "$VPNGW" "$cmd" "$arg" "${stop[@]}" 2>&1 >/dev/null)
+			rc=$?
+			if grep -qxF -- "$name${value:+ $value}" <<<"${LISTED[$cmd]}"; then
+				if [ "$rc" = 0 ] || [ "$(printf '%s\n' "$err" | wc -l)" != 1 ] ||
+					grep -qE 'unknown option|is an option of|not supported|not handled' <<<"$err"; then
+					wrong+=("$cmd $arg: exit $rc, $err")
+				fi
+			elif ! grep -qE "^vpngw: $cmd: $name is an option of .*$other" <<<"$err" || [ "$rc" != 1 ]; then
+				wrong+=("$cmd $arg (of $other): exit $rc, $err")
+			fi
+		done <<<"${LISTED[$other]}"
+	done
+done
+check help_lists_exactly_accepted "$(printf '%s; ' "${wrong[@]}")" test "${#wrong[@]}" = 0
+
+# vpngw --help shows each command with the options its own --help lists.
+wrong=()
+for cmd in setup teardown serve connect; do
+	syn=$("$VPNGW" --help | awk -v c="$cmd" '/^vpngw / { on = $2 == c } on' |
+		grep -oE -- '(^| |\[)--?[a-z][a-z0-9-]*' | tr -d ' [' | sort)
+	own=$(help_of "$cmd" | grep -oE -- '^  (-[a-z], )?--[a-z0-9-]+' |
+		sed 's/^  //; s/^\(-[a-z]\), --.*/\1/' | grep -vx -- '-h' | sort)
+	[ -n "$own" ] && [ "$syn" = "$own" ] || wrong+=("$cmd: $(diff <(echo "$own") <(echo "$syn") | grep '^[<>]' | tr '\n' ' ')")
+done
+check help_synopsis_agrees "$(printf '%s; ' "${wrong[@]}")" test "${#wrong[@]}" = 0
+
+# The README's synopsis is the one vpngw --help prints.
+readme=$(awk '/^## Use/ { u = 1 } u && /^```/ { if (b) exit; b = 1; next } b' README.md)
+check readme_synopsis "README.md's Use block is not in vpngw --help" \
+	bash -c '[ -n "$1" ] && [[ "$2" == *"$1"* ]]' _ "$readme" "$("$VPNGW" --help)"
 check version_exit_0 "vpngw --version failed" bash -c '"$1" --version | grep -q "^vpngw "' _ "$VPNGW"
 
 finish
