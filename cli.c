@@ -3,12 +3,12 @@
  * cli.c: the command line of every vpngw command, from one table.
  *
  * Each row of opts[] is one option of one or more commands: its names, the
- * placeholder of its value, one help line, and the commands it applies to.
- * cli_parse refuses what the table does not give the command, and hands the
- * rest to the caller's callback by id; cli_usage and cli_help print the
- * same rows, so that no help text can drift from the parser. What an option
- * means, its defaults and the checks across options are the caller's
- * (vpngw.c for setup, teardown and serve; client.c for connect).
+ * placeholder of its value, one help line, the commands it applies to, and
+ * what its value is and where in struct cli_args it goes. cli_parse refuses
+ * what the table does not give the command and checks and stores the rest;
+ * cli_usage and cli_help print the same rows, so that no help text can
+ * drift from the parser. Defaults and the checks across options are the
+ * commands' (vpngw.c for setup, teardown and serve; client.c for connect).
  *
  * Also the program's one parser of numbers, ADDR:PORT and CIDR values given
  * by a user. It keeps no state and does nothing but print: errors as one
@@ -17,10 +17,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cli.h"
 #include "log.h"
+#include "tun.h"
+#include "ws.h"
 
 #define CMD(c)  (1u << (c))
 #define SETUP   CMD(CLI_SETUP)
@@ -35,11 +38,27 @@
 /* Row flags. */
 enum {
 	F_REPEAT = 1,   /* may be given again: "..." in the synopsis */
-	F_TODO = 2,     /* in SPEC, not implemented: refused, never listed */
-	F_OR = 4,       /* synopsis: "[previous | this]" */
-	F_WITH = 8,     /* synopsis: "[previous this]", given together */
-	F_NO_SYN = 16,  /* listed by --help, not in the synopsis */
+	F_OR = 2,       /* synopsis: "[previous | this]" */
+	F_WITH = 4,     /* synopsis: "[previous this]", given together */
+	F_NO_SYN = 8,   /* listed by --help, not in the synopsis */
 };
+
+/* What a row's value is, and where it goes in struct cli_args. */
+enum kind {
+	K_FLAG,         /* bool: true */
+	K_STR,          /* const char *, after its check */
+	K_NUM,          /* long, from lo to hi */
+	K_CIDR,         /* struct nat_cidr */
+	K_CIDRS,        /* struct cli_cidrs: one more */
+	K_STRS,         /* struct cli_strs: one more, after its check */
+	K_IFADDR,       /* address and address_prefix */
+	K_LOG,          /* the log level: lo */
+	K_HELP,         /* this command's usage */
+	K_TODO,         /* in SPEC, not implemented: refused, never listed */
+};
+
+/* NULL when s is fine for the option, else why not. */
+typedef const char *check_fn(const char *s);
 
 struct opt {
 	const char *name;        /* "--listen" */
@@ -48,86 +67,98 @@ struct opt {
 	const char *help;        /* one line */
 	unsigned cmds;           /* CMD() bits */
 	unsigned flags;
-	enum cli_id id;
+	enum kind kind;
+	size_t off;              /* in struct cli_args */
+	long lo, hi;             /* K_NUM's range; K_LOG's level */
+	check_fn *check;         /* K_STR, K_STRS: or NULL */
 };
+
+static check_fn check_listen, check_path, check_prefix, check_ifname, check_port, check_token;
+
+#define AT(field) offsetof(struct cli_args, field)
+#define NUM(field, lo, hi) K_NUM, AT(field), lo, hi, NULL
+#define STR(field, check) K_STR, AT(field), 0, 0, check
+#define FLAG(field) K_FLAG, AT(field), 0, 0, NULL
+#define LIST(field) K_CIDRS, AT(field), 0, 0, NULL
+#define TODO K_TODO, 0, 0, 0, NULL
 
 /* In the order --help lists them. A name may have one row per meaning
  * (--mtu, --keepalive): rows of one name never share a command. */
 static const struct opt opts[] = {
 	{ "--listen", NULL, "ADDR:PORT", "listen on ADDR:PORT (default 127.0.0.1:8080)",
-	  SERVE, 0, CLI_LISTEN },
+	  SERVE, 0, STR(listen, check_listen) },
 	{ "--path", NULL, "PATH", "upgrade only requests for PATH (default: any path)",
-	  SERVE, 0, CLI_PATH },
+	  SERVE, 0, STR(path, check_path) },
 	{ "--tls-cert", NULL, "PEM", "terminate TLS with this certificate chain",
-	  SERVE, 0, CLI_TLS_CERT },
+	  SERVE, 0, STR(tls_cert, NULL) },
 	{ "--tls-key", NULL, "PEM", "and this key (PKCS#1, SEC1 or PKCS#8)",
-	  SERVE, F_WITH, CLI_TLS_KEY },
+	  SERVE, F_WITH, STR(tls_key, NULL) },
 	{ "--pool", NULL, "N", "number of slots (default 5)",
-	  SETUP | TEARDN | SERVE, 0, CLI_POOL },
+	  SETUP | TEARDN | SERVE, 0, NUM(pool, 1, TUN_POOL_MAX) },
 	{ "--subnet", NULL, "CIDR", "slot 0's subnet, the others after it (10.0.100.0/24)",
-	  SETUP | SERVE, 0, CLI_SUBNET },
-	{ "--subnet6", NULL, "CIDR", NULL, SETUP | SERVE, F_TODO, CLI_SUBNET6 },
+	  SETUP | SERVE, 0, K_CIDR, AT(subnet), 0, 0, NULL },
+	{ "--subnet6", NULL, "CIDR", NULL, SETUP | SERVE, 0, TODO },
 	{ "--client-prefix", NULL, "LEN", "prefix length of each slot, 16 to 30 (default 24)",
-	  SETUP | SERVE, 0, CLI_CLIENT_PREFIX },
+	  SETUP | SERVE, 0, NUM(client_prefix, 16, 30) },
 	{ "--tun-prefix", NULL, "NAME", "slot devices are NAME0, NAME1, ... (default vpngw)",
-	  SETUP | TEARDN | SERVE, 0, CLI_TUN_PREFIX },
+	  SETUP | TEARDN | SERVE, 0, STR(tun_prefix, check_prefix) },
 	{ "--user", NULL, "USER", "owns the devices; serve drops to it (default nobody)",
-	  SETUP | SERVE, 0, CLI_USER },
+	  SETUP | SERVE, 0, STR(user, NULL) },
 	{ "--egress", NULL, "IFACE", "masquerade out of IFACE (default: the default route's)",
-	  SETUP | SERVE, 0, CLI_EGRESS },
+	  SETUP | SERVE, 0, STR(egress, check_ifname) },
 	{ "--mtu", NULL, "N", "the slots' MTU, announced to clients (default 1500)",
-	  SETUP | SERVE, 0, CLI_MTU },
+	  SETUP | SERVE, 0, NUM(mtu, 576, 65535) },
 	{ "--open-port", NULL, "PORT[/tcp|/udp]", "let tunnel clients reach PORT of this host (repeatable)",
-	  SETUP | SERVE, F_REPEAT, CLI_OPEN_PORT },
+	  SETUP | SERVE, F_REPEAT, K_STRS, AT(open_ports), 0, 0, check_port },
 	{ "--allow", NULL, "CIDR", "let clients reach CIDR (repeatable)",
-	  SERVE, F_REPEAT, CLI_ALLOW },
+	  SERVE, F_REPEAT, LIST(allow) },
 	{ "--deny", NULL, "CIDR", "keep clients from reaching CIDR (repeatable)",
-	  SERVE, F_REPEAT, CLI_DENY },
+	  SERVE, F_REPEAT, LIST(deny) },
 	{ "--linger", NULL, "SEC", "keep a vanished client's slot SEC s (default 10)",
-	  SERVE, 0, CLI_LINGER },
+	  SERVE, 0, NUM(linger, 0, 3600) },
 	{ "--keepalive", NULL, "SEC", "ping a client idle SEC s, drop it after 3 (default 20)",
-	  SERVE, 0, CLI_KEEPALIVE },
+	  SERVE, 0, NUM(keepalive, 0, 3600) },
 	{ "--max-message", NULL, "N", "largest message accepted, bytes (default 65535)",
-	  SERVE, 0, CLI_MAX_MESSAGE },
-	{ "--workers", NULL, "N", NULL, SERVE, F_TODO, CLI_WORKERS },
-	{ "--token-file", NULL, "FILE", NULL, SERVE, F_TODO, CLI_TOKEN_FILE },
-	{ "--dns", NULL, "ADDR", NULL, SERVE, F_TODO | F_REPEAT, CLI_DNS },
-	{ "--metrics", NULL, "ADDR:PORT", NULL, SERVE, F_TODO, CLI_METRICS },
-	{ "--trust-proxy", NULL, "CIDR", NULL, SERVE, F_TODO, CLI_TRUST_PROXY },
-	{ "--no-seccomp", NULL, NULL, NULL, SERVE, F_TODO, CLI_NO_SECCOMP },
+	  SERVE, 0, NUM(max_message, 1280, WS_MSG_MAX) },
+	{ "--workers", NULL, "N", NULL, SERVE, 0, TODO },
+	{ "--token-file", NULL, "FILE", NULL, SERVE, 0, TODO },
+	{ "--dns", NULL, "ADDR", NULL, SERVE, F_REPEAT, TODO },
+	{ "--metrics", NULL, "ADDR:PORT", NULL, SERVE, 0, TODO },
+	{ "--trust-proxy", NULL, "CIDR", NULL, SERVE, 0, TODO },
+	{ "--no-seccomp", NULL, NULL, NULL, SERVE, 0, TODO },
 	{ "--dry-run", NULL, NULL, "print what would be done, and change nothing",
-	  SETUP | TEARDN | SERVE, 0, CLI_DRY_RUN },
+	  SETUP | TEARDN | SERVE, 0, FLAG(dry_run) },
 
 	{ "--tun", NULL, "NAME", "interface name (default vpngw-c0)",
-	  CONNECT, 0, CLI_TUN },
+	  CONNECT, 0, STR(tun, check_ifname) },
 	{ "--address", NULL, "A/LEN", "address when the gateway assigns none (no vpngw.v1)",
-	  CONNECT, 0, CLI_ADDRESS },
+	  CONNECT, 0, K_IFADDR, 0, 0, 0, NULL },
 	{ "--mtu", NULL, "N", "interface MTU (default: the gateway's, else 1500)",
-	  CONNECT, 0, CLI_MTU },
+	  CONNECT, 0, NUM(mtu, 576, 65535) },
 	{ "--route", NULL, "CIDR", "route CIDR through the tunnel (repeatable)",
-	  CONNECT, F_REPEAT, CLI_ROUTE },
+	  CONNECT, F_REPEAT, LIST(routes) },
 	{ "--default-route", NULL, NULL, "route everything through the tunnel",
-	  CONNECT, 0, CLI_DEFAULT_ROUTE },
-	{ "--kill-switch", NULL, NULL, NULL, CONNECT, F_TODO, CLI_KILL_SWITCH },
+	  CONNECT, 0, FLAG(default_route) },
+	{ "--kill-switch", NULL, NULL, NULL, CONNECT, 0, TODO },
 	{ "--token", NULL, "TOKEN", "send Authorization: Bearer TOKEN",
-	  CONNECT, 0, CLI_TOKEN },
+	  CONNECT, 0, STR(token, check_token) },
 	{ "--ca", NULL, "PEM", "check wss:// against these CAs (default: the system's)",
-	  CONNECT, 0, CLI_CA },
+	  CONNECT, 0, STR(ca, NULL) },
 	{ "--pin", NULL, "sha256/BASE64", "check wss:// against the server key's SHA-256",
-	  CONNECT, F_OR, CLI_PIN },
+	  CONNECT, F_OR, STR(pin, NULL) },
 	{ "--insecure", NULL, NULL, "check nothing on wss://",
-	  CONNECT, F_OR, CLI_INSECURE },
+	  CONNECT, F_OR, FLAG(insecure) },
 	{ "--keepalive", NULL, "SEC", "ping after SEC s idle (default: the gateway's, else 20)",
-	  CONNECT, 0, CLI_KEEPALIVE },
+	  CONNECT, 0, NUM(keepalive, 0, 3600) },
 	{ "--retries", NULL, "N", "give up after N failed reconnects (default: never)",
-	  CONNECT, 0, CLI_RETRIES },
+	  CONNECT, 0, NUM(retries, 0, 1000000) },
 
 	{ "--verbose", "-v", NULL, "log more, down to every dropped packet",
-	  ALL, 0, CLI_VERBOSE },
+	  ALL, 0, K_LOG, 0, LOG_DEBUG, 0, NULL },
 	{ "--quiet", "-q", NULL, "log errors only",
-	  ALL, F_OR, CLI_QUIET },
+	  ALL, F_OR, K_LOG, 0, LOG_QUIET, 0, NULL },
 	{ "--help", "-h", NULL, "print this help",
-	  ALL, F_NO_SYN, CLI_HELP },
+	  ALL, F_NO_SYN, K_HELP, 0, 0, 0, NULL },
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -232,36 +263,126 @@ static bool is_option(const char *s)
 	return false;
 }
 
-enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, cli_fn *fn, void *ctx)
+static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi,
+		   unsigned long *out);
+
+/* Appends s to a list of row o; NULL, or why not. */
+static const char *append_str(const struct opt *o, struct cli_strs *l, const char *s)
+{
+	const char *why = o->check ? o->check(s) : NULL;
+
+	if (why)
+		return why;
+	if (l->n == CLI_LIST_MAX)
+		return "given too often";
+	l->v[l->n++] = s;
+	return NULL;
+}
+
+static const char *append_cidr(struct cli_cidrs *l, const char *s)
+{
+	if (l->n == CLI_LIST_MAX)
+		return "given too often";
+	if (nat_cidr_parse(&l->v[l->n], s) < 0)
+		return "expected an IPv4 prefix like 10.0.100.0/24";
+	l->n++;
+	return NULL;
+}
+
+/* Checks the value of row o and puts it where the row says. Returns 0,
+ * or -1 after one line. */
+static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct cli_args *a)
+{
+	void *dst = (char *)a + o->off;
+	const char *why = NULL;
+	unsigned long n;
+
+	switch (o->kind) {
+	case K_FLAG:
+		*(bool *)dst = true;
+		return 0;
+	case K_LOG:
+		log_verbosity = (int)o->lo;
+		return 0;
+	case K_STR:
+		if (o->check && (why = o->check(val)))
+			break;
+		*(const char **)dst = val;
+		return 0;
+	case K_NUM:
+		if (!number(val, strlen(val), (unsigned long)o->lo, (unsigned long)o->hi, &n)) {
+			log_warnx("%s: %s %s: expected a number from %ld to %ld", cmds[cmd].name,
+				  o->name, val, o->lo, o->hi);
+			return -1;
+		}
+		*(long *)dst = (long)n;
+		return 0;
+	case K_CIDR:
+		if (nat_cidr_parse(dst, val) < 0)
+			why = "expected an IPv4 prefix like 10.0.100.0/24";
+		break;
+	case K_CIDRS:
+		why = append_cidr(dst, val);
+		break;
+	case K_STRS:
+		why = append_str(o, dst, val);
+		break;
+	case K_IFADDR:
+		if (nat_ifaddr_parse(val, strlen(val), &a->address, &a->address_prefix) < 0)
+			why = "expected an address with a prefix, like 10.0.100.2/24";
+		break;
+	case K_HELP:
+	case K_TODO:
+		break;
+	}
+	if (!why)
+		return 0;
+	log_warnx("%s: %s %s: %s", cmds[cmd].name, o->name, val, why);
+	return -1;
+}
+
+/* Nothing given yet: numbers -1, the rest empty. */
+static void args_init(struct cli_args *a)
+{
+	memset(a, 0, sizeof *a);
+	a->linger = a->keepalive = a->max_message = -1;
+	a->pool = a->client_prefix = a->mtu = a->retries = -1;
+}
+
+enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, struct cli_args *a)
 {
 	const char *me = cmds[cmd].name;
 	bool operands_only = false;
 
+	args_init(a);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
+		const char *arg = argv[i], *val = NULL;
 
 		/* Operands: anything not an option, and all after "--". */
-		if (operands_only || a[0] != '-' || !a[1]) {
+		if (operands_only || arg[0] != '-' || !arg[1]) {
 			if (!cmds[cmd].operands) {
-				log_warnx("%s: unexpected argument %s (see vpngw %s --help)", me, a, me);
+				log_warnx("%s: unexpected argument %s (see vpngw %s --help)", me, arg, me);
 				return CLI_FAIL;
 			}
-			if (fn(ctx, CLI_OPERAND, a) < 0)
+			if (a->urls.n == CLI_LIST_MAX) {
+				log_warnx("%s: at most %d URLs", me, CLI_LIST_MAX);
 				return CLI_FAIL;
+			}
+			a->urls.v[a->urls.n++] = arg;
 			continue;
 		}
-		if (!strcmp(a, "--")) {
+		if (!strcmp(arg, "--")) {
 			operands_only = true;
 			continue;
 		}
 
 		/* The option, then its value: "--name=VALUE" or the next argument. */
-		const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
-		size_t len = eq ? (size_t)(eq - a) : strlen(a);
-		const struct opt *o = find(cmd, a, len);
+		const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const struct opt *o = find(cmd, arg, len);
 		if (!o)
-			return refuse(cmd, a, len);
-		if (o->flags & F_TODO) {
+			return refuse(cmd, arg, len);
+		if (o->kind == K_TODO) {
 			log_warnx("%s: %s is not supported yet", me, o->name);
 			return CLI_FAIL;
 		}
@@ -277,29 +398,21 @@ enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, cli_fn *fn, void 
 			log_warnx("%s: %s takes no value", me, o->name);
 			return CLI_FAIL;
 		}
-		if (o->id == CLI_HELP) {
+		if (o->kind == K_HELP) {
 			cli_usage(stdout, cmd);
 			return CLI_DONE;
 		}
-		if (fn(ctx, o->id, val) < 0)
+		if (store(cmd, o, val, a) < 0)
 			return CLI_FAIL;
 	}
 	return CLI_OK;
-}
-
-const char *cli_name(enum cli_id id)
-{
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (opts[i].id == id)
-			return opts[i].name;
-	return "?";
 }
 
 /* ==== Usage ==== */
 
 static bool listed(const struct opt *o, enum cli_cmd cmd)
 {
-	return (o->cmds & CMD(cmd)) && !(o->flags & F_TODO);
+	return (o->cmds & CMD(cmd)) && o->kind != K_TODO;
 }
 
 /* "-v, --verbose" or "--listen ADDR:PORT". */
@@ -427,35 +540,21 @@ static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi
 	return true;
 }
 
-int cli_uint(const char *flag, const char *text, unsigned long lo, unsigned long hi,
-	     unsigned long *out)
-{
-	if (!number(text, strlen(text), lo, hi, out)) {
-		log_warnx("%s %s: expected a number from %lu to %lu", flag, text, lo, hi);
-		return -1;
-	}
-	return 0;
-}
-
-int cli_addr_port(const char *flag, const char *text, struct sockaddr_storage *ss,
-		  socklen_t *len)
+/* ADDR:PORT into *ss and *len; NULL, or why not. */
+static const char *addr_port(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 {
 	const char *colon = strrchr(text, ':');
 	char host[INET6_ADDRSTRLEN + 2], *h = host;
 	unsigned long port;
 	size_t hl;
 
-	if (!colon || (size_t)(colon - text) >= sizeof host) {
-		log_warnx("%s %s: expected ADDR:PORT", flag, text);
-		return -1;
-	}
+	if (!colon || (size_t)(colon - text) >= sizeof host)
+		return "expected ADDR:PORT";
 	hl = (size_t)(colon - text);
 	memcpy(host, text, hl);
 	host[hl] = '\0';
-	if (!number(colon + 1, strlen(colon + 1), 1, 65535, &port)) {
-		log_warnx("%s %s: bad port, expected 1 to 65535", flag, text);
-		return -1;
-	}
+	if (!number(colon + 1, strlen(colon + 1), 1, 65535, &port))
+		return "bad port, expected 1 to 65535";
 	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
 		host[hl - 1] = '\0';
 		h++;
@@ -472,17 +571,79 @@ int cli_addr_port(const char *flag, const char *text, struct sockaddr_storage *s
 		a6->sin6_port = htons((uint16_t)port);
 		*len = sizeof *a6;
 	} else {
-		log_warnx("%s %s: bad address, expected an IPv4 address or [IPv6]", flag, text);
-		return -1;
+		return "bad address, expected an IPv4 address or [IPv6]";
 	}
-	return 0;
+	return NULL;
 }
 
-int cli_cidr(const char *flag, const char *text, struct nat_cidr *c)
+int cli_addr_port(const char *flag, const char *text, struct sockaddr_storage *ss,
+		  socklen_t *len)
 {
-	if (nat_cidr_parse(c, text) < 0) {
-		log_warnx("%s %s: expected an IPv4 prefix like 10.0.100.0/24", flag, text);
-		return -1;
-	}
-	return 0;
+	const char *why = addr_port(text, ss, len);
+
+	if (why)
+		log_warnx("%s %s: %s", flag, text, why);
+	return why ? -1 : 0;
+}
+
+/* ==== Checks of single values ==== */
+
+static const char *check_listen(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return addr_port(s, &ss, &len);
+}
+
+static const char *check_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "must start with '/'";
+}
+
+/* A name that is safe as an interface name and inside an nft string. */
+static bool name_ok(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	return len && len <= max && !strpbrk(s, "/ \t%:\"\\*");
+}
+
+static const char *check_prefix(const char *s)
+{
+	return name_ok(s, TUN_NAME_MAX - 6) ? NULL :
+	       "at most 10 characters, no '/', ':', '%', '*', quotes or spaces";
+}
+
+static const char *check_ifname(const char *s)
+{
+	return name_ok(s, TUN_NAME_MAX - 1) ? NULL :
+	       "at most 15 characters, no '/', ':', '%', '*', quotes or spaces";
+}
+
+/* "PORT", "PORT/tcp" or "PORT/udp". */
+static const char *check_port(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long port;
+
+	if (!number(s, len, 1, 65535, &port))
+		return "expected a port from 1 to 65535, then /tcp or /udp";
+	if (slash && strcmp(slash, "/tcp") && strcmp(slash, "/udp"))
+		return "expected a port from 1 to 65535, then /tcp or /udp";
+	return NULL;
+}
+
+/* It goes into a header line: printable, no spaces, not too long. */
+static const char *check_token(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 512)
+		return "1 to 512 printable characters, no spaces";
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s >= 0x7f)
+			return "1 to 512 printable characters, no spaces";
+	return NULL;
 }

@@ -49,7 +49,6 @@
 /* ---- Sizes and timers ---- */
 
 #define MTU_MAX        LINK_PKT_MAX
-#define MTU_MIN        576
 #define TUN_BUDGET     64                /* packets read from the TUN per wake */
 #define SOCK_BUDGET    4                 /* socket reads per wake */
 #define SETUP_MS       10000             /* connect + TLS + upgrade + assignment */
@@ -59,7 +58,7 @@
 #define KEEPALIVE_S    20                /* when the gateway does not say */
 #define URL_MAX        8
 #define TARGET_MAX     16                /* resolved addresses, all URLs */
-#define ROUTE_MAX      64
+#define ROUTE_MAX      (CLI_LIST_MAX + 4) /* --route, and the gateway's host routes */
 #define TOKEN_MAX      512
 #define REQUEST_MAX    4096              /* the upgrade request */
 
@@ -85,19 +84,6 @@ struct route {
 	unsigned prefix;
 	bool via_tun;                /* goes when the TUN goes */
 	char dev[TUN_NAME_MAX];
-};
-
-struct opts {
-	const char *tun;
-	const char *token, *ca, *pin;
-	bool insecure, default_route, has_addr;
-	uint32_t addr;               /* --address, host order */
-	unsigned prefix;
-	unsigned mtu;                /* --mtu, 0 = the gateway's or 1500 */
-	long keepalive_s;            /* --keepalive, -1 = the gateway's */
-	unsigned retries;            /* 0 = forever */
-	struct nat_cidr routes[ROUTE_MAX];
-	unsigned n_routes;
 };
 
 /*
@@ -131,7 +117,7 @@ enum fail_kind {
 };
 
 struct client {
-	struct opts o;
+	struct cli_args o;           /* the command line, as cli.c checked it */
 	struct url urls[URL_MAX];
 	unsigned n_urls;
 	struct target tg[TARGET_MAX];
@@ -211,108 +197,10 @@ WUR static int url_parse(struct url *u, const char *s)
 	return 0;
 }
 
-static bool header_safe(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/* One option or URL of connect (cli.c's table has refused the options it
- * does not take). Returns 0, or -1 after one line. */
-static int option(void *ctx, enum cli_id id, const char *arg)
-{
-	struct client *c = ctx;
-	struct opts *o = &c->o;
-	unsigned long v;
-
-	switch (id) {
-	case CLI_OPERAND:
-		if (c->n_urls == URL_MAX) {
-			log_warnx("connect: at most %d URLs", URL_MAX);
-			return -1;
-		}
-		if (url_parse(&c->urls[c->n_urls], arg) < 0)
-			return -1;
-		c->n_urls++;
-		return 0;
-	case CLI_TUN:
-		if (!*arg || strlen(arg) >= TUN_NAME_MAX || strpbrk(arg, "/ \t%:")) {
-			log_warnx("connect: --tun %s: at most %d characters, no '/', ':', '%%' or spaces",
-				  arg, TUN_NAME_MAX - 1);
-			return -1;
-		}
-		o->tun = arg;
-		return 0;
-	case CLI_ADDRESS:
-		if (nat_ifaddr_parse(arg, strlen(arg), &o->addr, &o->prefix) < 0) {
-			log_warnx("connect: --address %s: expected an address with a prefix, like 10.0.100.2/24", arg);
-			return -1;
-		}
-		o->has_addr = true;
-		return 0;
-	case CLI_ROUTE:
-		if (o->n_routes == ROUTE_MAX - 4) {
-			log_warnx("connect: --route: at most %d", ROUTE_MAX - 4);
-			return -1;
-		}
-		if (cli_cidr("--route", arg, &o->routes[o->n_routes]) < 0)
-			return -1;
-		o->n_routes++;
-		return 0;
-	case CLI_DEFAULT_ROUTE:
-		o->default_route = true;
-		return 0;
-	case CLI_TOKEN:
-		if (!*arg || strlen(arg) > TOKEN_MAX || !header_safe(arg)) {
-			log_warnx("connect: --token: 1 to %d printable characters, no spaces", TOKEN_MAX);
-			return -1;
-		}
-		o->token = arg;
-		return 0;
-	case CLI_CA:
-		o->ca = arg;
-		return 0;
-	case CLI_PIN:
-		o->pin = arg;
-		return 0;
-	case CLI_INSECURE:
-		o->insecure = true;
-		return 0;
-	case CLI_KEEPALIVE:
-		if (cli_uint("--keepalive", arg, 0, 3600, &v) < 0)
-			return -1;
-		o->keepalive_s = (long)v;
-		return 0;
-	case CLI_MTU:
-		if (cli_uint("--mtu", arg, MTU_MIN, MTU_MAX, &v) < 0)
-			return -1;
-		o->mtu = (unsigned)v;
-		return 0;
-	case CLI_RETRIES:
-		if (cli_uint("--retries", arg, 0, 1000000, &v) < 0)
-			return -1;
-		o->retries = (unsigned)v;
-		return 0;
-	case CLI_VERBOSE:
-		log_verbosity = LOG_DEBUG;
-		return 0;
-	case CLI_QUIET:
-		log_verbosity = LOG_QUIET;
-		return 0;
-	default:
-		log_warnx("connect: %s: not handled", cli_name(id));
-		return -1;
-	}
-}
-
 /* Returns 0, 1 after one line on stderr, or 2 for --help. */
 static int parse_args(struct client *c, int argc, char **argv)
 {
-	c->o.tun = "vpngw-c0";
-	c->o.keepalive_s = -1;
-	switch (cli_parse(CLI_CONNECT, argc, argv, option, c)) {
+	switch (cli_parse(CLI_CONNECT, argc, argv, &c->o)) {
 	case CLI_DONE:
 		return 2;
 	case CLI_FAIL:
@@ -320,10 +208,20 @@ static int parse_args(struct client *c, int argc, char **argv)
 	case CLI_OK:
 		break;
 	}
-	if (c->n_urls == 0) {
+	if (!c->o.tun)
+		c->o.tun = "vpngw-c0";
+	if (c->o.urls.n == 0) {
 		log_warnx("connect: missing URL, e.g. vpngw connect ws://192.0.2.1:8080/");
 		return 1;
 	}
+	if (c->o.urls.n > URL_MAX) {
+		log_warnx("connect: at most %d URLs", URL_MAX);
+		return 1;
+	}
+	for (unsigned i = 0; i < c->o.urls.n; i++)
+		if (url_parse(&c->urls[i], c->o.urls.v[i]) < 0)
+			return 1;
+	c->n_urls = c->o.urls.n;
 	if (c->o.pin && c->o.ca) {
 		log_warnx("connect: --ca and --pin exclude each other");
 		return 1;
@@ -468,8 +366,8 @@ WUR static int tunnel_routes(struct client *c)
 
 	if (c->tun_routes)
 		return 0;
-	for (unsigned i = 0; i < c->o.n_routes; i++) {
-		const struct nat_cidr *r = &c->o.routes[i];
+	for (unsigned i = 0; i < c->o.routes.n; i++) {
+		const struct nat_cidr *r = &c->o.routes.v[i];
 		if (route_add(c, r->addr, (unsigned)__builtin_popcount(r->mask), 0, c->o.tun, true) < 0) {
 			log_warnx("--route %s/%d: cannot add it", ip4(r->addr, a),
 				  __builtin_popcount(r->mask));
@@ -596,7 +494,7 @@ static void link_down(struct client *c, enum fail_kind kind, const char *fmt, ..
 		c->exit_code = 1;
 		return;
 	}
-	if (c->o.retries && c->fails >= c->o.retries) {
+	if (c->o.retries > 0 && c->fails >= (unsigned long)c->o.retries) {
 		log_warnx("%s (%s): %s; giving up after %u attempts", c->urls[t->url].text,
 			  t->name, why, c->fails);
 		c->exit_code = 1;
@@ -778,9 +676,9 @@ static void assigned(struct client *c, const struct v1_assign *a)
 	unsigned old_prefix = c->prefix;
 	bool resumed = a && a->has_session && c->has_session &&
 		       v1_token_equal(a->session, c->session);
-	uint32_t addr = a ? a->addr : c->o.addr;
-	unsigned prefix = a ? a->prefix : c->o.prefix;
-	unsigned mtu = c->o.mtu ? c->o.mtu : a ? a->mtu : TUN_MTU_DEFAULT;
+	uint32_t addr = a ? a->addr : c->o.address;
+	unsigned prefix = a ? a->prefix : c->o.address_prefix;
+	unsigned mtu = c->o.mtu > 0 ? (unsigned)c->o.mtu : a ? a->mtu : TUN_MTU_DEFAULT;
 
 	if (mtu > MTU_MAX) {
 		log_info("the gateway's MTU %u is over %u; using %u", mtu, MTU_MAX, MTU_MAX);
@@ -794,7 +692,7 @@ static void assigned(struct client *c, const struct v1_assign *a)
 		c->has_session = a->has_session;
 		memcpy(c->session, a->session, sizeof c->session);
 	}
-	c->keepalive_s = c->o.keepalive_s >= 0 ? (unsigned)c->o.keepalive_s :
+	c->keepalive_s = c->o.keepalive >= 0 ? (unsigned)c->o.keepalive :
 			 a && a->keepalive_s >= 0 ? (unsigned)a->keepalive_s : KEEPALIVE_S;
 	link_keepalive(&c->l, c->keepalive_s);
 	link_text(&c->l, false);
@@ -849,7 +747,7 @@ static void http_done(struct client *c)
 	explicit_bzero(r, sizeof *r);
 	free(r);
 	c->resp = NULL;
-	if (!c->v1 && !c->o.has_addr) {
+	if (!c->v1 && !c->o.address_prefix) {
 		link_down(c, F_FATAL, "the gateway does not speak vpngw.v1 and assigns no "
 			  "address; give one with --address A/LEN");
 		return;

@@ -62,7 +62,6 @@
 
 /* ---- Configuration ---- */
 
-#define OPEN_PORT_MAX  32                /* --open-port entries */
 
 struct config {
 	struct tun_pool pool;
@@ -73,8 +72,7 @@ struct config {
 	struct nat_acl acl;
 	unsigned linger_s, keepalive_s;
 	size_t max_msg;
-	const char *open_port[OPEN_PORT_MAX]; /* --open-port, as given */
-	unsigned n_open_ports;
+	struct cli_strs open_ports;  /* --open-port, as given */
 	bool dry_run;
 };
 
@@ -1006,142 +1004,63 @@ out:
 
 /* ==== Command line ==== */
 
-static int acl_add(struct config *cfg, enum cli_id id, const char *s)
+/* A number the command line gave, or def. */
+static unsigned long given(long v, unsigned long def)
 {
-	struct nat_cidr c;
-
-	if (cli_cidr(cli_name(id), s, &c) < 0)
-		return -1;
-	int r = id == CLI_ALLOW ? nat_acl_allow(&cfg->acl, c) : nat_acl_deny(&cfg->acl, c);
-	if (r < 0)
-		log_warnx("%s: at most %d entries", cli_name(id), NAT_ACL_MAX);
-	return r;
+	return v >= 0 ? (unsigned long)v : def;
 }
 
-/*
- * One option of setup, teardown or serve; cli.c's table has refused those
- * the command does not take. Returns 0, or -1 after one line.
- */
-static int gw_option(void *ctx, enum cli_id id, const char *arg)
+/* The pool from the command line: --client-prefix wins over the length of
+ * --subnet, whose host bits are then cleared. */
+static void pool_from(struct tun_pool *p, const struct cli_args *a)
 {
-	struct config *cfg = ctx;
-	unsigned long v;
-	struct nat_cidr c;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
-	switch (id) {
-	case CLI_POOL:
-		if (cli_uint("--pool", arg, 1, TUN_POOL_MAX, &v) < 0)
-			return -1;
-		cfg->pool.n = (unsigned)v;
-		return 0;
-	case CLI_SUBNET:
-		if (cli_cidr("--subnet", arg, &c) < 0)
-			return -1;
-		cfg->pool.net = c.addr;
-		cfg->pool.prefix = (unsigned)__builtin_popcount(c.mask);
-		return 0;
-	case CLI_CLIENT_PREFIX:
-		if (cli_uint("--client-prefix", arg, 16, 30, &v) < 0)
-			return -1;
-		cfg->pool.prefix = (unsigned)v;
-		cfg->pool.net &= ~0u << (32 - v);
-		return 0;
-	case CLI_TUN_PREFIX:
-		if (!*arg || strlen(arg) >= sizeof cfg->pool.prefix_name ||
-		    strpbrk(arg, "/ \t%:")) {
-			log_warnx("--tun-prefix %s: at most %zu characters, no '/', ':', '%%' or spaces",
-				  arg, sizeof cfg->pool.prefix_name - 1);
-			return -1;
-		}
-		strcpy(cfg->pool.prefix_name, arg);
-		return 0;
-	case CLI_USER:
-		cfg->user = arg;
-		return 0;
-	case CLI_EGRESS:
-		if (strlen(arg) >= sizeof cfg->pool.egress) {
-			log_warnx("--egress %s: interface name too long", arg);
-			return -1;
-		}
-		strcpy(cfg->pool.egress, arg);
-		return 0;
-	case CLI_DRY_RUN:
-		cfg->dry_run = true;
-		return 0;
-	case CLI_LISTEN:
-		/* Checked here, so that serve --dry-run checks it too. */
-		if (cli_addr_port("--listen", arg, &ss, &sl) < 0)
-			return -1;
-		cfg->listen = arg;
-		return 0;
-	case CLI_PATH:
-		if (arg[0] != '/') {
-			log_warnx("--path %s: must start with '/'", arg);
-			return -1;
-		}
-		cfg->path = arg;
-		return 0;
-	case CLI_TLS_CERT:
-		cfg->tls_cert = arg;
-		return 0;
-	case CLI_TLS_KEY:
-		cfg->tls_key = arg;
-		return 0;
-	case CLI_ALLOW:
-	case CLI_DENY:
-		return acl_add(cfg, id, arg);
-	case CLI_LINGER:
-		if (cli_uint("--linger", arg, 0, 3600, &v) < 0)
-			return -1;
-		cfg->linger_s = (unsigned)v;
-		return 0;
-	case CLI_KEEPALIVE:
-		if (cli_uint("--keepalive", arg, 0, 3600, &v) < 0)
-			return -1;
-		cfg->keepalive_s = (unsigned)v;
-		return 0;
-	case CLI_MTU:
-		if (cli_uint("--mtu", arg, 576, LINK_PKT_MAX, &v) < 0)
-			return -1;
-		cfg->pool.mtu = (unsigned)v;
-		return 0;
-	case CLI_MAX_MESSAGE:
-		if (cli_uint("--max-message", arg, 1280, WS_MSG_MAX, &v) < 0)
-			return -1;
-		cfg->max_msg = v;
-		return 0;
-	case CLI_OPEN_PORT:
-		/* Kept as given, for the firewall. */
-		if (cfg->n_open_ports == OPEN_PORT_MAX) {
-			log_warnx("--open-port: at most %d", OPEN_PORT_MAX);
-			return -1;
-		}
-		cfg->open_port[cfg->n_open_ports++] = arg;
-		return 0;
-	case CLI_VERBOSE:
-		log_verbosity = LOG_DEBUG;
-		return 0;
-	case CLI_QUIET:
-		log_verbosity = LOG_QUIET;
-		return 0;
-	default:
-		log_warnx("%s: not handled", cli_name(id));
-		return -1;
-	}
+	tun_pool_default(p);
+	p->n = (unsigned)given(a->pool, p->n);
+	p->prefix = (unsigned)given(a->client_prefix, a->subnet.mask ?
+				    (unsigned)__builtin_popcount(a->subnet.mask) : p->prefix);
+	if (a->subnet.mask)
+		p->net = a->subnet.addr;
+	p->net &= p->prefix ? ~0u << (32 - p->prefix) : 0;
+	p->mtu = (unsigned)given(a->mtu, p->mtu);
+	if (a->tun_prefix)
+		snprintf(p->prefix_name, sizeof p->prefix_name, "%s", a->tun_prefix);
+	if (a->egress)
+		snprintf(p->egress, sizeof p->egress, "%s", a->egress);
 }
 
-static void config_default(struct config *cfg)
+/* --allow and --deny over the default deny list. */
+static int acl_from(struct nat_acl *acl, const struct cli_args *a)
+{
+	nat_acl_init(acl);
+	for (unsigned i = 0; i < a->allow.n; i++)
+		if (nat_acl_allow(acl, a->allow.v[i]) < 0) {
+			log_warnx("--allow: at most %d entries", NAT_ACL_MAX);
+			return -1;
+		}
+	for (unsigned i = 0; i < a->deny.n; i++)
+		if (nat_acl_deny(acl, a->deny.v[i]) < 0) {
+			log_warnx("--deny: at most %d entries, with the defaults", NAT_ACL_MAX);
+			return -1;
+		}
+	return 0;
+}
+
+/* The configuration: the command line over the defaults. */
+static int config_from(struct config *cfg, const struct cli_args *a)
 {
 	memset(cfg, 0, sizeof *cfg);
-	tun_pool_default(&cfg->pool);
-	cfg->listen = "127.0.0.1:8080";
-	cfg->user = "nobody";
-	cfg->linger_s = 10;
-	cfg->keepalive_s = 20;
-	cfg->max_msg = WS_MSG_MAX;
-	nat_acl_init(&cfg->acl);
+	pool_from(&cfg->pool, a);
+	cfg->listen = a->listen ? a->listen : "127.0.0.1:8080";
+	cfg->path = a->path;
+	cfg->user = a->user ? a->user : "nobody";
+	cfg->tls_cert = a->tls_cert;
+	cfg->tls_key = a->tls_key;
+	cfg->linger_s = (unsigned)given(a->linger, 10);
+	cfg->keepalive_s = (unsigned)given(a->keepalive, 20);
+	cfg->max_msg = given(a->max_message, WS_MSG_MAX);
+	cfg->open_ports = a->open_ports;
+	cfg->dry_run = a->dry_run;
+	return acl_from(&cfg->acl, a);
 }
 
 /*
@@ -1200,11 +1119,10 @@ static int config_check(struct config *cfg, enum cli_cmd cmd)
 /* cmd's options over the defaults, checked. */
 static enum cli_rc parse_gw_args(struct config *cfg, enum cli_cmd cmd, int argc, char **argv)
 {
-	enum cli_rc rc;
+	struct cli_args a;
+	enum cli_rc rc = cli_parse(cmd, argc, argv, &a);
 
-	config_default(cfg);
-	rc = cli_parse(cmd, argc, argv, gw_option, cfg);
-	if (rc == CLI_OK && config_check(cfg, cmd) < 0)
+	if (rc == CLI_OK && (config_from(cfg, &a) < 0 || config_check(cfg, cmd) < 0))
 		return CLI_FAIL;
 	return rc;
 }
