@@ -9,9 +9,11 @@
 # the handshake, the refused protocol versions and suites, a ping and an
 # HTTP download through the tunnel, certificate verification failures,
 # SIGHUP reloads and hostile peers. Ends with one line "N passed, N failed"
-# and exits non-zero on any failure. lib.sh removes every namespace and
-# process it made, even on failure or ^C; this script also removes the
-# /etc/netns/NAME directory that gives the client namespace its hosts file.
+# (", N skipped" when the binary was built without TLS: then every test is
+# skipped) and exits non-zero on any failure. lib.sh removes every
+# namespace and process it made, even on failure or ^C; this script also
+# removes the /etc/netns/NAME directory that gives the client namespace its
+# hosts file.
 #
 #   ns cli: br0 203.0.113.2/24; /etc/hosts: gw.test and other.test are
 #      |  |  203.0.113.1, gwb.test 203.0.113.3. Runs s_client, tls_test.py,
@@ -30,8 +32,9 @@
 # Each gateway has its own namespace: `serve` installs one nftables table
 # per namespace for its own pool.
 #
-# Usage: test/tls.sh. Environment: VPNGW (binary, default ../vpngw),
-# KEEP_TMP=1 keeps the logs and certificates.
+# Usage: test/tls.sh [TEST...]   (default: all, in order; names in TESTS
+# at the end). Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1
+# keeps the logs and certificates.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -452,7 +455,7 @@ t_hostile() {
 		bad stalled_handshake_closed "$(cat "$LIB_TMP/stall.out")"
 	fi
 	if kill -0 "$GWA_PID" 2>/dev/null; then
-		ok gateway_survived
+		step gateway_survived
 	else
 		bad gateway_survived "gateway A exited"
 	fi
@@ -506,13 +509,55 @@ t_encodings() {
 	done
 }
 
+# ---- Groups of tests, run by name ----
+
+t_handshakes() {
+	t_handshake 8443 ecdsa_aes128gcm ECDHE-ECDSA-AES128-GCM-SHA256 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
+	t_handshake 8443 ecdsa_aes256gcm ECDHE-ECDSA-AES256-GCM-SHA384 -cipher ECDHE-ECDSA-AES256-GCM-SHA384
+	t_handshake 8443 ecdsa_chacha20 ECDHE-ECDSA-CHACHA20-POLY1305 -cipher ECDHE-ECDSA-CHACHA20-POLY1305
+	t_curve 8443 X25519:P-256 X25519
+	t_curve 8443 P-256 'ECDH, prime256v1'
+	t_curve 8444 P-384 'ECDH, secp384r1'
+	t_curve 8444 P-521 'ECDH, secp521r1'
+	t_handshake 8444 rsa_aes128gcm ECDHE-RSA-AES128-GCM-SHA256 -cipher ECDHE-RSA-AES128-GCM-SHA256
+	t_handshake 8444 rsa_chacha20 ECDHE-RSA-CHACHA20-POLY1305 -cipher ECDHE-RSA-CHACHA20-POLY1305
+	t_server_order
+}
+
+t_refusals() {
+	t_refused 8443 tls1_0 -tls1 -cipher 'DEFAULT@SECLEVEL=0'
+	t_refused 8443 tls1_1 -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
+	t_refused 8443 tls1_3 -tls1_3
+	t_refused 8443 cbc_ecdhe -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA
+	t_refused 8444 cbc_rsa_kx -tls1_2 -cipher AES128-SHA
+	t_refused 8444 gcm_rsa_kx -tls1_2 -cipher AES128-GCM-SHA256
+	t_refused 8443 rsa_suite_on_ec -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+}
+
 # ---- Main ----
+
+TESTS=(handshakes refusals python connect bulk reload hostile serve_errors encodings)
+if [ $# -gt 0 ]; then
+	for t in "$@"; do
+		if ! printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t"; then
+			bad "$t" "no such test (tests: ${TESTS[*]})"
+		fi
+	done
+	[ "$FAILED" = 0 ] || finish
+	TESTS=("$@")
+fi
+if "$VPNGW" --version | grep -q 'no TLS'; then
+	for t in "${TESTS[@]}"; do
+		skip "$t" "vpngw was built without TLS ($("$VPNGW" --version))"
+	done
+	finish
+fi
 
 if ! make_pki >"$LIB_TMP/pki.log" 2>&1; then
 	bad pki "openssl could not make the certificates: $(tail -n 3 "$LIB_TMP/pki.log" | tr '\n' ' ')"
 	finish
 fi
-ok pki "CA, RSA and ECDSA leaves, expired, wrong host, Ed25519, DSA"
+step pki "CA, RSA and ECDSA leaves, expired, wrong host, Ed25519, DSA"
 if ! setup_topology || ! start_http; then
 	bad topology "could not build the namespaces"
 	finish
@@ -523,39 +568,18 @@ cp "$PKI/ec.chain.pem" "$PKI/a.pem" && cp "$PKI/ec.sec1.key" "$PKI/a.key" &&
 GWA_PID='' GWB_PID=''
 if start_gw GWA_PID gw-a 8443 vta 10.0.100.0/24 6 "$PKI/a.pem" "$PKI/a.key" &&
 	start_gw GWB_PID gw-b 8444 vtb 10.0.110.0/24 2 "$PKI/b.pem" "$PKI/b.key"; then
-	ok start "$(grep -oE 'TLS 1.2.*' "$LIB_TMP/gw-a.log" | head -n 1)"
+	step start "$(grep -oE 'TLS 1.2.*' "$LIB_TMP/gw-a.log" | head -n 1)"
 else
 	bad start "$(tail -n 3 "$LIB_TMP"/gw-*.log | tr '\n' ' ')"
 	finish
 fi
 start_s_servers || bad s_server "openssl s_server did not start"
 
-t_handshake 8443 ecdsa_aes128gcm ECDHE-ECDSA-AES128-GCM-SHA256 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
-t_handshake 8443 ecdsa_aes256gcm ECDHE-ECDSA-AES256-GCM-SHA384 -cipher ECDHE-ECDSA-AES256-GCM-SHA384
-t_handshake 8443 ecdsa_chacha20 ECDHE-ECDSA-CHACHA20-POLY1305 -cipher ECDHE-ECDSA-CHACHA20-POLY1305
-t_curve 8443 X25519:P-256 X25519
-t_curve 8443 P-256 'ECDH, prime256v1'
-t_curve 8444 P-384 'ECDH, secp384r1'
-t_curve 8444 P-521 'ECDH, secp521r1'
-t_handshake 8444 rsa_aes128gcm ECDHE-RSA-AES128-GCM-SHA256 -cipher ECDHE-RSA-AES128-GCM-SHA256
-t_handshake 8444 rsa_chacha20 ECDHE-RSA-CHACHA20-POLY1305 -cipher ECDHE-RSA-CHACHA20-POLY1305
-t_server_order
-t_refused 8443 tls1_0 -tls1 -cipher 'DEFAULT@SECLEVEL=0'
-t_refused 8443 tls1_1 -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
-t_refused 8443 tls1_3 -tls1_3
-t_refused 8443 cbc_ecdhe -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA
-t_refused 8444 cbc_rsa_kx -tls1_2 -cipher AES128-SHA
-t_refused 8444 gcm_rsa_kx -tls1_2 -cipher AES128-GCM-SHA256
-t_refused 8443 rsa_suite_on_ec -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
-t_python
-t_connect
-t_bulk
-t_reload
-t_hostile
-t_serve_errors
-t_encodings
+for t in "${TESTS[@]}"; do
+	"t_$t"
+done
 if kill -0 "$GWA_PID" 2>/dev/null && kill -0 "$GWB_PID" 2>/dev/null; then
-	ok gateways_alive
+	step gateways_alive
 else
 	bad gateways_alive "a gateway exited"
 fi
