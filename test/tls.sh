@@ -6,14 +6,14 @@
 # SEC1 and PKCS#8 encodings; an expired leaf, a wrong-host leaf, and keys
 # of unsupported types. Independent clients (openssl s_client, python ssl +
 # websockets + scapy in test/tls_test.py, curl) and `vpngw connect` check
-# the handshake, the refused protocol versions and suites, a ping and an
-# HTTP download through the tunnel, certificate verification failures,
-# SIGHUP reloads and hostile peers. Ends with one line "N passed, N failed"
-# (", N skipped" when the binary was built without TLS: then every test is
-# skipped) and exits non-zero on any failure. lib.sh removes every
-# namespace and process it made, even on failure or ^C; this script also
-# removes the /etc/netns/NAME directory that gives the client namespace its
-# hosts file.
+# the handshake, the refused protocol versions and suites (the alert sent),
+# a ping and an HTTP download through the tunnel, certificate verification
+# failures, SIGHUP reloads and hostile peers. Ends with one line "N passed,
+# N failed" (", N skipped" when the binary was built without TLS: then
+# every test is skipped) and exits non-zero on any failure. lib.sh removes
+# every namespace and process it made, even on failure or ^C; this script
+# also removes the /etc/netns/NAME directory that gives the client
+# namespace its hosts file.
 #
 #   ns cli: br0 203.0.113.2/24; /etc/hosts: gw.test and other.test are
 #      |  |  203.0.113.1, gwb.test 203.0.113.3. Runs s_client, tls_test.py,
@@ -217,15 +217,41 @@ t_curve() {
 	fi
 }
 
+# log_of PORT: the log of the gateway serving PORT.
+log_of() {
+	case $1 in 8444) echo "$LIB_TMP/gw-b.log" ;; *) echo "$LIB_TMP/gw-a.log" ;; esac
+}
+
+# serving PORT: a TLS 1.2 handshake with the gateway on PORT succeeds.
+serving() {
+	[ -n "$(s_client "$1" -tls1_2 | cipher_of)" ]
+}
+
+# t_refused PORT NAME ALERT SAYS ARGS...: s_client with ARGS is refused: the
+# gateway logs that it sent the fatal alert ALERT (a regex: "40
+# \(handshake_failure\)"), s_client's output names the failure (regex SAYS),
+# no suite is negotiated, and the gateway serves the next client.
 t_refused() {
-	local port=$1 name=$2 out c
-	shift 2
+	local port=$1 name=$2 alert=$3 says=$4 out c log n0 i sent=0
+	shift 4
+	log=$(log_of "$port")
+	n0=$(grep -cE "sent fatal alert ($alert)" "$log")
 	out=$(s_client "$port" "$@")
 	c=$(echo "$out" | cipher_of)
-	if [ -z "$c" ]; then
-		ok "refused_$name"
-	else
+	for i in $(seq 20); do # the gateway logs after sending
+		[ "$(grep -cE "sent fatal alert ($alert)" "$log")" -gt "$n0" ] && { sent=1; break; }
+		sleep 0.1
+	done
+	if [ -n "$c" ]; then
 		bad "refused_$name" "negotiated $c"
+	elif ! echo "$out" | grep -qE "$says"; then
+		bad "refused_$name" "s_client does not say '$says': $(echo "$out" | grep -iE 'error|alert|errno' | head -n 2 | tr '\n' ' ')"
+	elif [ "$sent" = 0 ]; then
+		bad "refused_$name" "the gateway logged no 'sent fatal alert $alert': $(tail -n 2 "$log" | tr '\n' ' ')"
+	elif ! serving "$port"; then
+		bad "refused_$name" "the gateway on $port does not serve the next client"
+	else
+		ok "refused_$name" "$(echo "$out" | grep -oE "$says" | head -n 1); gateway sent alert $(grep -oE "sent fatal alert ($alert)" "$log" | tail -n 1 | cut -d' ' -f4-); still serving"
 	fi
 }
 
@@ -427,8 +453,8 @@ t_hostile() {
 	else
 		bad garbage_closed "$out"
 	fi
-	if out=$(ns_exec "$CLI" curl -sS --max-time 3 "http://$GW_IP:8443/" 2>&1); [ -z "$out" ] ||
-		echo "$out" | grep -qiE 'only speaks TLS|reset|closed|empty'; then
+	out=$(ns_exec "$CLI" curl -sS --max-time 3 "http://$GW_IP:8443/" 2>&1)
+	if echo "$out" | grep -qiE 'only speaks TLS|reset|closed|empty'; then
 		ok curl_http_refused "$(echo "$out" | head -n 1)"
 	else
 		bad curl_http_refused "$out"
@@ -524,14 +550,19 @@ t_handshakes() {
 	t_server_order
 }
 
+# Older versions get protocol_version (70), in a TLS 1.2 record that
+# s_client, limited to 1.0 or 1.1, reports as a wrong version number; a
+# client with nothing we speak gets handshake_failure (40).
 t_refusals() {
-	t_refused 8443 tls1_0 -tls1 -cipher 'DEFAULT@SECLEVEL=0'
-	t_refused 8443 tls1_1 -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
-	t_refused 8443 tls1_3 -tls1_3
-	t_refused 8443 cbc_ecdhe -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA
-	t_refused 8444 cbc_rsa_kx -tls1_2 -cipher AES128-SHA
-	t_refused 8444 gcm_rsa_kx -tls1_2 -cipher AES128-GCM-SHA256
-	t_refused 8443 rsa_suite_on_ec -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+	local v70='70 \(protocol_version\)' v40='40 \(handshake_failure\)'
+	local a40='alert handshake failure'
+	t_refused 8443 tls1_0 "$v70" 'wrong version number' -tls1 -cipher 'DEFAULT@SECLEVEL=0'
+	t_refused 8443 tls1_1 "$v70" 'wrong version number' -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
+	t_refused 8443 tls1_3 "$v40|$v70" 'alert (handshake failure|protocol version)' -tls1_3
+	t_refused 8443 cbc_ecdhe "$v40" "$a40" -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA
+	t_refused 8444 cbc_rsa_kx "$v40" "$a40" -tls1_2 -cipher AES128-SHA
+	t_refused 8444 gcm_rsa_kx "$v40" "$a40" -tls1_2 -cipher AES128-GCM-SHA256
+	t_refused 8443 rsa_suite_on_ec "$v40" "$a40" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
 }
 
 # ---- Main ----
