@@ -8,16 +8,18 @@
 # websockets + scapy in test/tls_test.py, curl) and `vpngw connect` check
 # the handshake, the refused protocol versions and suites (the alert sent),
 # a ping and an HTTP download through the tunnel, certificate verification
-# failures, SIGHUP reloads and hostile peers. Ends with one line "N passed,
-# N failed" (", N skipped" when the binary was built without TLS: then
-# every test is skipped) and exits non-zero on any failure. lib.sh removes
-# every namespace and process it made, even on failure or ^C; this script
-# also removes the /etc/netns/NAME directory that gives the client
-# namespace its hosts file.
+# failures, SIGHUP reloads, hostile peers and a flood of idle handshakes.
+# Ends with one line "N passed, N failed" (", N skipped" when the binary was
+# built without TLS: then every test is skipped) and exits non-zero on any
+# failure. lib.sh removes every namespace and process it made, even on
+# failure or ^C; this script also removes the /etc/netns/NAME directory that
+# gives the client namespace its hosts file.
 #
-#   ns cli: br0 203.0.113.2/24; /etc/hosts: gw.test and other.test are
-#      |  |  203.0.113.1, gwb.test 203.0.113.3. Runs s_client, tls_test.py,
-#      |  |  vpngw connect.
+#   ns cli: br0 203.0.113.2/24 and 203.0.113.9/24 (the flood's source);
+#      |  |  /etc/hosts: gw.test and other.test are 203.0.113.1, gwb.test
+#      |  |  203.0.113.3. Runs s_client, tls_test.py, vpngw connect, and a
+#      |  |  relay on 127.0.0.1:9000 to gateway A that delays each chunk
+#      |  |  20 ms each way (servers/delay_relay.py: this kernel may lack netem).
 #      |  |
 #      |  +- ns gwb: eth1 203.0.113.3/24, eth0 198.51.100.3/24, default via .1
 #      |       gateway B  :8444 RSA 2048 (PKCS#1 key), pool vtb0-1;
@@ -125,6 +127,7 @@ setup_topology() {
 		ip -n "$ns" link add br0 type bridge && ip -n "$ns" link set br0 up || return 1
 	done
 	ip -n "$CLI" addr add 203.0.113.2/24 dev br0 &&
+		ip -n "$CLI" addr add 203.0.113.9/24 dev br0 &&
 		ip -n "$INET" addr add 198.51.100.1/24 dev br0 || return 1
 	local i=1
 	for ns in "$GW" "$GWB"; do
@@ -565,9 +568,63 @@ t_refusals() {
 	t_refused 8443 rsa_suite_on_ec "$v40" "$a40" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
 }
 
+# Defect: a flood of idle connections from one source must not lock out a
+# wss:// client from another source whose handshake takes a few round trips
+# (SPEC: an idle connection costs little; admission is fair per source).
+# About 1,000 idle connections a second come from 203.0.113.9 while 8
+# clients in a row, behind 40 ms of added round-trip time (the relay on
+# 127.0.0.1:9000, from 203.0.113.2), must each get in within 6 s (a few
+# round trips, and room for a SYN resent at 1 s and 3 s).
+t_handshake_flood() {
+	local relay flood out st fl rate t
+	bg_in "$CLI" $PY "$HERE/servers/delay_relay.py" --listen 127.0.0.1:9000 \
+		--to "$GW_IP:8443" --delay-ms 20 >"$LIB_TMP/relay.log" 2>&1
+	relay=$BG_PID
+	if ! wait_port "$CLI" 127.0.0.1 9000; then
+		bad handshake_flood "the delaying relay did not start: $(tail -n 2 "$LIB_TMP/relay.log" | tr '\n' ' ')"
+		return
+	fi
+	# Without the flood: the relay works and its delay is real (a TLS
+	# handshake, the upgrade and a ping are 4 round trips, >= 160 ms).
+	if ! out=$(ns_exec "$CLI" timeout 20 $PY "$HERE/tls_test.py" admit "wss://gw.test:8443/" \
+		"$PKI/ca.pem" 2 9000 2>&1); then
+		bad handshake_flood "no client got in through the relay without a flood: $out"
+		stop_pid "$relay"
+		return
+	fi
+	t=$(echo "$out" | grep -oE '[0-9.]+ s' | head -n 1)
+	if awk -v t="${t% s}" 'BEGIN { exit !(t < 0.14) }'; then
+		bad handshake_flood "through the relay a client got in after $t: the delay is not in effect"
+		stop_pid "$relay"
+		return
+	fi
+	bg_in "$CLI" $PY "$HERE/tls_test.py" flood "$GW_IP" 8443 203.0.113.9 1000 60 \
+		>"$LIB_TMP/flood.out" 2>&1
+	flood=$BG_PID
+	sleep 1
+	out=$(ns_exec "$CLI" timeout 60 $PY "$HERE/tls_test.py" admit "wss://gw.test:8443/" \
+		"$PKI/ca.pem" 8 9000 2>&1)
+	st=$?
+	kill -TERM "$flood" 2>/dev/null
+	wait_exit "$flood" 5
+	stop_pid "$relay"
+	fl=$(cat "$LIB_TMP/flood.out")
+	rate=$(echo "$fl" | sed -n 's/.*(\([0-9]*\)\/s).*/\1/p')
+	if [ -z "$rate" ] || [ "$rate" -lt 700 ]; then
+		bad handshake_flood "the flood reached ${rate:-no} connections a second, not ~1000: $fl"
+	elif [ "$st" != 0 ]; then
+		bad handshake_flood "under the flood: $out; flood: $fl"
+	elif ! kill -0 "$GWA_PID" 2>/dev/null || ! serving 8443; then
+		bad handshake_flood "gateway A does not serve after the flood"
+	else
+		ok handshake_flood "$out; flood: $fl; without it: $t"
+	fi
+}
+
 # ---- Main ----
 
-TESTS=(handshakes refusals python connect bulk reload hostile serve_errors encodings)
+TESTS=(handshakes refusals python connect bulk reload hostile serve_errors encodings
+	handshake_flood)
 if [ $# -gt 0 ]; then
 	for t in "$@"; do
 		if ! printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t"; then
