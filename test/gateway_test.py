@@ -742,18 +742,13 @@ async def malformed_dropped_counted():
         reasons = ("malformed", "checksum", "ipv6")
         wrong = []
         for what, pkt, reason in cases:
-            # Twice at most: the host's own IPv6 chatter on the slot TUN
-            # (router solicitations) may land in a counter meanwhile.
-            for attempt in range(2):
-                before = stats()
-                await ws.send(pkt)
-                await ping(ws)  # processed in order: the drop is counted by now
-                after = stats()
-                got = {k: delta(before, after, "drop_" + k) for k in reasons}
-                got = {k: v for k, v in got.items() if v}
-                if got == {reason: 1}:
-                    break
-            else:
+            before = stats()
+            await ws.send(pkt)
+            await ping(ws)  # processed in order: the drop is counted by now
+            after = stats()
+            got = {k: delta(before, after, "drop_" + k) for k in reasons}
+            got = {k: v for k, v in got.items() if v}
+            if got != {reason: 1}:
                 wrong.append("%s counted as %s, expected drop_%s +1"
                              % (what, got or "nothing", reason))
         await expect_none(ws, lambda raw, p: p.haslayer(ICMP) and p[ICMP].id == 99,
@@ -787,7 +782,8 @@ async def denied_dropped_counted():
 @test()
 async def unmapped_dst_not_delivered():
     """Packets arriving on the slots for addresses the client never used
-    are not delivered to it (and are counted)."""
+    are not delivered to it (and are counted): one to our slot is not
+    mapped, the four to slots without a client have no client."""
     ws = await connect()
     try:
         await ping(ws)
@@ -800,7 +796,9 @@ async def unmapped_dst_not_delivered():
         await ping(ws)
         after = stats()
         d = delta(before, after, "drop_not_mapped")
-        check(d >= 1, "drop_not_mapped rose by %d, expected >= 1" % d)
+        check(d == 1, "drop_not_mapped rose by %d, expected 1" % d)
+        d = delta(before, after, "drop_no_client")
+        check(d == 4, "drop_no_client rose by %d, expected 4" % d)
     finally:
         await ws.close()
 
@@ -1530,9 +1528,10 @@ async def hostile_soak():
 
 @test(timeout=25)
 async def handshake_flood_evicted():
-    """Idle sockets that never finish their handshake, more than the gateway
-    holds (pool + 32): the oldest are cut, and a real client is still served
-    at once rather than after the 10 s handshake timeout."""
+    """60 idle sockets that never finish their handshake, more than the
+    gateway held at first (pool + 32), cannot lock a real client out: it is
+    served at once, not refused nor kept until the 10 s handshake timeout.
+    How many of the idle ones are cut is the gateway's choice."""
     idle = []
     try:
         host, port, _ = hostport(URL)
@@ -1557,7 +1556,7 @@ async def handshake_flood_evicted():
                 pass
             except OSError:
                 cut += 1
-        check(cut >= 20, "only %d of 60 idle handshakes were cut" % cut)
+        info("%d of 60 idle handshakes cut" % cut)
     finally:
         for s in idle:
             s.close()
