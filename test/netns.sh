@@ -21,7 +21,8 @@
 #      +-- p4 ==veth== eth0 198.51.100.4  ns gwc: gateway C,
 #      |     198.51.100.4:8080 --pool 1 (vgc0, 10.0.120.0/24), gets SIGINT
 #      +-- p5 ==veth== eth0 198.51.100.5  ns gwd: gateway D,
-#            198.51.100.5:8080 (vgd*, 10.0.130.0/24), gets SIGTERM
+#            198.51.100.5:8080 --pool 10 (vgd0-9, 10.0.130-139.0/24), churned,
+#            then gets SIGTERM
 #
 # Every gateway namespace routes by default via 198.51.100.1; each gateway
 # does its own host setup (TUNs, forwarding, nftables masquerade out of
@@ -108,7 +109,7 @@ start_gw GWB_PID "$GWB" gw-b "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.3:8
 start_gw GWC_PID "$GWC" gw-c "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.4:8080 \
 	--pool 1 --tun-prefix vgc --subnet 10.0.120.0/24 -v
 start_gw GWD_PID "$GWD" gw-d "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.5:8080 \
-	--tun-prefix vgd --subnet 10.0.130.0/24 -v
+	--pool 10 --tun-prefix vgd --subnet 10.0.130.0/24 -v
 
 user=$(ps -o user= -p "$GWA_PID" | tr -d ' ')
 if [ -n "$user" ] && [ "$user" != root ]; then
