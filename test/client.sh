@@ -558,39 +558,39 @@ t_tls() {
 		--pin sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= wss://192.0.2.1:8443/
 }
 
-# now: seconds since the epoch, to the millisecond.
-now() { date +%s.%3N; }
-
-# refusals_until LOG CLIENTLOG PID SEC: watches the gateway LOG every 50 ms
-# and prints the time of each new "no free slot" refusal in it, until
-# CLIENTLOG says "connected to", PID exits or SEC seconds pass.
+# refusals_until LOG CLIENTLOG PID SEC: watches the gateway LOG every 20 ms
+# and prints the time (seconds since the epoch, bash's clock: no fork) of
+# each new "no free slot" refusal in it, until CLIENTLOG says "connected
+# to", PID exits or SEC seconds pass.
 refusals_until() {
 	local log=$1 clog=$2 pid=$3 end n n0=0
-	end=$(awk -v t="$(now)" -v s="$4" 'BEGIN { printf "%.3f", t + s }')
-	while awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t < e) }'; do
+	end=$((${EPOCHREALTIME/./} + $4 * 1000000))
+	while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do
 		n=$(grep -c 'refused .*: no free slot' "$log")
 		while [ "$n0" -lt "$n" ]; do
-			now
+			echo "$EPOCHREALTIME"
 			n0=$((n0 + 1))
 		done
 		grep -q 'connected to' "$clog" && return 0
 		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.05
+		sleep 0.02
 	done
 }
 
 # backoff_ok TIMES...: the gaps between refusals grow as the README's
-# backoff does: 1 s doubling, each wait between half and all of 1, 2, 4...
-# s (jitter); 0.15 s early or 0.3 s late is allowed for the round trips
-# and the 50 ms sampling. Prints the gaps; false if one is off.
+# backoff does: 1 s doubling to 30 s, each wait between half and all of 1,
+# 2, 4... s (jitter); 0.15 s early or 0.3 s late is allowed for the round
+# trips and the 20 ms sampling. Prints the first gaps; false if one is off.
 backoff_ok() {
 	awk 'BEGIN {
 		ok = 1
 		for (i = 2; i < ARGC; i++) {
-			g = ARGV[i] - ARGV[i - 1]; lo = 2 ^ (i - 3) - 0.15; hi = 2 ^ (i - 2) + 0.3
-			printf "%s%.2f s", (i > 2 ? ", " : ""), g
-			if (g < lo || g > hi) { printf " (not in %.2f..%.2f)", lo, hi; ok = 0 }
+			d = 2 ^ (i - 2); if (d > 30) d = 30
+			g = ARGV[i] - ARGV[i - 1]; lo = d / 2 - 0.15; hi = d + 0.3
+			if (i < 8) printf "%s%.2f s", (i > 2 ? ", " : ""), g
+			if (g < lo || g > hi) { if (i < 8) printf " (not in %.2f..%.2f)", lo, hi; ok = 0 }
 		}
+		if (ARGC > 8) printf ", ... (%d gaps)", ARGC - 2
 		exit !ok
 	}' "$@"
 }
