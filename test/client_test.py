@@ -4,6 +4,10 @@
 # client namespace beside `vpngw connect`:
 #   assign URL      offers vpngw.v1, prints the assignment's address and exits
 #   hold URL SEC    offers vpngw.v1, prints the address, holds the slot SEC s
+#   holdorig URL SEC  original protocol (no subprotocol, so no session to
+#                   linger): prints "held" once a ping is answered (retrying
+#                   for 5 s while the gateway closes with 1013), holds the
+#                   slot SEC s, then closes with 1000
 #   orig URL DST    original protocol (no subprotocol): sends ICMP echo
 #                   requests to DST from 192.0.2.99 and prints "ok" once a
 #                   reply for 192.0.2.99 comes back through the tunnel
@@ -34,6 +38,22 @@ async def v1(url, hold):
         print(a["address"], flush=True)
         if hold:
             await asyncio.sleep(hold)
+
+
+async def hold_orig(url, sec):
+    deadline = time.monotonic() + 5
+    while True:
+        async with websockets.connect(url, compression=None, open_timeout=5) as ws:
+            try:
+                await asyncio.wait_for(await ws.ping(b"held"), 3)
+            except websockets.ConnectionClosed:
+                if ws.close_code == 1013 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    continue
+                sys.exit("closed with %s: no slot" % ws.close_code)
+            print("held", flush=True)
+            await asyncio.sleep(sec)
+            return
 
 
 async def orig(url, dst):
@@ -99,6 +119,8 @@ def main():
         asyncio.run(v1(url, 0))
     elif cmd == "hold":
         asyncio.run(v1(url, float(sys.argv[3])))
+    elif cmd == "holdorig":
+        asyncio.run(hold_orig(url, float(sys.argv[3])))
     elif cmd == "serve":
         serve(url, int(sys.argv[3]))
     elif cmd == "orig":

@@ -17,6 +17,20 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo: run as root (it creates network namespaces)" >&2
 	exit 1
 fi
+# Every tool the demo runs, and the Debian package that has it: the
+# README's first command installs only what the gateway needs.
+missing=() pkgs=()
+for tp in ip:iproute2 nft:nftables sysctl:procps /usr/bin/python3:python3 \
+	curl:curl ping:iputils-ping awk:mawk; do
+	if ! command -v "${tp%%:*}" >/dev/null; then
+		missing+=("${tp%%:*}")
+		pkgs+=("${tp#*:}")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "demo: needs ${missing[*]}; install them with: apt-get install -y ${pkgs[*]}" >&2
+	exit 1
+fi
 . "$HERE/lib.sh" || exit 1
 
 say() { printf '\n== %s\n' "$*"; }

@@ -9,7 +9,7 @@
 #   VPNGW_PID     its pid (SIGUSR1 for stats), VPNGW_LOG its stderr
 #   VPNGW_B_URL   gateway B (--path /vpn, egress MTU 1400)
 #   VPNGW_C_URL, VPNGW_C_PID   gateway C (--pool 1; gets SIGINT at the end)
-#   VPNGW_D_URL, VPNGW_D_PID   gateway D (gets SIGTERM at the end)
+#   VPNGW_D_URL, VPNGW_D_PID   gateway D (--pool 10; gets SIGTERM at the end)
 #   VPNGW_RESULTS file that receives "PASSED FAILED"
 #   VPNGW_SLOT_WAIT  seconds a client retries while it gets 1013 (20)
 # Usage: gateway_test.py [--list] [-v] [TEST...]. Prints PASS name or
@@ -17,6 +17,7 @@
 import asyncio
 import base64
 import hashlib
+import json
 import os
 import random
 import re
@@ -159,6 +160,44 @@ async def connect(url=URL, retry=None, **kw):
         except asyncio.TimeoutError:
             await ws.close()
             raise Fail("%s: no pong to a ping within 3 s after the upgrade" % url)
+
+
+async def connect_v1(url=URL, retry=None, every=0.25, session=None):
+    """Opens a vpngw.v1 client, as `vpngw connect` does: offers the
+    subprotocol, presenting session if given, and reads the assignment.
+    Retries while the gateway answers 101 then 1013 (no free slot), every
+    `every` seconds up to retry seconds. Returns (ws, assignment, attempts);
+    raises Fail naming the last close code otherwise."""
+    retry = SLOT_WAIT if retry is None else retry
+    deadline = time.monotonic() + retry
+    if session:
+        url += ("&" if "?" in url else "?") + "session=" + session
+    n = 0
+    while True:
+        n += 1
+        ws = await websockets.connect(url, subprotocols=["vpngw.v1"], ping_interval=None,
+                                      compression=None, open_timeout=5, close_timeout=2,
+                                      max_queue=4096, max_size=2 ** 20)
+        try:
+            check(ws.subprotocol == "vpngw.v1", "%s: subprotocol %r selected, expected "
+                  "vpngw.v1" % (url, ws.subprotocol))
+            msg = await asyncio.wait_for(ws.recv(), 3)
+        except websockets.ConnectionClosed:
+            if ws.close_code == 1013 and time.monotonic() + every < deadline:
+                await asyncio.sleep(every)
+                continue
+            raise Fail("%s: closed with %s (after %d attempts in %.1f s) before the "
+                       "assignment" % (url, ws.close_code, n, retry))
+        except asyncio.TimeoutError:
+            await ws.close()
+            raise Fail("%s: no assignment within 3 s of the upgrade" % url)
+        check(isinstance(msg, str), "first message is binary, expected the assignment")
+        a = json.loads(msg)
+        check(re.match(r"^[0-9a-f]{32}$", a.get("session", "")),
+              "assignment without a session token: %r" % msg)
+        if n > 1:
+            info("admitted after %d attempts" % n)
+        return ws, a, n
 
 
 async def recv_pkt(ws, timeout):
@@ -742,18 +781,13 @@ async def malformed_dropped_counted():
         reasons = ("malformed", "checksum", "ipv6")
         wrong = []
         for what, pkt, reason in cases:
-            # Twice at most: the host's own IPv6 chatter on the slot TUN
-            # (router solicitations) may land in a counter meanwhile.
-            for attempt in range(2):
-                before = stats()
-                await ws.send(pkt)
-                await ping(ws)  # processed in order: the drop is counted by now
-                after = stats()
-                got = {k: delta(before, after, "drop_" + k) for k in reasons}
-                got = {k: v for k, v in got.items() if v}
-                if got == {reason: 1}:
-                    break
-            else:
+            before = stats()
+            await ws.send(pkt)
+            await ping(ws)  # processed in order: the drop is counted by now
+            after = stats()
+            got = {k: delta(before, after, "drop_" + k) for k in reasons}
+            got = {k: v for k, v in got.items() if v}
+            if got != {reason: 1}:
                 wrong.append("%s counted as %s, expected drop_%s +1"
                              % (what, got or "nothing", reason))
         await expect_none(ws, lambda raw, p: p.haslayer(ICMP) and p[ICMP].id == 99,
@@ -787,7 +821,8 @@ async def denied_dropped_counted():
 @test()
 async def unmapped_dst_not_delivered():
     """Packets arriving on the slots for addresses the client never used
-    are not delivered to it (and are counted)."""
+    are not delivered to it (and are counted): one to our slot is not
+    mapped, the four to slots without a client have no client."""
     ws = await connect()
     try:
         await ping(ws)
@@ -800,7 +835,9 @@ async def unmapped_dst_not_delivered():
         await ping(ws)
         after = stats()
         d = delta(before, after, "drop_not_mapped")
-        check(d >= 1, "drop_not_mapped rose by %d, expected >= 1" % d)
+        check(d == 1, "drop_not_mapped rose by %d, expected 1" % d)
+        d = delta(before, after, "drop_no_client")
+        check(d == 4, "drop_no_client rose by %d, expected 4" % d)
     finally:
         await ws.close()
 
@@ -1530,9 +1567,10 @@ async def hostile_soak():
 
 @test(timeout=25)
 async def handshake_flood_evicted():
-    """Idle sockets that never finish their handshake, more than the gateway
-    holds (pool + 32): the oldest are cut, and a real client is still served
-    at once rather than after the 10 s handshake timeout."""
+    """60 idle sockets that never finish their handshake, more than the
+    gateway held at first (pool + 32), cannot lock a real client out: it is
+    served at once, not refused nor kept until the 10 s handshake timeout.
+    How many of the idle ones are cut is the gateway's choice."""
     idle = []
     try:
         host, port, _ = hostport(URL)
@@ -1557,7 +1595,7 @@ async def handshake_flood_evicted():
                 pass
             except OSError:
                 cut += 1
-        check(cut >= 20, "only %d of 60 idle handshakes were cut" % cut)
+        info("%d of 60 idle handshakes cut" % cut)
     finally:
         for s in idle:
             s.close()
@@ -1603,41 +1641,166 @@ async def icmp_frag_needed():
         await ws.close()
 
 
+# A slot a client released cleanly is free 1 s after the gateway has
+# flushed its conntrack entries (its quarantine); the gateway's timers run
+# every 200 ms and the next client retries every 100 ms, so it gets in
+# within 1.3 s. SLOT_FREE leaves room for a loaded machine and an ASan
+# build, and is far below --linger (10 s) and the quarantine of a gateway
+# that cannot flush conntrack (120 s): a slot kept for either fails.
+SLOT_FREE = 2.5
+
+
+async def take_released_slot(url, what):
+    """The next client on a one-slot gateway, right after the previous one
+    said goodbye: it must get the slot within SLOT_FREE seconds."""
+    t0 = time.monotonic()
+    try:
+        b, asg, n = await connect_v1(url, retry=SLOT_FREE, every=0.1)
+    except Fail as e:
+        raise Fail("no slot for the next client within %.1f s of %s: %s"
+                   % (SLOT_FREE, what, e))
+    info("next client admitted %.2f s after %s (%d attempts)"
+         % (time.monotonic() - t0, what, n))
+    return b, asg
+
+
 @test(timeout=30)
 async def slot_reuse_no_leak():
-    """Gateway C has one slot. A sends to the delayed echo (reply after 3 s)
-    and leaves; B takes the slot as soon as the gateway allows and uses the
-    same source address: it must never get the reply meant for A."""
-    a = await connect(C_URL)
+    """Gateway C has one slot. A (vpngw.v1) sends to the delayed echo (reply
+    after 3 s) and closes with 1000; B must get the slot at once (a clean
+    close is not lingered) and, with the same source address, must get its
+    own echo reply but never the reply meant for A."""
+    a, asg_a, _ = await connect_v1(C_URL)
     sport = random.randrange(20000, 60000)
     nonce = b"for-client-A-%d" % sport
     await a.send(bytes(IP(src=SRC, dst=INET) / UDP(sport=sport, dport=9) / nonce))
     t0 = time.monotonic()
     await ping(a)  # the datagram is through the gateway before A leaves
-    await a.close()
-    b = None
-    attempts = 0
-    while time.monotonic() - t0 < 3.5 and b is None:
-        attempts += 1
-        try:
-            b = await connect(C_URL, retry=0)
-        except Fail as e:
-            if "1013" not in str(e):
-                raise
-            await asyncio.sleep(0.1)
-    if b is None:
-        info("B got no slot within 3.5 s (%d attempts): no reuse to test" % attempts)
-        return
+    await a.close(code=1000)
+    b, asg_b = await take_released_slot(C_URL, "A's close (1000)")
     try:
-        info("B admitted %.1f s after A's datagram" % (time.monotonic() - t0))
-        await b.send(bytes(IP(src=SRC, dst=INET) / ICMP(id=77, seq=1)))
-
-        def leak(raw, p):
-            return p.haslayer(UDP) and (p[UDP].sport == 9 or nonce in raw)
-        await expect_none(b, leak, "delayed reply meant for client A",
-                          max(0.5, t0 + 6 - time.monotonic()))
+        check(asg_b["address"] == asg_a["address"], "B got %s, A had %s: not the one slot"
+              % (asg_b["address"], asg_a["address"]))
+        check(asg_b["session"] != asg_a["session"], "B was given A's session token")
+        ident = random.randrange(1, 0xFFFF)
+        await b.send(bytes(IP(src=SRC, dst=INET) / ICMP(id=ident, seq=1) / b"B"))
+        echoed = False
+        deadline = t0 + 6  # the reply to A left the echo server at t0 + 3
+        while time.monotonic() < deadline:
+            raw = await recv_pkt(b, deadline - time.monotonic())
+            if raw is None:
+                continue
+            p = IP(raw)
+            if p.haslayer(UDP) and (p[UDP].sport == 9 or nonce in raw):
+                raise Fail("B received the delayed reply meant for A: %s" % p.summary())
+            echoed = echoed or is_echo_reply(ident, 1)(raw, p)
+        check(echoed, "B got no echo reply on the slot: it was not working")
     finally:
         await b.close()
+
+
+@test(timeout=30)
+async def clean_close_1000_frees_slot():
+    """A vpngw.v1 client that closes with 1000 leaves no lingering slot:
+    on gateway C (one slot, --linger 10) the next client gets it at once."""
+    a, asg, _ = await connect_v1(C_URL)
+    await ping(a)
+    await a.close(code=1000)
+    check(a.close_code == 1000, "the gateway answered the close with %s" % a.close_code)
+    b, _ = await take_released_slot(C_URL, "a close with 1000")
+    try:
+        await ping(b)
+    finally:
+        await b.close()
+
+
+@test(timeout=30)
+async def clean_close_1001_frees_slot():
+    """1001 (going away) is what `vpngw connect` sends when it is stopped:
+    also a goodbye, so the slot is released at once."""
+    a, asg, _ = await connect_v1(C_URL)
+    await ping(a)
+    await a.close(code=1001)
+    check(a.close_code == 1001, "the gateway answered the close with %s" % a.close_code)
+    b, _ = await take_released_slot(C_URL, "a close with 1001")
+    try:
+        await ping(b)
+    finally:
+        await b.close()
+
+
+@test(timeout=40)
+async def vanished_client_resumes():
+    """A client whose TCP connection is cut without a close frame keeps its
+    slot for --linger (10 s on gateway C): meanwhile another client gets
+    1013, and 2.5 s after the cut (longer than a short linger would keep)
+    the first resumes with its token, gets the same address, and its flow
+    survived: the delayed echo's reply to a datagram sent before the cut
+    reaches it (a release would have flushed that flow)."""
+    a, asg, _ = await connect_v1(C_URL)
+    sport = random.randrange(20000, 60000)
+    nonce = b"before-the-cut-%d" % sport
+    await a.send(bytes(IP(src=SRC, dst=INET) / UDP(sport=sport, dport=9) / nonce))
+    t_sent = time.monotonic()
+    await ping(a)
+    a.transport.abort()  # no close frame, no goodbye
+    t_cut = time.monotonic()
+    await asyncio.sleep(0.5)
+    try:
+        other, _, _ = await connect_v1(C_URL, retry=0)
+    except Fail as e:
+        check("closed with 1013" in str(e), "another client: %s, expected 1013" % e)
+    else:
+        await other.close()
+        raise Fail("another client got the slot 0.5 s after its holder vanished")
+    await asyncio.sleep(max(0, t_cut + 2.5 - time.monotonic()))
+    try:
+        a2, asg2, _ = await connect_v1(C_URL, retry=0, session=asg["session"])
+    except Fail as e:
+        raise Fail("resuming 2.5 s after the cut, within --linger 10: %s" % e)
+    try:
+        check(asg2["address"] == asg["address"], "resumed with %s, had %s"
+              % (asg2["address"], asg["address"]))
+        check(time.monotonic() < t_sent + 2.9, "resumed too late to wait for the "
+              "delayed reply (%.1f s after it was asked for)" % (time.monotonic() - t_sent))
+
+        def reply(raw, p):
+            return p.haslayer(UDP) and p[UDP].sport == 9 and nonce in raw
+        await expect(a2, reply, "delayed reply to the datagram sent before the cut",
+                     max(0.5, t_sent + 5 - time.monotonic()))
+        await ping(a2)
+    finally:
+        await a2.close()
+
+
+@test(timeout=45)
+async def churn_clean_close():
+    """One host connects (vpngw.v1) and leaves cleanly every 0.3 s for 15 s
+    on gateway D (10 slots) while another client comes every 1.5 s: with
+    clean closes released at once (1 s of quarantine each), at most about
+    seven slots are ever taken, so no attempt of either may get 1013."""
+    end = time.monotonic() + 15
+    n = {"churn": 0, "churn_1013": 0, "other": 0, "other_1013": 0}
+
+    async def visit(who, pause):
+        while time.monotonic() < end:
+            n[who] += 1
+            try:
+                ws, _, _ = await connect_v1(D_URL, retry=0)
+            except Fail as e:
+                if "closed with 1013" not in str(e):
+                    raise
+                n[who + "_1013"] += 1
+            else:
+                await ws.close(code=1000)
+            await asyncio.sleep(pause)
+    await asyncio.gather(visit("churn", 0.3), visit("other", 1.5))
+    info("%(churn)d churn visits, %(churn_1013)d got 1013; other client: "
+         "%(other)d visits, %(other_1013)d got 1013" % n)
+    check(n["churn"] >= 30, "only %d visits in 15 s: the test did not churn" % n["churn"])
+    check(n["other_1013"] == 0 and n["churn_1013"] == 0,
+          "pool exhausted by clean closes: the other client got 1013 %(other_1013)d times "
+          "in %(other)d visits, the churning host %(churn_1013)d in %(churn)d" % n)
 
 
 async def shutdown_1001(url, pid_var, sig, n):
@@ -1671,6 +1834,7 @@ async def sigterm_1001():
 # ---- Runner ----
 
 def run_one(fn, timeout):
+    """None when fn passed, else why it failed."""
     res = {}
 
     def target():

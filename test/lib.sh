@@ -17,6 +17,7 @@ PY=/usr/bin/python3                   # Debian's, with websockets and scapy
 START=$(date +%s)
 PASSED=0
 FAILED=0
+SKIPPED=0
 LIB_NS=()        # namespaces we created
 LIB_PIDS=()      # processes we started
 LIB_TAG="e2e$$-$(printf %04x "$RANDOM")"
@@ -143,13 +144,23 @@ wait_exit() {
 }
 
 # ok NAME [DETAIL] / bad NAME WHY: one result line each, counted.
+# skip NAME WHY: a test that cannot run here, counted as skipped, never as
+# passed. step NAME [DETAIL]: a set-up step that worked; it is not a test
+# and is not counted (a step that fails is reported with bad, and fails the
+# suite).
 ok() { echo "PASS $1${2:+: $2}"; PASSED=$((PASSED + 1)); }
 bad() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
+step() { echo "step $1${2:+: $2}"; }
 
 # finish: after a failure shows the end of every log in LIB_TMP, then prints
-# the suite's "N passed, N failed" line and exits, non-zero on failure.
+# the suite's "N passed, N failed" line (", N skipped" when some were) and
+# exits, non-zero on failure. A suite that ran no test at all fails.
 finish() {
-	local f
+	local f line
+	if [ $((PASSED + FAILED + SKIPPED)) = 0 ]; then
+		bad "$(basename "$0")" "ran no test"
+	fi
 	if [ "$FAILED" -gt 0 ]; then
 		for f in "$LIB_TMP"/*.log; do
 			[ -f "$f" ] || continue
@@ -158,7 +169,9 @@ finish() {
 		done
 	fi
 	lib_log "took $(($(date +%s) - START)) s"
-	echo "$PASSED passed, $FAILED failed"
+	line="$PASSED passed, $FAILED failed"
+	[ "$SKIPPED" = 0 ] || line="$line, $SKIPPED skipped"
+	echo "$line"
 	[ "$FAILED" = 0 ]
 	exit
 }

@@ -3,10 +3,12 @@
 # test/netns.sh: end-to-end tests of vpngw in network namespaces, as root.
 # Builds the topology below, starts the servers and four gateways, runs
 # test/gateway_test.py (an independent client: python websockets + scapy)
-# inside gateway A's namespace, adds a few checks of its own (privileges
-# dropped, gateway survived, SIGTERM exit, teardown) and ends with one line
-# "N passed, N failed"; exits non-zero on any failure. lib.sh removes every
-# namespace and process it made, even on failure or ^C.
+# inside gateway A's namespace, adds a few tests of its own (privileges
+# dropped, exit status after SIGINT and SIGTERM, teardown) and ends with
+# one line "N passed, N failed"; exits non-zero on any failure. Building
+# the topology, starting the gateways and checking that gateway A survived
+# are set-up steps: not counted, but a step that fails fails the suite.
+# lib.sh removes every namespace and process it made, even on failure or ^C.
 #
 #   ns inet: br0 198.51.100.1/24   servers: udp echo :7, delayed udp echo
 #      |                           (3 s) :9, http :80 (GET /body), nothing
@@ -19,7 +21,8 @@
 #      +-- p4 ==veth== eth0 198.51.100.4  ns gwc: gateway C,
 #      |     198.51.100.4:8080 --pool 1 (vgc0, 10.0.120.0/24), gets SIGINT
 #      +-- p5 ==veth== eth0 198.51.100.5  ns gwd: gateway D,
-#            198.51.100.5:8080 (vgd*, 10.0.130.0/24), gets SIGTERM
+#            198.51.100.5:8080 --pool 10 (vgd0-9, 10.0.130-139.0/24), churned,
+#            then gets SIGTERM
 #
 # Every gateway namespace routes by default via 198.51.100.1; each gateway
 # does its own host setup (TUNs, forwarding, nftables masquerade out of
@@ -79,7 +82,7 @@ start_gw() {
 		"$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
 	printf -v "$var" '%s' "$BG_PID"
 	if wait_log "$LIB_TMP/$name.log" 'vpngw: listening on' 10 "$BG_PID"; then
-		ok "start_$name"
+		step "start_$name"
 	else
 		bad "start_$name" "no 'listening on' within 10 s: $(tail -n 3 "$LIB_TMP/$name.log" | tr '\n' ' ')"
 		return 1
@@ -92,7 +95,7 @@ if ! setup_topology; then
 fi
 if start_servers && ns_exec "$GWA" ping -c 1 -W 2 198.51.100.1 >/dev/null &&
 	ns_exec "$GWA" "$PY" -c 'import urllib.request as u; u.urlopen("http://198.51.100.1/body", timeout=3).read()'; then
-	ok topology
+	step topology
 else
 	bad topology "servers not reachable from the gateway namespace"
 	finish
@@ -106,7 +109,7 @@ start_gw GWB_PID "$GWB" gw-b "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.3:8
 start_gw GWC_PID "$GWC" gw-c "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.4:8080 \
 	--pool 1 --tun-prefix vgc --subnet 10.0.120.0/24 -v
 start_gw GWD_PID "$GWD" gw-d "${ALLOW[@]}" --keepalive 1 --listen 198.51.100.5:8080 \
-	--tun-prefix vgd --subnet 10.0.130.0/24 -v
+	--pool 10 --tun-prefix vgd --subnet 10.0.130.0/24 -v
 
 user=$(ps -o user= -p "$GWA_PID" | tr -d ' ')
 if [ -n "$user" ] && [ "$user" != root ]; then
@@ -133,7 +136,7 @@ fi
 
 # ---- Checks of the gateway processes ----
 if kill -0 "$GWA_PID" 2>/dev/null; then
-	ok gateway_survived
+	step gateway_survived
 else
 	bad gateway_survived "gateway A exited during the tests"
 fi

@@ -4,44 +4,61 @@
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, setup and errors), then the first three again against an ASan+UBSan
-# build. Each suite ends with its own "N passed, N failed" line; this script
+# build. Each suite ends with its own "N passed, N failed" line (followed
+# by ", N skipped" when it skipped tests it cannot run here); this script
 # adds them up, prints the total as its last line and fails if any failed.
-# `test/run.sh NAME...` runs only the named suites.
+# `test/run.sh NAME...` runs only the named suites; a name it does not know,
+# a suite whose script is missing or not executable, and a suite that runs
+# no test each count as a failure, with one line saying so.
 set -u
 cd "$(dirname "$0")/.."
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 total_pass=0
 total_fail=0
+total_skip=0
+
+# fail_run WHY: one failure of the runner itself.
+fail_run() {
+	echo "-- $*"
+	total_fail=$((total_fail + 1))
+}
 
 # Runs one suite, shows its output, and adds its counts. A suite that dies
-# without printing its count line counts as one failure.
+# without printing its count line counts as one failure, and so does one
+# whose count line shows no test at all.
 suite() {
 	local name=$1
 	shift
+	echo "== $name"
+	if [ "${1#*/}" != "$1" ] && [ ! -x "$1" ]; then
+		fail_run "$name: $1 is missing or not executable"
+		return
+	fi
 	local log
 	log=$(mktemp)
-	echo "== $name"
 	"$@" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
 	rm -f "$log"
 	if [ -z "$line" ]; then
-		echo "-- $name: no result line (exit $rc)"
-		total_fail=$((total_fail + 1))
+		fail_run "$name: no result line (exit $rc)"
 		return
 	fi
-	local p f
-	p=${line%% passed*}
-	f=${line#*passed, }
-	f=${f%% failed*}
+	local p f k=0
+	read -r p _ f _ k _ <<<"${line//,/}"
+	if [ "$((p + f + k))" = 0 ]; then
+		fail_run "$name: ran no test"
+		return
+	fi
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "-- $name: exit $rc"
 		f=1
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + ${k:-0}))
 }
 
 builds() {
@@ -67,9 +84,12 @@ builds() {
 }
 
 
+# selected NAME: true if NAME was asked for (all are, by default). Every
+# name it is called with is a suite this script knows.
+known=()
 selected() {
-	local s=$1
-	shift
+	local s=$1 x
+	known+=("$s")
 	[ ${#sel[@]} -eq 0 ] && return 0
 	for x in "${sel[@]}"; do [ "$x" = "$s" ] && return 0; done
 	return 1
@@ -93,28 +113,31 @@ selected unit && suite unit test/unit
 selected asan && suite "unit (ASan+UBSan)" test/unit-asan
 selected builds && suite builds builds
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
-if [ "$(id -u)" = 0 ]; then
-	selected setup && suite setup test/setup.sh
-	selected gateway && suite gateway test/netns.sh
-	selected client && [ -x test/client.sh ] && suite client test/client.sh
-	selected tls && [ -x test/tls.sh ] && grep -q '^TLS ?= 1' Makefile && suite tls test/tls.sh
-	if selected asan-e2e; then
-		adir=$(mktemp -d)
-		if asan_build "$adir"; then
-			VPNGW=$adir/vpngw suite "gateway (ASan+UBSan)" test/netns.sh
-			VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
-			VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
-		else
-			tail -n 5 "$adir/build.log"
-			echo "-- the ASan+UBSan build failed"
-			total_fail=$((total_fail + 1))
-		fi
-		rm -rf "$adir"
+# The network suites need root: each says so itself, as a failure.
+selected setup && suite setup test/setup.sh
+selected gateway && suite gateway test/netns.sh
+selected client && suite client test/client.sh
+selected tls && suite tls test/tls.sh
+if selected asan-e2e && [ "$(id -u)" != 0 ]; then
+	fail_run "asan-e2e: the network suites must run as root"
+elif selected asan-e2e; then
+	adir=$(mktemp -d)
+	if asan_build "$adir"; then
+		VPNGW=$adir/vpngw suite "gateway (ASan+UBSan)" test/netns.sh
+		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
+		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
+	else
+		tail -n 5 "$adir/build.log"
+		fail_run "the ASan+UBSan build failed"
 	fi
-else
-	echo "-- not root: the network suites need root"
-	total_fail=$((total_fail + 1))
+	rm -rf "$adir"
 fi
 
-echo "$total_pass passed, $total_fail failed"
+for x in "${sel[@]}"; do
+	printf '%s\n' "${known[@]}" | grep -qx -- "$x" ||
+		fail_run "no suite named '$x' (suites: ${known[*]})"
+done
+line="$total_pass passed, $total_fail failed"
+[ "$total_skip" = 0 ] || line="$line, $total_skip skipped"
+echo "$line"
 [ "$total_fail" = 0 ]

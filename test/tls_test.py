@@ -12,19 +12,39 @@
 #   garbage HOST PORT     random bytes: the gateway must close within 3 s
 #   stall HOST PORT SEC   half a ClientHello, then silence: the gateway must
 #                         close between 5 s and SEC s
+#   flood HOST PORT SOURCE RATE SEC
+#                         idle TCP connections from SOURCE, RATE a second for
+#                         at most SEC s or until SIGTERM: half send nothing,
+#                         half the first bytes of a ClientHello, then stall;
+#                         each is reset after 1 s if the gateway has not cut
+#                         it. Prints how many it opened, at what rate, and
+#                         how many the gateway cut
+#   admit URL CAFILE N RELAY_PORT
+#                         N wss:// clients in a row through the relay on
+#                         127.0.0.1:RELAY_PORT (host name and CA checked
+#                         against URL's host), each admitted when its ping
+#                         is answered within ADMIT_S (6) s of starting (room
+#                         for a SYN the flood crowded out and resent at 1 s
+#                         and 3 s); fails unless all N get in
 import asyncio
+import collections
 import os
 import random
+import resource
+import selectors
+import signal
 import socket
 import ssl
 import sys
 import time
+import urllib.parse
 
 import websockets
 from scapy.layers.inet import ICMP, IP
 
 SRC = "192.0.2.10"
 DST = "198.51.100.1"
+ADMIT_S = 6
 
 
 def die(msg):
@@ -135,6 +155,107 @@ def stall(host, port, sec):
     print("closed after %.1f s" % dt)
 
 
+def flood(host, port, source, rate, sec):
+    """Opens rate idle connections a second from source, without blocking:
+    connect() is non-blocking and nothing is ever read."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+    sel = selectors.DefaultSelector()
+    live = collections.deque()     # (opened at, socket), oldest first
+    opened = cut = errors = 0
+    t0 = time.monotonic()
+    end = t0 + sec
+
+    def reset(s):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        s.close()
+    while not stop and time.monotonic() < end:
+        now = time.monotonic()
+        due = int((now - t0) * rate) - opened
+        for _ in range(max(0, min(due, 50))):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.bind((source, 0))
+                s.connect_ex((host, port))
+            except OSError:
+                errors += 1
+                s.close()
+                continue
+            opened += 1
+            live.append((now, s))
+            sel.register(s, selectors.EVENT_WRITE if opened % 2 else selectors.EVENT_READ)
+        for key, ev in sel.select(0.002):
+            s = key.fileobj
+            if ev & selectors.EVENT_WRITE:  # connected: a few bytes, then stall
+                try:
+                    s.send(hello[:5 + opened % 7])
+                except OSError:
+                    pass
+                sel.modify(s, selectors.EVENT_READ)
+                continue
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the gateway cut it
+                cut += 1
+                sel.unregister(s)
+                s.close()
+        while live and (live[0][1].fileno() < 0 or now - live[0][0] > 1.0):
+            _, s = live.popleft()
+            if s.fileno() >= 0:
+                sel.unregister(s)
+                reset(s)
+    dt = time.monotonic() - t0
+    for _, s in live:
+        if s.fileno() >= 0:
+            reset(s)
+    print("%d connections from %s in %.1f s (%.0f/s), %d cut by the gateway, "
+          "%d failed to open" % (opened, source, dt, opened / dt, cut, errors))
+
+
+async def admit_one(url, ctx, relay_port):
+    """(True, seconds taken) once the gateway answers a ping, else (False, why)."""
+    t0 = time.monotonic()
+    try:
+        ws = await asyncio.wait_for(websockets.connect(
+            url, host="127.0.0.1", port=relay_port, ssl=ctx,
+            server_hostname=urllib.parse.urlsplit(url).hostname, compression=None,
+            open_timeout=None, close_timeout=1), ADMIT_S)
+    except asyncio.TimeoutError:
+        return False, "no upgrade within %d s" % ADMIT_S
+    except (OSError, websockets.WebSocketException) as e:
+        return False, "failed before the upgrade: %s %s" % (type(e).__name__, e)
+    try:
+        left = ADMIT_S - (time.monotonic() - t0)
+        await asyncio.wait_for(await ws.ping(b"admitted"), max(0.1, left))
+        return True, "%.2f s" % (time.monotonic() - t0)
+    except asyncio.TimeoutError:
+        return False, "upgraded, no pong within %d s" % ADMIT_S
+    except websockets.ConnectionClosed:
+        return False, "closed with %s after the upgrade" % ws.close_code
+    finally:
+        await ws.close()
+
+
+async def admit(url, cafile, n, relay_port):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    got = []
+    for i in range(n):
+        got.append(await admit_one(url, ctx, relay_port))
+        await asyncio.sleep(0.3)  # what they leave rests 1 s in quarantine
+    ok = sum(1 for admitted, _ in got if admitted)
+    line = "%d of %d got in: %s" % (ok, n, "; ".join(why for _, why in got))
+    if ok < n:
+        die(line)
+    print(line)
+
+
 def main():
     a = sys.argv[1:]
     try:
@@ -146,9 +267,14 @@ def main():
             garbage(a[1], a[2])
         elif len(a) == 4 and a[0] == "stall":
             stall(a[1], a[2], a[3])
+        elif len(a) == 6 and a[0] == "flood":
+            flood(a[1], int(a[2]), a[3], float(a[4]), float(a[5]))
+        elif len(a) == 5 and a[0] == "admit":
+            asyncio.run(admit(a[1], a[2], int(a[3]), int(a[4])))
         else:
             die("usage: tls_test.py ping URL CAFILE [N] | plain|garbage HOST PORT | "
-                "stall HOST PORT SEC")
+                "stall HOST PORT SEC | flood HOST PORT SOURCE RATE SEC | "
+                "admit URL CAFILE N RELAY_PORT")
     except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as e:
         die("%s: %s" % (type(e).__name__, e))
 
