@@ -885,9 +885,9 @@ static void timers(struct client *c)
 		return;
 	switch (link_tick(&c->l, c->now)) {
 	case LINK_TICK_SILENT:
-		c->st = C_CLOSING;
-		c->down.kind = F_TRANSIENT;
-		snprintf(c->down.why, sizeof c->down.why, "%s", link_why(&c->l));
+		/* The gateway cannot answer a close: one try to send it, and on. */
+		(void)link_flush(&c->l, c->now);
+		link_down(c, F_TRANSIENT, "%s", link_why(&c->l));
 		break;
 	case LINK_TICK_DEAD:
 		link_gone(c);

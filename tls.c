@@ -1356,9 +1356,12 @@ bool tls_failed(const struct tls_conn *c)
 	return (state(c) & BR_SSL_CLOSED) && br_ssl_engine_last_error(c->eng) != BR_ERR_OK;
 }
 
-bool tls_plain_http(const struct tls_conn *c)
+bool tls_plain_http(struct tls_conn *c)
 {
-	return c->creds && tls_failed(c) && !strncmp(c->why, "plain HTTP", 10);
+	if (!tls_failed(c))
+		return false;
+	note_close(c);
+	return c->creds && !strncmp(c->why, "plain HTTP", 10);
 }
 
 void tls_set_error(struct tls_conn *c, const char *why)
@@ -1367,8 +1370,10 @@ void tls_set_error(struct tls_conn *c, const char *why)
 		snprintf(c->why, sizeof c->why, "%s", why);
 }
 
-const char *tls_error(const struct tls_conn *c)
+const char *tls_error(struct tls_conn *c)
 {
+	if (tls_failed(c))
+		note_close(c);
 	if (c->why[0])
 		return c->why;
 	int e = br_ssl_engine_last_error(c->eng);

@@ -76,14 +76,14 @@ bool tls_closed(const struct tls_conn *c);
 bool tls_failed(const struct tls_conn *c);
 
 /* A server connection failed because the peer spoke plain HTTP. */
-bool tls_plain_http(const struct tls_conn *c);
+bool tls_plain_http(struct tls_conn *c);
 
 /* Records why the connection failed outside the engine (a socket
  * error), unless a reason is already known. */
 void tls_set_error(struct tls_conn *c, const char *why);
 
 /* A short reason for the failure, for the log. */
-const char *tls_error(const struct tls_conn *c);
+const char *tls_error(struct tls_conn *c);
 
 /* true when a client's handshake failed on the server's certificate
  * (untrusted, expired, wrong name, pin mismatch): retrying cannot help. */
@@ -112,9 +112,9 @@ static inline void tls_app_flush(struct tls_conn *c) { (void)c; }
 static inline void tls_close(struct tls_conn *c) { (void)c; }
 static inline bool tls_closed(const struct tls_conn *c) { (void)c; return true; }
 static inline bool tls_failed(const struct tls_conn *c) { (void)c; return true; }
-static inline bool tls_plain_http(const struct tls_conn *c) { (void)c; return false; }
+static inline bool tls_plain_http(struct tls_conn *c) { (void)c; return false; }
 static inline void tls_set_error(struct tls_conn *c, const char *w) { (void)c; (void)w; }
-static inline const char *tls_error(const struct tls_conn *c) { (void)c; return "no TLS"; }
+static inline const char *tls_error(struct tls_conn *c) { (void)c; return "no TLS"; }
 static inline bool tls_cert_failed(const struct tls_conn *c) { (void)c; return false; }
 #endif
 
