@@ -35,6 +35,7 @@
 
 #define TUN_STATE_FILE "/run/vpngw/state"
 #define TUN_STATE_ENV "VPNGW_STATE_FILE"	/* overrides it (tests) */
+#define TUN_STATE_MAX 65536	/* bytes: 1024 devices take about 20 KiB */
 #define STATE_SYSCTL_MAX 8
 #define SYSCTL_VAL_MAX 32
 #define CT_ROUND 256		/* conntrack entries deleted per dump */
@@ -52,7 +53,8 @@ static const struct {
 	{ "net/netfilter/nf_conntrack_icmp_timeout", "10", true },
 };
 
-/* What setup changed: the original sysctl values and the devices it made. */
+/* What setup changed (the original sysctl values, the devices it made) and
+ * the egress interface it masquerades out of. */
 struct state {
 	struct {
 		char path[64];
@@ -61,6 +63,7 @@ struct state {
 	unsigned n_sys;
 	char (*devs)[TUN_NAME_MAX];
 	unsigned n_devs;
+	char egress[TUN_NAME_MAX];
 };
 
 static void say(const char *fmt, ...) PRINTF(1, 2);
@@ -531,27 +534,144 @@ static void state_add_sysctl(struct state *st, const char *path, const char *val
 	st->n_sys++;
 }
 
+/* The next word of buf[*off..len): separated by spaces or tabs, up to the
+ * end of the line. Returns its length (0 at the end of the line). */
+static size_t word(const char *buf, size_t len, size_t *off, const char **w)
+{
+	size_t i = *off, n = 0;
+
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	*w = buf + i;
+	while (i + n < len && buf[i + n] != ' ' && buf[i + n] != '\t' &&
+	       buf[i + n] != '\n')
+		n++;
+	*off = i + n;
+	return n;
+}
+
+/* A word copied into out[cap] if it fits and is printable ASCII. */
+static bool word_copy(char *out, size_t cap, const char *w, size_t n)
+{
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (w[i] <= ' ' || w[i] > '~')
+			return false;
+	memcpy(out, w, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* One line of the state file, without its newline: true if understood. */
+static bool state_line(struct state *st, const char *line, size_t len)
+{
+	const char *w[4];
+	size_t n[4], off = 0;
+	char a[80], b[SYSCTL_VAL_MAX];
+	unsigned k, words = 0;
+
+	while (words < 4 && (n[words] = word(line, len, &off, &w[words])) > 0)
+		words++;
+	if (words == 0 || w[0][0] == '#')
+		return true;
+	if (words == 3 && n[0] == 6 && memcmp(w[0], "sysctl", 6) == 0 &&
+	    word_copy(a, sizeof a, w[1], n[1]) && word_copy(b, sizeof b, w[2], n[2])) {
+		/* Only a sysctl setup changes, and only a number, is restored. */
+		for (size_t i = 0; b[i]; i++)
+			if (b[i] < '0' || b[i] > '9')
+				return false;
+		for (k = 0; k < sizeof sysctls / sizeof sysctls[0]; k++) {
+			if (strcmp(a, sysctls[k].path) == 0) {
+				state_add_sysctl(st, a, b);
+				return true;
+			}
+		}
+		return false;
+	}
+	if (words == 2 && n[0] == 3 && memcmp(w[0], "dev", 3) == 0 &&
+	    word_copy(a, TUN_NAME_MAX, w[1], n[1]) && name_ok(a)) {
+		state_add_dev(st, a);
+		return true;
+	}
+	if (words == 2 && n[0] == 6 && memcmp(w[0], "egress", 6) == 0 &&
+	    word_copy(st->egress, sizeof st->egress, w[1], n[1])) {
+		if (name_ok(st->egress))
+			return true;
+		st->egress[0] = '\0';
+	}
+	return false;
+}
+
+/*
+ * Parses the state file's bytes buf/len into st (prepared by state_init):
+ * lines "sysctl PATH VALUE" (PATH one of the sysctls setup changes, VALUE a
+ * number), "dev NAME" and "egress NAME"; blank lines and "#" comments. Pure:
+ * it reads buf[0..len) only, which need not end with a newline or a NUL.
+ * Returns the number of lines it did not understand; they are ignored.
+ */
+static unsigned state_parse(struct state *st, const char *buf, size_t len)
+{
+	unsigned bad = 0;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+
+		if (!state_line(st, buf + off, n))
+			bad++;
+		off += n + (nl != NULL);
+	}
+	return bad;
+}
+
 /* Loads the state file: 1 if read, 0 if there is none, -1 on error. */
 static int state_load(struct state *st)
 {
-	char line[160], a[80], b[80];
 	const char *path = state_path();
-	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t len = 0;
+	ssize_t n = 0;
+	unsigned bad;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (!f) {
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		log_warn("%s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof line, f)) {
-		if (sscanf(line, "sysctl %79s %79s", a, b) == 2 &&
-		    strncmp(a, "net/", 4) == 0 && !strstr(a, ".."))
-			state_add_sysctl(st, a, b);
-		else if (sscanf(line, "dev %79s", a) == 1 && name_ok(a))
-			state_add_dev(st, a);
+	buf = malloc(TUN_STATE_MAX + 1);
+	if (!buf) {
+		log_warn("%s", path);
+		close(fd);
+		return -1;
 	}
-	fclose(f);
+	/* One byte more than allowed tells a file that is too large. */
+	while (len <= TUN_STATE_MAX) {
+		n = read(fd, buf + len, TUN_STATE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (n < 0 || len > TUN_STATE_MAX) {
+		if (n < 0)
+			log_warn("%s", path);
+		else
+			log_warnx("%s: larger than %d bytes; not a vpngw state file", path,
+				  TUN_STATE_MAX);
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	bad = state_parse(st, buf, len);
+	free(buf);
+	if (bad)
+		log_warnx("%s: %u line%s not understood, ignored", path, bad, bad == 1 ? "" : "s");
 	return 1;
 }
 
@@ -597,6 +717,8 @@ static int state_save(const struct state *st)
 		fprintf(f, "sysctl %s %s\n", st->sys[i].path, st->sys[i].value);
 	for (i = 0; i < st->n_devs; i++)
 		fprintf(f, "dev %s\n", st->devs[i]);
+	if (st->egress[0])
+		fprintf(f, "egress %s\n", st->egress);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		log_warn("%s", tmp);
 		fclose(f);
@@ -897,9 +1019,17 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 	return 0;
 }
 
-/* The interface to masquerade out of: the given one, or the default route's. */
-static int find_egress(const struct tun_pool *p, char out[static TUN_NAME_MAX])
+/*
+ * The interface to masquerade out of: the given one, else the one a
+ * previous setup recorded (if it still exists), else the default route's.
+ */
+static int find_egress(const struct tun_pool *p, const struct state *st,
+		       char out[static TUN_NAME_MAX])
 {
+	if (!p->egress[0] && st->egress[0] && if_nametoindex(st->egress)) {
+		snprintf(out, TUN_NAME_MAX, "%s", st->egress);
+		return 0;
+	}
 	if (!p->egress[0])
 		return default_egress(out);
 	if (!name_ok(p->egress)) {
@@ -920,7 +1050,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	char egress[TUN_NAME_MAX];
 	unsigned i, k;
 
-	if (find_nft() < 0 || find_egress(p, egress) < 0)
+	if (find_nft() < 0 || find_egress(p, st, egress) < 0)
 		return -1;
 	for (i = 0; i < p->n; i++)
 		if (setup_slot(p, i, st, u, dry_run) < 0)
@@ -934,6 +1064,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	for (k = 1; k < sizeof sysctls / sizeof sysctls[0]; k++)
 		if (setup_sysctl(k, st, u, dry_run) < 0)
 			return -1;
+	snprintf(st->egress, sizeof st->egress, "%s", egress);
 	if (dry_run) {
 		say("would record what changed in %s", state_path());
 		return 0;
