@@ -2,18 +2,21 @@
 /*
  * tun.c: the host side of vpngw. It creates and removes the slot pool
  * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
- * nftables table, lowered conntrack timeouts), records what setup changed
- * in a state file so that teardown restores exactly that, opens TUN
- * devices, deletes a released slot's conntrack entries, and configures the
- * client's interface and routes. It talks rtnetlink and ctnetlink through
- * netlink.c and runs nft once (run_nft). It owns no fd it returns: the
- * caller (vpngw.c, client.c) closes them. Packets are not its business.
+ * nftables table that is the host firewall, lowered conntrack timeouts),
+ * records what setup changed in a state file so that teardown restores
+ * exactly that, opens TUN devices, deletes a released slot's conntrack
+ * entries, and configures the client's interface and routes. It talks
+ * rtnetlink, ctnetlink and nf_tables through netlink.c and runs nft to
+ * install the table (run_nft). Every reply of the kernel and the state file
+ * are parsed by pure functions over (buf, len). It owns no fd it returns:
+ * the caller (vpngw.c, client.c) closes them. Packets are not its business.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +28,8 @@
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
@@ -40,6 +45,8 @@
 #define SYSCTL_VAL_MAX 32
 #define CT_ROUND 256		/* conntrack entries deleted per dump */
 #define CT_TUPLE_MAX 256
+#define TABLE_COMMENT_MAX 64	/* "vpngw <16 hex digits>" */
+#define NFTNL_UDATA_TABLE_COMMENT 0	/* libnftnl's TLV type of a comment */
 
 /* The sysctls setup changes, relative to /proc/sys. */
 static const struct {
@@ -64,6 +71,11 @@ struct state {
 	char (*devs)[TUN_NAME_MAX];
 	unsigned n_devs;
 	char egress[TUN_NAME_MAX];
+};
+
+/* The firewall's counters, named as in the table (enum tun_fw order). */
+static const char *const fw_names[TUN_FW_N] = {
+	"unsolicited", "invalid", "to_host", "leak", "cross_slot",
 };
 
 static void say(const char *fmt, ...) PRINTF(1, 2);
@@ -113,6 +125,42 @@ void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAM
 	/* pool_check keeps names short; a truncated one never matches. */
 	if (snprintf(out, TUN_NAME_MAX, "%s%u", p->prefix_name, i) >= TUN_NAME_MAX)
 		out[TUN_NAME_MAX - 1] = '\0';
+}
+
+/* "PORT", "PORT/tcp" or "PORT/udp": pure, s is a C string. */
+static int port_parse(const char *s, struct tun_port *out)
+{
+	unsigned long v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && p - s < 5; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (p == s || v < 1 || v > 65535)
+		return -1;
+	out->port = (uint16_t)v;
+	if (*p == '\0' || strcmp(p, "/tcp") == 0)
+		out->proto = IPPROTO_TCP;
+	else if (strcmp(p, "/udp") == 0)
+		out->proto = IPPROTO_UDP;
+	else
+		return -1;
+	return 0;
+}
+
+int tun_pool_open_port(struct tun_pool *p, const char *s)
+{
+	struct tun_port t;
+	unsigned i;
+
+	if (port_parse(s, &t) < 0)
+		return -1;
+	for (i = 0; i < p->n_open; i++)
+		if (p->open[i].port == t.port && p->open[i].proto == t.proto)
+			return 0;
+	if (p->n_open >= TUN_OPEN_MAX)
+		return -1;
+	p->open[p->n_open++] = t;
+	return 0;
 }
 
 /* A name safe as an interface name and inside an nft string. */
@@ -858,45 +906,295 @@ fail:
 	return -1;
 }
 
+/* ---- nf_tables over netlink: the table's comment ---- */
+
+static void nft_msg(struct nl_msg *m, unsigned type, uint16_t flags)
+{
+	struct nfgenmsg nfg = { .nfgen_family = NFPROTO_IPV4, .version = NFNETLINK_V0 };
+
+	nl_msg_init(m, (NFNL_SUBSYS_NFTABLES << 8) | type, flags);
+	nl_msg_put(m, &nfg, sizeof nfg);
+}
+
+/* true if h is an nf_tables message of type type, for table TUN_TABLE. */
+static bool nft_reply(const struct nlmsghdr *h, unsigned type, unsigned name_attr,
+		      const struct nlattr **tb, unsigned max)
+{
+	return NFNL_SUBSYS_ID(h->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
+	       NFNL_MSG_TYPE(h->nlmsg_type) == type &&
+	       nl_parse_msg(h, sizeof(struct nfgenmsg), tb, max) == 0 &&
+	       nl_attr_str_is(tb[name_attr], TUN_TABLE);
+}
+
+/*
+ * The comment in a table's user data: libnftnl's TLVs, one byte of type and
+ * one of length each, the comment's value a NUL-terminated string. Pure.
+ * Copies it into out and returns true, or returns false.
+ */
+static bool udata_comment(const unsigned char *p, size_t len, char out[static TABLE_COMMENT_MAX])
+{
+	while (len >= 2) {
+		size_t n = p[1];
+
+		if (n > len - 2)
+			return false;
+		if (p[0] == NFTNL_UDATA_TABLE_COMMENT) {
+			const unsigned char *nul = memchr(p + 2, '\0', n);
+			size_t sl = nul ? (size_t)(nul - (p + 2)) : n;
+
+			if (sl >= TABLE_COMMENT_MAX)
+				return false;
+			memcpy(out, p + 2, sl);
+			out[sl] = '\0';
+			return true;
+		}
+		p += 2 + n;
+		len -= 2 + n;
+	}
+	return false;
+}
+
+struct table_answer {
+	char comment[TABLE_COMMENT_MAX];
+	bool found;
+};
+
+/* NFT_MSG_NEWTABLE of TUN_TABLE: its comment, "" when it has none. */
+static void table_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct table_answer *t = arg;
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1];
+	const struct nlattr *u;
+
+	if (!nft_reply(h, NFT_MSG_NEWTABLE, NFTA_TABLE_NAME, tb, NFTA_TABLE_MAX))
+		return;
+	t->found = true;
+	t->comment[0] = '\0';
+	u = tb[NFTA_TABLE_USERDATA];
+	if (u && !udata_comment(nl_attr_data(u), nl_attr_len(u), t->comment))
+		t->comment[0] = '\0';
+}
+
+/* The comment of the table in place: 1 and out, 0 if there is no table,
+ * -errno if it cannot be read (no CAP_NET_ADMIN). */
+static int table_comment(char out[static TABLE_COMMENT_MAX])
+{
+	struct table_answer t = { .found = false };
+	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
+
+	if (fd < 0)
+		return fd;
+	nft_msg(&m, NFT_MSG_GETTABLE, 0);
+	nl_attr_put_str(&m, NFTA_TABLE_NAME, TUN_TABLE);
+	err = nl_query(fd, &m, table_cb, &t);
+	close(fd);
+	if (err == -ENOENT || (!err && !t.found))
+		return 0;
+	if (err)
+		return err;
+	memcpy(out, t.comment, TABLE_COMMENT_MAX);
+	return 1;
+}
+
+const char *tun_fw_name(enum tun_fw c)
+{
+	return (unsigned)c < TUN_FW_N ? fw_names[c] : "?";
+}
+
+/* ---- The table ---- */
+
+/* A growing string, for the table's script (setup time only). */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void sb_put(struct sbuf *b, const char *fmt, ...) PRINTF(2, 3);
+
+static void sb_put(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if (b->p && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q) {
+			b->failed = true;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+/* FNV-1a, 64 bits: the table's fingerprint, not a secret. */
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The open ports of proto as an nft set ("{ 22, 53 }"); false if none. */
+static bool open_set(const struct tun_pool *p, uint8_t proto, char out[static 256])
+{
+	size_t len = 0;
+	unsigned i;
+
+	for (i = 0; i < p->n_open && len < 256 - 16; i++)
+		if (p->open[i].proto == proto)
+			len += (size_t)snprintf(out + len, 256 - len, "%s%u",
+						len ? ", " : "{ ", p->open[i].port);
+	if (len)
+		snprintf(out + len, 256 - len, " }");
+	return len != 0;
+}
+
+/*
+ * The table's rules, everything inside "table ip vpngw { ... }" but its
+ * comment (README, "Setup, the firewall and privileges", says why each is
+ * there). Only traffic from or to the pool's interfaces is judged.
+ */
+static void table_body(struct sbuf *b, const struct tun_pool *p, const char *egress)
+{
+	char lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
+	char ports[256];
+	const char *t = p->prefix_name;
+	unsigned i;
+
+	ip4(p->net, lo);
+	ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
+	ip4(mask_of(p->prefix), mask);
+	for (i = 0; i < TUN_FW_N; i++)
+		sb_put(b, "\tcounter %s { }\n", fw_names[i]);
+	sb_put(b, "\tmap slot_mark {\n\t\ttype ipv4_addr : mark\n\t\telements = {");
+	for (i = 0; i < p->n; i++)
+		sb_put(b, "%s%s : 0x%08x", i ? (i % 4 ? ", " : ",\n\t\t\t") : " ",
+		       ip4(tun_slot_net(p, i), net), TUN_CT_MARK | (i + 1));
+	sb_put(b, " }\n\t}\n");
+	sb_put(b, "\tchain prerouting {\n"
+		  "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
+		  "\t\tiifname \"%s*\" ct state new ct mark set ip saddr and %s map @slot_mark\n"
+		  "\t}\n", t, mask);
+	sb_put(b, "\tchain forward {\n"
+		  "\t\ttype filter hook forward priority filter; policy accept;\n"
+		  "\t\tiifname \"%s*\" oifname \"%s*\" counter name cross_slot drop\n"
+		  "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		  "\t\toifname \"%s*\" ct state established,related accept\n"
+		  "\t\toifname \"%s*\" counter name unsolicited drop\n"
+		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n"
+		  "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		  "\t\tiifname \"%s*\" accept\n"
+		  "\t}\n", t, t, t, t, t, t, t, t);
+	sb_put(b, "\tchain input {\n"
+		  "\t\ttype filter hook input priority filter; policy accept;\n"
+		  "\t\tiifname \"%s*\" ct state established,related accept\n"
+		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n", t, t);
+	if (open_set(p, IPPROTO_TCP, ports))
+		sb_put(b, "\t\tiifname \"%s*\" tcp dport %s accept\n", t, ports);
+	if (open_set(p, IPPROTO_UDP, ports))
+		sb_put(b, "\t\tiifname \"%s*\" udp dport %s accept\n", t, ports);
+	sb_put(b, "\t\tiifname \"%s*\" meta l4proto tcp counter name to_host reject with tcp reset\n"
+		  "\t\tiifname \"%s*\" counter name to_host reject\n"
+		  "\t}\n", t, t);
+	sb_put(b, "\tchain postrouting {\n"
+		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		  "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
+		  "\t}\n", lo, hi, egress);
+	sb_put(b, "\tchain egress_guard {\n"
+		  "\t\ttype filter hook postrouting priority srcnat + 1; policy accept;\n"
+		  "\t\tip saddr %s-%s oifname != \"lo\" oifname != \"%s*\" counter name leak drop\n"
+		  "\t}\n"
+		  "}\n", lo, hi, t);
+}
+
 /* "table ip vpngw" then its deletion: removes it whether or not it exists. */
 #define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n"
+
+/*
+ * The script that replaces the table in one transaction, into b, and the
+ * comment that names this exact table ("vpngw" and the fingerprint of its
+ * rules) into comment. Returns 0, or -1 after one line.
+ */
+static int table_script(struct sbuf *b, const struct tun_pool *p, const char *egress,
+			char comment[static TABLE_COMMENT_MAX])
+{
+	struct sbuf body = { .failed = false };
+
+	table_body(&body, p, egress);
+	if (!body.failed) {
+		snprintf(comment, TABLE_COMMENT_MAX, "%s %016llx", TUN_TABLE,
+			 (unsigned long long)fnv1a(body.p, body.len));
+		sb_put(b, NFT_DELETE "table ip %s {\n\tcomment \"%s\"\n%s",
+		       TUN_TABLE, comment, body.p);
+	}
+	free(body.p);
+	if (body.failed || b->failed) {
+		log_warnx("out of memory for the nft table");
+		return -1;
+	}
+	return 0;
+}
 
 static int table_delete(void)
 {
 	return run_nft(NFT_DELETE);
 }
 
-/* Replaces the table in one transaction: masquerade and forward accept. */
-static int table_install(const struct tun_pool *p, const char *egress, bool dry_run)
+/*
+ * Installs the table p describes, unless the one in place is that one
+ * (same comment): the counters survive a setup that changes nothing.
+ * *changed tells whether it installed. Returns 0, or -1 after one line.
+ */
+static int table_install(const struct tun_pool *p, const char *egress, bool dry_run,
+			 bool *changed)
 {
-	char script[2048], lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN];
-	uint32_t last = tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix);
+	char want[TABLE_COMMENT_MAX], have[TABLE_COMMENT_MAX], lo[INET_ADDRSTRLEN],
+	     hi[INET_ADDRSTRLEN];
+	struct sbuf b = { .failed = false };
+	int rc;
 
-	ip4(p->net, lo);
-	ip4(last, hi);
-	if (dry_run) {
-		say("would install nft table ip %s: masquerade %s-%s out of %s, "
-		    "forward %s*", TUN_TABLE, lo, hi, egress, p->prefix_name);
+	*changed = false;
+	if (table_script(&b, p, egress, want) < 0)
+		return -1;
+	if (table_comment(have) == 1 && strcmp(have, want) == 0) {
+		free(b.p);
 		return 0;
 	}
-	snprintf(script, sizeof script,
-		 NFT_DELETE
-		 "table ip %s {\n"
-		 "\tchain postrouting {\n"
-		 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		 "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
-		 "\t}\n"
-		 "\tchain forward {\n"
-		 "\t\ttype filter hook forward priority filter; policy accept;\n"
-		 "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		 "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		 "\t\tiifname \"%s*\" accept\n"
-		 "\t\toifname \"%s*\" ct state established,related accept\n"
-		 "\t}\n"
-		 "}\n",
-		 TUN_TABLE, lo, hi, egress, p->prefix_name, p->prefix_name,
-		 p->prefix_name, p->prefix_name);
-	return run_nft(script);
+	if (dry_run) {
+		ip4(p->net, lo);
+		ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
+		say("would install nft table ip %s: masquerade %s-%s out of %s, "
+		    "only replies into %s*, nothing unsolicited, %u open port%s",
+		    TUN_TABLE, lo, hi, egress, p->prefix_name, p->n_open,
+		    p->n_open == 1 ? "" : "s");
+		free(b.p);
+		return 0;
+	}
+	rc = run_nft(b.p);
+	free(b.p);
+	*changed = rc == 0;
+	return rc;
 }
 
 /* ---- Setup and teardown ---- */
@@ -1049,6 +1347,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 {
 	char egress[TUN_NAME_MAX];
 	unsigned i, k;
+	bool changed;
 
 	if (find_nft() < 0 || find_egress(p, st, egress) < 0)
 		return -1;
@@ -1058,9 +1357,9 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	if (setup_sysctl(0, st, u, dry_run) < 0)
 		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
-	if (table_install(p, egress, dry_run) < 0)
+	if (table_install(p, egress, dry_run, &changed) < 0)
 		return -1;
-	u->table = true;
+	u->table = changed;
 	for (k = 1; k < sizeof sysctls / sizeof sysctls[0]; k++)
 		if (setup_sysctl(k, st, u, dry_run) < 0)
 			return -1;
@@ -1191,6 +1490,24 @@ bool tun_pool_ready(const struct tun_pool *p)
 			return false;
 	}
 	return p->n > 0;
+}
+
+int tun_table_ensure(const struct tun_pool *p)
+{
+	char egress[TUN_NAME_MAX];
+	struct state st;
+	bool changed = false;
+	int rc = -1;
+
+	if (pool_check(p) < 0 || state_init(&st) < 0)
+		return -1;
+	if (state_load(&st) >= 0 && find_egress(p, &st, egress) == 0)
+		rc = table_install(p, egress, false, &changed);
+	if (rc == 0 && changed)
+		log_info("installed the current nft table ip %s: the one in place was "
+			 "missing or not this one", TUN_TABLE);
+	state_free(&st);
+	return rc;
 }
 
 int tun_open(const char *name)

@@ -1117,6 +1117,8 @@ static int serve(struct config *cfg)
 		if (tun_setup(&cfg->pool, false) < 0)
 			goto out;
 		did_setup = true;
+	} else if (geteuid() == 0 && tun_table_ensure(&cfg->pool) < 0) {
+		goto out;
 	}
 	install_signals();
 	if (open_slots(&g) < 0)
@@ -1153,7 +1155,7 @@ enum opt {
 	OPT_POOL = 256, OPT_SUBNET, OPT_SUBNET6, OPT_CPREFIX, OPT_TUNPREFIX, OPT_USER, OPT_EGRESS,
 	OPT_DRYRUN, OPT_LISTEN, OPT_PATH, OPT_CERT, OPT_KEY, OPT_WORKERS, OPT_TOKENFILE, OPT_ALLOW,
 	OPT_DENY, OPT_DNS, OPT_LINGER, OPT_KEEPALIVE, OPT_METRICS, OPT_TRUSTPROXY, OPT_NOSECCOMP,
-	OPT_MTU, OPT_MAXMSG,
+	OPT_MTU, OPT_MAXMSG, OPT_OPENPORT,
 };
 
 static const struct option gw_opts[] = {
@@ -1169,6 +1171,7 @@ static const struct option gw_opts[] = {
 	{ "keepalive", 1, 0, OPT_KEEPALIVE }, { "metrics", 1, 0, OPT_METRICS },
 	{ "trust-proxy", 1, 0, OPT_TRUSTPROXY }, { "no-seccomp", 0, 0, OPT_NOSECCOMP },
 	{ "mtu", 1, 0, OPT_MTU },           { "max-message", 1, 0, OPT_MAXMSG },
+	{ "open-port", 1, 0, OPT_OPENPORT },
 	{ "verbose", 0, 0, 'v' },         { "quiet", 0, 0, 'q' },
 	{ "help", 0, 0, 'h' },            { 0, 0, 0, 0 },
 };
@@ -1295,6 +1298,13 @@ static int gw_option(struct config *cfg, int opt, const char *arg)
 			return -1;
 		cfg->max_msg = v;
 		return 0;
+	case OPT_OPENPORT:
+		if (tun_pool_open_port(&cfg->pool, arg) < 0) {
+			log_warnx("--open-port %s: expected PORT, PORT/tcp or PORT/udp, "
+				  "PORT 1 to 65535, at most %d", arg, TUN_OPEN_MAX);
+			return -1;
+		}
+		return 0;
 	case 'v':
 		log_verbosity = LOG_DEBUG;
 		return 0;
@@ -1313,7 +1323,8 @@ static void usage(FILE *f)
 {
 	fputs("usage:\n"
 	      "  vpngw setup    [--pool N] [--subnet CIDR] [--client-prefix LEN] [--tun-prefix NAME]\n"
-	      "                 [--user USER] [--egress IFACE] [--mtu N] [--dry-run]\n"
+	      "                 [--user USER] [--egress IFACE] [--mtu N]\n"
+	      "                 [--open-port PORT[/tcp|/udp]]... [--dry-run]\n"
 	      "  vpngw teardown [same options as setup]\n"
 	      "  vpngw serve    [--listen ADDR:PORT] [--path PATH] [--tls-cert PEM --tls-key PEM]\n"
 	      "                 [setup options] [--allow CIDR]... [--deny CIDR]...\n"
@@ -1324,7 +1335,8 @@ static void usage(FILE *f)
 	      "  vpngw --help | --version\n"
 	      "serve defaults: --listen 127.0.0.1:8080, any path, --pool 5, --subnet 10.0.100.0/24\n"
 	      "(slot i is the i-th /24 from there), --tun-prefix vpngw, --user nobody,\n"
-	      "--linger 10, --keepalive 20. Run as root, serve sets the pool up itself.\n", f);
+	      "--linger 10, --keepalive 20. Run as root, serve sets the pool up itself.\n"
+	      "Clients reach no port of the gateway host but those --open-port names.\n", f);
 }
 
 static void config_default(struct config *cfg)
