@@ -4,29 +4,38 @@
  * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
  * nftables table that is the host firewall, lowered conntrack timeouts),
  * records what setup changed in a state file so that teardown restores
- * exactly that, opens TUN devices, deletes a released slot's conntrack
- * entries, and configures the client's interface and routes. It talks
- * rtnetlink, ctnetlink and nf_tables through netlink.c and runs nft to
- * install the table (run_nft). Every reply of the kernel and the state file
- * are parsed by pure functions over (buf, len). It owns no fd it returns:
- * the caller (vpngw.c, client.c) closes them. Packets are not its business.
+ * exactly that, opens TUN devices, runs the privileged helper that deletes
+ * a released slot's conntrack entries and reads the firewall's counters,
+ * and configures the client's interface and routes. It talks rtnetlink,
+ * ctnetlink and nf_tables through netlink.c and runs nft to install the
+ * table (run_nft). Every reply of the kernel and the state file are parsed
+ * by pure functions over (buf, len). It owns no fd it returns: the caller
+ * (vpngw.c, client.c) closes them. Packets are not its business.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -43,10 +52,10 @@
 #define TUN_STATE_MAX 65536	/* bytes: 1024 devices take about 20 KiB */
 #define STATE_SYSCTL_MAX 8
 #define SYSCTL_VAL_MAX 32
-#define CT_ROUND 256		/* conntrack entries deleted per dump */
-#define CT_TUPLE_MAX 256
 #define TABLE_COMMENT_MAX 64	/* "vpngw <16 hex digits>" */
 #define NFTNL_UDATA_TABLE_COMMENT 0	/* libnftnl's TLV type of a comment */
+#define PRIV_TICK_MS 1000	/* the helper pushes counters this often */
+#define PRIV_READY_MS 5000	/* how long tun_priv_start waits for it */
 
 /* The sysctls setup changes, relative to /proc/sys. */
 static const struct {
@@ -906,7 +915,7 @@ fail:
 	return -1;
 }
 
-/* ---- nf_tables over netlink: the table's comment ---- */
+/* ---- nf_tables over netlink: the table's comment, the counters ---- */
 
 static void nft_msg(struct nl_msg *m, unsigned type, uint16_t flags)
 {
@@ -995,6 +1004,56 @@ static int table_comment(char out[static TABLE_COMMENT_MAX])
 		return err;
 	memcpy(out, t.comment, TABLE_COMMENT_MAX);
 	return 1;
+}
+
+struct fw_answer {
+	uint64_t packets[TUN_FW_N];
+	unsigned seen;		/* bit c: counter c was in the reply */
+};
+
+/* NFT_MSG_NEWOBJ: a counter of TUN_TABLE, matched by name. */
+static void counter_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct fw_answer *a = arg;
+	const struct nlattr *tb[NFTA_OBJ_MAX + 1], *c[NFTA_COUNTER_MAX + 1];
+	uint32_t type;
+	uint64_t packets;
+
+	if (!nft_reply(h, NFT_MSG_NEWOBJ, NFTA_OBJ_TABLE, tb, NFTA_OBJ_MAX) ||
+	    !nl_attr_be32(tb[NFTA_OBJ_TYPE], &type) || type != NFT_OBJECT_COUNTER ||
+	    !tb[NFTA_OBJ_DATA] ||
+	    nl_parse(nl_attr_data(tb[NFTA_OBJ_DATA]), nl_attr_len(tb[NFTA_OBJ_DATA]),
+		     c, NFTA_COUNTER_MAX) < 0 ||
+	    !nl_attr_be64(c[NFTA_COUNTER_PACKETS], &packets))
+		return;
+	for (unsigned i = 0; i < TUN_FW_N; i++) {
+		if (nl_attr_str_is(tb[NFTA_OBJ_NAME], fw_names[i])) {
+			a->packets[i] = packets;
+			a->seen |= 1u << i;
+		}
+	}
+}
+
+/* Reads the firewall's counters (zero for one the table lacks). Returns 0,
+ * or -errno (-ENOENT: no table). Needs CAP_NET_ADMIN. */
+static int fw_read(uint64_t packets[static TUN_FW_N])
+{
+	struct fw_answer a = { .seen = 0 };
+	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
+
+	if (fd < 0)
+		return fd;
+	nft_msg(&m, NFT_MSG_GETOBJ, 0);
+	nl_attr_put_str(&m, NFTA_OBJ_TABLE, TUN_TABLE);
+	nl_attr_put_be32(&m, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	err = nl_dump(fd, &m, counter_cb, &a);
+	close(fd);
+	if (!err && !a.seen)
+		err = -ENOENT;
+	if (!err)
+		memcpy(packets, a.packets, sizeof a.packets);
+	return err;
 }
 
 const char *tun_fw_name(enum tun_fw c)
@@ -1522,144 +1581,314 @@ int tun_open(const char *name)
 
 /* ---- Conntrack ---- */
 
-/* One entry to delete: its original tuple as the kernel gave it. */
-struct ct_entry {
-	unsigned char tuple[CT_TUPLE_MAX];
-	size_t tuple_len;
-	unsigned char id[4], zone[2];
-	bool has_id, has_zone;
-};
-
-struct ct_round {
-	uint32_t net, mask;
-	struct ct_entry *e;
-	unsigned n;
-	bool more;		/* matching entries left for the next round */
-};
-
-/* The original source of a conntrack message, or false. */
-static bool ct_orig_src(const struct nlattr *orig, uint32_t *src)
+static void ct_msg(struct nl_msg *m, unsigned type, uint32_t mark, uint32_t mask)
 {
-	const struct nlattr *t[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1];
-
-	if (nl_parse(nl_attr_data(orig), nl_attr_len(orig), t, CTA_TUPLE_MAX) < 0 ||
-	    !t[CTA_TUPLE_IP])
-		return false;
-	if (nl_parse(nl_attr_data(t[CTA_TUPLE_IP]), nl_attr_len(t[CTA_TUPLE_IP]),
-		     ip, CTA_IP_MAX) < 0 || !nl_attr_u32(ip[CTA_IP_V4_SRC], src))
-		return false;
-	*src = ntohl(*src);
-	return true;
-}
-
-static void ct_collect_cb(const struct nlmsghdr *h, void *arg)
-{
-	struct ct_round *r = arg;
-	const struct nlattr *tb[CTA_MAX + 1];
-	struct ct_entry *e;
-	uint32_t src;
-
-	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-	    nl_parse_msg(h, sizeof(struct nfgenmsg), tb, CTA_MAX) < 0 ||
-	    !tb[CTA_TUPLE_ORIG] || !ct_orig_src(tb[CTA_TUPLE_ORIG], &src) ||
-	    (src & r->mask) != r->net)
-		return;
-	if (r->n >= CT_ROUND) {
-		r->more = true;
-		return;
-	}
-	if (nl_attr_len(tb[CTA_TUPLE_ORIG]) > CT_TUPLE_MAX)
-		return;
-	e = &r->e[r->n++];
-	e->tuple_len = nl_attr_len(tb[CTA_TUPLE_ORIG]);
-	memcpy(e->tuple, nl_attr_data(tb[CTA_TUPLE_ORIG]), e->tuple_len);
-	e->has_id = tb[CTA_ID] && nl_attr_len(tb[CTA_ID]) == sizeof e->id;
-	if (e->has_id)
-		memcpy(e->id, nl_attr_data(tb[CTA_ID]), sizeof e->id);
-	e->has_zone = tb[CTA_ZONE] && nl_attr_len(tb[CTA_ZONE]) >= sizeof e->zone;
-	if (e->has_zone)
-		memcpy(e->zone, nl_attr_data(tb[CTA_ZONE]), sizeof e->zone);
-}
-
-static void ct_msg(struct nl_msg *m, unsigned type)
-{
+	/* Version 0: a flush filters on the mark alone, whatever the family. */
 	struct nfgenmsg nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
 
 	nl_msg_init(m, (NFNL_SUBSYS_CTNETLINK << 8) | type, 0);
 	nl_msg_put(m, &nfg, sizeof nfg);
+	nl_attr_put_be32(m, CTA_MARK, mark);
+	nl_attr_put_be32(m, CTA_MARK_MASK, mask);
 }
 
-/* Deletes one entry by its original tuple (and id, so not a newer one). */
-static int ct_delete(int fd, const struct ct_entry *e)
+struct ct_count {
+	uint32_t mark, mask;
+	long n;			/* entries whose mark matches */
+	long other;		/* entries the kernel returned that do not */
+};
+
+/* IPCTNL_MSG_CT_NEW of a dump: counted by whether its mark matches. */
+static void ct_count_cb(const struct nlmsghdr *h, void *arg)
 {
+	struct ct_count *c = arg;
+	const struct nlattr *tb[CTA_MAX + 1];
+	uint32_t mark = 0;
+
+	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(h->nlmsg_type) != IPCTNL_MSG_CT_NEW ||
+	    nl_parse_msg(h, sizeof(struct nfgenmsg), tb, CTA_MAX) < 0)
+		return;
+	(void)nl_attr_be32(tb[CTA_MARK], &mark);
+	if ((mark & c->mask) == c->mark)
+		c->n++;
+	else
+		c->other++;
+}
+
+/*
+ * Deletes every conntrack entry whose mark matches mark under mask, with
+ * one IPCTNL_MSG_CT_DELETE that names no tuple but CTA_MARK and
+ * CTA_MARK_MASK: the kernel walks its table once. A kernel that ignored
+ * the mark (no CONFIG_NF_CONNTRACK_MARK) would delete every entry, so a
+ * dump with the same filter comes first: it counts the entries, and if it
+ * returns one of another mark, nothing is deleted (-EOPNOTSUPP). Returns
+ * the count, or -errno.
+ */
+static long ct_flush_marked(uint32_t mark, uint32_t mask)
+{
+	struct ct_count c = { .mark = mark & mask, .mask = mask };
 	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
 
-	ct_msg(&m, IPCTNL_MSG_CT_DELETE);
-	nl_attr_put(&m, CTA_TUPLE_ORIG | NLA_F_NESTED, e->tuple, e->tuple_len);
-	if (e->has_id)
-		nl_attr_put(&m, CTA_ID, e->id, sizeof e->id);
-	if (e->has_zone)
-		nl_attr_put(&m, CTA_ZONE, e->zone, sizeof e->zone);
-	return nl_talk(fd, &m);
-}
-
-/* One round: dump, collect up to CT_ROUND matches, delete them. */
-static int ct_round(int fd, struct ct_round *r, unsigned *deleted)
-{
-	struct nl_msg m;
-	unsigned i;
-	int err, first = 0;
-
-	r->n = 0;
-	r->more = false;
-	ct_msg(&m, IPCTNL_MSG_CT_GET);
-	err = nl_dump(fd, &m, ct_collect_cb, r);
-	if (err)
-		return err;
-	for (i = 0; i < r->n; i++) {
-		err = ct_delete(fd, &r->e[i]);
-		if (!err)
-			(*deleted)++;
-		else if (err != -ENOENT && !first)
-			first = err;
-	}
-	return first;
-}
-
-int tun_ct_flush(uint32_t net, unsigned prefix)
-{
-	struct ct_round r = { .mask = mask_of(prefix) };
-	unsigned deleted = 0, before, rounds;
-	int fd, err = 0;
-
-	if (prefix > 32) {
-		errno = EINVAL;
-		return -1;
-	}
-	r.net = net & r.mask;
-	r.e = calloc(CT_ROUND, sizeof *r.e);
-	if (!r.e)
-		return -1;
-	fd = nl_open(NETLINK_NETFILTER);
-	if (fd < 0) {
-		free(r.e);
-		errno = -fd;
-		return -1;
-	}
-	/* Rounds bound the memory; each must make progress. */
-	for (rounds = 0; rounds < 1024; rounds++) {
-		before = deleted;
-		err = ct_round(fd, &r, &deleted);
-		if (err || !r.more || deleted == before)
-			break;
+	if (fd < 0)
+		return fd;
+	ct_msg(&m, IPCTNL_MSG_CT_GET, mark, mask);
+	err = nl_dump(fd, &m, ct_count_cb, &c);
+	if (!err && c.other)
+		err = -EOPNOTSUPP;
+	if (!err) {
+		ct_msg(&m, IPCTNL_MSG_CT_DELETE, mark, mask);
+		err = nl_talk(fd, &m);
 	}
 	close(fd);
-	free(r.e);
-	if (err) {
-		errno = -err;
+	return err ? err : c.n;
+}
+
+long tun_ct_flush_pool(void)
+{
+	long n = ct_flush_marked(TUN_CT_MARK, TUN_CT_MARK_MASK);
+
+	if (n < 0) {
+		errno = (int)-n;
 		return -1;
 	}
-	return deleted;
+	return n;
+}
+
+/* ---- The privileged helper ---- */
+
+static pid_t priv_pid;		/* the helper, while it runs */
+
+static uint64_t priv_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends one message, blocking (the helper's side). */
+static int priv_send(int sock, const struct tun_priv_msg *m)
+{
+	ssize_t n;
+
+	do
+		n = send(sock, m, sizeof *m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof *m ? 0 : -1;
+}
+
+/* Closes every fd but keep. */
+static void close_all_but(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+#ifdef SYS_close_range
+	if ((keep == 0 || syscall(SYS_close_range, 0u, (unsigned)keep - 1, 0u) == 0) &&
+	    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+		return;
+#endif
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 0; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+/*
+ * Becomes the helper: uid:gid (when root) with CAP_NET_ADMIN alone, in the
+ * bounding set too; no new privileges, not dumpable (the gateway, of the
+ * same uid, cannot ptrace it), killed when parent dies. Returns 0 or -errno.
+ */
+static int priv_become(int sock, uid_t uid, gid_t gid, pid_t parent)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_NAME, "vpngw-ct", 0, 0, 0);
+	close_all_but(sock);
+	if (geteuid() == 0) {
+		for (int cap = 0; cap <= 63; cap++)
+			if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			    errno != EINVAL)
+				return -errno;
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+			return -errno;
+	}
+	data[0].effective = data[0].permitted = 1u << CAP_NET_ADMIN;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* A change of credentials clears the parent-death signal: set it now. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -errno;
+	if (getppid() != parent)
+		_exit(0);
+	return 0;
+}
+
+/* One request: a flush of a slot below n, answered whatever happens. */
+static void priv_request(int sock, const struct tun_priv_msg *req, unsigned n)
+{
+	struct tun_priv_msg m = { .type = TUN_PRIV_FLUSHED, .slot = req->slot };
+
+	if (req->type != TUN_PRIV_FLUSH || req->slot >= n)
+		m.result = -EINVAL;
+	else
+		m.result = ct_flush_marked(TUN_CT_MARK | (req->slot + 1), 0xffffffffu);
+	if (priv_send(sock, &m) < 0)
+		_exit(1);
+}
+
+/*
+ * The helper's loop: requests are answered in order; between them, and at
+ * least every PRIV_TICK_MS, the counters are read and pushed when they
+ * changed. EOF on the socket (the gateway is gone) ends it.
+ */
+static noreturn void priv_serve(int sock, unsigned n)
+{
+	struct tun_priv_msg req, cnt = { .type = TUN_PRIV_COUNTERS }, last = { 0 };
+	uint64_t next = 0;
+
+	for (;;) {
+		uint64_t now = priv_now();
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		int r;
+		ssize_t got;
+
+		if (now >= next) {
+			if (fw_read(cnt.packets) == 0 &&
+			    memcmp(cnt.packets, last.packets, sizeof cnt.packets) != 0) {
+				if (priv_send(sock, &cnt) < 0)
+					_exit(1);
+				last = cnt;
+			}
+			next = now + PRIV_TICK_MS;
+		}
+		r = poll(&pfd, 1, (int)(next - now));
+		if (r < 0 && errno != EINTR)
+			_exit(1);
+		if (r <= 0)
+			continue;
+		got = recv(sock, &req, sizeof req, MSG_TRUNC);
+		if (got == 0)
+			_exit(0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			_exit(1);
+		if ((size_t)got == sizeof req)
+			priv_request(sock, &req, n);
+	}
+}
+
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+{
+	struct tun_priv_msg m;
+	struct pollfd pfd;
+	pid_t parent = getpid(), pid;
+	ssize_t got = -1;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("conntrack helper: socketpair");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("conntrack helper: fork");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct tun_priv_msg ready = { .type = TUN_PRIV_READY };
+		unsigned n = p->n;
+
+		ready.result = priv_become(sv[1], uid, gid, parent);
+		if (priv_send(sv[1], &ready) < 0 || ready.result)
+			_exit(1);
+		priv_serve(sv[1], n);
+	}
+	close(sv[1]);
+	/* Start-up may block: nothing is served yet. */
+	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
+	do
+		r = poll(&pfd, 1, PRIV_READY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		got = recv(sv[0], &m, sizeof m, MSG_TRUNC | MSG_DONTWAIT);
+	if (got != (ssize_t)sizeof m || m.type != TUN_PRIV_READY || m.result) {
+		if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result < 0) {
+			errno = (int)-m.result;
+			log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN",
+				 (unsigned)uid);
+		} else {
+			log_warnx("conntrack helper: no answer at start-up");
+		}
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		log_warn("conntrack helper: socket");
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	priv_pid = pid;
+	return sv[0];
+}
+
+int tun_priv_flush(int fd, unsigned slot)
+{
+	struct tun_priv_msg m = { .type = TUN_PRIV_FLUSH, .slot = slot };
+	ssize_t n = send(fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n == (ssize_t)sizeof m)
+		return 0;
+	if (n >= 0)
+		errno = EPROTO;
+	return -1;
+}
+
+int tun_priv_read(int fd, struct tun_priv_msg *m)
+{
+	ssize_t n = recv(fd, m, sizeof *m, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+	if (n == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if ((size_t)n != sizeof *m ||
+	    (m->type != TUN_PRIV_FLUSHED && m->type != TUN_PRIV_COUNTERS)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
+void tun_priv_close(int fd)
+{
+	close(fd);
+	if (priv_pid > 0) {
+		kill(priv_pid, SIGKILL);
+		while (waitpid(priv_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		priv_pid = 0;
+	}
 }
 
 /* ---- The client's interface ---- */

@@ -2,9 +2,10 @@
 /*
  * tun.h: the host side of vpngw. The slot pool (persistent TUN devices, their
  * addresses, IPv4 forwarding, the nftables table that is the host firewall,
- * conntrack timeouts) set up and torn down, TUN devices opened, conntrack
- * entries of a released slot deleted, and the client's interface and
- * routes. The only file, with netlink.c, that does ioctl, netlink or runs nft.
+ * conntrack timeouts) set up and torn down, TUN devices opened, the small
+ * privileged helper that deletes a released slot's conntrack entries and
+ * reads the firewall's counters, and the client's interface and routes. The
+ * only file, with netlink.c, that does ioctl, netlink or runs nft.
  */
 #ifndef VPNGW_TUN_H
 #define VPNGW_TUN_H
@@ -97,11 +98,12 @@ int tun_open(const char *name);
 #define TUN_CT_MARK_MASK 0xffff0000u
 
 /*
- * Deletes every conntrack entry whose original source lies in net/prefix
- * (host order), through ctnetlink. Needs CAP_NET_ADMIN. Returns the number
- * deleted, or -1 with errno set.
+ * Deletes every conntrack entry of the pool (any slot's mark): what a
+ * previous run left behind. Blocks while the kernel walks its table; for
+ * start-up only. Needs CAP_NET_ADMIN. Returns the number of entries found
+ * and deleted, or -1 with errno set.
  */
-int tun_ct_flush(uint32_t net, unsigned prefix);
+long tun_ct_flush_pool(void);
 
 /* The firewall's named counters (nft objects in table TUN_TABLE). */
 enum tun_fw {
@@ -115,6 +117,56 @@ enum tun_fw {
 
 /* The counter's name, as in nft and in the stats line ("unsolicited"...). */
 const char *tun_fw_name(enum tun_fw c);
+
+/* ---- The privileged helper ---- */
+
+/*
+ * A child process that keeps CAP_NET_ADMIN so that the gateway need not: it
+ * runs as the gateway's user with no other capability, no new privileges,
+ * no fd but its socket, and dies with its parent. It deletes one slot's
+ * conntrack entries when asked and pushes the firewall counters about once
+ * a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
+ */
+enum tun_priv_type {
+	TUN_PRIV_READY = 1,   /* helper -> gateway, once: result 0 or -errno */
+	TUN_PRIV_FLUSH,       /* gateway -> helper: delete slot's entries */
+	TUN_PRIV_FLUSHED,     /* helper -> gateway: result = entries or -errno */
+	TUN_PRIV_COUNTERS,    /* helper -> gateway: packets[] */
+};
+
+struct tun_priv_msg {
+	uint32_t type;        /* enum tun_priv_type */
+	uint32_t slot;        /* FLUSH, FLUSHED: the slot's index in the pool */
+	int64_t result;
+	uint64_t packets[TUN_FW_N]; /* COUNTERS: per enum tun_fw */
+};
+
+/*
+ * Forks the helper for pool p; it becomes uid:gid (when started as root)
+ * keeping only CAP_NET_ADMIN, and accepts slot indexes below p->n only.
+ * Waits (up to 5 s) until it is ready. Returns the gateway's end, a
+ * non-blocking close-on-exec socket, or -1 after one line.
+ */
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+	__attribute__((warn_unused_result));
+
+/*
+ * Asks the helper to delete slot's conntrack entries; never blocks. Returns
+ * 0 when the request is sent, or -1 with errno (EAGAIN: the helper's queue
+ * is full, ask again later; anything else: the helper is gone).
+ */
+int tun_priv_flush(int fd, unsigned slot) __attribute__((warn_unused_result));
+
+/*
+ * Reads one message of the helper into *m, never blocking. Returns 1 for a
+ * message (TUN_PRIV_FLUSHED or TUN_PRIV_COUNTERS; the caller checks the
+ * slot index), 0 when there is none now, -1 when the helper is gone or
+ * broke the protocol: the caller then calls tun_priv_close.
+ */
+int tun_priv_read(int fd, struct tun_priv_msg *m) __attribute__((warn_unused_result));
+
+/* Closes the helper's socket; the helper exits, and is reaped. */
+void tun_priv_close(int fd);
 
 /* ---- The client's interface ---- */
 
