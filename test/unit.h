@@ -29,5 +29,6 @@ struct unit_case {
 extern const struct unit_case unit_sha1_base64[];
 extern const struct unit_case unit_ws[];
 extern const struct unit_case unit_nat[];
+extern const struct unit_case unit_tun[];
 
 #endif
