@@ -96,6 +96,7 @@ selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 if [ "$(id -u)" = 0 ]; then
 	selected setup && suite setup test/setup.sh
 	selected gateway && suite gateway test/netns.sh
+	selected firewall && suite firewall test/firewall.sh
 	selected client && [ -x test/client.sh ] && suite client test/client.sh
 	selected tls && [ -x test/tls.sh ] && grep -q '^TLS ?= 1' Makefile && suite tls test/tls.sh
 	if selected asan-e2e; then
