@@ -46,12 +46,12 @@ vpngw: $(OBJ)
 	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
-	test/unit_v1.c ws.c v1.c nat.c sha1.c base64.c admit.c
+	test/unit_v1.c test/unit_tun.c ws.c v1.c nat.c sha1.c base64.c admit.c log.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
-test/unit: $(UNIT) $(wildcard *.h test/*.h)
+test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
-test/unit-asan: $(UNIT) $(wildcard *.h test/*.h)
+test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan

@@ -73,7 +73,7 @@ struct opt {
 	check_fn *check;         /* K_STR, K_STRS: or NULL */
 };
 
-static check_fn check_listen, check_path, check_prefix, check_ifname, check_port, check_token;
+static check_fn check_listen, check_path, check_prefix, check_ifname, check_token;
 
 #define AT(field) offsetof(struct cli_args, field)
 #define NUM(field, lo, hi) K_NUM, AT(field), lo, hi, NULL
@@ -109,7 +109,7 @@ static const struct opt opts[] = {
 	{ "--mtu", NULL, "N", "the slots' MTU, announced to clients (default 1500)",
 	  SETUP | SERVE, 0, NUM(mtu, 576, 65535) },
 	{ "--open-port", NULL, "PORT[/tcp|/udp]", "let tunnel clients reach PORT of this host (repeatable)",
-	  SETUP | SERVE, F_REPEAT, K_STRS, AT(open_ports), 0, 0, check_port },
+	  SETUP | SERVE, F_REPEAT, K_STRS, AT(open_ports), 0, 0, NULL },
 	{ "--allow", NULL, "CIDR", "let clients reach CIDR (repeatable)",
 	  SERVE, F_REPEAT, LIST(allow) },
 	{ "--deny", NULL, "CIDR", "keep clients from reaching CIDR (repeatable)",
@@ -619,20 +619,6 @@ static const char *check_ifname(const char *s)
 {
 	return name_ok(s, TUN_NAME_MAX - 1) ? NULL :
 	       "at most 15 characters, no '/', ':', '%', '*', quotes or spaces";
-}
-
-/* "PORT", "PORT/tcp" or "PORT/udp". */
-static const char *check_port(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	size_t len = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long port;
-
-	if (!number(s, len, 1, 65535, &port))
-		return "expected a port from 1 to 65535, then /tcp or /udp";
-	if (slash && strcmp(slash, "/tcp") && strcmp(slash, "/udp"))
-		return "expected a port from 1 to 65535, then /tcp or /udp";
-	return NULL;
 }
 
 /* It goes into a header line: printable, no spaces, not too long. */

@@ -15,6 +15,7 @@
 #include "netlink.h"
 
 #define NL_RECV_MAX 65536	/* a dump skb is at most 32 KiB */
+#define NL_WALK_MORE 1		/* walk: no ACK, DONE or error yet */
 
 static uint32_t seq_next = 1;	/* per socket in effect: races are harmless */
 
@@ -76,6 +77,18 @@ void nl_attr_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
 void nl_attr_put_u32(struct nl_msg *m, uint16_t type, uint32_t v)
 {
 	nl_attr_put(m, type, &v, sizeof v);
+}
+
+void nl_attr_put_be32(struct nl_msg *m, uint16_t type, uint32_t v)
+{
+	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+	nl_attr_put(m, type, b, sizeof b);
+}
+
+void nl_attr_put_str(struct nl_msg *m, uint16_t type, const char *s)
+{
+	nl_attr_put(m, type, s, strlen(s) + 1);
 }
 
 size_t nl_attr_nest_start(struct nl_msg *m, uint16_t type)
@@ -143,7 +156,8 @@ static int send_msg(int fd, struct nl_msg *m)
 	return 0;
 }
 
-/* The error an NLMSG_ERROR message carries: 0 (ACK) or -errno. */
+/* The error an NLMSG_ERROR message carries: 0 (ACK) or -errno; a code no
+ * errno has (MAX_ERRNO is 4095) is a malformed message. */
 static int error_of(const struct nlmsghdr *h)
 {
 	struct nlmsgerr e;
@@ -151,20 +165,54 @@ static int error_of(const struct nlmsghdr *h)
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof e.error))
 		return -EBADMSG;
 	memcpy(&e.error, NLMSG_DATA(h), sizeof e.error);
+	if (e.error < -4095 || e.error > 4095)
+		return -EBADMSG;
 	return e.error > 0 ? -e.error : e.error;
 }
 
 /*
- * Reads replies to seq until the ACK/error (or DONE when dump), handing the
- * others to cb. Returns 0 or -errno; a message of another sequence is skipped.
+ * Walks the netlink messages in buf/len (what one recv() returned): the
+ * messages of sequence seq are handed to cb until the ACK or error (or,
+ * when dump, DONE); messages of another sequence are skipped. Pure: every
+ * length the buffer claims is checked against len before it is read, and
+ * buf must be 4-byte aligned (NLMSG_ALIGNTO). Returns NL_WALK_MORE when no
+ * terminator was found (read the next buffer), 0 on the ACK or DONE, the
+ * -errno an error message carries, or -EBADMSG for a malformed buffer.
  */
+static int walk(const unsigned char *buf, size_t len, uint32_t seq, bool dump,
+		   nl_cb cb, void *arg)
+{
+	size_t off = 0;
+
+	while (len - off >= NLMSG_HDRLEN) {
+		const struct nlmsghdr *h = (const void *)(buf + off);
+		size_t step;
+
+		if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len - off)
+			return -EBADMSG;
+		step = NLMSG_ALIGN(h->nlmsg_len);
+		off = step < len - off ? off + step : len;
+		if (h->nlmsg_seq != seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_ERROR)
+			return error_of(h);
+		if (h->nlmsg_type == NLMSG_DONE && dump)
+			return 0;
+		if (h->nlmsg_type < NLMSG_MIN_TYPE)
+			continue;
+		if (cb)
+			cb(h, arg);
+	}
+	return off == len ? NL_WALK_MORE : -EBADMSG;
+}
+
+/* Reads replies to seq until walk finds the end. Returns 0 or -errno. */
 static int receive_into(int fd, unsigned char *buf, uint32_t seq, bool dump,
 			nl_cb cb, void *arg)
 {
 	for (;;) {
 		ssize_t n = recv(fd, buf, NL_RECV_MAX, MSG_TRUNC);
-		size_t off, step;
-		const struct nlmsghdr *h;
+		int rc;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -172,22 +220,9 @@ static int receive_into(int fd, unsigned char *buf, uint32_t seq, bool dump,
 			return -errno;
 		if ((size_t)n > NL_RECV_MAX)
 			return -EMSGSIZE;
-		for (off = 0; off < (size_t)n && (size_t)n - off >= NLMSG_HDRLEN; off += step) {
-			h = (const void *)(buf + off);
-			if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - off)
-				return -EBADMSG;
-			step = NLMSG_ALIGN(h->nlmsg_len);
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return error_of(h);
-			if (h->nlmsg_type == NLMSG_DONE && dump)
-				return 0;
-			if (h->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;
-			if (cb)
-				cb(h, arg);
-		}
+		rc = walk(buf, (size_t)n, seq, dump, cb, arg);
+		if (rc != NL_WALK_MORE)
+			return rc;
 	}
 }
 
@@ -284,4 +319,44 @@ bool nl_attr_u32(const struct nlattr *a, uint32_t *v)
 		return false;
 	memcpy(v, nl_attr_data(a), sizeof *v);
 	return true;
+}
+
+bool nl_attr_be32(const struct nlattr *a, uint32_t *v)
+{
+	const unsigned char *p;
+
+	if (!a || nl_attr_len(a) < 4)
+		return false;
+	p = nl_attr_data(a);
+	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return true;
+}
+
+bool nl_attr_be64(const struct nlattr *a, uint64_t *v)
+{
+	const unsigned char *p;
+	uint64_t x = 0;
+
+	if (!a || nl_attr_len(a) < 8)
+		return false;
+	p = nl_attr_data(a);
+	for (int i = 0; i < 8; i++)
+		x = x << 8 | p[i];
+	*v = x;
+	return true;
+}
+
+bool nl_attr_str_is(const struct nlattr *a, const char *s)
+{
+	size_t len = strlen(s), alen;
+	const char *p;
+
+	if (!a)
+		return false;
+	p = nl_attr_data(a);
+	alen = nl_attr_len(a);
+	/* The kernel's strings end with a NUL; a bare one is accepted too. */
+	if (alen > len && p[len] == '\0')
+		alen = len;
+	return alen == len && memcmp(p, s, len) == 0;
 }

@@ -2,8 +2,8 @@
 /*
  * netlink.h: netlink done by hand, for tun.c only. A request is built in a
  * fixed buffer (header, family header, attributes, nests), sent, and its
- * ACK, reply or dump read back; replies' attributes are parsed with every
- * length checked. It knows no rtnetlink or ctnetlink semantics: tun.c says
+ * ACK, reply or dump read back; the messages of a reply are walked and
+ * their attributes parsed with every length checked. It knows no rtnetlink or ctnetlink semantics: tun.c says
  * what to ask. Functions return 0 or -errno and print nothing.
  */
 #ifndef VPNGW_NETLINK_H
@@ -35,6 +35,9 @@ void *nl_msg_put(struct nl_msg *m, const void *data, size_t len);
 /* Appends one attribute of len bytes of payload. */
 void nl_attr_put(struct nl_msg *m, uint16_t type, const void *data, size_t len);
 void nl_attr_put_u32(struct nl_msg *m, uint16_t type, uint32_t v);
+/* A u32 in network order (nfnetlink's NLA_BE32), a NUL-terminated string. */
+void nl_attr_put_be32(struct nl_msg *m, uint16_t type, uint32_t v);
+void nl_attr_put_str(struct nl_msg *m, uint16_t type, const char *s);
 
 /* Opens a nest; nl_attr_nest_end closes it with the returned offset. */
 size_t nl_attr_nest_start(struct nl_msg *m, uint16_t type);
@@ -69,5 +72,10 @@ const void *nl_attr_data(const struct nlattr *a);
 size_t nl_attr_len(const struct nlattr *a);
 /* Reads a's u32 payload into *v; false if a is NULL or too short. */
 bool nl_attr_u32(const struct nlattr *a, uint32_t *v);
+/* The same for nfnetlink's big-endian NLA_BE32 and NLA_BE64. */
+bool nl_attr_be32(const struct nlattr *a, uint32_t *v);
+bool nl_attr_be64(const struct nlattr *a, uint64_t *v);
+/* true if a is the string s (with or without its terminating NUL). */
+bool nl_attr_str_is(const struct nlattr *a, const char *s);
 
 #endif

@@ -2,29 +2,43 @@
 /*
  * tun.c: the host side of vpngw. It creates and removes the slot pool
  * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
- * nftables table, lowered conntrack timeouts), records what setup changed
- * in a state file so that teardown restores exactly that, opens TUN
- * devices, deletes a released slot's conntrack entries, and configures the
- * client's interface and routes. It talks rtnetlink and ctnetlink through
- * netlink.c and runs nft once (run_nft). It owns no fd it returns: the
- * caller (vpngw.c, client.c) closes them. Packets are not its business.
+ * nftables table that is the host firewall, lowered conntrack timeouts),
+ * records what setup changed in a state file so that teardown restores
+ * exactly that, opens TUN devices, runs the privileged helper that deletes
+ * a released slot's conntrack entries and reads the firewall's counters,
+ * and configures the client's interface and routes. It talks rtnetlink,
+ * ctnetlink and nf_tables through netlink.c and runs nft to install the
+ * table (run_nft). Every reply of the kernel and the state file are parsed
+ * by pure functions over (buf, len). It owns no fd it returns: the caller
+ * (vpngw.c, client.c) closes them. Packets are not its business.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/if_tun.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
@@ -35,10 +49,13 @@
 
 #define TUN_STATE_FILE "/run/vpngw/state"
 #define TUN_STATE_ENV "VPNGW_STATE_FILE"	/* overrides it (tests) */
+#define TUN_STATE_MAX 65536	/* bytes: 1024 devices take about 20 KiB */
 #define STATE_SYSCTL_MAX 8
 #define SYSCTL_VAL_MAX 32
-#define CT_ROUND 256		/* conntrack entries deleted per dump */
-#define CT_TUPLE_MAX 256
+#define TABLE_COMMENT_MAX 64	/* "vpngw <16 hex digits>" */
+#define NFTNL_UDATA_TABLE_COMMENT 0	/* libnftnl's TLV type of a comment */
+#define PRIV_TICK_MS 1000	/* the helper pushes counters this often */
+#define PRIV_READY_MS 5000	/* how long tun_priv_start waits for it */
 
 /* The sysctls setup changes, relative to /proc/sys. */
 static const struct {
@@ -52,7 +69,8 @@ static const struct {
 	{ "net/netfilter/nf_conntrack_icmp_timeout", "10", true },
 };
 
-/* What setup changed: the original sysctl values and the devices it made. */
+/* What setup changed (the original sysctl values, the devices it made) and
+ * the egress interface it masquerades out of. */
 struct state {
 	struct {
 		char path[64];
@@ -61,6 +79,12 @@ struct state {
 	unsigned n_sys;
 	char (*devs)[TUN_NAME_MAX];
 	unsigned n_devs;
+	char egress[TUN_NAME_MAX];
+};
+
+/* The firewall's counters, named as in the table (enum tun_fw order). */
+static const char *const fw_names[TUN_FW_N] = {
+	"unsolicited", "invalid", "to_host", "leak", "cross_slot",
 };
 
 static void say(const char *fmt, ...) PRINTF(1, 2);
@@ -110,6 +134,42 @@ void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAM
 	/* pool_check keeps names short; a truncated one never matches. */
 	if (snprintf(out, TUN_NAME_MAX, "%s%u", p->prefix_name, i) >= TUN_NAME_MAX)
 		out[TUN_NAME_MAX - 1] = '\0';
+}
+
+/* "PORT", "PORT/tcp" or "PORT/udp": pure, s is a C string. */
+static int port_parse(const char *s, struct tun_port *out)
+{
+	unsigned long v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && p - s < 5; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (p == s || v < 1 || v > 65535)
+		return -1;
+	out->port = (uint16_t)v;
+	if (*p == '\0' || strcmp(p, "/tcp") == 0)
+		out->proto = IPPROTO_TCP;
+	else if (strcmp(p, "/udp") == 0)
+		out->proto = IPPROTO_UDP;
+	else
+		return -1;
+	return 0;
+}
+
+int tun_pool_open_port(struct tun_pool *p, const char *s)
+{
+	struct tun_port t;
+	unsigned i;
+
+	if (port_parse(s, &t) < 0)
+		return -1;
+	for (i = 0; i < p->n_open; i++)
+		if (p->open[i].port == t.port && p->open[i].proto == t.proto)
+			return 0;
+	if (p->n_open >= TUN_OPEN_MAX)
+		return -1;
+	p->open[p->n_open++] = t;
+	return 0;
 }
 
 /* A name safe as an interface name and inside an nft string. */
@@ -531,27 +591,144 @@ static void state_add_sysctl(struct state *st, const char *path, const char *val
 	st->n_sys++;
 }
 
+/* The next word of buf[*off..len): separated by spaces or tabs, up to the
+ * end of the line. Returns its length (0 at the end of the line). */
+static size_t word(const char *buf, size_t len, size_t *off, const char **w)
+{
+	size_t i = *off, n = 0;
+
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	*w = buf + i;
+	while (i + n < len && buf[i + n] != ' ' && buf[i + n] != '\t' &&
+	       buf[i + n] != '\n')
+		n++;
+	*off = i + n;
+	return n;
+}
+
+/* A word copied into out[cap] if it fits and is printable ASCII. */
+static bool word_copy(char *out, size_t cap, const char *w, size_t n)
+{
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (w[i] <= ' ' || w[i] > '~')
+			return false;
+	memcpy(out, w, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* One line of the state file, without its newline: true if understood. */
+static bool state_line(struct state *st, const char *line, size_t len)
+{
+	const char *w[4];
+	size_t n[4], off = 0;
+	char a[80], b[SYSCTL_VAL_MAX];
+	unsigned k, words = 0;
+
+	while (words < 4 && (n[words] = word(line, len, &off, &w[words])) > 0)
+		words++;
+	if (words == 0 || w[0][0] == '#')
+		return true;
+	if (words == 3 && n[0] == 6 && memcmp(w[0], "sysctl", 6) == 0 &&
+	    word_copy(a, sizeof a, w[1], n[1]) && word_copy(b, sizeof b, w[2], n[2])) {
+		/* Only a sysctl setup changes, and only a number, is restored. */
+		for (size_t i = 0; b[i]; i++)
+			if (b[i] < '0' || b[i] > '9')
+				return false;
+		for (k = 0; k < sizeof sysctls / sizeof sysctls[0]; k++) {
+			if (strcmp(a, sysctls[k].path) == 0) {
+				state_add_sysctl(st, a, b);
+				return true;
+			}
+		}
+		return false;
+	}
+	if (words == 2 && n[0] == 3 && memcmp(w[0], "dev", 3) == 0 &&
+	    word_copy(a, TUN_NAME_MAX, w[1], n[1]) && name_ok(a)) {
+		state_add_dev(st, a);
+		return true;
+	}
+	if (words == 2 && n[0] == 6 && memcmp(w[0], "egress", 6) == 0 &&
+	    word_copy(st->egress, sizeof st->egress, w[1], n[1])) {
+		if (name_ok(st->egress))
+			return true;
+		st->egress[0] = '\0';
+	}
+	return false;
+}
+
+/*
+ * Parses the state file's bytes buf/len into st (prepared by state_init):
+ * lines "sysctl PATH VALUE" (PATH one of the sysctls setup changes, VALUE a
+ * number), "dev NAME" and "egress NAME"; blank lines and "#" comments. Pure:
+ * it reads buf[0..len) only, which need not end with a newline or a NUL.
+ * Returns the number of lines it did not understand; they are ignored.
+ */
+static unsigned state_parse(struct state *st, const char *buf, size_t len)
+{
+	unsigned bad = 0;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+
+		if (!state_line(st, buf + off, n))
+			bad++;
+		off += n + (nl != NULL);
+	}
+	return bad;
+}
+
 /* Loads the state file: 1 if read, 0 if there is none, -1 on error. */
 static int state_load(struct state *st)
 {
-	char line[160], a[80], b[80];
 	const char *path = state_path();
-	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t len = 0;
+	ssize_t n = 0;
+	unsigned bad;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (!f) {
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		log_warn("%s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof line, f)) {
-		if (sscanf(line, "sysctl %79s %79s", a, b) == 2 &&
-		    strncmp(a, "net/", 4) == 0 && !strstr(a, ".."))
-			state_add_sysctl(st, a, b);
-		else if (sscanf(line, "dev %79s", a) == 1 && name_ok(a))
-			state_add_dev(st, a);
+	buf = malloc(TUN_STATE_MAX + 1);
+	if (!buf) {
+		log_warn("%s", path);
+		close(fd);
+		return -1;
 	}
-	fclose(f);
+	/* One byte more than allowed tells a file that is too large. */
+	while (len <= TUN_STATE_MAX) {
+		n = read(fd, buf + len, TUN_STATE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (n < 0 || len > TUN_STATE_MAX) {
+		if (n < 0)
+			log_warn("%s", path);
+		else
+			log_warnx("%s: larger than %d bytes; not a vpngw state file", path,
+				  TUN_STATE_MAX);
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	bad = state_parse(st, buf, len);
+	free(buf);
+	if (bad)
+		log_warnx("%s: %u line%s not understood, ignored", path, bad, bad == 1 ? "" : "s");
 	return 1;
 }
 
@@ -597,6 +774,8 @@ static int state_save(const struct state *st)
 		fprintf(f, "sysctl %s %s\n", st->sys[i].path, st->sys[i].value);
 	for (i = 0; i < st->n_devs; i++)
 		fprintf(f, "dev %s\n", st->devs[i]);
+	if (st->egress[0])
+		fprintf(f, "egress %s\n", st->egress);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		log_warn("%s", tmp);
 		fclose(f);
@@ -736,45 +915,345 @@ fail:
 	return -1;
 }
 
+/* ---- nf_tables over netlink: the table's comment, the counters ---- */
+
+static void nft_msg(struct nl_msg *m, unsigned type, uint16_t flags)
+{
+	struct nfgenmsg nfg = { .nfgen_family = NFPROTO_IPV4, .version = NFNETLINK_V0 };
+
+	nl_msg_init(m, (NFNL_SUBSYS_NFTABLES << 8) | type, flags);
+	nl_msg_put(m, &nfg, sizeof nfg);
+}
+
+/* true if h is an nf_tables message of type type, for table TUN_TABLE. */
+static bool nft_reply(const struct nlmsghdr *h, unsigned type, unsigned name_attr,
+		      const struct nlattr **tb, unsigned max)
+{
+	return NFNL_SUBSYS_ID(h->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
+	       NFNL_MSG_TYPE(h->nlmsg_type) == type &&
+	       nl_parse_msg(h, sizeof(struct nfgenmsg), tb, max) == 0 &&
+	       nl_attr_str_is(tb[name_attr], TUN_TABLE);
+}
+
+/*
+ * The comment in a table's user data: libnftnl's TLVs, one byte of type and
+ * one of length each, the comment's value a NUL-terminated string. Pure.
+ * Copies it into out and returns true, or returns false.
+ */
+static bool udata_comment(const unsigned char *p, size_t len, char out[static TABLE_COMMENT_MAX])
+{
+	while (len >= 2) {
+		size_t n = p[1];
+
+		if (n > len - 2)
+			return false;
+		if (p[0] == NFTNL_UDATA_TABLE_COMMENT) {
+			const unsigned char *nul = memchr(p + 2, '\0', n);
+			size_t sl = nul ? (size_t)(nul - (p + 2)) : n;
+
+			if (sl >= TABLE_COMMENT_MAX)
+				return false;
+			memcpy(out, p + 2, sl);
+			out[sl] = '\0';
+			return true;
+		}
+		p += 2 + n;
+		len -= 2 + n;
+	}
+	return false;
+}
+
+struct table_answer {
+	char comment[TABLE_COMMENT_MAX];
+	bool found;
+};
+
+/* NFT_MSG_NEWTABLE of TUN_TABLE: its comment, "" when it has none. */
+static void table_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct table_answer *t = arg;
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1];
+	const struct nlattr *u;
+
+	if (!nft_reply(h, NFT_MSG_NEWTABLE, NFTA_TABLE_NAME, tb, NFTA_TABLE_MAX))
+		return;
+	t->found = true;
+	t->comment[0] = '\0';
+	u = tb[NFTA_TABLE_USERDATA];
+	if (u && !udata_comment(nl_attr_data(u), nl_attr_len(u), t->comment))
+		t->comment[0] = '\0';
+}
+
+/* The comment of the table in place: 1 and out, 0 if there is no table,
+ * -errno if it cannot be read (no CAP_NET_ADMIN). */
+static int table_comment(char out[static TABLE_COMMENT_MAX])
+{
+	struct table_answer t = { .found = false };
+	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
+
+	if (fd < 0)
+		return fd;
+	nft_msg(&m, NFT_MSG_GETTABLE, 0);
+	nl_attr_put_str(&m, NFTA_TABLE_NAME, TUN_TABLE);
+	err = nl_query(fd, &m, table_cb, &t);
+	close(fd);
+	if (err == -ENOENT || (!err && !t.found))
+		return 0;
+	if (err)
+		return err;
+	memcpy(out, t.comment, TABLE_COMMENT_MAX);
+	return 1;
+}
+
+struct fw_answer {
+	uint64_t packets[TUN_FW_N];
+	unsigned seen;		/* bit c: counter c was in the reply */
+};
+
+/* NFT_MSG_NEWOBJ: a counter of TUN_TABLE, matched by name. */
+static void counter_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct fw_answer *a = arg;
+	const struct nlattr *tb[NFTA_OBJ_MAX + 1], *c[NFTA_COUNTER_MAX + 1];
+	uint32_t type;
+	uint64_t packets;
+
+	if (!nft_reply(h, NFT_MSG_NEWOBJ, NFTA_OBJ_TABLE, tb, NFTA_OBJ_MAX) ||
+	    !nl_attr_be32(tb[NFTA_OBJ_TYPE], &type) || type != NFT_OBJECT_COUNTER ||
+	    !tb[NFTA_OBJ_DATA] ||
+	    nl_parse(nl_attr_data(tb[NFTA_OBJ_DATA]), nl_attr_len(tb[NFTA_OBJ_DATA]),
+		     c, NFTA_COUNTER_MAX) < 0 ||
+	    !nl_attr_be64(c[NFTA_COUNTER_PACKETS], &packets))
+		return;
+	for (unsigned i = 0; i < TUN_FW_N; i++) {
+		if (nl_attr_str_is(tb[NFTA_OBJ_NAME], fw_names[i])) {
+			a->packets[i] = packets;
+			a->seen |= 1u << i;
+		}
+	}
+}
+
+/* Reads the firewall's counters (zero for one the table lacks). Returns 0,
+ * or -errno (-ENOENT: no table). Needs CAP_NET_ADMIN. */
+static int fw_read(uint64_t packets[static TUN_FW_N])
+{
+	struct fw_answer a = { .seen = 0 };
+	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
+
+	if (fd < 0)
+		return fd;
+	nft_msg(&m, NFT_MSG_GETOBJ, 0);
+	nl_attr_put_str(&m, NFTA_OBJ_TABLE, TUN_TABLE);
+	nl_attr_put_be32(&m, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	err = nl_dump(fd, &m, counter_cb, &a);
+	close(fd);
+	if (!err && !a.seen)
+		err = -ENOENT;
+	if (!err)
+		memcpy(packets, a.packets, sizeof a.packets);
+	return err;
+}
+
+const char *tun_fw_name(enum tun_fw c)
+{
+	return (unsigned)c < TUN_FW_N ? fw_names[c] : "?";
+}
+
+/* ---- The table ---- */
+
+/* A growing string, for the table's script (setup time only). */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void sb_put(struct sbuf *b, const char *fmt, ...) PRINTF(2, 3);
+
+static void sb_put(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if (b->p && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q) {
+			b->failed = true;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+/* FNV-1a, 64 bits: the table's fingerprint, not a secret. */
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The open ports of proto as an nft set ("{ 22, 53 }"); false if none. */
+static bool open_set(const struct tun_pool *p, uint8_t proto, char out[static 256])
+{
+	size_t len = 0;
+	unsigned i;
+
+	for (i = 0; i < p->n_open && len < 256 - 16; i++)
+		if (p->open[i].proto == proto)
+			len += (size_t)snprintf(out + len, 256 - len, "%s%u",
+						len ? ", " : "{ ", p->open[i].port);
+	if (len)
+		snprintf(out + len, 256 - len, " }");
+	return len != 0;
+}
+
+/*
+ * The table's rules, everything inside "table ip vpngw { ... }" but its
+ * comment (README, "Setup, the firewall and privileges", says why each is
+ * there). Only traffic from or to the pool's interfaces is judged.
+ */
+static void table_body(struct sbuf *b, const struct tun_pool *p, const char *egress)
+{
+	char lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
+	char ports[256];
+	const char *t = p->prefix_name;
+	unsigned i;
+
+	ip4(p->net, lo);
+	ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
+	ip4(mask_of(p->prefix), mask);
+	for (i = 0; i < TUN_FW_N; i++)
+		sb_put(b, "\tcounter %s { }\n", fw_names[i]);
+	sb_put(b, "\tmap slot_mark {\n\t\ttype ipv4_addr : mark\n\t\telements = {");
+	for (i = 0; i < p->n; i++)
+		sb_put(b, "%s%s : 0x%08x", i ? (i % 4 ? ", " : ",\n\t\t\t") : " ",
+		       ip4(tun_slot_net(p, i), net), TUN_CT_MARK | (i + 1));
+	sb_put(b, " }\n\t}\n");
+	sb_put(b, "\tchain prerouting {\n"
+		  "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
+		  "\t\tiifname \"%s*\" ct state new ct mark set ip saddr and %s map @slot_mark\n"
+		  "\t}\n", t, mask);
+	sb_put(b, "\tchain forward {\n"
+		  "\t\ttype filter hook forward priority filter; policy accept;\n"
+		  "\t\tiifname \"%s*\" oifname \"%s*\" counter name cross_slot drop\n"
+		  "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		  "\t\toifname \"%s*\" ct state established,related accept\n"
+		  "\t\toifname \"%s*\" counter name unsolicited drop\n"
+		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n"
+		  "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		  "\t\tiifname \"%s*\" accept\n"
+		  "\t}\n", t, t, t, t, t, t, t, t);
+	sb_put(b, "\tchain input {\n"
+		  "\t\ttype filter hook input priority filter; policy accept;\n"
+		  "\t\tiifname \"%s*\" ct state established,related accept\n"
+		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n", t, t);
+	if (open_set(p, IPPROTO_TCP, ports))
+		sb_put(b, "\t\tiifname \"%s*\" tcp dport %s accept\n", t, ports);
+	if (open_set(p, IPPROTO_UDP, ports))
+		sb_put(b, "\t\tiifname \"%s*\" udp dport %s accept\n", t, ports);
+	sb_put(b, "\t\tiifname \"%s*\" meta l4proto tcp counter name to_host reject with tcp reset\n"
+		  "\t\tiifname \"%s*\" counter name to_host reject\n"
+		  "\t}\n", t, t);
+	sb_put(b, "\tchain postrouting {\n"
+		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		  "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
+		  "\t}\n", lo, hi, egress);
+	sb_put(b, "\tchain egress_guard {\n"
+		  "\t\ttype filter hook postrouting priority srcnat + 1; policy accept;\n"
+		  "\t\tip saddr %s-%s oifname != \"lo\" oifname != \"%s*\" counter name leak drop\n"
+		  "\t}\n"
+		  "}\n", lo, hi, t);
+}
+
 /* "table ip vpngw" then its deletion: removes it whether or not it exists. */
 #define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n"
+
+/*
+ * The script that replaces the table in one transaction, into b, and the
+ * comment that names this exact table ("vpngw" and the fingerprint of its
+ * rules) into comment. Returns 0, or -1 after one line.
+ */
+static int table_script(struct sbuf *b, const struct tun_pool *p, const char *egress,
+			char comment[static TABLE_COMMENT_MAX])
+{
+	struct sbuf body = { .failed = false };
+
+	table_body(&body, p, egress);
+	if (!body.failed) {
+		snprintf(comment, TABLE_COMMENT_MAX, "%s %016llx", TUN_TABLE,
+			 (unsigned long long)fnv1a(body.p, body.len));
+		sb_put(b, NFT_DELETE "table ip %s {\n\tcomment \"%s\"\n%s",
+		       TUN_TABLE, comment, body.p);
+	}
+	free(body.p);
+	if (body.failed || b->failed) {
+		log_warnx("out of memory for the nft table");
+		return -1;
+	}
+	return 0;
+}
 
 static int table_delete(void)
 {
 	return run_nft(NFT_DELETE);
 }
 
-/* Replaces the table in one transaction: masquerade and forward accept. */
-static int table_install(const struct tun_pool *p, const char *egress, bool dry_run)
+/*
+ * Installs the table p describes, unless the one in place is that one
+ * (same comment): the counters survive a setup that changes nothing.
+ * *changed tells whether it installed. Returns 0, or -1 after one line.
+ */
+static int table_install(const struct tun_pool *p, const char *egress, bool dry_run,
+			 bool *changed)
 {
-	char script[2048], lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN];
-	uint32_t last = tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix);
+	char want[TABLE_COMMENT_MAX], have[TABLE_COMMENT_MAX], lo[INET_ADDRSTRLEN],
+	     hi[INET_ADDRSTRLEN];
+	struct sbuf b = { .failed = false };
+	int rc;
 
-	ip4(p->net, lo);
-	ip4(last, hi);
-	if (dry_run) {
-		say("would install nft table ip %s: masquerade %s-%s out of %s, "
-		    "forward %s*", TUN_TABLE, lo, hi, egress, p->prefix_name);
+	*changed = false;
+	if (table_script(&b, p, egress, want) < 0)
+		return -1;
+	if (table_comment(have) == 1 && strcmp(have, want) == 0) {
+		free(b.p);
 		return 0;
 	}
-	snprintf(script, sizeof script,
-		 NFT_DELETE
-		 "table ip %s {\n"
-		 "\tchain postrouting {\n"
-		 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		 "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
-		 "\t}\n"
-		 "\tchain forward {\n"
-		 "\t\ttype filter hook forward priority filter; policy accept;\n"
-		 "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		 "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		 "\t\tiifname \"%s*\" accept\n"
-		 "\t\toifname \"%s*\" ct state established,related accept\n"
-		 "\t}\n"
-		 "}\n",
-		 TUN_TABLE, lo, hi, egress, p->prefix_name, p->prefix_name,
-		 p->prefix_name, p->prefix_name);
-	return run_nft(script);
+	if (dry_run) {
+		ip4(p->net, lo);
+		ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
+		say("would install nft table ip %s: masquerade %s-%s out of %s, "
+		    "only replies into %s*, nothing unsolicited, %u open port%s",
+		    TUN_TABLE, lo, hi, egress, p->prefix_name, p->n_open,
+		    p->n_open == 1 ? "" : "s");
+		free(b.p);
+		return 0;
+	}
+	rc = run_nft(b.p);
+	free(b.p);
+	*changed = rc == 0;
+	return rc;
 }
 
 /* ---- Setup and teardown ---- */
@@ -897,9 +1376,17 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 	return 0;
 }
 
-/* The interface to masquerade out of: the given one, or the default route's. */
-static int find_egress(const struct tun_pool *p, char out[static TUN_NAME_MAX])
+/*
+ * The interface to masquerade out of: the given one, else the one a
+ * previous setup recorded (if it still exists), else the default route's.
+ */
+static int find_egress(const struct tun_pool *p, const struct state *st,
+		       char out[static TUN_NAME_MAX])
 {
+	if (!p->egress[0] && st->egress[0] && if_nametoindex(st->egress)) {
+		snprintf(out, TUN_NAME_MAX, "%s", st->egress);
+		return 0;
+	}
 	if (!p->egress[0])
 		return default_egress(out);
 	if (!name_ok(p->egress)) {
@@ -919,8 +1406,9 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 {
 	char egress[TUN_NAME_MAX];
 	unsigned i, k;
+	bool changed;
 
-	if (find_nft() < 0 || find_egress(p, egress) < 0)
+	if (find_nft() < 0 || find_egress(p, st, egress) < 0)
 		return -1;
 	for (i = 0; i < p->n; i++)
 		if (setup_slot(p, i, st, u, dry_run) < 0)
@@ -928,12 +1416,13 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	if (setup_sysctl(0, st, u, dry_run) < 0)
 		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
-	if (table_install(p, egress, dry_run) < 0)
+	if (table_install(p, egress, dry_run, &changed) < 0)
 		return -1;
-	u->table = true;
+	u->table = changed;
 	for (k = 1; k < sizeof sysctls / sizeof sysctls[0]; k++)
 		if (setup_sysctl(k, st, u, dry_run) < 0)
 			return -1;
+	snprintf(st->egress, sizeof st->egress, "%s", egress);
 	if (dry_run) {
 		say("would record what changed in %s", state_path());
 		return 0;
@@ -1062,6 +1551,24 @@ bool tun_pool_ready(const struct tun_pool *p)
 	return p->n > 0;
 }
 
+int tun_table_ensure(const struct tun_pool *p)
+{
+	char egress[TUN_NAME_MAX];
+	struct state st;
+	bool changed = false;
+	int rc = -1;
+
+	if (pool_check(p) < 0 || state_init(&st) < 0)
+		return -1;
+	if (state_load(&st) >= 0 && find_egress(p, &st, egress) == 0)
+		rc = table_install(p, egress, false, &changed);
+	if (rc == 0 && changed)
+		log_info("installed the current nft table ip %s: the one in place was "
+			 "missing or not this one", TUN_TABLE);
+	state_free(&st);
+	return rc;
+}
+
 int tun_open(const char *name)
 {
 	/* Never create: a missing slot device is an error, not a new tun. */
@@ -1074,144 +1581,314 @@ int tun_open(const char *name)
 
 /* ---- Conntrack ---- */
 
-/* One entry to delete: its original tuple as the kernel gave it. */
-struct ct_entry {
-	unsigned char tuple[CT_TUPLE_MAX];
-	size_t tuple_len;
-	unsigned char id[4], zone[2];
-	bool has_id, has_zone;
-};
-
-struct ct_round {
-	uint32_t net, mask;
-	struct ct_entry *e;
-	unsigned n;
-	bool more;		/* matching entries left for the next round */
-};
-
-/* The original source of a conntrack message, or false. */
-static bool ct_orig_src(const struct nlattr *orig, uint32_t *src)
+static void ct_msg(struct nl_msg *m, unsigned type, uint32_t mark, uint32_t mask)
 {
-	const struct nlattr *t[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1];
-
-	if (nl_parse(nl_attr_data(orig), nl_attr_len(orig), t, CTA_TUPLE_MAX) < 0 ||
-	    !t[CTA_TUPLE_IP])
-		return false;
-	if (nl_parse(nl_attr_data(t[CTA_TUPLE_IP]), nl_attr_len(t[CTA_TUPLE_IP]),
-		     ip, CTA_IP_MAX) < 0 || !nl_attr_u32(ip[CTA_IP_V4_SRC], src))
-		return false;
-	*src = ntohl(*src);
-	return true;
-}
-
-static void ct_collect_cb(const struct nlmsghdr *h, void *arg)
-{
-	struct ct_round *r = arg;
-	const struct nlattr *tb[CTA_MAX + 1];
-	struct ct_entry *e;
-	uint32_t src;
-
-	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-	    nl_parse_msg(h, sizeof(struct nfgenmsg), tb, CTA_MAX) < 0 ||
-	    !tb[CTA_TUPLE_ORIG] || !ct_orig_src(tb[CTA_TUPLE_ORIG], &src) ||
-	    (src & r->mask) != r->net)
-		return;
-	if (r->n >= CT_ROUND) {
-		r->more = true;
-		return;
-	}
-	if (nl_attr_len(tb[CTA_TUPLE_ORIG]) > CT_TUPLE_MAX)
-		return;
-	e = &r->e[r->n++];
-	e->tuple_len = nl_attr_len(tb[CTA_TUPLE_ORIG]);
-	memcpy(e->tuple, nl_attr_data(tb[CTA_TUPLE_ORIG]), e->tuple_len);
-	e->has_id = tb[CTA_ID] && nl_attr_len(tb[CTA_ID]) == sizeof e->id;
-	if (e->has_id)
-		memcpy(e->id, nl_attr_data(tb[CTA_ID]), sizeof e->id);
-	e->has_zone = tb[CTA_ZONE] && nl_attr_len(tb[CTA_ZONE]) >= sizeof e->zone;
-	if (e->has_zone)
-		memcpy(e->zone, nl_attr_data(tb[CTA_ZONE]), sizeof e->zone);
-}
-
-static void ct_msg(struct nl_msg *m, unsigned type)
-{
+	/* Version 0: a flush filters on the mark alone, whatever the family. */
 	struct nfgenmsg nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
 
 	nl_msg_init(m, (NFNL_SUBSYS_CTNETLINK << 8) | type, 0);
 	nl_msg_put(m, &nfg, sizeof nfg);
+	nl_attr_put_be32(m, CTA_MARK, mark);
+	nl_attr_put_be32(m, CTA_MARK_MASK, mask);
 }
 
-/* Deletes one entry by its original tuple (and id, so not a newer one). */
-static int ct_delete(int fd, const struct ct_entry *e)
+struct ct_count {
+	uint32_t mark, mask;
+	long n;			/* entries whose mark matches */
+	long other;		/* entries the kernel returned that do not */
+};
+
+/* IPCTNL_MSG_CT_NEW of a dump: counted by whether its mark matches. */
+static void ct_count_cb(const struct nlmsghdr *h, void *arg)
 {
+	struct ct_count *c = arg;
+	const struct nlattr *tb[CTA_MAX + 1];
+	uint32_t mark = 0;
+
+	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(h->nlmsg_type) != IPCTNL_MSG_CT_NEW ||
+	    nl_parse_msg(h, sizeof(struct nfgenmsg), tb, CTA_MAX) < 0)
+		return;
+	(void)nl_attr_be32(tb[CTA_MARK], &mark);
+	if ((mark & c->mask) == c->mark)
+		c->n++;
+	else
+		c->other++;
+}
+
+/*
+ * Deletes every conntrack entry whose mark matches mark under mask, with
+ * one IPCTNL_MSG_CT_DELETE that names no tuple but CTA_MARK and
+ * CTA_MARK_MASK: the kernel walks its table once. A kernel that ignored
+ * the mark (no CONFIG_NF_CONNTRACK_MARK) would delete every entry, so a
+ * dump with the same filter comes first: it counts the entries, and if it
+ * returns one of another mark, nothing is deleted (-EOPNOTSUPP). Returns
+ * the count, or -errno.
+ */
+static long ct_flush_marked(uint32_t mark, uint32_t mask)
+{
+	struct ct_count c = { .mark = mark & mask, .mask = mask };
 	struct nl_msg m;
+	int fd = nl_open(NETLINK_NETFILTER), err;
 
-	ct_msg(&m, IPCTNL_MSG_CT_DELETE);
-	nl_attr_put(&m, CTA_TUPLE_ORIG | NLA_F_NESTED, e->tuple, e->tuple_len);
-	if (e->has_id)
-		nl_attr_put(&m, CTA_ID, e->id, sizeof e->id);
-	if (e->has_zone)
-		nl_attr_put(&m, CTA_ZONE, e->zone, sizeof e->zone);
-	return nl_talk(fd, &m);
-}
-
-/* One round: dump, collect up to CT_ROUND matches, delete them. */
-static int ct_round(int fd, struct ct_round *r, unsigned *deleted)
-{
-	struct nl_msg m;
-	unsigned i;
-	int err, first = 0;
-
-	r->n = 0;
-	r->more = false;
-	ct_msg(&m, IPCTNL_MSG_CT_GET);
-	err = nl_dump(fd, &m, ct_collect_cb, r);
-	if (err)
-		return err;
-	for (i = 0; i < r->n; i++) {
-		err = ct_delete(fd, &r->e[i]);
-		if (!err)
-			(*deleted)++;
-		else if (err != -ENOENT && !first)
-			first = err;
-	}
-	return first;
-}
-
-int tun_ct_flush(uint32_t net, unsigned prefix)
-{
-	struct ct_round r = { .mask = mask_of(prefix) };
-	unsigned deleted = 0, before, rounds;
-	int fd, err = 0;
-
-	if (prefix > 32) {
-		errno = EINVAL;
-		return -1;
-	}
-	r.net = net & r.mask;
-	r.e = calloc(CT_ROUND, sizeof *r.e);
-	if (!r.e)
-		return -1;
-	fd = nl_open(NETLINK_NETFILTER);
-	if (fd < 0) {
-		free(r.e);
-		errno = -fd;
-		return -1;
-	}
-	/* Rounds bound the memory; each must make progress. */
-	for (rounds = 0; rounds < 1024; rounds++) {
-		before = deleted;
-		err = ct_round(fd, &r, &deleted);
-		if (err || !r.more || deleted == before)
-			break;
+	if (fd < 0)
+		return fd;
+	ct_msg(&m, IPCTNL_MSG_CT_GET, mark, mask);
+	err = nl_dump(fd, &m, ct_count_cb, &c);
+	if (!err && c.other)
+		err = -EOPNOTSUPP;
+	if (!err) {
+		ct_msg(&m, IPCTNL_MSG_CT_DELETE, mark, mask);
+		err = nl_talk(fd, &m);
 	}
 	close(fd);
-	free(r.e);
-	if (err) {
-		errno = -err;
+	return err ? err : c.n;
+}
+
+long tun_ct_flush_pool(void)
+{
+	long n = ct_flush_marked(TUN_CT_MARK, TUN_CT_MARK_MASK);
+
+	if (n < 0) {
+		errno = (int)-n;
 		return -1;
 	}
-	return deleted;
+	return n;
+}
+
+/* ---- The privileged helper ---- */
+
+static pid_t priv_pid;		/* the helper, while it runs */
+
+static uint64_t priv_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends one message, blocking (the helper's side). */
+static int priv_send(int sock, const struct tun_priv_msg *m)
+{
+	ssize_t n;
+
+	do
+		n = send(sock, m, sizeof *m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof *m ? 0 : -1;
+}
+
+/* Closes every fd but keep. */
+static void close_all_but(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+#ifdef SYS_close_range
+	if ((keep == 0 || syscall(SYS_close_range, 0u, (unsigned)keep - 1, 0u) == 0) &&
+	    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+		return;
+#endif
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 0; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+/*
+ * Becomes the helper: uid:gid (when root) with CAP_NET_ADMIN alone, in the
+ * bounding set too; no new privileges, not dumpable (the gateway, of the
+ * same uid, cannot ptrace it), killed when parent dies. Returns 0 or -errno.
+ */
+static int priv_become(int sock, uid_t uid, gid_t gid, pid_t parent)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_NAME, "vpngw-ct", 0, 0, 0);
+	close_all_but(sock);
+	if (geteuid() == 0) {
+		for (int cap = 0; cap <= 63; cap++)
+			if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			    errno != EINVAL)
+				return -errno;
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+			return -errno;
+	}
+	data[0].effective = data[0].permitted = 1u << CAP_NET_ADMIN;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* A change of credentials clears the parent-death signal: set it now. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -errno;
+	if (getppid() != parent)
+		_exit(0);
+	return 0;
+}
+
+/* One request: a flush of a slot below n, answered whatever happens. */
+static void priv_request(int sock, const struct tun_priv_msg *req, unsigned n)
+{
+	struct tun_priv_msg m = { .type = TUN_PRIV_FLUSHED, .slot = req->slot };
+
+	if (req->type != TUN_PRIV_FLUSH || req->slot >= n)
+		m.result = -EINVAL;
+	else
+		m.result = ct_flush_marked(TUN_CT_MARK | (req->slot + 1), 0xffffffffu);
+	if (priv_send(sock, &m) < 0)
+		_exit(1);
+}
+
+/*
+ * The helper's loop: requests are answered in order; between them, and at
+ * least every PRIV_TICK_MS, the counters are read and pushed when they
+ * changed. EOF on the socket (the gateway is gone) ends it.
+ */
+static noreturn void priv_serve(int sock, unsigned n)
+{
+	struct tun_priv_msg req, cnt = { .type = TUN_PRIV_COUNTERS }, last = { 0 };
+	uint64_t next = 0;
+
+	for (;;) {
+		uint64_t now = priv_now();
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		int r;
+		ssize_t got;
+
+		if (now >= next) {
+			if (fw_read(cnt.packets) == 0 &&
+			    memcmp(cnt.packets, last.packets, sizeof cnt.packets) != 0) {
+				if (priv_send(sock, &cnt) < 0)
+					_exit(1);
+				last = cnt;
+			}
+			next = now + PRIV_TICK_MS;
+		}
+		r = poll(&pfd, 1, (int)(next - now));
+		if (r < 0 && errno != EINTR)
+			_exit(1);
+		if (r <= 0)
+			continue;
+		got = recv(sock, &req, sizeof req, MSG_TRUNC);
+		if (got == 0)
+			_exit(0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			_exit(1);
+		if ((size_t)got == sizeof req)
+			priv_request(sock, &req, n);
+	}
+}
+
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+{
+	struct tun_priv_msg m;
+	struct pollfd pfd;
+	pid_t parent = getpid(), pid;
+	ssize_t got = -1;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("conntrack helper: socketpair");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("conntrack helper: fork");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct tun_priv_msg ready = { .type = TUN_PRIV_READY };
+		unsigned n = p->n;
+
+		ready.result = priv_become(sv[1], uid, gid, parent);
+		if (priv_send(sv[1], &ready) < 0 || ready.result)
+			_exit(1);
+		priv_serve(sv[1], n);
+	}
+	close(sv[1]);
+	/* Start-up may block: nothing is served yet. */
+	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
+	do
+		r = poll(&pfd, 1, PRIV_READY_MS);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		got = recv(sv[0], &m, sizeof m, MSG_TRUNC | MSG_DONTWAIT);
+	if (got != (ssize_t)sizeof m || m.type != TUN_PRIV_READY || m.result) {
+		if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result < 0) {
+			errno = (int)-m.result;
+			log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN",
+				 (unsigned)uid);
+		} else {
+			log_warnx("conntrack helper: no answer at start-up");
+		}
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		log_warn("conntrack helper: socket");
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	priv_pid = pid;
+	return sv[0];
+}
+
+int tun_priv_flush(int fd, unsigned slot)
+{
+	struct tun_priv_msg m = { .type = TUN_PRIV_FLUSH, .slot = slot };
+	ssize_t n = send(fd, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n == (ssize_t)sizeof m)
+		return 0;
+	if (n >= 0)
+		errno = EPROTO;
+	return -1;
+}
+
+int tun_priv_read(int fd, struct tun_priv_msg *m)
+{
+	ssize_t n = recv(fd, m, sizeof *m, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+	if (n == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if ((size_t)n != sizeof *m ||
+	    (m->type != TUN_PRIV_FLUSHED && m->type != TUN_PRIV_COUNTERS)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
+void tun_priv_close(int fd)
+{
+	close(fd);
+	if (priv_pid > 0) {
+		kill(priv_pid, SIGKILL);
+		while (waitpid(priv_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		priv_pid = 0;
+	}
 }
 
 /* ---- The client's interface ---- */

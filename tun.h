@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tun.h: the host side of vpngw. The slot pool (persistent TUN devices, their
- * addresses, IPv4 forwarding, the nftables table, conntrack timeouts) set up
- * and torn down, TUN devices opened, conntrack entries of a released slot
- * deleted, and the client's interface and routes. The only file, with
- * netlink.c, that does ioctl, netlink or runs nft.
+ * addresses, IPv4 forwarding, the nftables table that is the host firewall,
+ * conntrack timeouts) set up and torn down, TUN devices opened, the small
+ * privileged helper that deletes a released slot's conntrack entries and
+ * reads the firewall's counters, and the client's interface and routes. The
+ * only file, with netlink.c, that does ioctl, netlink or runs nft.
  */
 #ifndef VPNGW_TUN_H
 #define VPNGW_TUN_H
@@ -18,6 +19,13 @@
 #define TUN_POOL_MAX 1024
 #define TUN_MTU_DEFAULT 1500
 #define TUN_TABLE "vpngw"      /* the nftables table setup owns */
+#define TUN_OPEN_MAX 32        /* --open-port entries */
+
+/* A port of the gateway host that clients may connect to (--open-port). */
+struct tun_port {
+	uint16_t port;
+	uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP */
+};
 
 /* The slot pool as setup, teardown and serve all see it. */
 struct tun_pool {
@@ -27,12 +35,22 @@ struct tun_pool {
 	char prefix_name[TUN_NAME_MAX - 5]; /* device i is <prefix_name><i> */
 	uid_t uid;                  /* owner of the devices */
 	gid_t gid;
-	char egress[TUN_NAME_MAX];  /* "" = the default route's interface */
+	char egress[TUN_NAME_MAX];  /* "" = the one setup recorded, else the
+	                               default route's interface */
 	unsigned mtu;
+	struct tun_port open[TUN_OPEN_MAX]; /* host ports the pool may reach */
+	unsigned n_open;
 };
 
 /* The defaults of SPEC: 5 slots vpngw0..4, 10.0.100.0/24.., MTU 1500. */
 void tun_pool_default(struct tun_pool *p);
+
+/*
+ * Adds "PORT", "PORT/tcp" or "PORT/udp" (PORT 1..65535, tcp by default) to
+ * p's open ports; one given twice is kept once. Returns 0, or -1 (printing
+ * nothing) if s is not that or TUN_OPEN_MAX ports are open already.
+ */
+int tun_pool_open_port(struct tun_pool *p, const char *s) __attribute__((warn_unused_result));
 
 /* Slot i's subnet (host order) and device name. */
 uint32_t tun_slot_net(const struct tun_pool *p, unsigned i);
@@ -41,7 +59,9 @@ void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAM
 /*
  * Creates what is missing of the pool: devices (persistent, owned by uid),
  * gateway address .1/prefix, MTU, link up; net.ipv4.ip_forward=1; the
- * nftables table; lowered conntrack timeouts. Records what it changed in
+ * nftables table (the firewall of README "Setup, the firewall and
+ * privileges"), replaced only when it is not the one p describes; lowered
+ * conntrack timeouts. Records what it changed, and the egress interface, in
  * TUN_STATE_FILE so that teardown restores exactly that. Idempotent. On
  * failure it undoes what it did, prints one line and returns -1. With dry_run
  * it prints what it would do and changes nothing.
@@ -55,17 +75,98 @@ int tun_teardown(const struct tun_pool *p, bool dry_run) __attribute__((warn_unu
 bool tun_pool_ready(const struct tun_pool *p);
 
 /*
+ * For a pool that is set up: installs the nftables table p describes unless
+ * the table in place is exactly that one (an older vpngw's, other open
+ * ports), telling so in one line. Returns 0, or -1 after one line.
+ */
+int tun_table_ensure(const struct tun_pool *p) __attribute__((warn_unused_result));
+
+/*
  * Attaches to the existing persistent device name (IFF_TUN | IFF_NO_PI) and
  * returns a non-blocking, close-on-exec fd, or -1 with errno set.
  */
 int tun_open(const char *name);
 
+/* ---- Conntrack and the firewall's counters ---- */
+
 /*
- * Deletes every conntrack entry whose original source lies in net/prefix
- * (host order), through ctnetlink. Needs CAP_NET_ADMIN. Returns the number
- * deleted, or -1 with errno set.
+ * The table marks each new flow from slot i with TUN_CT_MARK | (i + 1), so
+ * that one ctnetlink message deletes a slot's entries (the kernel walks its
+ * table once). Every vpngw mark matches TUN_CT_MARK under TUN_CT_MARK_MASK.
  */
-int tun_ct_flush(uint32_t net, unsigned prefix);
+#define TUN_CT_MARK      0x56500000u
+#define TUN_CT_MARK_MASK 0xffff0000u
+
+/*
+ * Deletes every conntrack entry of the pool (any slot's mark): what a
+ * previous run left behind. Blocks while the kernel walks its table; for
+ * start-up only. Needs CAP_NET_ADMIN. Returns the number of entries found
+ * and deleted, or -1 with errno set.
+ */
+long tun_ct_flush_pool(void);
+
+/* The firewall's named counters (nft objects in table TUN_TABLE). */
+enum tun_fw {
+	TUN_FW_UNSOLICITED,   /* towards the pool, not of a flow a client opened */
+	TUN_FW_INVALID,       /* from the pool, judged invalid by conntrack */
+	TUN_FW_TO_HOST,       /* from the pool to the gateway host, refused */
+	TUN_FW_LEAK,          /* leaving a non-pool interface with a pool source */
+	TUN_FW_CROSS_SLOT,    /* from one slot to another */
+	TUN_FW_N,
+};
+
+/* The counter's name, as in nft and in the stats line ("unsolicited"...). */
+const char *tun_fw_name(enum tun_fw c);
+
+/* ---- The privileged helper ---- */
+
+/*
+ * A child process that keeps CAP_NET_ADMIN so that the gateway need not: it
+ * runs as the gateway's user with no other capability, no new privileges,
+ * no fd but its socket, and dies with its parent. It deletes one slot's
+ * conntrack entries when asked and pushes the firewall counters about once
+ * a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
+ */
+enum tun_priv_type {
+	TUN_PRIV_READY = 1,   /* helper -> gateway, once: result 0 or -errno */
+	TUN_PRIV_FLUSH,       /* gateway -> helper: delete slot's entries */
+	TUN_PRIV_FLUSHED,     /* helper -> gateway: result = entries or -errno */
+	TUN_PRIV_COUNTERS,    /* helper -> gateway: packets[] */
+};
+
+struct tun_priv_msg {
+	uint32_t type;        /* enum tun_priv_type */
+	uint32_t slot;        /* FLUSH, FLUSHED: the slot's index in the pool */
+	int64_t result;
+	uint64_t packets[TUN_FW_N]; /* COUNTERS: per enum tun_fw */
+};
+
+/*
+ * Forks the helper for pool p; it becomes uid:gid (when started as root)
+ * keeping only CAP_NET_ADMIN, and accepts slot indexes below p->n only.
+ * Waits (up to 5 s) until it is ready. Returns the gateway's end, a
+ * non-blocking close-on-exec socket, or -1 after one line.
+ */
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+	__attribute__((warn_unused_result));
+
+/*
+ * Asks the helper to delete slot's conntrack entries; never blocks. Returns
+ * 0 when the request is sent, or -1 with errno (EAGAIN: the helper's queue
+ * is full, ask again later; anything else: the helper is gone).
+ */
+int tun_priv_flush(int fd, unsigned slot) __attribute__((warn_unused_result));
+
+/*
+ * Reads one message of the helper into *m, never blocking. Returns 1 for a
+ * message (TUN_PRIV_FLUSHED or TUN_PRIV_COUNTERS; the caller checks the
+ * slot index), 0 when there is none now, -1 when the helper is gone or
+ * broke the protocol: the caller then calls tun_priv_close.
+ */
+int tun_priv_read(int fd, struct tun_priv_msg *m) __attribute__((warn_unused_result));
+
+/* Closes the helper's socket; the helper exits, and is reaped. */
+void tun_priv_close(int fd);
 
 /* ---- The client's interface ---- */
 

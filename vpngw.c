@@ -54,7 +54,7 @@
 #define GUESTS         1024              /* connections without a slot */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
 #define QUARANTINE_MS  1000              /* after the conntrack flush */
-#define QUARANTINE_NOCT_MS 120000        /* when conntrack could not be flushed */
+#define PRIV_BUDGET    16                /* helper messages read per wake */
 #define TUN_BUDGET     64                /* packets read per TUN per wake */
 #define SOCK_BUDGET    4                 /* reads per socket per wake */
 #define ACCEPT_BUDGET  64                /* accepts per wake */
@@ -72,7 +72,6 @@ struct config {
 	struct nat_acl acl;
 	unsigned linger_s, keepalive_s;
 	size_t max_msg;
-	struct cli_strs open_ports;  /* --open-port, as given */
 	bool dry_run;
 };
 
@@ -102,11 +101,22 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
+/*
+ * A released slot is handed out again only once no reply to its last
+ * client's flows can reach it: the helper deletes its conntrack entries,
+ * then it rests while packets already queued in the TUN are dropped.
+ *   BUSY -> LINGER (a vanished client only) -> FLUSH -> FLUSHING
+ *        -> QUARANTINE -> FREE
+ * Without the helper a released slot is RETIRED until restart.
+ */
 enum slot_state {
 	S_FREE,        /* may be given to a new client */
 	S_BUSY,        /* a connection holds it */
 	S_LINGER,      /* its client vanished; kept for resumption */
-	S_QUARANTINE,  /* released; late replies may still arrive */
+	S_FLUSH,       /* released; the helper is to be asked to flush it */
+	S_FLUSHING,    /* the helper deletes its conntrack entries */
+	S_QUARANTINE,  /* flushed; replies already queued may still arrive */
+	S_RETIRED,     /* released with no way to flush it: never reused */
 };
 
 struct slot {
@@ -134,7 +144,9 @@ struct gw {
 	unsigned *free_ids, n_free;
 	struct admit *guests;        /* connections that hold no slot */
 	struct tls_server *tls;
-	bool ct_flush;               /* conntrack entries can be deleted */
+	int priv_fd;                 /* the conntrack helper, -1 without */
+	uint64_t fw[TUN_FW_N];       /* the firewall's counters, as it reported */
+	bool fw_known;
 	unsigned refused;            /* refused or evicted since the last log */
 	uint64_t refused_logged;
 	uint64_t now;
@@ -181,27 +193,80 @@ static void conn_unbind(struct gw *g, struct conn *c)
 	guest_add(g, c);
 }
 
-/* Gives up the slot for good: its flows' conntrack entries go, and it rests
- * in quarantine while replies already on their way arrive and are dropped. */
+static void slot_retire(struct slot *s, const char *why)
+{
+	s->state = S_RETIRED;
+	log_warnx("%s retired until restart: %s", s->name, why);
+}
+
+/* The helper is gone or broke the protocol: slots waiting for it retire. */
+static void priv_gone(struct gw *g)
+{
+	log_warnx("the conntrack helper is gone: released slots are retired from now on");
+	tun_priv_close(g->priv_fd);
+	g->priv_fd = -1;
+	for (unsigned i = 0; i < g->n_slots; i++)
+		if (g->slots[i].state == S_FLUSH || g->slots[i].state == S_FLUSHING)
+			slot_retire(&g->slots[i], "its conntrack entries cannot be deleted");
+}
+
+/* Asks the helper to flush s; a full queue leaves it in S_FLUSH, and the
+ * timers ask again. Never blocks. */
+static void slot_flush(struct gw *g, struct slot *s)
+{
+	if (tun_priv_flush(g->priv_fd, s->index) == 0)
+		s->state = S_FLUSHING;
+	else if (errno != EAGAIN && errno != EWOULDBLOCK)
+		priv_gone(g);
+}
+
+/* Gives up the slot for good: the helper deletes its flows' conntrack
+ * entries, and it is free once that is done and a quarantine is over. */
 static void slot_release(struct gw *g, struct slot *s)
 {
-	uint64_t rest = QUARANTINE_NOCT_MS;
-
-	if (g->ct_flush) {
-		int n = tun_ct_flush(s->net, g->cfg->pool.prefix);
-		if (n >= 0) {
-			rest = QUARANTINE_MS;
-			log_debug("%s: %d conntrack entries deleted", s->name, n);
-		} else {
-			log_warn("%s: conntrack flush", s->name);
-		}
-	}
 	explicit_bzero(s->token, sizeof s->token);
 	s->has_token = false;
 	nat_reset(&s->nat);
 	s->conn = NULL;
-	s->state = S_QUARANTINE;
-	s->until = g->now + rest;
+	if (g->priv_fd < 0) {
+		slot_retire(s, "no conntrack helper to delete its flows");
+		return;
+	}
+	s->state = S_FLUSH;
+	slot_flush(g, s);
+}
+
+/* Messages of the helper: a slot flushed, or the firewall's counters. */
+static void priv_readable(struct gw *g)
+{
+	struct tun_priv_msg m;
+
+	for (int i = 0; i < PRIV_BUDGET && g->priv_fd >= 0; i++) {
+		int r = tun_priv_read(g->priv_fd, &m);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			priv_gone(g);
+			return;
+		}
+		if (m.type == TUN_PRIV_COUNTERS) {
+			memcpy(g->fw, m.packets, sizeof g->fw);
+			g->fw_known = true;
+			continue;
+		}
+		if (m.slot >= g->n_slots || g->slots[m.slot].state != S_FLUSHING)
+			continue;
+		struct slot *s = &g->slots[m.slot];
+		if (m.result < 0) {
+			errno = (int)-m.result;
+			log_warn("%s: deleting its conntrack entries", s->name);
+			slot_retire(s, "its conntrack entries could not be deleted");
+			continue;
+		}
+		log_debug("%s: %lld conntrack entries deleted", s->name, (long long)m.result);
+		s->state = S_QUARANTINE;
+		s->until = g->now + QUARANTINE_MS;
+	}
 }
 
 /*
@@ -617,6 +682,8 @@ static void slot_timers(struct gw *g, struct slot *s)
 {
 	if (s->state == S_LINGER && g->now >= s->until)
 		slot_release(g, s);
+	else if (s->state == S_FLUSH && g->priv_fd >= 0)
+		slot_flush(g, s);
 	else if (s->state == S_QUARANTINE && g->now >= s->until)
 		s->state = S_FREE;
 }
@@ -632,9 +699,14 @@ static void timers(struct gw *g)
 static void log_stats(const struct gw *g)
 {
 	char line[1024];
-	int n = snprintf(line, sizeof line, "stats clients=%u free=%u lingering=%u quarantined=%u",
+	int n = snprintf(line, sizeof line, "stats clients=%u free=%u lingering=%u quarantined=%u "
+			 "flushing=%u retired=%u",
 			 slots_in(g, S_BUSY), slots_in(g, S_FREE), slots_in(g, S_LINGER),
-			 slots_in(g, S_QUARANTINE));
+			 slots_in(g, S_QUARANTINE), slots_in(g, S_FLUSH) + slots_in(g, S_FLUSHING),
+			 slots_in(g, S_RETIRED));
+	for (unsigned i = 0; g->fw_known && i < TUN_FW_N && n > 0 && (size_t)n < sizeof line; i++)
+		n += snprintf(line + n, sizeof line - (size_t)n, " fw_%s=%llu",
+			      tun_fw_name((enum tun_fw)i), (unsigned long long)g->fw[i]);
 	if (n > 0 && (size_t)n < sizeof line)
 		link_stats_format(line, sizeof line, (size_t)n, &g->st);
 	log_info("%s", line);
@@ -642,7 +714,7 @@ static void log_stats(const struct gw *g)
 
 /* ==== The loop ==== */
 
-/* Builds the poll set: the listener, every TUN, every connection. */
+/* Builds the poll set: the listener, every TUN, the helper, every connection. */
 static nfds_t poll_set(struct gw *g, bool *busy)
 {
 	nfds_t n = 0;
@@ -650,6 +722,7 @@ static nfds_t poll_set(struct gw *g, bool *busy)
 	g->pfd[n++] = (struct pollfd){ .fd = got_term ? -1 : g->listen_fd, .events = POLLIN };
 	for (unsigned i = 0; i < g->n_slots; i++)
 		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
+	g->pfd[n++] = (struct pollfd){ .fd = g->priv_fd, .events = POLLIN };
 	for (unsigned i = 0; i < g->n_live; i++) {
 		struct conn *c = g->live[i];
 		if (link_busy(&c->l))
@@ -671,6 +744,8 @@ static void dispatch(struct gw *g)
 	for (unsigned i = 0; i < g->n_slots; i++)
 		if (g->pfd[1 + i].revents & POLLIN)
 			tun_readable(g, &g->slots[i]);
+	if (g->pfd[1 + g->n_slots].revents & (POLLIN | POLLHUP | POLLERR))
+		priv_readable(g);
 	for (unsigned i = g->n_live; i-- > 0;) {
 		struct conn *c = g->live[i];
 		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
@@ -825,24 +900,23 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
 }
 
 /*
- * Becomes uid/gid keeping only CAP_NET_ADMIN (to delete a released slot's
- * conntrack entries), and forbids gaining privileges again.
+ * Becomes uid/gid (when root) with no capability at all, and forbids gaining
+ * privileges again: conntrack is the helper's business.
  */
 static int drop_privileges(uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
-	if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setgroups(0, NULL) < 0 ||
-	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+	if (geteuid() == 0 && (setgroups(0, NULL) < 0 ||
+	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)) {
 		log_warn("dropping privileges to uid %u", (unsigned)uid);
 		return -1;
 	}
-	data[0].effective = data[0].permitted = 1u << CAP_NET_ADMIN;
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		log_warn("keeping CAP_NET_ADMIN; released slots will wait %d s",
-			 QUARANTINE_NOCT_MS / 1000);
-	prctl(PR_SET_KEEPCAPS, 0);
+	if (syscall(SYS_capset, &hdr, data) < 0) {
+		log_warn("dropping capabilities");
+		return -1;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		log_warn("PR_SET_NO_NEW_PRIVS");
 		return -1;
@@ -895,7 +969,7 @@ static int open_conns(struct gw *g)
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
-	g->pfd = calloc(1 + g->n_slots + g->max_conns, sizeof *g->pfd);
+	g->pfd = calloc(2 + g->n_slots + g->max_conns, sizeof *g->pfd);
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
@@ -937,6 +1011,8 @@ static void gw_free(struct gw *g)
 	free(g->free_ids);
 	free(g->pfd);
 	admit_free(g->guests);
+	if (g->priv_fd >= 0)
+		tun_priv_close(g->priv_fd);
 	if (g->listen_fd >= 0)
 		close(g->listen_fd);
 	if (g->tls)
@@ -952,7 +1028,7 @@ static int serve(struct config *cfg)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
 	struct gw *g = calloc(1, sizeof *g);
-	bool did_setup = false;
+	bool did_setup = false, privileged = geteuid() == 0 || have_net_admin();
 	int rc = 1;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -962,11 +1038,14 @@ static int serve(struct config *cfg)
 		return 1;
 	}
 	g->cfg = cfg;
-	g->listen_fd = -1;
+	g->listen_fd = g->priv_fd = -1;
 	if (lookup_user(cfg->user, &uid, &gid) < 0)
 		goto out;
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
+	/* The helper is forked before any key is loaded. */
+	if (privileged)
+		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid);
 	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
 		goto out;
 	g->listen_fd = listen_on(cfg->listen);
@@ -977,18 +1056,27 @@ static int serve(struct config *cfg)
 		if (tun_setup(&cfg->pool, false) < 0)
 			goto out;
 		did_setup = true;
+	} else if (geteuid() == 0 && tun_table_ensure(&cfg->pool) < 0) {
+		goto out;
 	}
 	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, NULL);
 	if (open_slots(g) < 0 || open_conns(g) < 0)
 		goto out;
+	/* The slots are ours: what a previous run left in conntrack goes. */
+	if (privileged) {
+		long n = tun_ct_flush_pool();
+		if (n < 0)
+			log_warn("deleting the pool's conntrack entries");
+		else if (n > 0)
+			log_info("deleted %ld conntrack entries a previous run left", n);
+	}
 	raise_fd_limit(g);
-	if (geteuid() == 0 && drop_privileges(uid, gid) < 0)
+	if (privileged && drop_privileges(uid, gid) < 0)
 		goto out;
 	did_setup = false; /* serving: the pool stays for the next start */
-	g->ct_flush = have_net_admin();
-	if (!g->ct_flush)
-		log_warnx("no CAP_NET_ADMIN: released slots wait %d s before reuse",
-			  QUARANTINE_NOCT_MS / 1000);
+	if (g->priv_fd < 0)
+		log_warnx("no conntrack helper (serve needs root or CAP_NET_ADMIN): "
+			  "a released slot is retired until restart");
 	if (g->tls)
 		log_info("TLS: %s", tls_server_describe(g->tls));
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
@@ -1058,8 +1146,13 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->linger_s = (unsigned)given(a->linger, 10);
 	cfg->keepalive_s = (unsigned)given(a->keepalive, 20);
 	cfg->max_msg = given(a->max_message, WS_MSG_MAX);
-	cfg->open_ports = a->open_ports;
 	cfg->dry_run = a->dry_run;
+	for (unsigned i = 0; i < a->open_ports.n; i++)
+		if (tun_pool_open_port(&cfg->pool, a->open_ports.v[i]) < 0) {
+			log_warnx("--open-port %s: expected PORT, PORT/tcp or PORT/udp, PORT 1 to "
+				  "65535, at most %d", a->open_ports.v[i], TUN_OPEN_MAX);
+			return -1;
+		}
 	return acl_from(&cfg->acl, a);
 }
 

@@ -116,6 +116,7 @@ selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.
 selected setup && suite setup test/setup.sh
 selected gateway && suite gateway test/netns.sh
+selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected tls && suite tls test/tls.sh
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
@@ -124,6 +125,7 @@ elif selected asan-e2e; then
 	adir=$(mktemp -d)
 	if asan_build "$adir"; then
 		VPNGW=$adir/vpngw suite "gateway (ASan+UBSan)" test/netns.sh
+		VPNGW=$adir/vpngw suite "firewall (ASan+UBSan)" test/firewall.sh
 		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
 		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
 	else

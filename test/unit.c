@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unit.c: runs the table-driven tests of the pure files (sha1, base64, ws,
- * nat, v1). `unit` runs them all; `unit NAME...` runs the cases whose names
- * start with one of the NAMEs. Ends with "N passed, N failed".
+ * nat, admit, v1) and of the parsers in tun.c and netlink.c. `unit` runs
+ * them all; `unit NAME...` runs the cases whose names start with one of the
+ * NAMEs. Ends with "N passed, N failed".
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 int unit_failed_checks;
 
 static const struct unit_case *const tables[] = {
-	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_v1,
+	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_v1, unit_tun,
 };
 
 static int selected(const char *name, int argc, char **argv)

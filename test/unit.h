@@ -31,5 +31,6 @@ extern const struct unit_case unit_ws[];
 extern const struct unit_case unit_nat[];
 extern const struct unit_case unit_admit[];
 extern const struct unit_case unit_v1[];
+extern const struct unit_case unit_tun[];
 
 #endif

@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unit_tun.c: table-driven cases for the pure parts of tun.c and netlink.c,
+ * which it #includes (as the fuzz targets do) so that their static parsers
+ * are at hand: the state file parser, --open-port, the netlink message
+ * walker and attribute parser, and every reply parser (the default route,
+ * a route lookup, conntrack entries by mark, the nf_tables table comment and
+ * counters), fed replies built here byte by byte, whole, truncated and
+ * lying about their lengths; and the firewall's script and fingerprint.
+ * Nothing here opens a socket. The harness (CHECK, the runner) is unit.c's.
+ */
+#include "../netlink.c"
+#include "../tun.c"
+#include "unit.h"
+
+/* ---- Building replies ---- */
+
+/* Several messages in one buffer, as one recv() returns them. */
+struct reply {
+	uint32_t buf[4096];	/* aligned as the kernel's */
+	size_t len;
+};
+
+static void add(struct reply *r, const struct nl_msg *m, uint32_t seq)
+{
+	unsigned char *p = (unsigned char *)r->buf + r->len;
+	size_t len = m->u.hdr.nlmsg_len;
+
+	memcpy(p, m->u.buf, len);
+	memcpy(p + offsetof(struct nlmsghdr, nlmsg_seq), &seq, sizeof seq);
+	r->len += NLMSG_ALIGN(len);
+}
+
+static void add_ctl(struct reply *r, uint16_t type, int error, uint32_t seq)
+{
+	struct nl_msg m;
+	struct nlmsgerr e = { .error = error };
+
+	nl_msg_init(&m, type, 0);
+	if (type == NLMSG_ERROR)
+		nl_msg_put(&m, &e, sizeof e);
+	else
+		nl_msg_put(&m, &e.error, sizeof e.error);
+	add(r, &m, seq);
+}
+
+static void nfg(struct nl_msg *m, unsigned subsys, unsigned type)
+{
+	struct nfgenmsg g = { .nfgen_family = AF_INET };
+
+	nl_msg_init(m, (uint16_t)(subsys << 8 | type), 0);
+	nl_msg_put(m, &g, sizeof g);
+}
+
+static void put_be64(struct nl_msg *m, uint16_t type, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (56 - 8 * i));
+	nl_attr_put(m, type, b, sizeof b);
+}
+
+/* An NFT_MSG_NEWOBJ reply: counter name of table with packets. */
+static void counter_msg(struct nl_msg *m, const char *table, const char *name,
+			uint32_t type, uint64_t packets)
+{
+	size_t nest;
+
+	nfg(m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWOBJ);
+	nl_attr_put_str(m, NFTA_OBJ_TABLE, table);
+	nl_attr_put_str(m, NFTA_OBJ_NAME, name);
+	nl_attr_put_be32(m, NFTA_OBJ_TYPE, type);
+	nest = nl_attr_nest_start(m, NFTA_OBJ_DATA);
+	put_be64(m, NFTA_COUNTER_BYTES, packets * 100);
+	put_be64(m, NFTA_COUNTER_PACKETS, packets);
+	nl_attr_nest_end(m, nest);
+}
+
+static int walk_reply(const struct reply *r, uint32_t seq, bool dump, nl_cb cb, void *arg)
+{
+	return walk((const unsigned char *)r->buf, r->len, seq, dump, cb, arg);
+}
+
+/* ---- netlink.c ---- */
+
+static int counted;
+
+static void count_cb(const struct nlmsghdr *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	counted++;
+}
+
+static void walker(void)
+{
+	struct reply r = { .len = 0 };
+	struct nl_msg m;
+
+	/* Replies, one of another sequence (skipped), then the end. */
+	nfg(&m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWOBJ);
+	add(&r, &m, 7);
+	add(&r, &m, 8);
+	add(&r, &m, 7);
+	counted = 0;
+	CHECK(walk_reply(&r, 7, true, count_cb, NULL) == NL_WALK_MORE);
+	CHECK(counted == 2);
+	add_ctl(&r, NLMSG_DONE, 0, 7);
+	counted = 0;
+	CHECK(walk_reply(&r, 7, true, count_cb, NULL) == 0);
+	CHECK(counted == 2);
+	/* DONE ends only a dump; an ACK ends anything; errors are -errno. */
+	r.len = 0;
+	add_ctl(&r, NLMSG_DONE, 0, 7);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == NL_WALK_MORE);
+	add_ctl(&r, NLMSG_ERROR, 0, 7);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == 0);
+	r.len = 0;
+	add_ctl(&r, NLMSG_ERROR, -EPERM, 7);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == -EPERM);
+	/* A code that is no errno. */
+	r.len = 0;
+	add_ctl(&r, NLMSG_ERROR, -100000, 7);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == -EBADMSG);
+	r.len = 0;
+	add_ctl(&r, NLMSG_ERROR, INT32_MIN, 7);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == -EBADMSG);
+	r.len = 0;
+	add_ctl(&r, NLMSG_ERROR, -EPERM, 9);
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == NL_WALK_MORE);
+	/* An error message too short for its code. */
+	r.len = 0;
+	nl_msg_init(&m, NLMSG_ERROR, 0);
+	add(&r, &m, 7);
+	CHECK(walk_reply(&r, 7, false, NULL, NULL) == -EBADMSG);
+	CHECK(walk((const unsigned char *)r.buf, 0, 7, false, NULL, NULL) == NL_WALK_MORE);
+}
+
+static void walker_lies(void)
+{
+	struct reply r = { .len = 0 };
+	struct nl_msg m;
+	struct nlmsghdr h;
+
+	nfg(&m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWOBJ);
+	add(&r, &m, 7);
+	/* Claims more than arrived, then less than a header. */
+	memcpy(&h, r.buf, sizeof h);
+	h.nlmsg_len = (uint32_t)r.len + 4;
+	memcpy(r.buf, &h, sizeof h);
+	CHECK(walk_reply(&r, 7, true, count_cb, NULL) == -EBADMSG);
+	h.nlmsg_len = NLMSG_HDRLEN - 1;
+	memcpy(r.buf, &h, sizeof h);
+	CHECK(walk_reply(&r, 7, true, count_cb, NULL) == -EBADMSG);
+	/* Trailing bytes too few for a header. */
+	h.nlmsg_len = (uint32_t)r.len;
+	memcpy(r.buf, &h, sizeof h);
+	r.len += 8;
+	CHECK(walk_reply(&r, 7, true, count_cb, NULL) == -EBADMSG);
+	/* A last message without its padding is whole. */
+	r.len = 0;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, "abc", 3);
+	m.u.hdr.nlmsg_len = NLMSG_HDRLEN + 3;
+	add(&r, &m, 7);
+	r.len = NLMSG_HDRLEN + 3;
+	counted = 0;
+	CHECK(walk_reply(&r, 7, false, count_cb, NULL) == NL_WALK_MORE && counted == 1);
+}
+
+static void attrs(void)
+{
+	uint32_t b[16] = { 0 };
+	unsigned char *p = (unsigned char *)b;
+	const struct nlattr *tb[5];
+	struct nlattr a;
+	uint32_t v;
+	uint64_t w;
+
+	/* type 1 (4 bytes), type 7 (above max: ignored), type 2 nested. */
+	a = (struct nlattr){ .nla_len = 8, .nla_type = 1 };
+	memcpy(p, &a, 4);
+	memcpy(p + 4, "\x01\x02\x03\x04", 4);
+	a = (struct nlattr){ .nla_len = 5, .nla_type = 7 };
+	memcpy(p + 8, &a, 4);
+	a = (struct nlattr){ .nla_len = 12, .nla_type = 2 | NLA_F_NESTED };
+	memcpy(p + 16, &a, 4);
+	memcpy(p + 20, "\0\0\0\0\0\0\0\x2a", 8);
+	CHECK(nl_parse(p, 28, tb, 4) == 0);
+	CHECK(tb[1] && tb[2] && !tb[3] && !tb[0]);
+	CHECK(nl_attr_be32(tb[1], &v) && v == 0x01020304);
+	CHECK(nl_attr_be64(tb[2], &w) && w == 42);
+	CHECK(!nl_attr_be64(tb[1], &w));
+	CHECK(!nl_attr_be32(NULL, &v));
+	/* An attribute longer than what is left, or shorter than its header. */
+	CHECK(nl_parse(p, 27, tb, 4) == -EINVAL);
+	a = (struct nlattr){ .nla_len = 3, .nla_type = 1 };
+	memcpy(p, &a, 4);
+	CHECK(nl_parse(p, 28, tb, 4) == -EINVAL);
+	/* Strings, with and without their NUL. */
+	a = (struct nlattr){ .nla_len = 10, .nla_type = 1 };
+	memcpy(p, &a, 4);
+	memcpy(p + 4, "vpngw\0", 6);
+	CHECK(nl_attr_str_is((const void *)p, "vpngw"));
+	a.nla_len = 9;
+	memcpy(p, &a, 4);
+	CHECK(nl_attr_str_is((const void *)p, "vpngw"));
+	CHECK(!nl_attr_str_is((const void *)p, "vpng"));
+	CHECK(!nl_attr_str_is((const void *)p, "vpngw0"));
+}
+
+/* ---- tun.c: the state file and --open-port ---- */
+
+static void state_file(void)
+{
+	struct state st;
+	static const char good[] =
+		"# vpngw setup: what teardown restores\n"
+		"sysctl net/ipv4/ip_forward 0\n"
+		"sysctl net/netfilter/nf_conntrack_udp_timeout\t 120\n"
+		"\n"
+		"dev vpngw0\n"
+		"dev vpngw1\n"
+		"dev vpngw0\n"
+		"egress eth0";		/* no newline at the end */
+
+	CHECK(state_init(&st) == 0);
+	CHECK(state_parse(&st, good, sizeof good - 1) == 0);
+	CHECK(st.n_sys == 2 && strcmp(st.sys[1].value, "120") == 0);
+	CHECK(strcmp(state_sysctl(&st, "net/ipv4/ip_forward"), "0") == 0);
+	CHECK(st.n_devs == 2 && strcmp(st.devs[1], "vpngw1") == 0);
+	CHECK(strcmp(st.egress, "eth0") == 0);
+	state_free(&st);
+}
+
+static void state_file_hostile(void)
+{
+	static const struct {
+		const char *line;
+	} bad[] = {
+		{ "sysctl kernel/core_pattern |/bin/sh" },       /* not ours */
+		{ "sysctl net/ipv4/../../kernel/x 1" },
+		{ "sysctl net/ipv4/conf/all/rp_filter 0" },      /* not setup's */
+		{ "sysctl net/ipv4/ip_forward 1; reboot" },
+		{ "sysctl net/ipv4/ip_forward -1" },
+		{ "sysctl net/ipv4/ip_forward" },
+		{ "sysctl net/ipv4/ip_forward 1 2" },
+		{ "sysctl net/ipv4/ip_forward 123456789012345678901234567890123" },
+		{ "dev" },
+		{ "dev a/b" },
+		{ "dev vpngw*" },
+		{ "dev \"x" },
+		{ "dev averyveryverylongname" },
+		{ "dev two words" },
+		{ "egress eth0 eth1" },
+		{ "egress a\\b" },
+		{ "sysctlnet/ipv4/ip_forward 1" },
+		{ "devvpngw0" },
+		{ "frobnicate" },
+	};
+	struct state st;
+	char buf[200];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(state_init(&st) == 0);
+		int n = snprintf(buf, sizeof buf, "%s\n", bad[i].line);
+		CHECK(state_parse(&st, buf, (size_t)n) == 1);
+		CHECK(st.n_sys == 0 && st.n_devs == 0 && !st.egress[0]);
+		if (st.n_sys || st.n_devs || st.egress[0])
+			fprintf(stderr, "  accepted: %s\n", bad[i].line);
+		state_free(&st);
+	}
+	/* A NUL inside a name, and a length that stops inside a word. */
+	CHECK(state_init(&st) == 0);
+	CHECK(state_parse(&st, "dev vp\0gw\n", 10) == 1 && st.n_devs == 0);
+	CHECK(state_parse(&st, "dev vpngw7", 7) == 0 && st.n_devs == 1 &&
+	      strcmp(st.devs[0], "vpn") == 0);
+	state_free(&st);
+	/* More devices than a pool holds are not recorded past the cap. */
+	CHECK(state_init(&st) == 0);
+	for (unsigned i = 0; i < TUN_POOL_MAX + 10; i++) {
+		int n = snprintf(buf, sizeof buf, "dev v%u\n", i);
+		(void)state_parse(&st, buf, (size_t)n);
+	}
+	CHECK(st.n_devs == TUN_POOL_MAX);
+	state_free(&st);
+}
+
+static void open_port(void)
+{
+	static const struct {
+		const char *s;
+		int ok;
+		uint16_t port;
+		uint8_t proto;
+	} cases[] = {
+		{ "22", 1, 22, IPPROTO_TCP },
+		{ "22/tcp", 1, 22, IPPROTO_TCP },
+		{ "53/udp", 1, 53, IPPROTO_UDP },
+		{ "65535", 1, 65535, IPPROTO_TCP },
+		{ "1", 1, 1, IPPROTO_TCP },
+		{ "0", 0, 0, 0 },
+		{ "65536", 0, 0, 0 },
+		{ "000022", 0, 0, 0 },
+		{ "", 0, 0, 0 },
+		{ "-1", 0, 0, 0 },
+		{ " 22", 0, 0, 0 },
+		{ "22 ", 0, 0, 0 },
+		{ "22/", 0, 0, 0 },
+		{ "22/sctp", 0, 0, 0 },
+		{ "22/TCP", 0, 0, 0 },
+		{ "/udp", 0, 0, 0 },
+		{ "0x16", 0, 0, 0 },
+	};
+	struct tun_pool p;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tun_pool_default(&p);
+		int r = tun_pool_open_port(&p, cases[i].s);
+		CHECK((r == 0) == cases[i].ok);
+		if (r == 0)
+			CHECK(p.n_open == 1 && p.open[0].port == cases[i].port &&
+			      p.open[0].proto == cases[i].proto);
+		else
+			CHECK(p.n_open == 0);
+		if ((r == 0) != cases[i].ok)
+			fprintf(stderr, "  --open-port \"%s\"\n", cases[i].s);
+	}
+	tun_pool_default(&p);
+	CHECK(tun_pool_open_port(&p, "22") == 0 && tun_pool_open_port(&p, "22/tcp") == 0 &&
+	      tun_pool_open_port(&p, "22/udp") == 0 && p.n_open == 2);
+	for (unsigned i = 0; p.n_open < TUN_OPEN_MAX; i++) {
+		char s[16];
+
+		snprintf(s, sizeof s, "%u/udp", 1000 + i);
+		CHECK(tun_pool_open_port(&p, s) == 0);
+	}
+	CHECK(tun_pool_open_port(&p, "4444") == -1 && p.n_open == TUN_OPEN_MAX);
+}
+
+/* ---- tun.c: the reply parsers ---- */
+
+static void default_route(void)
+{
+	struct reply r = { .len = 0 };
+	struct default_route d = { 0 };
+	struct nl_msg m;
+	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN,
+			     .rtm_type = RTN_UNICAST };
+	struct rtnexthop nh = { .rtnh_len = sizeof nh, .rtnh_ifindex = 9 };
+
+	/* metric 100 via 3, metric 50 via 4, a /24 via 5, another table. */
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 3);
+	nl_attr_put_u32(&m, RTA_PRIORITY, 100);
+	add(&r, &m, 1);
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 4);
+	nl_attr_put_u32(&m, RTA_PRIORITY, 50);
+	add(&r, &m, 1);
+	rtm.rtm_dst_len = 24;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 5);
+	add(&r, &m, 1);
+	rtm.rtm_dst_len = 0;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_TABLE, 200);
+	nl_attr_put_u32(&m, RTA_OIF, 6);
+	add(&r, &m, 1);
+	add_ctl(&r, NLMSG_DONE, 0, 1);
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == 0);
+	CHECK(d.found && d.oif == 4 && d.metric == 50);
+	/* Multipath: the first hop's interface. A message cut short: none. */
+	r.len = 0;
+	d = (struct default_route){ 0 };
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put(&m, RTA_MULTIPATH, &nh, sizeof nh);
+	add(&r, &m, 1);
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == NL_WALK_MORE);
+	CHECK(d.found && d.oif == 9);
+	r.len = 0;
+	d = (struct default_route){ 0 };
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm - 2);
+	add(&r, &m, 1);
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == NL_WALK_MORE && !d.found);
+	nh.rtnh_len = 2;
+	r.len = 0;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put(&m, RTA_MULTIPATH, &nh, sizeof nh);
+	add(&r, &m, 1);
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == NL_WALK_MORE && !d.found);
+}
+
+static void route_get(void)
+{
+	struct reply r = { .len = 0 };
+	struct route_answer a = { 0 };
+	struct nl_msg m;
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	uint32_t gw = htonl(0xc6336401);
+
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 2);
+	nl_attr_put(&m, RTA_GATEWAY, &gw, 3);	/* too short: on-link */
+	add(&r, &m, 3);
+	add_ctl(&r, NLMSG_ERROR, 0, 3);
+	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == 0);
+	CHECK(a.found && a.oif == 2 && a.gw == 0);
+	r.len = 0;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 2);
+	nl_attr_put(&m, RTA_GATEWAY, &gw, sizeof gw);
+	add(&r, &m, 3);
+	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == NL_WALK_MORE);
+	CHECK(a.gw == 0xc6336401);
+}
+
+static void ct_marked(void)
+{
+	struct reply r = { .len = 0 };
+	struct ct_count c = { .mark = TUN_CT_MARK | 2, .mask = 0xffffffff };
+	struct nl_msg m;
+	static const uint32_t marks[] = { TUN_CT_MARK | 2, TUN_CT_MARK | 1, 0, TUN_CT_MARK | 2 };
+
+	for (size_t i = 0; i < 4; i++) {
+		nfg(&m, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
+		nl_attr_put_be32(&m, CTA_MARK, marks[i]);
+		add(&r, &m, 5);
+	}
+	/* No mark; an expectation; a mark too short. */
+	nfg(&m, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
+	add(&r, &m, 5);
+	nfg(&m, NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_CT_NEW);
+	nl_attr_put_be32(&m, CTA_MARK, TUN_CT_MARK | 2);
+	add(&r, &m, 5);
+	nfg(&m, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW);
+	nl_attr_put(&m, CTA_MARK, "\x56\x50", 2);
+	add(&r, &m, 5);
+	add_ctl(&r, NLMSG_DONE, 0, 5);
+	/* Of another mark: slot 0, mark 0, none, one too short. */
+	CHECK(walk_reply(&r, 5, true, ct_count_cb, &c) == 0 && c.n == 2 && c.other == 4);
+	c = (struct ct_count){ .mark = TUN_CT_MARK, .mask = TUN_CT_MARK_MASK };
+	CHECK(walk_reply(&r, 5, true, ct_count_cb, &c) == 0 && c.n == 3 && c.other == 3);
+}
+
+static void nft_counters(void)
+{
+	struct reply r = { .len = 0 };
+	struct fw_answer a = { .seen = 0 };
+	struct nl_msg m;
+
+	counter_msg(&m, "vpngw", "unsolicited", NFT_OBJECT_COUNTER, 7);
+	add(&r, &m, 2);
+	counter_msg(&m, "vpngw", "leak", NFT_OBJECT_COUNTER, 1);
+	add(&r, &m, 2);
+	counter_msg(&m, "other", "invalid", NFT_OBJECT_COUNTER, 5);	/* another table */
+	add(&r, &m, 2);
+	counter_msg(&m, "vpngw", "to_host", 2, 5);			/* a quota */
+	add(&r, &m, 2);
+	counter_msg(&m, "vpngw", "unsolicitedx", NFT_OBJECT_COUNTER, 5);
+	add(&r, &m, 2);
+	counter_msg(&m, "vpngw", "invalid", NFT_OBJECT_COUNTER, 3);
+	m.u.hdr.nlmsg_len -= 8;	/* cuts the nest: its length lies */
+	add(&r, &m, 2);
+	add_ctl(&r, NLMSG_DONE, 0, 2);
+	CHECK(walk_reply(&r, 2, true, counter_cb, &a) == 0);
+	CHECK(a.seen == (1u << TUN_FW_UNSOLICITED | 1u << TUN_FW_LEAK));
+	CHECK(a.packets[TUN_FW_UNSOLICITED] == 7 && a.packets[TUN_FW_LEAK] == 1);
+	CHECK(a.packets[TUN_FW_INVALID] == 0 && a.packets[TUN_FW_TO_HOST] == 0);
+	CHECK(strcmp(tun_fw_name(TUN_FW_TO_HOST), "to_host") == 0);
+	CHECK(strcmp(tun_fw_name(TUN_FW_N), "?") == 0);
+}
+
+static void nft_table_comment(void)
+{
+	static const unsigned char ud[] = {
+		7, 2, 'x', 'y',				/* another TLV first */
+		NFTNL_UDATA_TABLE_COMMENT, 9, 'v', 'p', 'n', 'g', 'w', ' ', '4', '2', 0,
+	};
+	struct reply r = { .len = 0 };
+	struct table_answer t = { .found = false };
+	struct nl_msg m;
+	char out[TABLE_COMMENT_MAX];
+	unsigned char big[2 + 255];
+
+	CHECK(udata_comment(ud, sizeof ud, out) && strcmp(out, "vpngw 42") == 0);
+	CHECK(!udata_comment(ud, sizeof ud - 1, out));	/* TLV cut short */
+	CHECK(!udata_comment(ud, 4, out));
+	CHECK(!udata_comment(ud, 1, out));
+	memset(big, 'a', sizeof big);
+	big[0] = NFTNL_UDATA_TABLE_COMMENT;
+	big[1] = 255;
+	CHECK(!udata_comment(big, sizeof big, out));	/* longer than ours */
+	nfg(&m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWTABLE);
+	nl_attr_put_str(&m, NFTA_TABLE_NAME, "vpngw");
+	nl_attr_put(&m, NFTA_TABLE_USERDATA, ud, sizeof ud);
+	add(&r, &m, 4);
+	add_ctl(&r, NLMSG_ERROR, 0, 4);
+	CHECK(walk_reply(&r, 4, false, table_cb, &t) == 0);
+	CHECK(t.found && strcmp(t.comment, "vpngw 42") == 0);
+	/* Another table's, and ours with no comment. */
+	r.len = 0;
+	t = (struct table_answer){ .found = false };
+	nfg(&m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWTABLE);
+	nl_attr_put_str(&m, NFTA_TABLE_NAME, "filter");
+	nl_attr_put(&m, NFTA_TABLE_USERDATA, ud, sizeof ud);
+	add(&r, &m, 4);
+	CHECK(walk_reply(&r, 4, false, table_cb, &t) == NL_WALK_MORE && !t.found);
+	nfg(&m, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWTABLE);
+	nl_attr_put_str(&m, NFTA_TABLE_NAME, "vpngw");
+	add(&r, &m, 4);
+	CHECK(walk_reply(&r, 4, false, table_cb, &t) == NL_WALK_MORE);
+	CHECK(t.found && t.comment[0] == '\0');
+}
+
+/* ---- tun.c: the firewall's script ---- */
+
+static bool script_of(const struct tun_pool *p, const char *egress, struct sbuf *b,
+		      char comment[static TABLE_COMMENT_MAX])
+{
+	*b = (struct sbuf){ .failed = false };
+	return table_script(b, p, egress, comment) == 0;
+}
+
+static void table_rules(void)
+{
+	static const char *const want[] = {
+		"comment \"vpngw ",
+		"counter unsolicited { }", "counter invalid { }", "counter to_host { }",
+		"counter leak { }", "counter cross_slot { }",
+		"10.0.100.0 : 0x56500001, 10.0.101.0 : 0x56500002, 10.0.102.0 : 0x56500003 }",
+		"iifname \"vpngw*\" ct state new ct mark set ip saddr and 255.255.255.0 map @slot_mark",
+		"oifname \"vpngw*\" ct state established,related accept\n"
+		"\t\toifname \"vpngw*\" counter name unsolicited drop",
+		"iifname \"vpngw*\" ct state invalid counter name invalid drop",
+		"iifname \"vpngw*\" oifname \"vpngw*\" counter name cross_slot drop",
+		"iifname \"vpngw*\" tcp dport { 22, 8080 } accept",
+		"iifname \"vpngw*\" udp dport { 53 } accept",
+		"counter name to_host reject with tcp reset",
+		"ip saddr 10.0.100.0-10.0.102.255 oifname \"eth9\" masquerade",
+		"priority srcnat + 1;",
+		"ip saddr 10.0.100.0-10.0.102.255 oifname != \"lo\" oifname != \"vpngw*\" counter name leak drop",
+	};
+	struct tun_pool p;
+	struct sbuf b, b2;
+	char c1[TABLE_COMMENT_MAX], c2[TABLE_COMMENT_MAX];
+
+	tun_pool_default(&p);
+	p.n = 3;
+	CHECK(tun_pool_open_port(&p, "22") == 0 && tun_pool_open_port(&p, "53/udp") == 0 &&
+	      tun_pool_open_port(&p, "8080/tcp") == 0);
+	CHECK(script_of(&p, "eth9", &b, c1));
+	CHECK(strncmp(b.p, NFT_DELETE "table ip vpngw {\n", strlen(NFT_DELETE) + 17) == 0);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		CHECK(strstr(b.p, want[i]) != NULL);
+		if (!strstr(b.p, want[i]))
+			fprintf(stderr, "  missing: %s\n", want[i]);
+	}
+	/* The fingerprint names the rules: the same pool, the same comment;
+	 * another open port or egress, another. */
+	CHECK(script_of(&p, "eth9", &b2, c2) && strcmp(c1, c2) == 0 && strcmp(b.p, b2.p) == 0);
+	free(b2.p);
+	CHECK(strstr(b.p, c1) != NULL && strlen(c1) == 22);
+	CHECK(script_of(&p, "eth8", &b2, c2) && strcmp(c1, c2) != 0);
+	free(b2.p);
+	CHECK(tun_pool_open_port(&p, "54/udp") == 0);
+	CHECK(script_of(&p, "eth9", &b2, c2) && strcmp(c1, c2) != 0);
+	free(b2.p);
+	free(b.p);
+	/* No open port: no accept rule; a large pool: every slot's mark. */
+	tun_pool_default(&p);
+	p.n = TUN_POOL_MAX;
+	p.net = 0x0a000000;
+	p.prefix = 30;
+	CHECK(script_of(&p, "eth0", &b, c1));
+	CHECK(!strstr(b.p, "dport"));
+	CHECK(strstr(b.p, "10.0.15.252 : 0x56500400 }") != NULL);
+	CHECK(strstr(b.p, "ip saddr and 255.255.255.252 map") != NULL);
+	free(b.p);
+}
+
+const struct unit_case unit_tun[] = {
+	{ "nl_walk", walker },
+	{ "nl_walk_lies", walker_lies },
+	{ "nl_attrs", attrs },
+	{ "tun_state_parse", state_file },
+	{ "tun_state_hostile", state_file_hostile },
+	{ "tun_open_port", open_port },
+	{ "tun_default_route", default_route },
+	{ "tun_route_get", route_get },
+	{ "tun_ct_marked", ct_marked },
+	{ "tun_nft_counters", nft_counters },
+	{ "tun_nft_table_comment", nft_table_comment },
+	{ "tun_table_rules", table_rules },
+	{ NULL, NULL },
+};
