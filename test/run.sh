@@ -123,6 +123,7 @@ if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
 	adir=$(mktemp -d)
+	chmod 755 "$adir" # the firewall suite runs it as nobody too
 	if asan_build "$adir"; then
 		VPNGW=$adir/vpngw suite "gateway (ASan+UBSan)" test/netns.sh
 		VPNGW=$adir/vpngw suite "firewall (ASan+UBSan)" test/firewall.sh

@@ -13,7 +13,7 @@
 int unit_failed_checks;
 
 static const struct unit_case *const tables[] = {
-	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_v1, unit_tun,
+	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_v1, unit_tun, unit_cli,
 };
 
 static int selected(const char *name, int argc, char **argv)

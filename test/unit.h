@@ -32,5 +32,6 @@ extern const struct unit_case unit_nat[];
 extern const struct unit_case unit_admit[];
 extern const struct unit_case unit_v1[];
 extern const struct unit_case unit_tun[];
+extern const struct unit_case unit_cli[];
 
 #endif

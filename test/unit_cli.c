@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unit_cli.c: cases for cli.c's parser: each kind of value lands where its
+ * row says (strings, flags, numbers, prefixes, lists, the interface
+ * address, operands), what was not given stays unset, and every refusal
+ * (another command's option, an unknown one, a missing or bad value, a
+ * value for a flag, an option not supported yet, an operand where none is
+ * taken, a list given too often) is a failure. Error lines go to stderr,
+ * as they would for a user. The harness is unit.c's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../cli.h"
+#include "../log.h"
+#include "unit.h"
+
+/* Parses a command line given as one string of space-separated words. */
+static enum cli_rc parse(enum cli_cmd cmd, const char *line, struct cli_args *a)
+{
+	static char buf[4096];
+	char *argv[256];
+	int argc = 0;
+
+	snprintf(buf, sizeof buf, "%s", line);
+	for (char *w = strtok(buf, " "); w && argc < 255; w = strtok(NULL, " "))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	int saved = log_verbosity;
+	enum cli_rc rc = cli_parse(cmd, argc, argv, a);
+	log_verbosity = saved;
+	return rc;
+}
+
+static void stores_each_kind(void)
+{
+	struct cli_args a;
+
+	CHECK(parse(CLI_SERVE, "serve --listen 0.0.0.0:8443 --path=/vpn --pool 7 "
+		    "--subnet 10.1.0.0/16 --allow 198.51.100.0/24 --allow 203.0.113.0/24 "
+		    "--dry-run --keepalive 0 --open-port 53/udp", &a) == CLI_OK);
+	CHECK(a.listen && !strcmp(a.listen, "0.0.0.0:8443"));
+	CHECK(a.path && !strcmp(a.path, "/vpn"));
+	CHECK(a.pool == 7 && a.keepalive == 0);
+	CHECK(a.subnet.addr == 0x0a010000 && a.subnet.mask == 0xffff0000);
+	CHECK(a.allow.n == 2 && a.allow.v[1].addr == 0xcb007100);
+	CHECK(a.dry_run && a.open_ports.n == 1 && !strcmp(a.open_ports.v[0], "53/udp"));
+	/* Nothing else was given. */
+	CHECK(a.linger == -1 && a.mtu == -1 && a.client_prefix == -1 && a.max_message == -1);
+	CHECK(!a.tls_cert && !a.user && a.deny.n == 0 && a.urls.n == 0);
+
+	CHECK(parse(CLI_CONNECT, "connect ws://192.0.2.1:8080/ --address 10.0.100.7/24 "
+		    "--route 198.51.100.0/24 --default-route wss://gw.example/ --retries 3 "
+		    "-- -odd", &a) == CLI_OK);
+	CHECK(a.urls.n == 3 && !strcmp(a.urls.v[1], "wss://gw.example/") &&
+	      !strcmp(a.urls.v[2], "-odd"));
+	CHECK(a.address == 0x0a006407 && a.address_prefix == 24);
+	CHECK(a.routes.n == 1 && a.default_route && a.retries == 3 && a.mtu == -1);
+}
+
+static void refuses(void)
+{
+	static const struct {
+		enum cli_cmd cmd;
+		const char *line;
+	} bad[] = {
+		{ CLI_SETUP, "setup --listen 127.0.0.1:1" },     /* serve's */
+		{ CLI_TEARDOWN, "teardown --subnet 10.0.0.0/24" },
+		{ CLI_SERVE, "serve --tun x" },                  /* connect's */
+		{ CLI_CONNECT, "connect ws://h/ --pool 2" },
+		{ CLI_SERVE, "serve --frobnicate" },
+		{ CLI_SERVE, "serve --listen" },                 /* no value */
+		{ CLI_SERVE, "serve --listen --pool 2" },        /* an option is no value */
+		{ CLI_SERVE, "serve --dry-run=yes" },            /* a flag takes none */
+		{ CLI_SERVE, "serve --metrics 127.0.0.1:9" },    /* not yet */
+		{ CLI_SERVE, "serve extra" },                    /* no operands */
+		{ CLI_SERVE, "serve --pool 0" },
+		{ CLI_SERVE, "serve --pool 1025" },
+		{ CLI_SERVE, "serve --pool 5x" },
+		{ CLI_SERVE, "serve --pool 99999999999999999999" },
+		{ CLI_SERVE, "serve --listen nowhere" },
+		{ CLI_SERVE, "serve --listen 127.0.0.1:70000" },
+		{ CLI_SERVE, "serve --path vpn" },
+		{ CLI_SERVE, "serve --subnet 10.0.0.0/33" },
+		{ CLI_SERVE, "serve --allow 300.1.2.3/8" },
+		{ CLI_SERVE, "serve --tun-prefix abcdefghijk" }, /* 11 characters */
+		{ CLI_SERVE, "serve --egress a/b" },
+		{ CLI_CONNECT, "connect ws://h/ --address 10.0.100.2" },
+		{ CLI_CONNECT, "connect ws://h/ --address 127.0.0.1/8" },
+		{ CLI_CONNECT, "connect ws://h/ --token a\tb" },
+		{ CLI_CONNECT, "connect ws://h/ --tun a:b" },
+	};
+	struct cli_args a;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		enum cli_rc rc = parse(bad[i].cmd, bad[i].line, &a);
+		if (rc != CLI_FAIL)
+			fprintf(stderr, "  accepted: %s\n", bad[i].line);
+		CHECK(rc == CLI_FAIL);
+	}
+}
+
+static void list_limit(void)
+{
+	char line[4096] = "serve";
+	struct cli_args a;
+
+	for (int i = 0; i < CLI_LIST_MAX; i++)
+		strcat(line, " --deny 192.0.2.0/24");
+	CHECK(parse(CLI_SERVE, line, &a) == CLI_OK && a.deny.n == CLI_LIST_MAX);
+	strcat(line, " --deny 192.0.2.0/24");
+	CHECK(parse(CLI_SERVE, line, &a) == CLI_FAIL);
+}
+
+static void help_is_done(void)
+{
+	struct cli_args a;
+	FILE *saved = stdout;
+
+	stdout = fopen("/dev/null", "w");
+	if (!stdout) {
+		stdout = saved;
+		CHECK(false);
+		return;
+	}
+	CHECK(parse(CLI_SERVE, "serve --pool 2 --help", &a) == CLI_DONE);
+	CHECK(parse(CLI_CONNECT, "connect -h", &a) == CLI_DONE);
+	fclose(stdout);
+	stdout = saved;
+}
+
+static void log_levels(void)
+{
+	struct cli_args a;
+	int saved = log_verbosity;
+	char *v[] = { "serve", "-v", NULL }, *q[] = { "serve", "--quiet", NULL };
+
+	CHECK(cli_parse(CLI_SERVE, 2, v, &a) == CLI_OK && log_verbosity == LOG_DEBUG);
+	CHECK(cli_parse(CLI_SERVE, 2, q, &a) == CLI_OK && log_verbosity == LOG_QUIET);
+	log_verbosity = saved;
+}
+
+const struct unit_case unit_cli[] = {
+	{ "cli_stores_each_kind", stores_each_kind },
+	{ "cli_refuses", refuses },
+	{ "cli_list_limit", list_limit },
+	{ "cli_help_is_done", help_is_done },
+	{ "cli_log_levels", log_levels },
+	{ NULL, NULL },
+};
