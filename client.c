@@ -954,9 +954,12 @@ static void loop(struct client *c)
 		if (c->exit_code >= 0)
 			break;
 
-		/* The TUN is always read: while down, to drop and count. */
+		/* The TUN is read while the queue has room (the kernel's queue
+		 * holds or drops the rest), and while down, to drop and count. */
 		bool linked = c->st >= C_HTTP;
 		pfd[0] = (struct pollfd){ .fd = c->tun_fd, .events = POLLIN };
+		if (c->st == C_OPEN && link_tx_full(&c->l, c->mtu))
+			pfd[0].fd = -1;
 		pfd[1] = (struct pollfd){ .fd = c->st == C_IDLE ? -1 : c->fd,
 			.events = c->st == C_CONNECT ? POLLOUT : linked ? link_events(&c->l) : 0 };
 		uint64_t wait = TICK_MS;

@@ -242,6 +242,11 @@ uint8_t *link_tx_room(struct link *l, size_t max)
 	return l->q.buf + off + LINK_HDR_MAX;
 }
 
+bool link_tx_full(struct link *l, size_t max)
+{
+	return l->st == LINK_OPEN && reserve(&l->q, LINK_HDR_MAX + max) < 0;
+}
+
 void link_tx_commit(struct link *l, size_t len)
 {
 	uint8_t *p = l->q.buf + l->q.room + LINK_HDR_MAX;

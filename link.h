@@ -174,6 +174,8 @@ int link_send_text(struct link *l, const void *p, size_t len) __attribute__((war
  */
 uint8_t *link_tx_room(struct link *l, size_t max);
 void link_tx_commit(struct link *l, size_t len);
+/* Whether link_tx_room(l, max) would find no room now (the queue is full). */
+bool link_tx_full(struct link *l, size_t max);
 
 /*
  * Writes what the socket takes now: the rest of a half-written record,
@@ -216,7 +218,10 @@ struct link_stats {
  * (LINK_PKT_MAX bytes) to be dropped as `idle`. nat, when not NULL, maps each packet back to its client
  * (nat_in); without it a packet must only look like IPv4. Each packet
  * sent is counted in dir, each drop in st by reason. Returns 0, or -1 when
- * the TUN failed (errno set).
+ * the TUN failed (errno set). A gateway reads on when a client's queue is
+ * full and counts each packet it drops, for its operator (SPEC); a client
+ * stops reading its own host's TUN while link_tx_full, and leaves the
+ * packets to the kernel's queue, so that a flood costs it no CPU.
  */
 int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
