@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nat.h"
+#include "out.h"
 #include "v1.h"
 
 /* The known keys, in the order v1_assign_format writes them. */
@@ -112,64 +113,21 @@ static bool assign_ok(const struct v1_assign *a)
 
 /* ==== Writing the assignment ==== */
 
-/* An output cursor: appends are dropped once the capacity is exceeded. */
-struct out {
-	char *p;
-	size_t cap, len;
-	bool overflow;
-};
-
-static char *room(struct out *o, size_t len)
-{
-	char *p;
-
-	if (o->overflow || len > o->cap - o->len) {
-		o->overflow = true;
-		return NULL;
-	}
-	p = o->p + o->len;
-	o->len += len;
-	return p;
-}
-
-static void put_str(struct out *o, const char *s)
-{
-	size_t len = strlen(s);
-	char *p = room(o, len);
-
-	if (p)
-		memcpy(p, s, len);
-}
-
-static void put_uint(struct out *o, unsigned long v)
-{
-	char d[24];
-	size_t i = sizeof d;
-
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	char *p = room(o, sizeof d - i);
-	if (p)
-		memcpy(p, d + i, sizeof d - i);
-}
-
 static void put_ip4(struct out *o, uint32_t a)
 {
 	for (int shift = 24; shift >= 0; shift -= 8) {
-		put_uint(o, (a >> shift) & 0xffu);
+		out_uint(o, (a >> shift) & 0xffu);
 		if (shift)
-			put_str(o, ".");
+			out_str(o, ".");
 	}
 }
 
 /* "name": after the object's '{' for the first field, after ',' for the rest. */
 static void put_key(struct out *o, enum field f)
 {
-	put_str(o, f == F_ADDRESS ? "{\"" : ",\"");
-	put_str(o, field_names[f]);
-	put_str(o, "\":");
+	out_str(o, f == F_ADDRESS ? "{\"" : ",\"");
+	out_str(o, field_names[f]);
+	out_str(o, "\":");
 }
 
 size_t v1_assign_format(char *out, size_t cap, const struct v1_assign *a)
@@ -180,25 +138,25 @@ size_t v1_assign_format(char *out, size_t cap, const struct v1_assign *a)
 	if (!assign_ok(a))
 		return 0;
 	put_key(&o, F_ADDRESS);
-	put_str(&o, "\"");
+	out_str(&o, "\"");
 	put_ip4(&o, a->addr);
-	put_str(&o, "/");
-	put_uint(&o, a->prefix);
-	put_str(&o, "\"");
+	out_str(&o, "/");
+	out_uint(&o, a->prefix);
+	out_str(&o, "\"");
 	if (a->gateway) {
 		put_key(&o, F_GATEWAY);
-		put_str(&o, "\"");
+		out_str(&o, "\"");
 		put_ip4(&o, a->gateway);
-		put_str(&o, "\"");
+		out_str(&o, "\"");
 	}
 	put_key(&o, F_MTU);
-	put_uint(&o, a->mtu);
+	out_uint(&o, a->mtu);
 	if (a->has_session) {
 		put_key(&o, F_SESSION);
-		put_str(&o, "\"");
+		out_str(&o, "\"");
 		/* Straight into out, its NUL overwritten by the closing quote:
 		 * no copy of the secret to wipe. */
-		p = room(&o, V1_TOKEN_HEX + 1);
+		p = out_room(&o, V1_TOKEN_HEX + 1);
 		if (p) {
 			(void)v1_token_format(p, a->session);
 			p[V1_TOKEN_HEX] = '"';
@@ -206,15 +164,15 @@ size_t v1_assign_format(char *out, size_t cap, const struct v1_assign *a)
 	}
 	if (a->keepalive_s >= 0) {
 		put_key(&o, F_KEEPALIVE);
-		put_uint(&o, (unsigned long)a->keepalive_s);
+		out_uint(&o, (unsigned long)a->keepalive_s);
 	}
 	if (a->linger_s >= 0) {
 		put_key(&o, F_LINGER);
-		put_uint(&o, (unsigned long)a->linger_s);
+		out_uint(&o, (unsigned long)a->linger_s);
 	}
-	put_str(&o, "}");
+	out_str(&o, "}");
 	/* The NUL; on overflow, wipe what holds the session. */
-	p = room(&o, 1);
+	p = out_room(&o, 1);
 	if (!p) {
 		explicit_bzero(out, o.len);
 		return 0;

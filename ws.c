@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "bytes.h"
+#include "out.h"
 #include "sha1.h"
 #include "ws.h"
 
@@ -582,46 +583,6 @@ void ws_accept_key(char out[static WS_ACCEPT_LEN + 1], const char *key, size_t k
 
 /* ==== Building responses and requests ==== */
 
-/* An output cursor: appends are dropped once the capacity is exceeded. */
-struct out {
-	char *p;
-	size_t cap, len;
-	bool overflow;
-};
-
-static void put_mem(struct out *o, const char *s, size_t len)
-{
-	if (o->overflow || len > o->cap - o->len) {
-		o->overflow = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, len);
-	o->len += len;
-}
-
-static void put_str(struct out *o, const char *s)
-{
-	put_mem(o, s, strlen(s));
-}
-
-static void put_uint(struct out *o, unsigned long v)
-{
-	char d[24];
-	size_t i = sizeof d;
-
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_mem(o, d + i, sizeof d - i);
-}
-
-/* The length, or 0 if the whole thing did not fit. */
-static size_t out_done(const struct out *o)
-{
-	return o->overflow ? 0 : o->len;
-}
-
 /* A value we write into a header line: no CR, LF or other control. */
 static bool safe(const char *s)
 {
@@ -639,16 +600,16 @@ size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const
 	if (proto && !safe(proto))
 		return 0;
 	ws_accept_key(acc, key, key_len);
-	put_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
+	out_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
 	            "Upgrade: websocket\r\n"
 	            "Connection: Upgrade\r\n"
 	            "Sec-WebSocket-Accept: ");
-	put_str(&o, acc);
+	out_str(&o, acc);
 	if (proto) {
-		put_str(&o, "\r\nSec-WebSocket-Protocol: ");
-		put_str(&o, proto);
+		out_str(&o, "\r\nSec-WebSocket-Protocol: ");
+		out_str(&o, proto);
 	}
-	put_str(&o, "\r\n\r\n");
+	out_str(&o, "\r\n\r\n");
 	return out_done(&o);
 }
 
@@ -683,26 +644,26 @@ size_t ws_resp_error(char *out, size_t cap, int status, const char *body)
 	}
 
 	/* Status line; 426 names the protocol and version it wants (§4.4). */
-	put_str(&o, "HTTP/1.1 ");
-	put_uint(&o, (unsigned long)status);
-	put_str(&o, " ");
-	put_str(&o, why);
-	put_str(&o, "\r\n");
+	out_str(&o, "HTTP/1.1 ");
+	out_uint(&o, (unsigned long)status);
+	out_str(&o, " ");
+	out_str(&o, why);
+	out_str(&o, "\r\n");
 	if (status == 426)
-		put_str(&o, "Upgrade: websocket\r\n"
+		out_str(&o, "Upgrade: websocket\r\n"
 		            "Connection: Upgrade, close\r\n"
 		            "Sec-WebSocket-Version: 13\r\n");
 	else
-		put_str(&o, "Connection: close\r\n");
+		out_str(&o, "Connection: close\r\n");
 	if (status == 401)
-		put_str(&o, "WWW-Authenticate: Bearer\r\n");
+		out_str(&o, "WWW-Authenticate: Bearer\r\n");
 	if (!body || !safe(body))
 		body = why;
-	put_str(&o, "Content-Type: text/plain\r\nContent-Length: ");
-	put_uint(&o, (unsigned long)strlen(body) + 1);
-	put_str(&o, "\r\n\r\n");
-	put_str(&o, body);
-	put_str(&o, "\n");
+	out_str(&o, "Content-Type: text/plain\r\nContent-Length: ");
+	out_uint(&o, (unsigned long)strlen(body) + 1);
+	out_str(&o, "\r\n\r\n");
+	out_str(&o, body);
+	out_str(&o, "\n");
 	return out_done(&o);
 }
 
@@ -717,23 +678,23 @@ size_t ws_client_request(char *out, size_t cap, const char *host, const char *pa
 	if (!safe(host) || !safe(path) || !safe(key) || (proto && !safe(proto)) ||
 	    strchr(path, ' ') || path[0] == '\0')
 		return 0;
-	put_str(&o, "GET ");
-	put_str(&o, path);
-	put_str(&o, " HTTP/1.1\r\nHost: ");
-	put_str(&o, host);
-	put_str(&o, "\r\nUpgrade: websocket\r\n"
+	out_str(&o, "GET ");
+	out_str(&o, path);
+	out_str(&o, " HTTP/1.1\r\nHost: ");
+	out_str(&o, host);
+	out_str(&o, "\r\nUpgrade: websocket\r\n"
 	            "Connection: Upgrade\r\n"
 	            "Sec-WebSocket-Key: ");
-	put_str(&o, key);
-	put_str(&o, "\r\nSec-WebSocket-Version: 13\r\n");
+	out_str(&o, key);
+	out_str(&o, "\r\nSec-WebSocket-Version: 13\r\n");
 	if (proto) {
-		put_str(&o, "Sec-WebSocket-Protocol: ");
-		put_str(&o, proto);
-		put_str(&o, "\r\n");
+		out_str(&o, "Sec-WebSocket-Protocol: ");
+		out_str(&o, proto);
+		out_str(&o, "\r\n");
 	}
 	if (extra_headers)
-		put_str(&o, extra_headers);
-	put_str(&o, "\r\n");
+		out_str(&o, extra_headers);
+	out_str(&o, "\r\n");
 	return out_done(&o);
 }
 

@@ -28,10 +28,12 @@ import statistics
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 import websockets
+
+import harness
+from harness import Fail, check, info, test
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 
 URL = os.environ.get("VPNGW_URL", "ws://127.0.0.1:8080/")
@@ -44,21 +46,6 @@ SRC = "192.0.2.10"          # the client's own address
 TALK_TCP, TALK_UDP, QUIET_TCP = 7000, 7001, 7002
 HOST_TCP, HOST_UDP = 2222, 5353   # listeners on 0.0.0.0 of the gateway host
 CT_MARK = 0x56500000
-VERBOSE = False
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def info(msg):
-    if VERBOSE:
-        print("  info: " + msg, flush=True)
 
 
 # ---- The host side: namespaces, nft, conntrack ----
@@ -326,14 +313,6 @@ class Child:
 
 # ---- Tests ----
 
-TESTS = []
-
-
-def test(timeout=30):
-    def reg(fn):
-        TESTS.append((fn.__name__, fn, timeout))
-        return fn
-    return reg
 
 
 @test()
@@ -665,66 +644,14 @@ async def slot_reuse_retired():
 
 # ---- Runner ----
 
-def run_one(fn, timeout):
-    res = {}
-
-    def target():
-        try:
-            asyncio.run(asyncio.wait_for(fn(), timeout))
-            res["ok"] = True
-        except BaseException as e:  # noqa: B902: report whatever it was
-            res["exc"] = e
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout + 5)
-    if t.is_alive():
-        return "test still running after %d s" % timeout
-    e = res.get("exc")
-    if e is None:
-        return None
-    if isinstance(e, Fail):
-        return str(e)
-    if isinstance(e, asyncio.TimeoutError):
-        return "timed out"
-    return "%s: %s" % (type(e).__name__, e)
-
-
 def main(argv):
-    global VERBOSE
     if argv[:1] == ["--role"]:
         if argv[1] == "holder":
             asyncio.run(role_holder(argv[2]))
         elif argv[1] == "flood":
             asyncio.run(role_flood(argv[2], int(argv[3])))
         return 0
-    names = [n for n, _, _ in TESTS]
-    if "--list" in argv:
-        print("\n".join(names))
-        return 0
-    VERBOSE = "-v" in argv
-    args = [a for a in argv if not a.startswith("-")]
-    for a in args:
-        if a not in names:
-            print("unknown test %s (see --list)" % a, file=sys.stderr)
-            return 2
-    passed = failed = 0
-    for name, fn, timeout in TESTS:
-        if name not in args:
-            continue
-        t0 = time.monotonic()
-        err = run_one(fn, timeout)
-        dt = time.monotonic() - t0
-        if err is None:
-            passed += 1
-            print("PASS %s" % name + (" (%.1f s)" % dt if VERBOSE else ""), flush=True)
-        else:
-            failed += 1
-            print("FAIL %s: %s" % (name, err), flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    if os.environ.get("VPNGW_RESULTS"):
-        with open(os.environ["VPNGW_RESULTS"], "w") as f:
-            f.write("%d %d\n" % (passed, failed))
-    return 1 if failed else 0
+    return harness.main(argv, all_by_default=False)
 
 
 if __name__ == "__main__":

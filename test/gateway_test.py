@@ -30,6 +30,9 @@ import time
 import urllib.request
 
 import websockets
+
+import harness
+from harness import Fail, check, info, test
 from scapy.layers.inet import ICMP, IP, IPOption_NOP, TCP, UDP, defragment, fragment
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
@@ -40,21 +43,6 @@ D_URL = os.environ.get("VPNGW_D_URL", "ws://198.51.100.5:8080/")
 SLOT_WAIT = float(os.environ.get("VPNGW_SLOT_WAIT", "20"))
 INET = "198.51.100.1"      # the "Internet" host: echo :7, delayed :9, http :80
 SRC = "192.0.2.10"         # the client's own source address
-VERBOSE = False
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def info(msg):
-    if VERBOSE:
-        print("  info: " + msg, flush=True)
 
 
 def hostport(url):
@@ -505,14 +493,6 @@ def raw_expect_echo_reply(r, ident, timeout=3.0):
 
 # ---- Tests ----
 
-TESTS = []
-
-
-def test(timeout=20):
-    def reg(fn):
-        TESTS.append((fn.__name__, fn, timeout))
-        return fn
-    return reg
 
 
 @test()
@@ -1833,64 +1813,8 @@ async def sigterm_1001():
 
 # ---- Runner ----
 
-def run_one(fn, timeout):
-    """None when fn passed, else why it failed."""
-    res = {}
-
-    def target():
-        try:
-            if asyncio.iscoroutinefunction(fn):
-                asyncio.run(asyncio.wait_for(fn(), timeout))
-            else:
-                fn()
-            res["ok"] = True
-        except BaseException as e:  # noqa: B902: report whatever it was
-            res["exc"] = e
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout + 5)
-    if t.is_alive():
-        return "test still running after %d s" % timeout
-    e = res.get("exc")
-    if e is None:
-        return None
-    if isinstance(e, Fail):
-        return str(e)
-    if isinstance(e, (asyncio.TimeoutError, socket.timeout)):
-        return "timed out (%s)" % (type(e).__name__)
-    return "%s: %s" % (type(e).__name__, e)
-
-
 def main(argv):
-    global VERBOSE
-    names = [n for n, _, _ in TESTS]
-    args = [a for a in argv if not a.startswith("-")]
-    if "--list" in argv:
-        print("\n".join(names))
-        return 0
-    VERBOSE = "-v" in argv
-    for a in args:
-        if a not in names:
-            print("unknown test %s (see --list)" % a, file=sys.stderr)
-            return 2
-    passed = failed = 0
-    for name, fn, timeout in TESTS:
-        if args and name not in args:
-            continue
-        t0 = time.monotonic()
-        err = run_one(fn, timeout)
-        dt = time.monotonic() - t0
-        if err is None:
-            passed += 1
-            print("PASS %s" % name + (" (%.1f s)" % dt if VERBOSE else ""), flush=True)
-        else:
-            failed += 1
-            print("FAIL %s: %s" % (name, err), flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    if os.environ.get("VPNGW_RESULTS"):
-        with open(os.environ["VPNGW_RESULTS"], "w") as f:
-            f.write("%d %d\n" % (passed, failed))
-    return 1 if failed else 0
+    return harness.main(argv)
 
 
 if __name__ == "__main__":
