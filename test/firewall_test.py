@@ -33,7 +33,7 @@ import time
 import websockets
 
 import harness
-from harness import Fail, check, info, test
+from harness import Fail, check, info, stats, test
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 
 URL = os.environ.get("VPNGW_URL", "ws://127.0.0.1:8080/")
@@ -69,24 +69,6 @@ def marked_entries(mark):
     out = run(["conntrack", "-L", "-m", str(mark)])
     return [l for l in out.splitlines() if l.strip()]
 
-
-def stats():
-    """SIGUSR1 to the gateway; its next stats line as a dict."""
-    pid = int(os.environ["VPNGW_PID"])
-    log = os.environ["VPNGW_LOG"]
-    with open(log, "rb") as f:
-        f.seek(0, 2)
-        pos = f.tell()
-    os.kill(pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        with open(log, "rb") as f:
-            f.seek(pos)
-            for line in f.read().decode(errors="replace").splitlines(keepends=True):
-                if "vpngw: stats" in line and line.endswith("\n"):
-                    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
-        time.sleep(0.05)
-    raise Fail("no 'vpngw: stats' line within 3 s of SIGUSR1")
 
 
 def log_has(pattern):
@@ -165,45 +147,13 @@ def slot_of(assignment):
     return int(assignment["address"].split(".")[2]) - 100
 
 
-async def recv_pkt(ws, timeout):
-    try:
-        msg = await asyncio.wait_for(ws.recv(), timeout)
-    except asyncio.TimeoutError:
-        return None
-    if isinstance(msg, str):
-        return None
-    return msg
-
-
 async def expect(ws, pred, what, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while True:
-        left = deadline - time.monotonic()
-        check(left > 0, "no %s within %.1f s (others: %s)" % (what, timeout, seen[:5] or "none"))
-        raw = await recv_pkt(ws, left)
-        if raw is None:
-            continue
-        p = IP(raw)
-        if pred(p):
-            return p
-        seen.append(p.summary())
+    """harness.expect for a pred of the IP packet alone; returns it."""
+    return (await harness.expect(ws, lambda raw, p: pred(p), what, timeout, True))[1]
 
 
 async def expect_none(ws, pred, what, duration):
-    """Reads for duration seconds; fails on a packet matching pred."""
-    deadline = time.monotonic() + duration
-    n = 0
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return n
-        raw = await recv_pkt(ws, left)
-        if raw is None:
-            continue
-        p = IP(raw)
-        check(not pred(p), "%s: %s" % (what, p.summary()))
-        n += 1
+    return await harness.expect_none(ws, lambda raw, p: pred(p), what, duration, True)
 
 
 async def ping(ws, dst=INET, timeout=3.0):
@@ -249,7 +199,7 @@ async def role_holder(url):
     got_t = got_u = 0
     ready = False
     while True:
-        raw = await recv_pkt(ws, 10)
+        raw = await harness.recv_pkt(ws, 10, True)
         if raw is None:
             continue
         p = IP(raw)
@@ -493,13 +443,28 @@ async def ct_mark_per_slot():
         await b.close()
 
 
-@test(timeout=60)
+@test(timeout=150)
 async def release_no_stall():
     """A client leaves 50,000 conntrack entries and drops its connection;
     while its slot is flushed, another client's pings (every 3 ms) are
     delayed by no more than 10 ms. The gateway and this pinger run at a
     real-time priority while they measure, so that other work on a shared
-    machine does not count as delay; the helper runs as it always does."""
+    machine does not count as delay; the helper runs as it always does.
+    A virtual machine still stalls now and then for 10 ms on its own, before
+    a release as after it: the measurement is made up to three times, and
+    one clean run passes. A loop that does the flush itself stalls for
+    seconds, every time."""
+    for attempt in range(3):
+        try:
+            await release_once()
+            return
+        except Fail as e:
+            why = str(e)
+            info("attempt %d: %s" % (attempt + 1, why))
+    raise Fail(why)
+
+
+async def release_once():
     n = 50000
     flood = Child("flood", URL, str(n))
     gw = int(os.environ["VPNGW_PID"])
@@ -528,7 +493,7 @@ async def release_no_stall():
 
         async def reader():
             while not done.is_set():
-                raw = await recv_pkt(ws, 0.5)
+                raw = await harness.recv_pkt(ws, 0.5, True)
                 now = time.monotonic()
                 if raw is None or len(raw) < 28 or raw[9] != 1:
                     continue

@@ -32,7 +32,7 @@ import urllib.request
 import websockets
 
 import harness
-from harness import Fail, check, info, test
+from harness import Fail, check, expect, expect_none, info, recv_pkt, stats, test
 from scapy.layers.inet import ICMP, IP, IPOption_NOP, TCP, UDP, defragment, fragment
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
@@ -188,56 +188,6 @@ async def connect_v1(url=URL, retry=None, every=0.25, session=None):
         return ws, a, n
 
 
-async def recv_pkt(ws, timeout):
-    """The next binary message, or None on timeout. A text message on an
-    original-protocol connection is a failure."""
-    try:
-        msg = await asyncio.wait_for(ws.recv(), timeout)
-    except asyncio.TimeoutError:
-        return None
-    if isinstance(msg, str):
-        raise Fail("text message on an original-protocol connection: %r" % msg[:100])
-    return msg
-
-
-async def expect(ws, pred, what, timeout=3.0):
-    """Reads messages until one satisfies pred(raw, IP); returns (raw, ip)."""
-    deadline = time.monotonic() + timeout
-    others = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Fail("no %s within %.1f s (other messages: %s)"
-                       % (what, timeout, others[:5] or "none"))
-        try:
-            raw = await recv_pkt(ws, left)
-        except websockets.ConnectionClosed as e:
-            raise Fail("connection closed (%s) while waiting for %s" % (e, what))
-        if raw is None:
-            continue
-        p = IP(raw)
-        if pred(raw, p):
-            return raw, p
-        others.append(p.summary())
-
-
-async def expect_none(ws, pred, what, duration):
-    """Reads for duration seconds; fails if a message satisfies pred."""
-    deadline = time.monotonic() + duration
-    n = 0
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return n
-        raw = await recv_pkt(ws, left)
-        if raw is None:
-            continue
-        n += 1
-        p = IP(raw)
-        if pred(raw, p):
-            raise Fail("unexpected %s: %s (%s)" % (what, p.summary(), raw.hex()))
-
-
 def is_echo_reply(ident, seq, src=SRC, dst=INET):
     def pred(raw, p):
         return (p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ident
@@ -265,24 +215,6 @@ def udp_reply(sport, src=SRC, dport=7):
                 and p[UDP].sport == dport and p[UDP].dport == sport)
     return pred
 
-
-def stats():
-    """SIGUSR1 to gateway A; returns its next stats line as a dict."""
-    pid = int(os.environ["VPNGW_PID"])
-    log = os.environ["VPNGW_LOG"]
-    with open(log, "rb") as f:
-        f.seek(0, 2)
-        pos = f.tell()
-    os.kill(pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        with open(log, "rb") as f:
-            f.seek(pos)
-            for line in f.read().decode(errors="replace").splitlines(keepends=True):
-                if "vpngw: stats" in line and line.endswith("\n"):
-                    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
-        time.sleep(0.05)
-    raise Fail("no 'vpngw: stats' line within 3 s of SIGUSR1")
 
 
 def delta(before, after, key):

@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: MIT
 # test/harness.py: what the python end-to-end scripts (gateway_test.py,
-# firewall_test.py) share: the Fail exception and check(), the @test
-# registry, running one test in a thread with a deadline, and the runner
+# firewall_test.py) share: the Fail exception and check(), the gateway's
+# stats line read after a SIGUSR1, reading packets off a tunnel until one
+# matches (or none does), the @test registry, running one test in a thread with a deadline, and the runner
 # that prints PASS/FAIL lines and "N passed, N failed" (and writes them to
 # $VPNGW_RESULTS for the shell suite that started it). The tests themselves,
 # and every helper that talks to the gateway, are the scripts' own.
 import asyncio
 import os
+import re
+import signal
 import socket
 import sys
 import threading
 import time
+
+import websockets
+from scapy.layers.inet import IP
 
 VERBOSE = False
 TESTS = []
@@ -28,6 +34,78 @@ def check(cond, msg):
 def info(msg):
     if VERBOSE:
         print("  info: " + msg, flush=True)
+
+
+def stats():
+    """SIGUSR1 to the gateway $VPNGW_PID; its next stats line in the log
+    $VPNGW_LOG, as a dict of its counters."""
+    pid = int(os.environ["VPNGW_PID"])
+    log = os.environ["VPNGW_LOG"]
+    with open(log, "rb") as f:
+        f.seek(0, 2)
+        pos = f.tell()
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        with open(log, "rb") as f:
+            f.seek(pos)
+            for line in f.read().decode(errors="replace").splitlines(keepends=True):
+                if "vpngw: stats" in line and line.endswith("\n"):
+                    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        time.sleep(0.05)
+    raise Fail("no 'vpngw: stats' line within 3 s of SIGUSR1")
+
+
+async def recv_pkt(ws, timeout, skip_text=False):
+    """The next binary message, or None on timeout. A text message is a
+    failure on an original-protocol connection; skip_text passes it over."""
+    try:
+        msg = await asyncio.wait_for(ws.recv(), timeout)
+    except asyncio.TimeoutError:
+        return None
+    if isinstance(msg, str):
+        if skip_text:
+            return None
+        raise Fail("text message on an original-protocol connection: %r" % msg[:100])
+    return msg
+
+
+async def expect(ws, pred, what, timeout=3.0, skip_text=False):
+    """Reads messages until one satisfies pred(raw, IP); returns (raw, ip)."""
+    deadline = time.monotonic() + timeout
+    others = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Fail("no %s within %.1f s (other messages: %s)"
+                       % (what, timeout, others[:5] or "none"))
+        try:
+            raw = await recv_pkt(ws, left, skip_text)
+        except websockets.ConnectionClosed as e:
+            raise Fail("connection closed (%s) while waiting for %s" % (e, what))
+        if raw is None:
+            continue
+        p = IP(raw)
+        if pred(raw, p):
+            return raw, p
+        others.append(p.summary())
+
+
+async def expect_none(ws, pred, what, duration, skip_text=False):
+    """Reads for duration seconds; fails if a message satisfies pred."""
+    deadline = time.monotonic() + duration
+    n = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return n
+        raw = await recv_pkt(ws, left, skip_text)
+        if raw is None:
+            continue
+        n += 1
+        p = IP(raw)
+        if pred(raw, p):
+            raise Fail("unexpected %s: %s (%s)" % (what, p.summary(), raw.hex()))
 
 
 def test(timeout=20):
