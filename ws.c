@@ -472,20 +472,22 @@ static bool parse_request_line(struct ws_req *r, struct ws_str l)
 			e++;
 		q = (struct ws_str){ r->target.p + i, e - i };
 	}
+	r->qtoken = query_param(q, "token");
 	r->session = query_param(q, "session");
 	return true;
 }
 
 /*
  * One header into r. Returns false for a header that makes the request
- * malformed: a second Host or Sec-WebSocket-Key, which could mean different
- * things to a proxy and to us. Lists (Upgrade, Connection,
+ * malformed: a second Host, Sec-WebSocket-Key or Authorization, which could
+ * mean different things to a proxy and to us. Lists (Upgrade, Connection,
  * Sec-WebSocket-Protocol) may be split over several lines (RFC 7230 §3.2.2).
+ * X-Forwarded-For keeps the last line, the one the nearest proxy added.
  */
 static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
                        unsigned *seen)
 {
-	enum { HOST = 1, KEY = 2, VERSION = 4 };
+	enum { HOST = 1, KEY = 2, AUTH = 4, VERSION = 8 };
 
 	if (eqi(n.p, n.len, "Host")) {
 		if (*seen & HOST)
@@ -507,6 +509,15 @@ static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
 		*seen |= VERSION;
 	} else if (eqi(n.p, n.len, "Sec-WebSocket-Protocol")) {
 		r->proto_v1 |= list_has(v, WS_PROTO_V1, false);
+	} else if (eqi(n.p, n.len, "Authorization")) {
+		if (*seen & AUTH)
+			return false;
+		*seen |= AUTH;
+		/* "Bearer" 1*SP token (RFC 6750 §2.1); other schemes are ignored. */
+		if (v.len > 7 && eqi(v.p, 6, "Bearer") && v.p[6] == ' ')
+			r->bearer = trim(v.p + 7, v.len - 7);
+	} else if (eqi(n.p, n.len, "X-Forwarded-For")) {
+		r->xff = v;
 	}
 	return true;
 }

@@ -83,7 +83,10 @@ struct ws_req {
 	struct ws_str target;  /* request-target as sent, with the query */
 	struct ws_str path;    /* target without the query */
 	struct ws_str key;     /* Sec-WebSocket-Key, trimmed */
+	struct ws_str bearer;  /* Authorization: Bearer <this> */
+	struct ws_str qtoken;  /* token=<this> from the query, raw */
 	struct ws_str session; /* session=<this> from the query, raw */
+	struct ws_str xff;     /* X-Forwarded-For, whole value */
 	struct ws_str host;
 };
 

@@ -285,7 +285,10 @@ static int parse(const char *s, size_t len, size_t *used)
 		CHECK(str_eq(req_a.target, req_b.target));
 		CHECK(str_eq(req_a.path, req_b.path));
 		CHECK(str_eq(req_a.key, req_b.key));
+		CHECK(str_eq(req_a.bearer, req_b.bearer));
+		CHECK(str_eq(req_a.qtoken, req_b.qtoken));
 		CHECK(str_eq(req_a.session, req_b.session));
+		CHECK(str_eq(req_a.xff, req_b.xff));
 		CHECK(str_eq(req_a.host, req_b.host));
 		CHECK(ws_req_status(&req_a, NULL) == ws_req_status(&req_b, NULL));
 	}
@@ -315,7 +318,8 @@ static void req_rfc_example(void)
 	CHECK(str_is(req_a.path, "/chat"));
 	CHECK(str_is(req_a.key, KEY));
 	CHECK(str_is(req_a.host, "server.example.com"));
-	CHECK(str_is(req_a.session, NULL));
+	CHECK(str_is(req_a.qtoken, NULL) && str_is(req_a.session, NULL));
+	CHECK(str_is(req_a.bearer, NULL) && str_is(req_a.xff, NULL));
 	CHECK(ws_req_status(&req_a, NULL) == 101);
 	CHECK(ws_req_status(&req_a, "/chat") == 101);
 	CHECK(ws_req_status(&req_a, "/vpn") == 404);
@@ -431,6 +435,7 @@ static void req_malformed(void)
 		"GET / HTTP/1.1\r\nX: a\x7fz\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
 		"GET / HTTP/1.1\r\nSec-WebSocket-Key: " KEY "\r\nsec-websocket-key: " KEY "\r\n\r\n",
+		"GET / HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
 	};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -482,36 +487,43 @@ static void req_too_large(void)
 	CHECK(rc == 431);
 }
 
-/* The session parameter of the query, raw; the path stops at the query. */
-static void req_session(void)
+static void req_query_auth(void)
 {
 	const char *s =
-		"GET /vpn?x=1&sessions=no&session=s-1&session=zzz#frag HTTP/1.1\r\n"
+		"GET /vpn?x=1&tokens=no&token=abc%20d&session=s-1&token=zzz#frag HTTP/1.1\r\n"
 		"Host: gw.example:8443\r\n"
 		UPG
 		"Sec-WebSocket-Key: " KEY "\r\n"
 		"Sec-WebSocket-Version: 13\r\n"
+		"Authorization: bearer   T0k3n.x  \r\n"
+		"X-Forwarded-For: 192.0.2.1, 198.51.100.7\r\n"
 		"Sec-WebSocket-Protocol: chat\r\n"
 		"Sec-WebSocket-Protocol: vpngw.v1\r\n"
 		"\r\n";
 
 	CHECK(status_of(s, "/vpn") == 101);
 	CHECK(str_is(req_a.path, "/vpn"));
+	CHECK(str_is(req_a.qtoken, "abc%20d"));
 	CHECK(str_is(req_a.session, "s-1"));
+	CHECK(str_is(req_a.bearer, "T0k3n.x"));
+	CHECK(str_is(req_a.xff, "192.0.2.1, 198.51.100.7"));
 	CHECK(str_is(req_a.host, "gw.example:8443"));
 	CHECK(req_a.proto_v1);
 
-	CHECK(status_of("GET /?session= HTTP/1.1\r\n"
+	CHECK(status_of("GET /?token= HTTP/1.1\r\nAuthorization: Basic dXNlcg==\r\n"
 	                "Sec-WebSocket-Protocol: vpngw.v10, VPNGW.V1\r\n\r\n", NULL) == 426);
-	CHECK(req_a.session.p != NULL && req_a.session.len == 0);
+	CHECK(req_a.qtoken.p != NULL && req_a.qtoken.len == 0);
+	CHECK(str_is(req_a.session, NULL));
+	CHECK(str_is(req_a.bearer, NULL));
 	CHECK(!req_a.proto_v1);
 	CHECK(str_is(req_a.path, "/"));
 
-	CHECK(status_of("GET /p?a=b&session HTTP/1.1\r\n\r\n", NULL) == 426);
-	CHECK(str_is(req_a.session, NULL));
+	CHECK(status_of("GET /p?session=a&token HTTP/1.1\r\nAuthorization: Bearer\r\n\r\n",
+	                NULL) == 426);
+	CHECK(str_is(req_a.session, "a"));
+	CHECK(str_is(req_a.qtoken, NULL));
+	CHECK(str_is(req_a.bearer, NULL));
 	CHECK(str_is(req_a.path, "/p"));
-	CHECK(status_of("GET /p#session=x HTTP/1.1\r\n\r\n", NULL) == 426);
-	CHECK(str_is(req_a.session, NULL));
 }
 
 static void req_used_trailing(void)
@@ -624,6 +636,7 @@ static void handshake_roundtrip(void)
 	CHECK(parse(req, n, &used) == WS_REQ_DONE && used == n);
 	CHECK(ws_req_status(&req_a, "/vpn") == 101);
 	CHECK(req_a.proto_v1);
+	CHECK(str_is(req_a.bearer, "tok"));
 	CHECK(str_is(req_a.session, "abc"));
 	CHECK(str_is(req_a.host, "gw.example"));
 
@@ -1128,7 +1141,7 @@ const struct unit_case unit_ws[] = {
 	{ "ws_req_status_codes", req_status_codes },
 	{ "ws_req_malformed", req_malformed },
 	{ "ws_req_too_large", req_too_large },
-	{ "ws_req_session", req_session },
+	{ "ws_req_query_auth", req_query_auth },
 	{ "ws_req_used_trailing", req_used_trailing },
 	{ "ws_resp_parse_101", resp_parse_101 },
 	{ "ws_resp_errors", resp_errors },

@@ -27,7 +27,10 @@ static void req_fields(const struct ws_req *r)
 	str_in(r->target, r->buf, r->len);
 	str_in(r->path, r->buf, r->len);
 	str_in(r->key, r->buf, r->len);
+	str_in(r->bearer, r->buf, r->len);
+	str_in(r->qtoken, r->buf, r->len);
 	str_in(r->session, r->buf, r->len);
+	str_in(r->xff, r->buf, r->len);
 	str_in(r->host, r->buf, r->len);
 	assert(r->version >= -1 && r->version <= 255);
 }
@@ -97,8 +100,8 @@ static void fuzz_req(const uint8_t *in, size_t len, size_t cut)
 	assert(ra.upgrade_ws == rc.upgrade_ws && ra.conn_upgrade == rc.conn_upgrade);
 	assert(ra.proto_v1 == rb.proto_v1);
 	assert(str_same(ra.key, rc.key) && str_same(ra.path, rb.path));
-	assert(str_same(ra.session, rc.session) && str_same(ra.session, rb.session));
-	assert(str_same(ra.host, rc.host) && str_same(ra.host, rb.host));
+	assert(str_same(ra.qtoken, rc.qtoken) && str_same(ra.session, rb.session));
+	assert(str_same(ra.bearer, rc.bearer) && str_same(ra.host, rb.host));
 
 	int st = ws_req_status(&ra, "/vpn");
 	assert(st == 101 || st == 400 || st == 404 || st == 426);
