@@ -15,6 +15,7 @@
  * line through log.h, usage on the FILE it is given.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,11 +122,23 @@ static const struct opt opts[] = {
 	{ "--max-message", NULL, "N", "largest message accepted, bytes (default 65535)",
 	  SERVE, 0, NUM(max_message, 1280, WS_MSG_MAX) },
 	{ "--workers", NULL, "N", NULL, SERVE, 0, TODO },
-	{ "--token-file", NULL, "FILE", NULL, SERVE, 0, TODO },
+	{ "--token-file", NULL, "FILE", "admit only clients with a token of FILE (HUP reloads)",
+	  SERVE, 0, STR(token_file, NULL) },
 	{ "--dns", NULL, "ADDR", NULL, SERVE, F_REPEAT, TODO },
-	{ "--metrics", NULL, "ADDR:PORT", NULL, SERVE, 0, TODO },
-	{ "--trust-proxy", NULL, "CIDR", NULL, SERVE, 0, TODO },
-	{ "--no-seccomp", NULL, NULL, NULL, SERVE, 0, TODO },
+	{ "--metrics", NULL, "ADDR:PORT", "serve /metrics and /healthz on ADDR:PORT (default off)",
+	  SERVE, 0, STR(metrics, check_listen) },
+	{ "--trust-proxy", NULL, "CIDR", "take X-Forwarded-For from proxies in CIDR (repeatable)",
+	  SERVE, F_REPEAT, LIST(trust_proxy) },
+	{ "--max-handshakes", NULL, "N", "handshakes in progress at once (default 256)",
+	  SERVE, 0, NUM(max_handshakes, 1, 65536) },
+	{ "--handshake-rate", NULL, "N", "new connections per source address a second (default 20)",
+	  SERVE, 0, NUM(handshake_rate, 1, 1000000) },
+	{ "--client-rate", NULL, "BITS", "each client's rate each way, bit/s (default 0: no limit)",
+	  SERVE, 0, NUM(client_rate, 0, LONG_MAX) },
+	{ "--gateway-id", NULL, "N", "this gateway's number behind a shared proxy (default 0)",
+	  SERVE, 0, NUM(gateway_id, 0, 255) },
+	{ "--no-seccomp", NULL, NULL, "serve without the system call filter (for debugging)",
+	  SERVE, 0, FLAG(no_seccomp) },
 	{ "--dry-run", NULL, NULL, "print what would be done, and change nothing",
 	  SETUP | TEARDN | SERVE, 0, FLAG(dry_run) },
 
@@ -142,6 +155,8 @@ static const struct opt opts[] = {
 	{ "--kill-switch", NULL, NULL, NULL, CONNECT, 0, TODO },
 	{ "--token", NULL, "TOKEN", "send Authorization: Bearer TOKEN",
 	  CONNECT, 0, STR(token, check_token) },
+	{ "--token-file", NULL, "FILE", "send the token in FILE (kept out of ps)",
+	  CONNECT, F_OR, STR(token_file, NULL) },
 	{ "--ca", NULL, "PEM", "check wss:// against these CAs (default: the system's)",
 	  CONNECT, 0, STR(ca, NULL) },
 	{ "--pin", NULL, "sha256/BASE64", "check wss:// against the server key's SHA-256",
@@ -347,6 +362,7 @@ static void args_init(struct cli_args *a)
 	memset(a, 0, sizeof *a);
 	a->linger = a->keepalive = a->max_message = -1;
 	a->pool = a->client_prefix = a->mtu = a->retries = -1;
+	a->max_handshakes = a->handshake_rate = a->client_rate = a->gateway_id = -1;
 }
 
 enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, struct cli_args *a)

@@ -49,6 +49,10 @@ struct cli_args {
 	const char *listen, *path, *tls_cert, *tls_key;
 	long linger, keepalive, max_message;
 	struct cli_cidrs allow, deny;
+	const char *token_file, *metrics;   /* token_file: connect's too */
+	struct cli_cidrs trust_proxy;
+	long max_handshakes, handshake_rate, client_rate, gateway_id;
+	bool no_seccomp;
 	/* the pool: setup, teardown, serve */
 	long pool, client_prefix, mtu;
 	struct nat_cidr subnet;

@@ -41,6 +41,7 @@
 #include "client.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 #include "nat.h"
 #include "tls.h"
 #include "tun.h"
@@ -72,6 +73,14 @@ struct config {
 	struct nat_acl acl;
 	unsigned linger_s, keepalive_s;
 	size_t max_msg;
+	const char *token_file;      /* NULL: anyone may connect */
+	const char *metrics;         /* ADDR:PORT of /metrics, or NULL */
+	struct cli_cidrs trust_proxy;
+	unsigned max_handshakes;     /* connections in their handshake at once */
+	unsigned handshake_rate;     /* new connections per source a second */
+	uint64_t client_rate;        /* bit/s each way per client, 0: no limit */
+	unsigned gateway_id;         /* in every session token it issues */
+	bool seccomp;
 	bool dry_run;
 };
 
@@ -151,6 +160,7 @@ struct gw {
 	uint64_t refused_logged;
 	uint64_t now;
 	struct link_stats st;
+	struct gw_counters cnt;
 	struct pollfd *pfd;
 	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
 };
@@ -1146,6 +1156,14 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->linger_s = (unsigned)given(a->linger, 10);
 	cfg->keepalive_s = (unsigned)given(a->keepalive, 20);
 	cfg->max_msg = given(a->max_message, WS_MSG_MAX);
+	cfg->token_file = a->token_file;
+	cfg->metrics = a->metrics;
+	cfg->trust_proxy = a->trust_proxy;
+	cfg->max_handshakes = (unsigned)given(a->max_handshakes, 256);
+	cfg->handshake_rate = (unsigned)given(a->handshake_rate, 20);
+	cfg->client_rate = given(a->client_rate, 0);
+	cfg->gateway_id = (unsigned)given(a->gateway_id, 0);
+	cfg->seccomp = !a->no_seccomp;
 	cfg->dry_run = a->dry_run;
 	for (unsigned i = 0; i < a->open_ports.n; i++)
 		if (tun_pool_open_port(&cfg->pool, a->open_ports.v[i]) < 0) {

@@ -72,7 +72,7 @@ static void refuses(void)
 		{ CLI_SERVE, "serve --listen" },                 /* no value */
 		{ CLI_SERVE, "serve --listen --pool 2" },        /* an option is no value */
 		{ CLI_SERVE, "serve --dry-run=yes" },            /* a flag takes none */
-		{ CLI_SERVE, "serve --metrics 127.0.0.1:9" },    /* not yet */
+		{ CLI_SERVE, "serve --dns 192.0.2.1" },          /* not yet */
 		{ CLI_SERVE, "serve extra" },                    /* no operands */
 		{ CLI_SERVE, "serve --pool 0" },
 		{ CLI_SERVE, "serve --pool 1025" },
