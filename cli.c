@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "log.h"
 #include "tun.h"
@@ -196,8 +197,9 @@ static const struct cmd {
 		"Runs the gateway: WebSocket tunnels to the Internet.",
 		"As root with no prior setup, serve sets the pool up itself, then runs as\n"
 		"--user. Destinations in RFC 6890's non-global ranges and the pool itself\n"
-		"are denied unless allowed. kill -USR1 logs one line of counters; kill -HUP\n"
-		"reloads the certificate.\n" },
+		"are denied unless allowed. Without --token-file anyone who reaches --listen\n"
+		"may connect. kill -USR1 logs one line of counters; kill -HUP reloads the\n"
+		"certificate and the token file.\n" },
 	[CLI_CONNECT] = { "connect", "ws[s]://HOST[:PORT]/PATH [URL...]",
 		"Connects this host to a gateway; further URLs are tried in turn.",
 		"Needs root (or CAP_NET_ADMIN). SIGUSR1 logs one line of counters;\n"
@@ -637,15 +639,8 @@ static const char *check_ifname(const char *s)
 	       "at most 15 characters, no '/', ':', '%', '*', quotes or spaces";
 }
 
-/* It goes into a header line: printable, no spaces, not too long. */
+/* It goes into a header line: auth.c's rule, as the gateway's token file. */
 static const char *check_token(const char *s)
 {
-	size_t len = strlen(s);
-
-	if (!len || len > 512)
-		return "1 to 512 printable characters, no spaces";
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || (unsigned char)*s >= 0x7f)
-			return "1 to 512 printable characters, no spaces";
-	return NULL;
+	return auth_token_check(s, strlen(s));
 }
