@@ -196,7 +196,7 @@ size_t auth_first(char out[static AUTH_TOKEN_MAX + 1], const char *buf, size_t l
  * non-blocking, so that a FIFO put in its place cannot stall the caller.
  * Returns 0, or -1 after one line.
  */
-static int read_file(const char *path, char **buf, size_t *len)
+static int read_file(const char *path, const char *note, char **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
@@ -205,25 +205,25 @@ static int read_file(const char *path, char **buf, size_t *len)
 	int rc = -1;
 
 	if (fd < 0) {
-		log_warn("token file %s", path);
+		log_warn("token file %s%s", path, note);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
-		log_warn("token file %s", path);
+		log_warn("token file %s%s", path, note);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_warnx("token file %s: not a regular file", path);
+		log_warnx("token file %s%s: not a regular file", path, note);
 		goto out;
 	}
 	if (st.st_size > (off_t)AUTH_FILE_MAX) {
-		log_warnx("token file %s: larger than %u bytes", path, AUTH_FILE_MAX);
+		log_warnx("token file %s%s: larger than %u bytes", path, note, AUTH_FILE_MAX);
 		goto out;
 	}
 	/* One byte more than it said: a file that grows is still bounded. */
 	b = malloc((size_t)st.st_size + 1);
 	if (!b) {
-		log_warnx("token file %s: out of memory", path);
+		log_warnx("token file %s%s: out of memory", path, note);
 		goto out;
 	}
 	while (n <= (size_t)st.st_size) {
@@ -231,7 +231,7 @@ static int read_file(const char *path, char **buf, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			log_warn("token file %s", path);
+			log_warn("token file %s%s", path, note);
 			goto out;
 		}
 		if (r == 0)
@@ -239,7 +239,7 @@ static int read_file(const char *path, char **buf, size_t *len)
 		n += (size_t)r;
 	}
 	if (n > (size_t)st.st_size) {
-		log_warnx("token file %s: changed while it was read", path);
+		log_warnx("token file %s%s: changed while it was read", path, note);
 		goto out;
 	}
 	*buf = b;
@@ -255,16 +255,17 @@ out:
 	return rc;
 }
 
-static void parse_error(const char *path, unsigned line, const char *why)
+static void parse_error(const char *path, const char *note, unsigned line, const char *why)
 {
 	if (line)
-		log_warnx("token file %s, line %u: %s", path, line, why);
+		log_warnx("token file %s%s, line %u: %s", path, note, line, why);
 	else
-		log_warnx("token file %s: %s", path, why);
+		log_warnx("token file %s%s: %s", path, note, why);
 }
 
-int auth_load(struct auth_set *s, const char *path)
+int auth_load(struct auth_set *s, const char *path, bool reload)
 {
+	const char *note = reload ? " (not reloaded, the tokens loaded before stay)" : "";
 	struct auth_set t = { .n = 0 };
 	char *buf;
 	size_t len;
@@ -272,14 +273,14 @@ int auth_load(struct auth_set *s, const char *path)
 	const char *why;
 	int rc = -1;
 
-	if (read_file(path, &buf, &len) < 0)
+	if (read_file(path, note, &buf, &len) < 0)
 		return -1;
 	if (getrandom(t.key, sizeof t.key, 0) != (ssize_t)sizeof t.key) {
-		log_warn("token file %s: getrandom", path);
+		log_warn("token file %s%s: getrandom", path, note);
 		goto out;
 	}
 	if (auth_parse(&t, buf, len, &line, &why) < 0) {
-		parse_error(path, line, why);
+		parse_error(path, note, line, why);
 		goto out;
 	}
 	*s = t;
@@ -299,11 +300,11 @@ size_t auth_first_file(char out[static AUTH_TOKEN_MAX + 1], const char *path)
 	unsigned line;
 	const char *why;
 
-	if (read_file(path, &buf, &len) < 0)
+	if (read_file(path, "", &buf, &len) < 0)
 		return 0;
 	n = auth_first(out, buf, len, &line, &why);
 	if (!n)
-		parse_error(path, line, why);
+		parse_error(path, "", line, why);
 	explicit_bzero(buf, len);
 	free(buf);
 	return n;

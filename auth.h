@@ -72,11 +72,12 @@ size_t auth_first(char out[static AUTH_TOKEN_MAX + 1], const char *buf, size_t l
 
 /*
  * Loads the token file path into *s (a new key, then auth_parse). On any
- * error (unreadable, larger than AUTH_FILE_MAX, a bad line, no token)
- * logs one line naming path (and the line), never a token, and returns
- * -1 with *s untouched. The file's bytes are wiped before they are freed.
+ * error (unreadable, not a regular file, larger than AUTH_FILE_MAX, a bad
+ * line, no token) logs one line naming path (and the line; with reload,
+ * that the old set stays), never a token, and returns -1 with *s
+ * untouched. The file's bytes are wiped before they are freed.
  */
-int auth_load(struct auth_set *s, const char *path) AUTH_WUR;
+int auth_load(struct auth_set *s, const char *path, bool reload) AUTH_WUR;
 
 /* The first token of the file path into out, as auth_load reads it. Returns
  * its length, or 0 after one line on stderr. */

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "base64.h"
 #include "cli.h"
 #include "client.h"
@@ -59,7 +60,7 @@
 #define URL_MAX        8
 #define TARGET_MAX     16                /* resolved addresses, all URLs */
 #define ROUTE_MAX      (CLI_LIST_MAX + 4) /* --route, and the gateway's host routes */
-#define TOKEN_MAX      512
+#define TOKEN_MAX      AUTH_TOKEN_MAX
 #define REQUEST_MAX    4096              /* the upgrade request */
 
 #define WUR __attribute__((warn_unused_result))
@@ -197,6 +198,24 @@ WUR static int url_parse(struct url *u, const char *s)
 	return 0;
 }
 
+/* The Authorization header, from --token or the first token of --token-file
+ * (read here, once, so that the token stays out of ps). 0, or 1 after one
+ * line on stderr. */
+WUR static int auth_header(struct client *c)
+{
+	char tok[AUTH_TOKEN_MAX + 1];
+
+	if (c->o.token_file) {
+		if (!auth_first_file(tok, c->o.token_file))
+			return 1;
+		snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s\r\n", tok);
+		explicit_bzero(tok, sizeof tok);
+	} else if (c->o.token) {
+		snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s\r\n", c->o.token);
+	}
+	return 0;
+}
+
 /* Returns 0, 1 after one line on stderr, or 2 for --help. */
 static int parse_args(struct client *c, int argc, char **argv)
 {
@@ -226,9 +245,11 @@ static int parse_args(struct client *c, int argc, char **argv)
 		log_warnx("connect: --ca and --pin exclude each other");
 		return 1;
 	}
-	if (c->o.token)
-		snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s\r\n", c->o.token);
-	return 0;
+	if (c->o.token && c->o.token_file) {
+		log_warnx("connect: --token and --token-file exclude each other");
+		return 1;
+	}
+	return auth_header(c);
 }
 
 /* Resolves every URL's host once, at startup: later, with --default-route,
@@ -725,7 +746,7 @@ static void http_done(struct client *c)
 		int st = r->status;
 		if (st == 401)
 			link_down(c, F_FATAL, "authentication failed (HTTP 401)%s",
-				  c->o.token ? "" : "; the gateway wants --token");
+				  c->auth[0] ? "" : "; the gateway wants --token or --token-file");
 		else if (st == 403 || st == 404)
 			link_down(c, F_FATAL, "upgrade refused: HTTP %d", st);
 		else

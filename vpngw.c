@@ -37,6 +37,7 @@
 #include <linux/capability.h>
 
 #include "admit.h"
+#include "auth.h"
 #include "cli.h"
 #include "client.h"
 #include "link.h"
@@ -102,6 +103,7 @@ struct conn {
 	int pidx;                    /* in the poll set, -1 if not in it */
 	bool v1;                     /* spoke vpngw.v1 */
 	bool quiet;                  /* its end was logged already */
+	const char *refusal;         /* why it is refused, for the log, or NULL */
 	struct slot *slot;
 	const char *slot_name;       /* the last slot held, for the log */
 	struct ws_req *req;          /* while the request head arrives */
@@ -153,6 +155,7 @@ struct gw {
 	unsigned *free_ids, n_free;
 	struct admit *guests;        /* connections that hold no slot */
 	struct tls_server *tls;
+	struct auth_set auth;        /* --token-file's tokens */
 	int priv_fd;                 /* the conntrack helper, -1 without */
 	uint64_t fw[TUN_FW_N];       /* the firewall's counters, as it reported */
 	bool fw_known;
@@ -375,7 +378,8 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 	char buf[1024];
 	size_t n = ws_resp_error(buf, sizeof buf, status, NULL);
 
-	log_info("refused %s: HTTP %d", c->peer, status);
+	log_info("refused %s: HTTP %d%s%s", c->peer, status, c->refusal ? ", " : "",
+		 c->refusal ? c->refusal : "");
 	c->quiet = true;
 	if (link_send_head(&c->l, buf, n) < 0)
 		log_debug("%s: no room for the answer", c->peer);
@@ -433,6 +437,37 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 	return s;
 }
 
+/* With --token-file, a request must carry one of its tokens (SPEC, Wire
+ * protocol: Auth), resumed sessions too; whatever it carries, nothing of it
+ * is logged. */
+static bool token_ok(struct gw *g, struct conn *c, const struct ws_req *r)
+{
+	enum auth_result a;
+
+	if (!g->cfg->token_file)
+		return true;
+	a = auth_request(&g->auth, r->bearer.p, r->bearer.len, r->qtoken.p, r->qtoken.len);
+	if (a == AUTH_OK)
+		return true;
+	g->cnt.auth_failures++;
+	c->refusal = auth_result_name(a);
+	return false;
+}
+
+/* SIGHUP: the token file again. A file that does not load leaves the
+ * tokens as they were; connected clients stay either way. */
+static void tokens_reload(struct gw *g)
+{
+	struct auth_set t;
+
+	if (!g->cfg->token_file || auth_load(&t, g->cfg->token_file, true) < 0)
+		return;
+	auth_set_free(&g->auth);
+	g->auth = t;
+	log_info("token file %s reloaded: %zu token%s", g->cfg->token_file, g->auth.n,
+		 g->auth.n == 1 ? "" : "s");
+}
+
 /* The request is complete: answer it, and bind a slot on success. */
 static void handshake_done(struct gw *g, struct conn *c)
 {
@@ -440,6 +475,8 @@ static void handshake_done(struct gw *g, struct conn *c)
 	int status = ws_req_status(r, g->cfg->path);
 	char buf[1024];
 
+	if (status == 101 && !token_ok(g, c, r))
+		status = 401;
 	if (status != 101) {
 		http_refuse(g, c, status);
 		return;
@@ -808,6 +845,7 @@ static int gw_loop(struct gw *g)
 			got_hup = 0;
 			if (g->tls)
 				tls_server_reload(g->tls);
+			tokens_reload(g);
 		}
 		if (g->now >= next_tick) {
 			timers(g);
@@ -1027,12 +1065,13 @@ static void gw_free(struct gw *g)
 		close(g->listen_fd);
 	if (g->tls)
 		tls_server_free(g->tls);
+	auth_set_free(&g->auth);
 }
 
 /*
  * Starts the gateway: everything a user can get wrong (user, certificate,
- * port) is checked before the host is touched; a pool this run set up is
- * torn down again if the start fails after it.
+ * token file, port) is checked before the host is touched; a pool this run
+ * set up is torn down again if the start fails after it.
  */
 static int serve(struct config *cfg)
 {
@@ -1057,6 +1096,8 @@ static int serve(struct config *cfg)
 	if (privileged)
 		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid);
 	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
+		goto out;
+	if (cfg->token_file && auth_load(&g->auth, cfg->token_file, false) < 0)
 		goto out;
 	g->listen_fd = listen_on(cfg->listen);
 	if (g->listen_fd < 0)
@@ -1089,6 +1130,11 @@ static int serve(struct config *cfg)
 			  "a released slot is retired until restart");
 	if (g->tls)
 		log_info("TLS: %s", tls_server_describe(g->tls));
+	if (cfg->token_file)
+		log_info("token file %s: %zu token%s", cfg->token_file, g->auth.n,
+			 g->auth.n == 1 ? "" : "s");
+	else
+		log_warnx("no --token-file: anyone who can reach %s may connect", cfg->listen);
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
 		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
 	rc = gw_loop(g) < 0;
@@ -1279,8 +1325,8 @@ static int cmd_teardown(int argc, char **argv)
 
 /*
  * serve --dry-run: the checks serve makes before it touches the host (user,
- * certificate and key, --listen), then what it would do, in the "would"
- * lines of setup --dry-run. Binds no socket and changes nothing.
+ * certificate and key, token file, --listen), then what it would do, in the
+ * "would" lines of setup --dry-run. Binds no socket and changes nothing.
  */
 static int serve_dry_run(struct config *cfg)
 {
@@ -1299,6 +1345,16 @@ static int serve_dry_run(struct config *cfg)
 		printf("certificate %s and key %s load: %s\n", cfg->tls_cert, cfg->tls_key,
 		       tls_server_describe(tls));
 		tls_server_free(tls);
+	}
+	if (cfg->token_file) {
+		struct auth_set t;
+		if (auth_load(&t, cfg->token_file, false) < 0)
+			return 1;
+		printf("token file %s loads: %zu token%s\n", cfg->token_file, t.n,
+		       t.n == 1 ? "" : "s");
+		auth_set_free(&t);
+	} else {
+		printf("no --token-file: anyone who can reach %s could connect\n", cfg->listen);
 	}
 	printf("would listen on %s%s, %s%s\n", cfg->listen, cfg->tls_cert ? " (TLS)" : "",
 	       cfg->path ? "path " : "any path", cfg->path ? cfg->path : "");

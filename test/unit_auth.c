@@ -196,20 +196,20 @@ static void load_file(void)
 		return;
 	}
 	CHECK(write(fd, S("# t\none\ntwo\n")) == 12);
-	CHECK(auth_load(&s, path) == 0 && s.n == 2 && has(&s, "two"));
+	CHECK(auth_load(&s, path, false) == 0 && s.n == 2 && has(&s, "two"));
 	CHECK(auth_first_file(out, path) == 3 && !strcmp(out, "one"));
 	keep = s;
 	/* Each error prints its line on stderr, as it would for a user. */
 	CHECK(write(fd, S("t h r e e\n")) == 10);
-	CHECK(auth_load(&s, path) < 0 && s.digest == keep.digest && s.n == 2);
+	CHECK(auth_load(&s, path, false) < 0 && s.digest == keep.digest && s.n == 2);
 	CHECK(ftruncate(fd, 0) == 0);
-	CHECK(auth_load(&s, path) < 0 && s.digest == keep.digest);
+	CHECK(auth_load(&s, path, false) < 0 && s.digest == keep.digest);
 	CHECK(auth_first_file(out, path) == 0);
 	CHECK(ftruncate(fd, AUTH_FILE_MAX + 1) == 0);
-	CHECK(auth_load(&s, path) < 0 && s.digest == keep.digest);
-	CHECK(auth_load(&s, "/tmp") < 0 && s.digest == keep.digest);
+	CHECK(auth_load(&s, path, false) < 0 && s.digest == keep.digest);
+	CHECK(auth_load(&s, "/tmp", true) < 0 && s.digest == keep.digest);
 	unlink(path);
-	CHECK(auth_load(&s, path) < 0 && s.digest == keep.digest);
+	CHECK(auth_load(&s, path, false) < 0 && s.digest == keep.digest);
 	CHECK(auth_first_file(out, path) == 0);
 	close(fd);
 	auth_set_free(&s);
