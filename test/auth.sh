@@ -4,7 +4,8 @@
 # connect --token and --token-file), as root, in network namespaces. An
 # independent client (test/auth_test.py: python websockets + scapy) checks
 # the refusals, both ways of presenting a token, resumption and the SIGHUP
-# reloads; `vpngw connect` is checked against the same gateway; then the
+# reloads; `vpngw connect` is checked against the same gateway, across a
+# reload that removes its token too; then the
 # start-up errors, the open gateway's warning, and that no log holds a
 # token. Ends with one line "N passed, N failed" and exits non-zero on any
 # failure. lib.sh removes every namespace and process it made, even on
@@ -151,6 +152,45 @@ if [ "$st" = 1 ] && echo "$out" | grep -q 'authentication failed (HTTP 401)' &&
 else
 	bad connect_401_fatal "status $st, $((after - before)) refusals, output: $(echo "$out" | tr '\n' ' ')"
 fi
+
+# reload TOKEN...: the gateway's file holds these tokens, then SIGHUP, and
+# the gateway's line about it.
+reload() {
+	local n
+	n=$(grep -c 'reloaded' "$LIB_TMP/gw.log")
+	printf '%s\n' "$@" >"$TOKENS"
+	kill -HUP "$GW_PID"
+	for _ in $(seq 30); do
+		[ "$(grep -c 'reloaded' "$LIB_TMP/gw.log")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A reload keeps a connected client; a reconnection after its token was
+# removed gets 401, which ends the client (with the tunnel's routes).
+TOKEN_B="b-$(head -c 18 /dev/urandom | base64)"
+echo "$TOKEN_B" >>"$USED"
+printf '%s\n' "$TOKEN_B" >"$LIB_TMP/client-token-b"
+if ! reload "$TOKEN_A" "$TOKEN_Q" "$TOKEN_B" || ! start_client reload_client \
+	--token-file "$LIB_TMP/client-token-b" --keepalive 1; then
+	bad connect_reload "no 'connected' line: $(tail -n 3 "$LIB_TMP/reload_client.log" | tr '\n' ' ')"
+elif ! reload "$TOKEN_A" "$TOKEN_Q" || ! ns_exec "$CLI" ping -c 2 -i 0.2 -W 2 198.51.100.1 >/dev/null; then
+	bad connect_reload "the client lost its tunnel with the reload: $(tail -n 3 "$LIB_TMP/reload_client.log" | tr '\n' ' ')"
+else
+	ok connect_reload "still connected after its token was removed"
+	# Cut its TCP connection: it reconnects, and is refused.
+	ns_exec "$CLI" ss -K dst 192.0.2.1 dport = 8080 >/dev/null 2>&1
+	EXIT_STATUS=running
+	if wait_exit "$CLIENT_PID" 10 && [ "$EXIT_STATUS" = 1 ] &&
+		grep -q 'authentication failed (HTTP 401)' "$LIB_TMP/reload_client.log" &&
+		! ip -n "$CLI" link show vpngw-c0 >/dev/null 2>&1; then
+		ok connect_401_after_reload_fatal "$(tail -n 1 "$LIB_TMP/reload_client.log")"
+	else
+		bad connect_401_after_reload_fatal "status $EXIT_STATUS: $(tail -n 3 "$LIB_TMP/reload_client.log" | tr '\n' ' ')"
+	fi
+fi
+stop_client
 
 # connect's token file errors: one line naming the file, exit 1.
 connect_error() {
