@@ -4,12 +4,11 @@
 # connect --token and --token-file), as root, in network namespaces. An
 # independent client (test/auth_test.py: python websockets + scapy) checks
 # the refusals, both ways of presenting a token, resumption and the SIGHUP
-# reloads; `vpngw connect` is checked against the same gateway, across a
-# reload that removes its token too; then the
-# start-up errors, the open gateway's warning, and that no log holds a
-# token. Ends with one line "N passed, N failed" and exits non-zero on any
-# failure. lib.sh removes every namespace and process it made, even on
-# failure or ^C.
+# reloads; `vpngw connect` is checked against the same gateway, also
+# across a reload that removes its token; then serve's start-up errors,
+# the open gateway's warning, and that no log holds a token. Ends with one
+# line "N passed, N failed" and exits non-zero on any failure. lib.sh
+# removes every namespace and process it made, even on failure or ^C.
 #
 #   ns cli: eth0 192.0.2.2/24
 #      |     runs: auth_test.py, vpngw connect ws://192.0.2.1:8080/
