@@ -388,9 +388,15 @@ static void peer_of(struct gw *g, struct conn *c, const struct sockaddr_storage 
 		memcpy(key + 12, &a->sin_addr, 4);
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
 		port = ntohs(a->sin6_port);
-		memcpy(key, &a->sin6_addr, 8);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			/* An IPv4 client of a [::] listener is an IPv4 client. */
+			inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, host, sizeof host);
+			memcpy(key, &a->sin6_addr, ADMIT_KEY_LEN);
+		} else {
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+			memcpy(key, &a->sin6_addr, 8);
+		}
 	}
 	snprintf(name, sizeof name, "%s:%u", host, port);
 	conn_set_client(g, c, key, name);

@@ -16,8 +16,9 @@
 #      |
 #   ns front: eth0 192.0.2.1/24, br0 10.10.0.254/24, default via 10.10.0.100
 #      |     nginx A on 192.0.2.1:8088 -> contrib/nginx-vpngw.conf
-#      |       -> gateway S on 0.0.0.0:8080 (so also reachable directly),
-#      |          --trust-proxy 127.0.0.1/32 (vgs*, 10.0.120.0/24)
+#      |       -> gateway S on [::]:8080 (so also reachable directly; its
+#      |          IPv4 peers are IPv4-mapped), --trust-proxy 127.0.0.1/32
+#      |          (vgs*, 10.0.120.0/24)
 #      |     nginx B on :80 -> contrib/nginx-scale-out.conf
 #      |       -> 10.10.0.1:8080 and 10.10.0.2:8080
 #      +-- br0 -- eth0 10.10.0.1  ns gw1: gateway 1, --gateway-id 1,
@@ -131,7 +132,7 @@ py_ping() {
 # ---- One gateway behind nginx ----
 
 t_single() {
-	start_gw "$FRONT" gws --listen 0.0.0.0:8080 --tun-prefix vgs --subnet 10.0.120.0/24 \
+	start_gw "$FRONT" gws --listen "[::]:8080" --tun-prefix vgs --subnet 10.0.120.0/24 \
 		--trust-proxy 127.0.0.1/32 || return
 	GWS_PID=$LAST_GW_PID
 	start_nginx a "    server {
