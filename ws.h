@@ -122,14 +122,15 @@ struct nat_cidr;
  * The client behind the proxies that forwarded a request (X-Forwarded-For):
  * lines[0..n_lines) are the header's lines in order (struct ws_req's xff),
  * read as one comma-joined list, each entry an IPv4 address with optional
- * whitespace around it; empty entries are skipped (RFC 7230 §7). The caller
- * trusts the TCP peer, which is to say its right-most entry; trusted[0..
- * n_trusted) are the proxies it trusts (host order). The walk goes from the
- * right, past the entries in a trusted range, and the first one that is not
- * is the client. When all are trusted, the left-most is. An entry that is
- * not an IPv4 address (IPv6, a port, a name, garbage) stops the walk: what
- * lies left of it was never vouched for by a trusted hop, so the client is
- * the last address the walk reached, the trusted proxy that wrote it.
+ * whitespace around it; empty entries are skipped (RFC 7230 §7). Call it
+ * only for a TCP peer in a trusted range: that proxy wrote the right-most
+ * entry. trusted[0..n_trusted) are those ranges (host order). The walk goes
+ * from the right, past the entries in a trusted range, and the first one
+ * that is not is the client. When all are trusted, the left-most is. An
+ * entry that is not an IPv4 address (IPv6, a port, a name, garbage) stops
+ * the walk: what lies left of it was never vouched for by a trusted hop, so
+ * the client is the last address the walk reached, the trusted proxy that
+ * wrote it.
  * Returns true with *client set (host order); false, *client untouched,
  * when the list is empty or its right-most entry is not an address: then
  * the peer itself is the client.
