@@ -334,6 +334,14 @@ static bool matches(const struct nat_cidr *list, unsigned n, uint32_t a)
 	return false;
 }
 
+bool nat_cidr_match(const struct nat_cidr *list, size_t n, uint32_t a)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((a & list[i].mask) == list[i].addr)
+			return true;
+	return false;
+}
+
 bool nat_acl_permits(const struct nat_acl *acl, uint32_t dst)
 {
 	if (matches(acl->allow, acl->n_allow, dst))

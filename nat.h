@@ -70,6 +70,9 @@ int nat_prefix_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix
  */
 int nat_cidr_parse(struct nat_cidr *c, const char *s) __attribute__((warn_unused_result));
 
+/* Whether a (host order) lies in one of list[0..n). */
+bool nat_cidr_match(const struct nat_cidr *list, size_t n, uint32_t a);
+
 /*
  * Whether addr/prefix (host order) is an address an interface can hold: a
  * prefix of 1..32, and not 0.0.0.0, 255.255.255.255, 127/8 or 224/3.

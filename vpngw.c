@@ -38,6 +38,7 @@
 
 #include "admit.h"
 #include "auth.h"
+#include "bytes.h"
 #include "cli.h"
 #include "client.h"
 #include "link.h"
@@ -109,7 +110,7 @@ struct conn {
 	struct ws_req *req;          /* while the request head arrives */
 	uint64_t deadline;           /* of the handshake */
 	uint8_t source[ADMIT_KEY_LEN]; /* the address it is counted under */
-	char peer[INET6_ADDRSTRLEN + 8];
+	char peer[96];               /* its client for the log (conn_set_client) */
 };
 
 /*
@@ -304,14 +305,27 @@ static void slot_leave(struct gw *g, struct conn *c, bool goodbye)
 	}
 }
 
-/* The slot a session token names, if it still holds that session. */
-static struct slot *slot_resume(struct gw *g, struct ws_str tok)
+/*
+ * The slot a session token names, if it still holds that session. A token's
+ * first byte is the id of the gateway that issued it (--gateway-id), so that
+ * a proxy in front of several can send a resuming client back to its issuer
+ * (contrib/nginx-scale-out.conf). One that names another gateway was sent
+ * here by mistake or by a proxy that lost its issuer: its slot is not here,
+ * so the client gets a new one (its old flows are lost, not its tunnel).
+ */
+static struct slot *slot_resume(struct gw *g, const struct conn *c, struct ws_str tok)
 {
 	uint8_t t[V1_TOKEN_LEN];
 	struct slot *found = NULL;
 
 	if (!tok.len || v1_token_parse(t, tok.p, tok.len) < 0)
 		return NULL;
+	if (t[0] != g->cfg->gateway_id) {
+		log_info("%s: its session is gateway %u's, not this one's (%u): a new slot",
+			 c->peer, t[0], g->cfg->gateway_id);
+		explicit_bzero(t, sizeof t);
+		return NULL;
+	}
 	for (unsigned i = 0; i < g->n_slots; i++) {
 		struct slot *s = &g->slots[i];
 		bool live = s->state == S_LINGER || s->state == S_BUSY;
@@ -340,6 +354,80 @@ static unsigned slots_in(const struct gw *g, enum slot_state st)
 }
 
 /* ==== Connections ==== */
+
+/*
+ * The one place a connection's client is set: the address it is logged as
+ * (name) and the source it is counted under (key: an IPv4 address as
+ * ::ffff:a.b.c.d, or an IPv6 /64). First the TCP peer's, at accept; then,
+ * from a trusted proxy, the forwarded client's, once its request is in. A
+ * guest is counted again under its new source.
+ */
+static void conn_set_client(struct gw *g, struct conn *c, const uint8_t key[static ADMIT_KEY_LEN],
+                            const char *name)
+{
+	bool guest = admit_has(g->guests, c->id);
+
+	if (guest)
+		guest_del(g, c);
+	memcpy(c->source, key, ADMIT_KEY_LEN);
+	snprintf(c->peer, sizeof c->peer, "%s", name);
+	if (guest)
+		guest_add(g, c);
+}
+
+/* The TCP peer: logged as ADDR:PORT, counted under its address (IPv4) or
+ * its /64 (IPv6: one host may hold a whole /64). */
+static void peer_of(struct gw *g, struct conn *c, const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "?", name[sizeof c->peer];
+	uint8_t key[ADMIT_KEY_LEN] = { 0 };
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+		port = ntohs(a->sin_port);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &a->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		port = ntohs(a->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			/* An IPv4 client of a [::] listener is an IPv4 client. */
+			inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, host, sizeof host);
+			memcpy(key, &a->sin6_addr, ADMIT_KEY_LEN);
+		} else {
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+			memcpy(key, &a->sin6_addr, 8);
+		}
+	}
+	snprintf(name, sizeof name, "%s:%u", host, port);
+	conn_set_client(g, c, key, name);
+}
+
+/*
+ * --trust-proxy: a peer in a trusted range speaks for its client in
+ * X-Forwarded-For (ws_xff_client walks it). The client is then logged as
+ * "203.0.113.7 via 127.0.0.1:41234" (its port is not known) and counted
+ * under its own address. From any other peer the header is ignored.
+ */
+static void conn_forwarded(struct gw *g, struct conn *c, const struct ws_req *r)
+{
+	const struct cli_cidrs *t = &g->cfg->trust_proxy;
+	uint8_t key[ADMIT_KEY_LEN] = { [10] = 0xff, [11] = 0xff };
+	char name[sizeof c->peer + 24];
+	uint32_t client;
+
+	/* Only an IPv4 peer can be trusted (the ranges are IPv4). */
+	if (!t->n || memcmp(c->source, key, 12) != 0 ||
+	    !nat_cidr_match(t->v, t->n, get32(c->source + 12)) ||
+	    !ws_xff_client(r->xff, r->xff_n, t->v, t->n, &client))
+		return;
+	put32(key + 12, client);
+	snprintf(name, sizeof name, "%u.%u.%u.%u via %s", client >> 24, client >> 16 & 0xff,
+		 client >> 8 & 0xff, client & 0xff, c->peer);
+	conn_set_client(g, c, key, name);
+}
 
 /* Closes the socket and forgets c; why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
@@ -410,7 +498,7 @@ static void send_assignment(struct gw *g, struct conn *c)
  * free one. Returns NULL when the pool is full. */
 static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws_req *r)
 {
-	struct slot *s = c->v1 ? slot_resume(g, r->session) : NULL;
+	struct slot *s = c->v1 ? slot_resume(g, c, r->session) : NULL;
 
 	if (s) {
 		struct conn *old = s->conn;
@@ -426,8 +514,10 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 			return NULL;
 		nat_reset(&s->nat);
 		s->has_token = false;
-		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN)
+		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN) {
+			s->token[0] = (uint8_t)g->cfg->gateway_id; /* slot_resume */
 			s->has_token = true;
+		}
 	}
 	s->state = S_BUSY;
 	s->conn = c;
@@ -475,6 +565,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 	int status = ws_req_status(r, g->cfg->path);
 	char buf[1024];
 
+	conn_forwarded(g, c, r);
 	if (status == 101 && !token_ok(g, c, r))
 		status = 401;
 	if (status != 101) {
@@ -606,29 +697,6 @@ static void note_overload(struct gw *g)
 	g->refused_logged = g->now;
 }
 
-/* The peer's address for the log, and the source it is counted under:
- * an IPv4 address, or an IPv6 /64 (one host may hold a whole /64). */
-static void peer_of(struct conn *c, const struct sockaddr_storage *ss)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	memset(c->source, 0, sizeof c->source);
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-		port = ntohs(a->sin_port);
-		c->source[10] = c->source[11] = 0xff;
-		memcpy(c->source + 12, &a->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-		port = ntohs(a->sin6_port);
-		memcpy(c->source, &a->sin6_addr, 8);
-	}
-	snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
-}
-
 /*
  * Makes room among the guests: the source holding the most connections
  * without a slot loses its oldest. Returns false when there is no guest to
@@ -665,9 +733,9 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 	c->fd = fd;
 	c->pidx = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
-	peer_of(c, ss);
 	link_init(&c->l, fd, false, NULL, g->tls, g->now);
 	c->id = g->free_ids[--g->n_free];
+	peer_of(g, c, ss);
 	g->by_id[c->id] = c;
 	c->live = g->n_live;
 	g->live[g->n_live++] = c;

@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "bytes.h"
+#include "nat.h"
 #include "out.h"
 #include "sha1.h"
 #include "ws.h"
@@ -482,7 +483,9 @@ static bool parse_request_line(struct ws_req *r, struct ws_str l)
  * malformed: a second Host, Sec-WebSocket-Key or Authorization, which could
  * mean different things to a proxy and to us. Lists (Upgrade, Connection,
  * Sec-WebSocket-Protocol) may be split over several lines (RFC 7230 §3.2.2).
- * X-Forwarded-For keeps the last line, the one the nearest proxy added.
+ * X-Forwarded-For keeps its last WS_XFF_LINES lines: the nearest proxies
+ * add theirs last, and the walk (ws_xff_client) starts there. Earlier lines
+ * are the farthest hops, which a client can forge anyway.
  */
 static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
                        unsigned *seen)
@@ -517,7 +520,11 @@ static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
 		if (v.len > 7 && eqi(v.p, 6, "Bearer") && v.p[6] == ' ')
 			r->bearer = trim(v.p + 7, v.len - 7);
 	} else if (eqi(n.p, n.len, "X-Forwarded-For")) {
-		r->xff = v;
+		if (r->xff_n == WS_XFF_LINES) {
+			memmove(r->xff, r->xff + 1, sizeof r->xff - sizeof r->xff[0]);
+			r->xff_n--;
+		}
+		r->xff[r->xff_n++] = v;
 	}
 	return true;
 }
@@ -544,6 +551,45 @@ int ws_req_feed(struct ws_req *r, const uint8_t *in, size_t len, size_t *used)
 		if (!split_header(l, &n, &v) || !req_header(r, n, v, &seen))
 			return 400;
 	return WS_REQ_DONE;
+}
+
+/* One entry of the list, already trimmed: a bare IPv4 address, no prefix. */
+static bool xff_entry(struct ws_str e, uint32_t *a)
+{
+	unsigned prefix;
+
+	return !memchr(e.p, '/', e.len) && nat_prefix_parse(e.p, e.len, a, &prefix) == 0;
+}
+
+bool ws_xff_client(const struct ws_str *lines, size_t n_lines, const struct nat_cidr *trusted,
+                   size_t n_trusted, uint32_t *client)
+{
+	bool found = false;
+
+	for (size_t i = n_lines; i-- > 0;) {
+		const char *p = lines[i].p;
+		size_t end = lines[i].len;
+
+		/* Entries from the right: [start, end) lies between two commas. */
+		while (end > 0) {
+			size_t start = end;
+			uint32_t a;
+
+			while (start > 0 && p[start - 1] != ',')
+				start--;
+			struct ws_str e = trim(p + start, end - start);
+			if (e.len) {
+				if (!xff_entry(e, &a))
+					return found;
+				*client = a;
+				found = true;
+				if (!nat_cidr_match(trusted, n_trusted, a))
+					return true;
+			}
+			end = start ? start - 1 : 0;
+		}
+	}
+	return found;
 }
 
 /* Sec-WebSocket-Key must be base64 of exactly 16 bytes (§4.1 item 7). */

@@ -20,6 +20,7 @@
 #define WS_KEY_LEN      24    /* base64 of 16 bytes (§4.1) */
 #define WS_ACCEPT_LEN   28    /* base64 of a SHA-1 (§4.2.2) */
 #define WS_PROTO_V1     "vpngw.v1"
+#define WS_XFF_LINES    8     /* X-Forwarded-For lines kept: the last ones */
 
 /* Opcodes (§5.2). */
 enum ws_op {
@@ -86,7 +87,8 @@ struct ws_req {
 	struct ws_str bearer;  /* Authorization: Bearer <this> */
 	struct ws_str qtoken;  /* token=<this> from the query, raw */
 	struct ws_str session; /* session=<this> from the query, raw */
-	struct ws_str xff;     /* X-Forwarded-For, whole value */
+	struct ws_str xff[WS_XFF_LINES]; /* X-Forwarded-For lines, in order */
+	unsigned xff_n;        /* how many: the last WS_XFF_LINES of them */
 	struct ws_str host;
 };
 
@@ -113,6 +115,28 @@ int ws_req_feed(struct ws_req *r, const uint8_t *in, size_t len, size_t *used);
  * want_path is non-NULL and differs from the request's path.
  */
 int ws_req_status(const struct ws_req *r, const char *want_path);
+
+struct nat_cidr;
+
+/*
+ * The client behind the proxies that forwarded a request (X-Forwarded-For):
+ * lines[0..n_lines) are the header's lines in order (struct ws_req's xff),
+ * read as one comma-joined list, each entry an IPv4 address with optional
+ * whitespace around it; empty entries are skipped (RFC 7230 §7). Call it
+ * only for a TCP peer in a trusted range: that proxy wrote the right-most
+ * entry. trusted[0..n_trusted) are those ranges (host order). The walk goes
+ * from the right, past the entries in a trusted range, and the first one
+ * that is not is the client. When all are trusted, the left-most is. An
+ * entry that is not an IPv4 address (IPv6, a port, a name, garbage) stops
+ * the walk: what lies left of it was never vouched for by a trusted hop, so
+ * the client is the last address the walk reached, the trusted proxy that
+ * wrote it.
+ * Returns true with *client set (host order); false, *client untouched,
+ * when the list is empty or its right-most entry is not an address: then
+ * the peer itself is the client.
+ */
+bool ws_xff_client(const struct ws_str *lines, size_t n_lines, const struct nat_cidr *trusted,
+                   size_t n_trusted, uint32_t *client) __attribute__((warn_unused_result));
 
 /* The accept key for a client key (§4.2.2 step 5.4); out is NUL-terminated. */
 void ws_accept_key(char out[static WS_ACCEPT_LEN + 1], const char *key, size_t key_len);

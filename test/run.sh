@@ -3,9 +3,10 @@
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS, access tokens, setup and errors), then all but setup again against
-# an ASan+UBSan build. Each suite ends with its own "N passed, N failed" line
-# (followed by ", N skipped" when it skipped tests it cannot run here); this script
+# TLS, access tokens, behind nginx, setup and errors), then all but setup
+# again against an ASan+UBSan build. Each suite ends with its own "N passed,
+# N failed" line (followed by ", N skipped" when it skipped tests it cannot
+# run here); this script
 # adds them up, prints the total as its last line and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites; a name it does not know,
 # a suite whose script is missing or not executable, and a suite that runs
@@ -120,6 +121,7 @@ selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
+selected proxy && suite proxy test/proxy.sh
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
@@ -131,6 +133,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
 		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
 		VPNGW=$adir/vpngw suite "auth (ASan+UBSan)" test/auth.sh
+		VPNGW=$adir/vpngw suite "proxy (ASan+UBSan)" test/proxy.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"

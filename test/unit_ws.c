@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../nat.h"
 #include "../ws.h"
 #include "unit.h"
 
@@ -288,7 +289,9 @@ static int parse(const char *s, size_t len, size_t *used)
 		CHECK(str_eq(req_a.bearer, req_b.bearer));
 		CHECK(str_eq(req_a.qtoken, req_b.qtoken));
 		CHECK(str_eq(req_a.session, req_b.session));
-		CHECK(str_eq(req_a.xff, req_b.xff));
+		CHECK(req_a.xff_n == req_b.xff_n);
+		for (unsigned i = 0; i < req_a.xff_n && i < req_b.xff_n; i++)
+			CHECK(str_eq(req_a.xff[i], req_b.xff[i]));
 		CHECK(str_eq(req_a.host, req_b.host));
 		CHECK(ws_req_status(&req_a, NULL) == ws_req_status(&req_b, NULL));
 	}
@@ -319,7 +322,7 @@ static void req_rfc_example(void)
 	CHECK(str_is(req_a.key, KEY));
 	CHECK(str_is(req_a.host, "server.example.com"));
 	CHECK(str_is(req_a.qtoken, NULL) && str_is(req_a.session, NULL));
-	CHECK(str_is(req_a.bearer, NULL) && str_is(req_a.xff, NULL));
+	CHECK(str_is(req_a.bearer, NULL) && req_a.xff_n == 0);
 	CHECK(ws_req_status(&req_a, NULL) == 101);
 	CHECK(ws_req_status(&req_a, "/chat") == 101);
 	CHECK(ws_req_status(&req_a, "/vpn") == 404);
@@ -506,7 +509,7 @@ static void req_query_auth(void)
 	CHECK(str_is(req_a.qtoken, "abc%20d"));
 	CHECK(str_is(req_a.session, "s-1"));
 	CHECK(str_is(req_a.bearer, "T0k3n.x"));
-	CHECK(str_is(req_a.xff, "192.0.2.1, 198.51.100.7"));
+	CHECK(req_a.xff_n == 1 && str_is(req_a.xff[0], "192.0.2.1, 198.51.100.7"));
 	CHECK(str_is(req_a.host, "gw.example:8443"));
 	CHECK(req_a.proto_v1);
 
@@ -524,6 +527,105 @@ static void req_query_auth(void)
 	CHECK(str_is(req_a.qtoken, NULL));
 	CHECK(str_is(req_a.bearer, NULL));
 	CHECK(str_is(req_a.path, "/p"));
+}
+
+/* Several X-Forwarded-For lines are kept in order; past WS_XFF_LINES the
+ * first ones go. */
+static void req_xff_lines(void)
+{
+	char s[2048];
+	int n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nX-Forwarded-For: 192.0.2.1\r\n"
+	                 "x-forwarded-for:\t198.51.100.2 , 10.0.0.1\r\n"
+	                 "X-Forwarded-For:\r\n\r\n");
+
+	CHECK(parse(s, (size_t)n, NULL) == WS_REQ_DONE);
+	CHECK(req_a.xff_n == 3);
+	CHECK(str_is(req_a.xff[0], "192.0.2.1"));
+	CHECK(str_is(req_a.xff[1], "198.51.100.2 , 10.0.0.1"));
+	CHECK(req_a.xff[2].len == 0);
+
+	n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < WS_XFF_LINES + 3; i++)
+		n += snprintf(s + n, sizeof s - (size_t)n, "X-Forwarded-For: 10.0.0.%d\r\n", i);
+	n += snprintf(s + n, sizeof s - (size_t)n, "\r\n");
+	CHECK(parse(s, (size_t)n, NULL) == WS_REQ_DONE);
+	CHECK(req_a.xff_n == WS_XFF_LINES);
+	CHECK(str_is(req_a.xff[0], "10.0.0.3"));
+	CHECK(str_is(req_a.xff[WS_XFF_LINES - 1], "10.0.0.10"));
+}
+
+/* The proxy walk: lines joined by "|" in the table, trust 127/8, 10.1/16. */
+static void xff_walk(void)
+{
+	static const struct nat_cidr trust[] = {
+		{ 0x7f000000, 0xff000000 }, { 0x0a010000, 0xffff0000 },
+	};
+	static const struct {
+		const char *list;
+		const char *want;   /* NULL: the peer is the client */
+	} t[] = {
+		{ "", NULL },
+		{ " , ,", NULL },
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "203.0.113.7, 10.1.0.5", "203.0.113.7" },
+		{ "192.0.2.9, 203.0.113.7, 10.1.0.5, 127.0.0.1", "203.0.113.7" },
+		{ "198.51.100.99|203.0.113.7", "203.0.113.7" },
+		{ "203.0.113.7|10.1.2.3,127.0.0.2", "203.0.113.7" },
+		{ "203.0.113.7,|,10.1.2.3", "203.0.113.7" },
+		{ "10.1.0.1, 127.0.0.1", "10.1.0.1" },          /* all trusted: the left-most */
+		{ "10.1.0.1|10.1.0.2|127.0.0.1", "10.1.0.1" },
+		{ "203.0.113.7, 2001:db8::1", NULL },           /* IPv6 on the right: the peer */
+		{ "203.0.113.7, 2001:db8::1, 10.1.0.9", "10.1.0.9" }, /* stops: the last hop */
+		{ "203.0.113.7, unknown, 127.0.0.1", "127.0.0.1" },
+		{ "203.0.113.7:4711", NULL },
+		{ "203.0.113.7/32", NULL },
+		{ "203.0.113.07", NULL },
+		{ "203.0.113.256", NULL },
+		{ "203.0.113.7 x", NULL },
+		{ "\"203.0.113.7\"", NULL },
+		{ "192.0.2.1, 203.0.113.7 ", "203.0.113.7" },
+		{ "192.0.2.1,\t203.0.113.7", "203.0.113.7" },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct ws_str lines[4];
+		size_t n = 0;
+		const char *p = t[i].list;
+		uint32_t got = 0x01020304, want = 0;
+		unsigned prefix;
+
+		/* Each line in a buffer of its own length, so that ASan sees a
+		 * read past it. */
+		char *bufs[4] = { 0 };
+		while (n < 4) {
+			const char *e = strchr(p, '|');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			bufs[n] = malloc(len ? len : 1);
+			memcpy(bufs[n], p, len);
+			lines[n] = (struct ws_str){ bufs[n], len };
+			n++;
+			if (!e)
+				break;
+			p = e + 1;
+		}
+		bool found = ws_xff_client(lines, n, trust, 2, &got);
+		if (t[i].want) {
+			CHECK(nat_prefix_parse(t[i].want, strlen(t[i].want), &want, &prefix) == 0);
+			CHECK(found && got == want);
+		} else {
+			CHECK(!found && got == 0x01020304);
+		}
+		if (found != (t[i].want != NULL) || (found && got != want))
+			fprintf(stderr, "  case %zu: \"%s\"\n", i, t[i].list);
+		for (size_t j = 0; j < n; j++)
+			free(bufs[j]);
+	}
+
+	/* Trusting nobody, the right-most entry is the client. */
+	struct ws_str one = { "192.0.2.1, 127.0.0.1", 20 };
+	uint32_t a = 0;
+	CHECK(ws_xff_client(&one, 1, NULL, 0, &a) && a == 0x7f000001);
+	CHECK(!ws_xff_client(NULL, 0, trust, 2, &a));
 }
 
 static void req_used_trailing(void)
@@ -1142,6 +1244,8 @@ const struct unit_case unit_ws[] = {
 	{ "ws_req_malformed", req_malformed },
 	{ "ws_req_too_large", req_too_large },
 	{ "ws_req_query_auth", req_query_auth },
+	{ "ws_req_xff_lines", req_xff_lines },
+	{ "ws_xff_walk", xff_walk },
 	{ "ws_req_used_trailing", req_used_trailing },
 	{ "ws_resp_parse_101", resp_parse_101 },
 	{ "ws_resp_errors", resp_errors },

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../base64.c"
+#include "../../nat.c"
 #include "../../sha1.c"
 #include "../../ws.c"
 

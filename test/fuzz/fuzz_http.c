@@ -3,11 +3,14 @@
  * fuzz_http.c: libFuzzer target for the upgrade request and response
  * parsers of ws.c. The first input byte picks a split point; the rest is
  * fed whole, in two pieces and one byte at a time, and the three must agree.
+ * A request's X-Forwarded-For lines then go through the proxy walk with a
+ * few trust tables, which must agree for the three parses too.
  */
 #include <assert.h>
 #include <string.h>
 
 #include "../../base64.c"
+#include "../../nat.c"
 #include "../../sha1.c"
 #include "../../ws.c"
 
@@ -30,7 +33,9 @@ static void req_fields(const struct ws_req *r)
 	str_in(r->bearer, r->buf, r->len);
 	str_in(r->qtoken, r->buf, r->len);
 	str_in(r->session, r->buf, r->len);
-	str_in(r->xff, r->buf, r->len);
+	assert(r->xff_n <= WS_XFF_LINES);
+	for (unsigned i = 0; i < r->xff_n; i++)
+		str_in(r->xff[i], r->buf, r->len);
 	str_in(r->host, r->buf, r->len);
 	assert(r->version >= -1 && r->version <= 255);
 }
@@ -75,6 +80,39 @@ static int req_bytes(struct ws_req *r, const uint8_t *in, size_t len, size_t *us
 	return st;
 }
 
+/* The walk over r's X-Forwarded-For with trust table t[0..n). */
+static bool xff_walk(const struct ws_req *r, const struct nat_cidr *t, size_t n, uint32_t *a)
+{
+	*a = 0xdeadbeef;
+	bool got = ws_xff_client(r->xff, r->xff_n, t, n, a);
+
+	assert(got || *a == 0xdeadbeef);
+	return got;
+}
+
+static void fuzz_xff(const struct ws_req *a, const struct ws_req *c)
+{
+	static const struct nat_cidr tables[][2] = {
+		{ { 0, 0 }, { 0, 0 } },                               /* everyone */
+		{ { 0x7f000000, 0xff000000 }, { 0x0a000000, 0xff000000 } }, /* 127/8, 10/8 */
+	};
+	uint32_t x, y;
+
+	assert(a->xff_n == c->xff_n);
+	for (unsigned i = 0; i < a->xff_n; i++)
+		assert(str_same(a->xff[i], c->xff[i]));
+	for (size_t n = 0; n <= 2; n++) {
+		for (size_t t = 0; t < 2; t++) {
+			bool ga = xff_walk(a, tables[t], n, &x), gc = xff_walk(c, tables[t], n, &y);
+			assert(ga == gc && (!ga || x == y));
+		}
+	}
+	/* Trusting nobody, the walk stops at the right-most entry, which
+	 * trusting everyone reaches too. */
+	if (xff_walk(a, NULL, 0, &x))
+		assert(xff_walk(a, tables[0], 1, &y));
+}
+
 static void fuzz_req(const uint8_t *in, size_t len, size_t cut)
 {
 	size_t ua, ub, uc;
@@ -102,6 +140,7 @@ static void fuzz_req(const uint8_t *in, size_t len, size_t cut)
 	assert(str_same(ra.key, rc.key) && str_same(ra.path, rb.path));
 	assert(str_same(ra.qtoken, rc.qtoken) && str_same(ra.session, rb.session));
 	assert(str_same(ra.bearer, rc.bearer) && str_same(ra.host, rb.host));
+	fuzz_xff(&ra, &rc);
 
 	int st = ws_req_status(&ra, "/vpn");
 	assert(st == 101 || st == 400 || st == 404 || st == 426);
