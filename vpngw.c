@@ -38,6 +38,7 @@
 
 #include "admit.h"
 #include "cli.h"
+#include "limit.h"
 #include "client.h"
 #include "link.h"
 #include "log.h"
@@ -52,7 +53,9 @@
 
 /* ---- Sizes and timers ---- */
 
-#define GUESTS         1024              /* connections without a slot */
+#define GUESTS         1024              /* connections without a slot, at least */
+#define RATE_SOURCES   4096              /* sources --handshake-rate tracks */
+#define LIMIT_LOG_MS   60000             /* a limit's refusals: one line a minute */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
 #define QUARANTINE_MS  1000              /* after the conntrack flush */
 #define PRIV_BUDGET    16                /* helper messages read per wake */
@@ -139,6 +142,7 @@ struct slot {
 	uint8_t token[V1_TOKEN_LEN];
 	bool has_token;
 	struct nat nat;
+	struct link_rate up, down;   /* --client-rate */
 };
 
 /* Everything one loop owns, so that several loops can run side by side. */
@@ -152,6 +156,11 @@ struct gw {
 	unsigned n_live, max_conns;
 	unsigned *free_ids, n_free;
 	struct admit *guests;        /* connections that hold no slot */
+	unsigned guest_cap;          /* the most allowed */
+	struct admit *shaking;       /* connections in their handshake (LINK_HTTP) */
+	struct limit_table *by_source; /* --handshake-rate's buckets */
+	unsigned rate_limited;       /* refused by it since the last log */
+	uint64_t rate_logged;
 	struct tls_server *tls;
 	int priv_fd;                 /* the conntrack helper, -1 without */
 	uint64_t fw[TUN_FW_N];       /* the firewall's counters, as it reported */
@@ -347,6 +356,7 @@ static void conn_close(struct gw *g, struct conn *c, const char *why)
 			why, c->l.close_code ? ", close code " : "", c->l.close_code);
 	slot_leave(g, c, false);
 	guest_del(g, c);
+	admit_del(g->shaking, c->id);
 	link_free(&c->l);
 	close(c->fd);
 	if (c->req) {
@@ -421,6 +431,8 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 		if (!s)
 			return NULL;
 		nat_reset(&s->nat);
+		limit_fill(&s->up.b, &s->up.r, g->now);
+		limit_fill(&s->down.b, &s->down.r, g->now);
 		s->has_token = false;
 		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN)
 			s->has_token = true;
@@ -497,6 +509,9 @@ static void packet_up(struct gw *g, struct slot *s, uint8_t *p, size_t len)
 
 	if (d == DROP_NONE)
 		d = nat_out(&s->nat, &g->cfg->acl, p, len);
+	if (d == DROP_NONE && g->cfg->client_rate &&
+	    !limit_take(&s->up.b, &s->up.r, (uint64_t)len * 8, g->now))
+		d = DROP_RATE;
 	if (d == DROP_NONE) {
 		link_tun_write(s->tun_fd, p, len, &g->st, &g->st.up);
 		return;
@@ -526,6 +541,8 @@ static void conn_input(struct gw *g, struct conn *c)
 		switch (ev) {
 		case LINK_EV_HTTP:
 			http_input(g, c, &m);
+			if (c->l.st != LINK_HTTP)
+				admit_del(g->shaking, c->id);
 			break;
 		case LINK_EV_BINARY:
 			if (c->slot)
@@ -560,11 +577,14 @@ static void conn_readable(struct gw *g, struct conn *c)
  * too, so the count is logged at most once a minute. */
 static void note_overload(struct gw *g)
 {
+	g->cnt.handshakes[HS_OVERLOAD]++;
 	g->refused++;
-	if (g->refused_logged && g->now - g->refused_logged < 60000)
+	if (g->refused_logged && g->now - g->refused_logged < LIMIT_LOG_MS)
 		return;
-	log_warnx("%u connections refused or cut before they held a slot: %u without a slot, "
-		  "the most allowed", g->refused, admit_count(g->guests));
+	log_warnx("%u connections refused or cut before they held a slot: %u without a slot "
+		  "(at most %u), %u in their handshake (at most %u)", g->refused,
+		  admit_count(g->guests), g->guest_cap, admit_count(g->shaking),
+		  g->cfg->max_handshakes);
 	g->refused = 0;
 	g->refused_logged = g->now;
 }
@@ -587,7 +607,8 @@ static void peer_of(struct conn *c, const struct sockaddr_storage *ss)
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
 		port = ntohs(a->sin6_port);
-		memcpy(c->source, &a->sin6_addr, 8);
+		/* An IPv4 client of a dual-stack socket is its IPv4 address. */
+		memcpy(c->source, &a->sin6_addr, IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) ? 16 : 8);
 	}
 	snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
 }
@@ -608,33 +629,95 @@ static bool evict_guest(struct gw *g)
 	return true;
 }
 
+/* Whether source (as peer_of keys it) is in a --trust-proxy range. */
+static bool trusted_proxy(const struct gw *g, const uint8_t source[static ADMIT_KEY_LEN])
+{
+	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+	const struct cli_cidrs *t = &g->cfg->trust_proxy;
+
+	if (!t->n || memcmp(source, v4, sizeof v4))
+		return false;
+	uint32_t a = (uint32_t)source[12] << 24 | (uint32_t)source[13] << 16 |
+		     (uint32_t)source[14] << 8 | source[15];
+	for (unsigned i = 0; i < t->n; i++)
+		if ((a & t->v[i].mask) == t->v[i].addr)
+			return true;
+	return false;
+}
+
+/*
+ * --handshake-rate: whether source may start one more handshake now. A
+ * refusal is counted, and logged at most once a minute, with who. Applied
+ * at accept to every peer but a trusted proxy, whose clients share its
+ * address; the same check is for the address a proxy forwards, once known.
+ */
+static bool handshake_rate_ok(struct gw *g, const uint8_t source[static ADMIT_KEY_LEN],
+			      const char *who)
+{
+	if (limit_table_take(g->by_source, source, g->now))
+		return true;
+	g->cnt.handshakes[HS_RATE_LIMITED]++;
+	g->rate_limited++;
+	if (g->rate_logged && g->now - g->rate_logged < LIMIT_LOG_MS)
+		return false;
+	log_warnx("%u connections refused over --handshake-rate %u a second, the last from %s",
+		  g->rate_limited, g->cfg->handshake_rate, who);
+	g->rate_limited = 0;
+	g->rate_logged = g->now;
+	return false;
+}
+
+/*
+ * --max-handshakes: room for one more connection in its handshake. As for
+ * the guests, the source holding the most handshakes loses its oldest, so
+ * that a flood from some sources cannot lock out the others.
+ */
+static void handshake_room(struct gw *g)
+{
+	while (admit_count(g->shaking) >= g->cfg->max_handshakes) {
+		long id = admit_victim(g->shaking);
+		if (id < 0)
+			return;
+		conn_close(g, g->by_id[id], NULL);
+		note_overload(g);
+	}
+}
+
+/* A new connection: checked against the limits before it costs a buffer. */
 static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 {
-	struct conn *c;
+	struct conn *c = calloc(1, sizeof *c);
 	int one = 1;
 
-	if ((admit_count(g->guests) == GUESTS || g->n_live == g->max_conns) && !evict_guest(g)) {
-		note_overload(g);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof *c);
 	if (!c) {
 		log_warnx("out of memory; one connection refused");
 		close(fd);
 		return;
 	}
+	peer_of(c, ss);
+	if (!trusted_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer))
+		goto refuse;
+	if ((admit_count(g->guests) >= g->guest_cap || g->n_live == g->max_conns) &&
+	    !evict_guest(g)) {
+		note_overload(g);
+		goto refuse;
+	}
+	handshake_room(g);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
 	c->pidx = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
-	peer_of(c, ss);
 	link_init(&c->l, fd, false, NULL, g->tls, g->now);
 	c->id = g->free_ids[--g->n_free];
 	g->by_id[c->id] = c;
 	c->live = g->n_live;
 	g->live[g->n_live++] = c;
 	guest_add(g, c);
+	admit_add(g->shaking, c->id, c->source);
+	return;
+refuse:
+	free(c);
+	close(fd);
 }
 
 static void conn_accept(struct gw *g)
@@ -663,7 +746,8 @@ static void tun_readable(struct gw *g, struct slot *s)
 	struct link *l = s->conn ? &s->conn->l : NULL;
 
 	if (link_tun_drain(l, s->tun_fd, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
-			   &g->st.down, g->scratch, TUN_BUDGET) < 0)
+			   &g->st.down, g->scratch, TUN_BUDGET,
+			   g->cfg->client_rate ? &s->down : NULL, g->now) < 0)
 		log_warn("%s: read", s->name);
 }
 
@@ -961,6 +1045,8 @@ static int open_slots(struct gw *g)
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
+		limit_rate_init(&s->up.r, g->cfg->client_rate, limit_burst_bits(g->cfg->client_rate));
+		s->down.r = s->up.r;
 		s->tun_fd = tun_open(s->name);
 		if (s->tun_fd < 0) {
 			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
@@ -975,7 +1061,13 @@ static int open_conns(struct gw *g)
 {
 	uint64_t seed = 0;
 
-	g->max_conns = g->n_slots + GUESTS;
+	const struct config *cfg = g->cfg;
+	struct limit_rate hr;
+
+	/* Every connection in its handshake is a guest too, and the guests
+	 * also count those closing without a slot. */
+	g->guest_cap = cfg->max_handshakes > GUESTS ? cfg->max_handshakes : GUESTS;
+	g->max_conns = g->n_slots + g->guest_cap;
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
@@ -983,7 +1075,11 @@ static int open_conns(struct gw *g)
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
-	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests) {
+	g->shaking = admit_new(g->max_conns, seed);
+	limit_rate_init(&hr, cfg->handshake_rate, cfg->handshake_rate);
+	g->by_source = limit_table_new(RATE_SOURCES, &hr, seed ^ 0x5bd1e995u);
+	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests || !g->shaking ||
+	    !g->by_source) {
 		log_warnx("out of memory");
 		return -1;
 	}
@@ -1021,6 +1117,8 @@ static void gw_free(struct gw *g)
 	free(g->free_ids);
 	free(g->pfd);
 	admit_free(g->guests);
+	admit_free(g->shaking);
+	limit_table_free(g->by_source);
 	if (g->priv_fd >= 0)
 		tun_priv_close(g->priv_fd);
 	if (g->listen_fd >= 0)
