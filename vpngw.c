@@ -38,8 +38,8 @@
 
 #include "admit.h"
 #include "cli.h"
-#include "limit.h"
 #include "client.h"
+#include "limit.h"
 #include "link.h"
 #include "log.h"
 #include "metrics.h"

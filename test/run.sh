@@ -4,9 +4,10 @@
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, setup and errors, the limits under a flood), then all but setup again
-# against an ASan+UBSan build. Each suite ends with its own "N passed, N failed" line (followed
-# by ", N skipped" when it skipped tests it cannot run here); this script
-# adds them up, prints the total as its last line and fails if any failed.
+# against an ASan+UBSan build. Each suite ends with its own "N passed, N
+# failed" line (followed by ", N skipped" when it skipped tests it cannot
+# run here); this script adds them up, prints the total as its last line
+# and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites; a name it does not know,
 # a suite whose script is missing or not executable, and a suite that runs
 # no test each count as a failure, with one line saying so.
@@ -130,7 +131,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw suite "firewall (ASan+UBSan)" test/firewall.sh
 		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
 		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
-		VPNGW=$adir/vpngw suite "flood (ASan+UBSan)" test/flood.sh
+		VPNGW=$adir/vpngw FLOOD_RTT_MS=300 suite "flood (ASan+UBSan)" test/flood.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"
