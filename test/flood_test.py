@@ -84,9 +84,6 @@ class Attack:
             s = dial(self.gw, self.port, "%s.%d" % (self.net, 60 + i % 10))
             self.loris.append(s)
             self.sel.register(s, selectors.EVENT_READ, "loris")
-        self.probe = dial(self.gw, self.port, "%s.9" % self.net)
-        self.probe_at = time.monotonic()
-        self.sel.register(self.probe, selectors.EVENT_READ, "probe")
 
     def trickle(self, n):
         """One more header byte on every slow-loris connection."""
@@ -135,7 +132,17 @@ class Attack:
         else:
             self.cut[kind] += 1
 
+    def open_probe(self):
+        # The probe connects first, before the flood fills the backlog, so
+        # that its deadline runs from now.
+        self.probe = socket.create_connection((self.gw, self.port), timeout=3,
+                                              source_address=("%s.9" % self.net, 0))
+        self.probe.setblocking(False)
+        self.probe_at = time.monotonic()
+        self.sel.register(self.probe, selectors.EVENT_READ, "probe")
+
     def run(self, sec):
+        self.open_probe()
         self.open_idle()
         self.open_loris()
         t0 = time.monotonic()
