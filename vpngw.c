@@ -62,6 +62,8 @@
 #define TUN_BUDGET     64                /* packets read per TUN per wake */
 #define SOCK_BUDGET    4                 /* reads per socket per wake */
 #define ACCEPT_BUDGET  64                /* accepts per wake */
+#define CLOSE_BUDGET   32                /* connections timers() closes per pass */
+#define LISTEN_BACKLOG 1024              /* (the kernel caps it at somaxconn) */
 #define TICK_MS        200
 
 /* ---- Configuration ---- */
@@ -782,12 +784,25 @@ static void slot_timers(struct gw *g, struct slot *s)
 		s->state = S_FREE;
 }
 
-static void timers(struct gw *g)
+/*
+ * Every connection's and slot's timers. One pass closes at most
+ * CLOSE_BUDGET connections, each close costing the kernel a FIN or a
+ * reset: when a flood's handshakes reach their deadline together, the rest
+ * wait for the next pass, which runs once the loop has served what came in
+ * meanwhile. Returns true when a pass is due at once.
+ */
+static bool timers(struct gw *g)
 {
-	for (unsigned i = g->n_live; i-- > 0;)
+	unsigned closed = 0;
+
+	for (unsigned i = g->n_live; i-- > 0 && closed < CLOSE_BUDGET;) {
+		unsigned n = g->n_live;
 		conn_timers(g, g->live[i]);
+		closed += n - g->n_live;
+	}
 	for (unsigned i = 0; i < g->n_slots; i++)
 		slot_timers(g, &g->slots[i]);
+	return closed == CLOSE_BUDGET;
 }
 
 static void log_stats(const struct gw *g)
@@ -893,14 +908,12 @@ static int gw_loop(struct gw *g)
 			if (g->tls)
 				tls_server_reload(g->tls);
 		}
-		if (g->now >= next_tick) {
-			timers(g);
-			next_tick = g->now + TICK_MS;
-		}
+		if (g->now >= next_tick)
+			next_tick = timers(g) ? g->now : g->now + TICK_MS;
 		flush_all(g);
 		if (term_at && (g->n_live == 0 || g->now >= term_at))
 			return 0;
-		bool busy = false;
+		bool busy = next_tick <= g->now;
 		nfds_t n = poll_set(g, &busy);
 		struct timespec ts = { 0, busy ? 0 : TICK_MS * 1000000 };
 		int r = ppoll(g->pfd, n, &ts, &empty);
@@ -964,7 +977,9 @@ static int listen_on(const char *spec)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+	/* A long accept queue: the gateway's fair admission decides who stays
+	 * under a flood, not SYNs dropped at random. */
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		log_warn("listen on %s", spec);
 		close(fd);
 		return -1;

@@ -3,8 +3,8 @@
 # test/flood.sh: the limits under attack, as root, in network namespaces.
 # An established client (`vpngw connect`, its ping running through the
 # tunnel to the Internet host) keeps every ping answered within 100 ms
-# while many other addresses flood the gateway with idle connections,
-# slow-loris requests and new connections; a new client still gets a slot
+# while many other addresses flood the gateway with SYNs never completed,
+# idle connections, slow-loris requests and new connections; a new client still gets a slot
 # during the flood; a slow-loris request is cut at the handshake deadline;
 # --handshake-rate refuses a source's 21st connection in a second while
 # another source gets in, but not a --trust-proxy peer; --client-rate holds
@@ -17,7 +17,8 @@
 #      |   --listen 192.0.2.1:8080 --path /vpn --pool 4
 #      +-- ns cli: eth0 192.0.2.2/24 (vpngw connect, ping), 192.0.2.3/24
 #      |           (the new client during the flood)
-#      +-- ns atk: eth0 192.0.2.9-89/24 (the flood), 192.0.2.100-102
+#      +-- ns atk: eth0 192.0.2.9-89/24 (the flood), 192.0.2.100-102,
+#                  192.0.2.200 (SYNs only: ns atk drops what comes back)
 #
 # The ping bound: every reply within 100 ms (FLOOD_RTT_MS; run.sh allows
 # an ASan+UBSan build, several times slower, 300), and at most 2 of 150
@@ -56,11 +57,20 @@ setup_topology() {
 	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
 		ip -n "$CLI" addr add 192.0.2.3/24 dev eth0 || return 1
 	local i
-	for i in $(seq 9 89) 100 101 102; do
+	for i in $(seq 9 89) 100 101 102 200; do
 		ip -n "$ATK" addr add "192.0.2.$i/24" dev eth0 || return 1
 	done
-	# The flood's 1,000 connections at once: a backlog of SYNs, not cookies.
-	ns_exec "$GW" sysctl -qw net.ipv4.tcp_max_syn_backlog=4096 net.core.somaxconn=4096
+	# What the gateway's host answers to 192.0.2.200 is lost, as for a
+	# spoofed source: its SYNs stay half-open. The kernel's own defences
+	# (SYN cookies) stay as they are.
+	ns_exec "$ATK" nft -f - <<-EOF
+		table ip floodsyn {
+			chain in {
+				type filter hook input priority 0; policy accept;
+				ip daddr 192.0.2.200 drop
+			}
+		}
+	EOF
 }
 
 # start_gw ARGS...: `vpngw serve` in ns gw; GW_PID, log $LIB_TMP/gw.log.
@@ -117,6 +127,8 @@ t_flood() {
 		>"$LIB_TMP/attack.out" 2>&1
 	atk=$BG_PID
 	sleep 5
+	local synrecv
+	synrecv=$(ns_exec "$GW" ss -Htn state syn-recv | wc -l)
 	admitted=$(ns_exec "$CLI" "$PY" "$FT" admit "$URL" 192.0.2.3 8 2>&1)
 	st=$?
 	wait_exit "$atk" 30 || stop_pid "$atk"
@@ -139,8 +151,8 @@ t_flood() {
 	fi
 	[ "$atk_st" = 0 ] && ok flood_slowloris_deadline "$(echo "$out" | grep -o 'probe cut.*')" ||
 		bad flood_slowloris_deadline "$out"
-	[ "$st" = 0 ] && ok flood_new_client "$admitted" ||
-		bad flood_new_client "$admitted"
+	[ "$st" = 0 ] && ok flood_new_client "$admitted; $synrecv half-open SYNs on the host" ||
+		bad flood_new_client "$admitted; $synrecv half-open SYNs on the host"
 	if [ -z "$worst" ]; then
 		bad flood_ping "no ping answered: $(tail -n 3 "$LIB_TMP/ping.out" | tr '\n' ' ')"
 	elif [ "$slow" -gt 0 ] || [ "$lost" -gt 2 ]; then

@@ -4,7 +4,8 @@
 # subcommand, each printing one line of what it saw (and exiting non-zero,
 # with the reason, when what it checks did not hold).
 #   attack GW PORT NET SEC      from many addresses NET.N at once: 1,000
-#                               idle connections, 100 slow-loris requests,
+#                               SYNs never completed, 1,000 idle
+#                               connections, 100 slow-loris requests,
 #                               200 new connections a second for SEC s, and
 #                               one slow-loris probe whose cut is timed
 #   admit URL SOURCE WAIT       a vpngw.v1 client from SOURCE: upgraded and
@@ -78,6 +79,11 @@ class Attack:
             self.idle.append(s)
             self.sel.register(s, selectors.EVENT_READ, "idle")
 
+    def open_syn(self):
+        # 1,000 SYNs never completed: from NET.200, whose SYN-ACKs are
+        # dropped on the way back (test/flood.sh's firewall).
+        self.syn = [dial(self.gw, self.port, "%s.200" % self.net) for _ in range(1000)]
+
     def open_loris(self):
         # 100 slow-loris: 10 from each of NET.60 .. NET.69.
         for i in range(100):
@@ -143,6 +149,7 @@ class Attack:
 
     def run(self, sec):
         self.open_probe()
+        self.open_syn()
         self.open_idle()
         self.open_loris()
         t0 = time.monotonic()
@@ -165,7 +172,7 @@ class Attack:
                     s.close()
             for key, ev in self.sel.select(0.005):
                 self.on_event(key, ev)
-        print("idle 1000 (%d cut), slow-loris 100 (%d cut), %d new in %.0f s (%d answered 404), "
+        print("1000 SYNs, idle 1000 (%d cut), slow-loris 100 (%d cut), %d new in %.0f s (%d answered 404), "
               "probe cut after %s" % (self.cut["idle"], self.cut["loris"], self.churned, sec,
                                       self.answered, "%.1f s" % self.probe_cut
                                       if self.probe_cut is not None else "never"))
