@@ -631,8 +631,10 @@ static bool evict_guest(struct gw *g)
 	return true;
 }
 
+_Static_assert(LIMIT_KEY_LEN == ADMIT_KEY_LEN, "one source key for both tables");
+
 /* Whether source (as peer_of keys it) is in a --trust-proxy range. */
-static bool trusted_proxy(const struct gw *g, const uint8_t source[static ADMIT_KEY_LEN])
+static bool source_is_proxy(const struct gw *g, const uint8_t source[static ADMIT_KEY_LEN])
 {
 	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
 	const struct cli_cidrs *t = &g->cfg->trust_proxy;
@@ -697,7 +699,7 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 		return;
 	}
 	peer_of(c, ss);
-	if (!trusted_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer))
+	if (!source_is_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer))
 		goto refuse;
 	if ((admit_count(g->guests) >= g->guest_cap || g->n_live == g->max_conns) &&
 	    !evict_guest(g)) {
