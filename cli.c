@@ -50,6 +50,7 @@ enum kind {
 	K_FLAG,         /* bool: true */
 	K_STR,          /* const char *, after its check */
 	K_NUM,          /* long, from lo to hi */
+	K_BITS,         /* long, bit/s from lo to hi: 20000000, 20M, 1G */
 	K_CIDR,         /* struct nat_cidr */
 	K_CIDRS,        /* struct cli_cidrs: one more */
 	K_STRS,         /* struct cli_strs: one more, after its check */
@@ -79,6 +80,7 @@ static check_fn check_listen, check_path, check_prefix, check_ifname, check_toke
 
 #define AT(field) offsetof(struct cli_args, field)
 #define NUM(field, lo, hi) K_NUM, AT(field), lo, hi, NULL
+#define BITS(field, lo, hi) K_BITS, AT(field), lo, hi, NULL
 #define STR(field, check) K_STR, AT(field), 0, 0, check
 #define FLAG(field) K_FLAG, AT(field), 0, 0, NULL
 #define LIST(field) K_CIDRS, AT(field), 0, 0, NULL
@@ -134,8 +136,8 @@ static const struct opt opts[] = {
 	  SERVE, 0, NUM(max_handshakes, 1, 65536) },
 	{ "--handshake-rate", NULL, "N", "new connections per source address a second (default 20)",
 	  SERVE, 0, NUM(handshake_rate, 1, 1000000) },
-	{ "--client-rate", NULL, "BITS", "each client's rate each way, bit/s (default 0: no limit)",
-	  SERVE, 0, NUM(client_rate, 0, LONG_MAX) },
+	{ "--client-rate", NULL, "BITS", "each client's rate each way, bit/s, k/M/G/T suffix "
+	  "(default 0: no limit)", SERVE, 0, BITS(client_rate, 0, 1000000000000000) },
 	{ "--gateway-id", NULL, "N", "this gateway's number behind a shared proxy (default 0)",
 	  SERVE, 0, NUM(gateway_id, 0, 255) },
 	{ "--no-seccomp", NULL, NULL, "serve without the system call filter (for debugging)",
@@ -282,6 +284,7 @@ static bool is_option(const char *s)
 
 static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi,
 		   unsigned long *out);
+static bool bits(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
 
 /* Appends s to a list of row o; NULL, or why not. */
 static const char *append_str(const struct opt *o, struct cli_strs *l, const char *s)
@@ -330,6 +333,14 @@ static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct 
 		if (!number(val, strlen(val), (unsigned long)o->lo, (unsigned long)o->hi, &n)) {
 			log_warnx("%s: %s %s: expected a number from %ld to %ld", cmds[cmd].name,
 				  o->name, val, o->lo, o->hi);
+			return -1;
+		}
+		*(long *)dst = (long)n;
+		return 0;
+	case K_BITS:
+		if (!bits(val, (unsigned long)o->lo, (unsigned long)o->hi, &n)) {
+			log_warnx("%s: %s %s: expected bit/s from %ld to %ld, or with a suffix "
+				  "like 20M or 1G", cmds[cmd].name, o->name, val, o->lo, o->hi);
 			return -1;
 		}
 		*(long *)dst = (long)n;
@@ -555,6 +566,26 @@ static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi
 	if (v < lo)
 		return false;
 	*out = v;
+	return true;
+}
+
+/* A rate in bit/s: digits and one optional suffix k, M, G or T (powers of
+ * 1000, as for link speeds), the value in lo..hi. */
+static bool bits(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	static const char suffix[] = "kMGT";
+	size_t len = strlen(s);
+	unsigned long mult = 1, v;
+	const char *p;
+
+	if (len > 1 && (p = strchr(suffix, s[len - 1]))) {
+		for (long i = 0; i <= p - suffix; i++)
+			mult *= 1000;
+		len--;
+	}
+	if (!number(s, len, 0, hi / mult, &v) || v * mult < lo)
+		return false;
+	*out = v * mult;
 	return true;
 }
 

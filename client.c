@@ -944,7 +944,8 @@ static void leave(struct client *c)
 static void tun_readable(struct client *c)
 {
 	if (link_tun_drain(c->st == C_OPEN ? &c->l : NULL, c->tun_fd, c->mtu ? c->mtu : MTU_MAX,
-			   NULL, DROP_LINK_DOWN, &c->stat, &c->stat.up, c->scratch, TUN_BUDGET) < 0) {
+			   NULL, DROP_LINK_DOWN, &c->stat, &c->stat.up, c->scratch, TUN_BUDGET,
+			   NULL, 0) < 0) {
 		log_warn("%s: read", c->o.tun);
 		c->exit_code = 1;
 	}

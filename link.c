@@ -774,7 +774,7 @@ bool link_busy(struct link *l)
 
 int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
-		   unsigned budget)
+		   unsigned budget, struct link_rate *rate, uint64_t now)
 {
 	if (max > LINK_PKT_MAX)
 		max = LINK_PKT_MAX;
@@ -797,6 +797,8 @@ int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum
 			d = nat_in(nat, p, (size_t)r);
 		else if (r < 20 || p[0] >> 4 != 4)
 			d = DROP_MALFORMED;
+		if (d == DROP_NONE && rate && !limit_take(&rate->b, &rate->r, (uint64_t)r * 8, now))
+			d = DROP_RATE;
 		if (d != DROP_NONE) {
 			st->drops[d]++;
 			if (log_verbosity >= LOG_DEBUG)

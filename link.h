@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limit.h"
 #include "nat.h"
 #include "ws.h"
 
@@ -205,6 +206,12 @@ struct link_count {
 	uint64_t packets, bytes;
 };
 
+/* A rate one way (limit.h): bits a second, and its bucket. */
+struct link_rate {
+	struct limit_rate r;
+	struct limit_bucket b;
+};
+
 /* Traffic each way and drops by reason, one set per loop. */
 struct link_stats {
 	uint64_t drops[DROP_N];
@@ -215,8 +222,10 @@ struct link_stats {
 /*
  * Reads up to budget packets of at most max bytes (the TUN's MTU) from a
  * TUN: into l's send queue when l is not NULL and open, else into scratch
- * (LINK_PKT_MAX bytes) to be dropped as `idle`. nat, when not NULL, maps each packet back to its client
- * (nat_in); without it a packet must only look like IPv4. Each packet
+ * (LINK_PKT_MAX bytes) to be dropped as `idle`. nat, when not NULL, maps
+ * each packet back to its client (nat_in); without it a packet must only
+ * look like IPv4. rate, when not NULL, holds what is queued to its bits a
+ * second (as of now, in ms): the excess is dropped as `rate`. Each packet
  * sent is counted in dir, each drop in st by reason. Returns 0, or -1 when
  * the TUN failed (errno set). A gateway reads on when a client's queue is
  * full and counts each packet it drops, for its operator (SPEC); a client
@@ -225,7 +234,7 @@ struct link_stats {
  */
 int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
-		   unsigned budget);
+		   unsigned budget, struct link_rate *rate, uint64_t now);
 
 /* Writes one packet to a TUN; counts it in dir, or drops it as tun_write. */
 void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,

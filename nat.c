@@ -88,6 +88,7 @@ static const char *const drop_names[DROP_N] = {
 	[DROP_TUN_WRITE]  = "tun_write",
 	[DROP_NO_CLIENT]  = "no_client",
 	[DROP_LINK_DOWN]  = "link_down",
+	[DROP_RATE]       = "rate",
 };
 
 const char *drop_name(enum drop d)

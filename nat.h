@@ -33,6 +33,7 @@ enum drop {
 	DROP_TUN_WRITE,      /* the TUN write failed (ENOBUFS, EAGAIN, ...) */
 	DROP_NO_CLIENT,      /* read from a slot nobody holds */
 	DROP_LINK_DOWN,      /* client: the tunnel is not connected */
+	DROP_RATE,           /* over the client's --client-rate */
 	DROP_N
 };
 

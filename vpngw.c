@@ -41,6 +41,7 @@
 #include "bytes.h"
 #include "cli.h"
 #include "client.h"
+#include "limit.h"
 #include "link.h"
 #include "log.h"
 #include "metrics.h"
@@ -54,13 +55,17 @@
 
 /* ---- Sizes and timers ---- */
 
-#define GUESTS         1024              /* connections without a slot */
+#define GUESTS         1024              /* connections without a slot, at least */
+#define RATE_SOURCES   4096              /* sources --handshake-rate tracks */
+#define LIMIT_LOG_MS   60000             /* a limit's refusals: one line a minute */
 #define HANDSHAKE_MS   10000             /* SPEC: handshake within 10 s */
 #define QUARANTINE_MS  1000              /* after the conntrack flush */
 #define PRIV_BUDGET    16                /* helper messages read per wake */
 #define TUN_BUDGET     64                /* packets read per TUN per wake */
 #define SOCK_BUDGET    4                 /* reads per socket per wake */
 #define ACCEPT_BUDGET  64                /* accepts per wake */
+#define CLOSE_BUDGET   32                /* connections timers() closes per pass */
+#define LISTEN_BACKLOG 1024              /* (the kernel caps it at somaxconn) */
 #define TICK_MS        200
 
 /* ---- Configuration ---- */
@@ -142,6 +147,7 @@ struct slot {
 	uint8_t token[V1_TOKEN_LEN];
 	bool has_token;
 	struct nat nat;
+	struct link_rate up, down;   /* --client-rate */
 };
 
 /* Everything one loop owns, so that several loops can run side by side. */
@@ -155,6 +161,11 @@ struct gw {
 	unsigned n_live, max_conns;
 	unsigned *free_ids, n_free;
 	struct admit *guests;        /* connections that hold no slot */
+	unsigned guest_cap;          /* the most allowed */
+	struct admit *shaking;       /* connections in their handshake (LINK_HTTP) */
+	struct limit_table *by_source; /* --handshake-rate's buckets */
+	unsigned rate_limited;       /* refused by it since the last log */
+	uint64_t rate_logged;
 	struct tls_server *tls;
 	struct auth_set auth;        /* --token-file's tokens */
 	int priv_fd;                 /* the conntrack helper, -1 without */
@@ -366,43 +377,77 @@ static void conn_set_client(struct gw *g, struct conn *c, const uint8_t key[stat
                             const char *name)
 {
 	bool guest = admit_has(g->guests, c->id);
+	size_t n = strnlen(name, sizeof c->peer - 1);
 
 	if (guest)
 		guest_del(g, c);
 	memcpy(c->source, key, ADMIT_KEY_LEN);
-	snprintf(c->peer, sizeof c->peer, "%s", name);
+	memcpy(c->peer, name, n);
+	c->peer[n] = '\0';
 	if (guest)
 		guest_add(g, c);
 }
 
-/* The TCP peer: logged as ADDR:PORT, counted under its address (IPv4) or
- * its /64 (IPv6: one host may hold a whole /64). */
-static void peer_of(struct gw *g, struct conn *c, const struct sockaddr_storage *ss)
+/* The TCP peer, before c is counted anywhere: logged as ADDR:PORT, counted
+ * under its address (IPv4) or its /64 (IPv6: one host may hold a /64). */
+static void peer_of(struct conn *c, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "?", name[sizeof c->peer];
-	uint8_t key[ADMIT_KEY_LEN] = { 0 };
+	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
+	memset(c->source, 0, sizeof c->source);
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
 		port = ntohs(a->sin_port);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &a->sin_addr, 4);
+		c->source[10] = c->source[11] = 0xff;
+		memcpy(c->source + 12, &a->sin_addr, 4);
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 		port = ntohs(a->sin6_port);
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
 			/* An IPv4 client of a [::] listener is an IPv4 client. */
 			inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, host, sizeof host);
-			memcpy(key, &a->sin6_addr, ADMIT_KEY_LEN);
+			memcpy(c->source, &a->sin6_addr, ADMIT_KEY_LEN);
 		} else {
 			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-			memcpy(key, &a->sin6_addr, 8);
+			memcpy(c->source, &a->sin6_addr, 8);
 		}
 	}
-	snprintf(name, sizeof name, "%s:%u", host, port);
-	conn_set_client(g, c, key, name);
+	snprintf(c->peer, sizeof c->peer, "%s:%u", host, port);
+}
+
+/* Whether source (as peer_of keys it) is in a --trust-proxy range. */
+static bool source_is_proxy(const struct gw *g, const uint8_t source[static ADMIT_KEY_LEN])
+{
+	static const uint8_t v4[12] = { [10] = 0xff, [11] = 0xff };
+	const struct cli_cidrs *t = &g->cfg->trust_proxy;
+
+	/* Only an IPv4 peer can be trusted (the ranges are IPv4). */
+	return t->n && !memcmp(source, v4, sizeof v4) &&
+	       nat_cidr_match(t->v, t->n, get32(source + 12));
+}
+
+/*
+ * --handshake-rate: whether source may start one more handshake now. A
+ * refusal is counted, and logged at most once a minute, with who. Applied
+ * at accept to every peer but a trusted proxy, whose clients share its
+ * address; the same check is for the address a proxy forwards, once known.
+ */
+static bool handshake_rate_ok(struct gw *g, const uint8_t source[static ADMIT_KEY_LEN],
+			      const char *who)
+{
+	if (limit_table_take(g->by_source, source, g->now))
+		return true;
+	g->cnt.handshakes[HS_RATE_LIMITED]++;
+	g->rate_limited++;
+	if (g->rate_logged && g->now - g->rate_logged < LIMIT_LOG_MS)
+		return false;
+	log_warnx("%u connections refused over --handshake-rate %u a second, the last from %s",
+		  g->rate_limited, g->cfg->handshake_rate, who);
+	g->rate_limited = 0;
+	g->rate_logged = g->now;
+	return false;
 }
 
 /*
@@ -410,23 +455,23 @@ static void peer_of(struct gw *g, struct conn *c, const struct sockaddr_storage 
  * X-Forwarded-For (ws_xff_client walks it). The client is then logged as
  * "203.0.113.7 via 127.0.0.1:41234" (its port is not known) and counted
  * under its own address. From any other peer the header is ignored.
+ * Returns whether the client is a forwarded one.
  */
-static void conn_forwarded(struct gw *g, struct conn *c, const struct ws_req *r)
+static bool conn_forwarded(struct gw *g, struct conn *c, const struct ws_req *r)
 {
 	const struct cli_cidrs *t = &g->cfg->trust_proxy;
 	uint8_t key[ADMIT_KEY_LEN] = { [10] = 0xff, [11] = 0xff };
 	char name[sizeof c->peer + 24];
 	uint32_t client;
 
-	/* Only an IPv4 peer can be trusted (the ranges are IPv4). */
-	if (!t->n || memcmp(c->source, key, 12) != 0 ||
-	    !nat_cidr_match(t->v, t->n, get32(c->source + 12)) ||
+	if (!source_is_proxy(g, c->source) ||
 	    !ws_xff_client(r->xff, r->xff_n, t->v, t->n, &client))
-		return;
+		return false;
 	put32(key + 12, client);
 	snprintf(name, sizeof name, "%u.%u.%u.%u via %s", client >> 24, client >> 16 & 0xff,
 		 client >> 8 & 0xff, client & 0xff, c->peer);
 	conn_set_client(g, c, key, name);
+	return true;
 }
 
 /* Closes the socket and forgets c; why, if not NULL, is logged. */
@@ -438,6 +483,7 @@ static void conn_close(struct gw *g, struct conn *c, const char *why)
 			why, c->l.close_code ? ", close code " : "", c->l.close_code);
 	slot_leave(g, c, false);
 	guest_del(g, c);
+	admit_del(g->shaking, c->id);
 	link_free(&c->l);
 	close(c->fd);
 	if (c->req) {
@@ -513,6 +559,8 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 		if (!s)
 			return NULL;
 		nat_reset(&s->nat);
+		limit_fill(&s->up.b, &s->up.r, g->now);
+		limit_fill(&s->down.b, &s->down.r, g->now);
 		s->has_token = false;
 		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN) {
 			s->token[0] = (uint8_t)g->cfg->gateway_id; /* slot_resume */
@@ -565,8 +613,11 @@ static void handshake_done(struct gw *g, struct conn *c)
 	int status = ws_req_status(r, g->cfg->path);
 	char buf[1024];
 
-	conn_forwarded(g, c, r);
-	if (status == 101 && !token_ok(g, c, r))
+	/* Behind a trusted proxy the rate of the client it names is checked
+	 * now, the proxy itself being exempt at accept. */
+	if (conn_forwarded(g, c, r) && !handshake_rate_ok(g, c->source, c->peer))
+		status = 429;
+	else if (status == 101 && !token_ok(g, c, r))
 		status = 401;
 	if (status != 101) {
 		http_refuse(g, c, status);
@@ -625,6 +676,9 @@ static void packet_up(struct gw *g, struct slot *s, uint8_t *p, size_t len)
 
 	if (d == DROP_NONE)
 		d = nat_out(&s->nat, &g->cfg->acl, p, len);
+	if (d == DROP_NONE && g->cfg->client_rate &&
+	    !limit_take(&s->up.b, &s->up.r, (uint64_t)len * 8, g->now))
+		d = DROP_RATE;
 	if (d == DROP_NONE) {
 		link_tun_write(s->tun_fd, p, len, &g->st, &g->st.up);
 		return;
@@ -654,6 +708,8 @@ static void conn_input(struct gw *g, struct conn *c)
 		switch (ev) {
 		case LINK_EV_HTTP:
 			http_input(g, c, &m);
+			if (c->l.st != LINK_HTTP)
+				admit_del(g->shaking, c->id);
 			break;
 		case LINK_EV_BINARY:
 			if (c->slot)
@@ -688,11 +744,14 @@ static void conn_readable(struct gw *g, struct conn *c)
  * too, so the count is logged at most once a minute. */
 static void note_overload(struct gw *g)
 {
+	g->cnt.handshakes[HS_OVERLOAD]++;
 	g->refused++;
-	if (g->refused_logged && g->now - g->refused_logged < 60000)
+	if (g->refused_logged && g->now - g->refused_logged < LIMIT_LOG_MS)
 		return;
-	log_warnx("%u connections refused or cut before they held a slot: %u without a slot, "
-		  "the most allowed", g->refused, admit_count(g->guests));
+	log_warnx("%u connections refused or cut before they held a slot: %u without a slot "
+		  "(at most %u), %u in their handshake (at most %u)", g->refused,
+		  admit_count(g->guests), g->guest_cap, admit_count(g->shaking),
+		  g->cfg->max_handshakes);
 	g->refused = 0;
 	g->refused_logged = g->now;
 }
@@ -713,33 +772,59 @@ static bool evict_guest(struct gw *g)
 	return true;
 }
 
+_Static_assert(LIMIT_KEY_LEN == ADMIT_KEY_LEN, "one source key for both tables");
+
+/*
+ * --max-handshakes: room for one more connection in its handshake. As for
+ * the guests, the source holding the most handshakes loses its oldest, so
+ * that a flood from some sources cannot lock out the others.
+ */
+static void handshake_room(struct gw *g)
+{
+	while (admit_count(g->shaking) >= g->cfg->max_handshakes) {
+		long id = admit_victim(g->shaking);
+		if (id < 0)
+			return;
+		conn_close(g, g->by_id[id], NULL);
+		note_overload(g);
+	}
+}
+
+/* A new connection: checked against the limits before it costs a buffer. */
 static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 {
-	struct conn *c;
+	struct conn *c = calloc(1, sizeof *c);
 	int one = 1;
 
-	if ((admit_count(g->guests) == GUESTS || g->n_live == g->max_conns) && !evict_guest(g)) {
-		note_overload(g);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof *c);
 	if (!c) {
 		log_warnx("out of memory; one connection refused");
 		close(fd);
 		return;
 	}
+	peer_of(c, ss);
+	if (!source_is_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer))
+		goto refuse;
+	if ((admit_count(g->guests) >= g->guest_cap || g->n_live == g->max_conns) &&
+	    !evict_guest(g)) {
+		note_overload(g);
+		goto refuse;
+	}
+	handshake_room(g);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
 	c->pidx = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
 	link_init(&c->l, fd, false, NULL, g->tls, g->now);
 	c->id = g->free_ids[--g->n_free];
-	peer_of(g, c, ss);
 	g->by_id[c->id] = c;
 	c->live = g->n_live;
 	g->live[g->n_live++] = c;
 	guest_add(g, c);
+	admit_add(g->shaking, c->id, c->source);
+	return;
+refuse:
+	free(c);
+	close(fd);
 }
 
 static void conn_accept(struct gw *g)
@@ -768,7 +853,8 @@ static void tun_readable(struct gw *g, struct slot *s)
 	struct link *l = s->conn ? &s->conn->l : NULL;
 
 	if (link_tun_drain(l, s->tun_fd, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
-			   &g->st.down, g->scratch, TUN_BUDGET) < 0)
+			   &g->st.down, g->scratch, TUN_BUDGET,
+			   g->cfg->client_rate ? &s->down : NULL, g->now) < 0)
 		log_warn("%s: read", s->name);
 }
 
@@ -803,12 +889,25 @@ static void slot_timers(struct gw *g, struct slot *s)
 		s->state = S_FREE;
 }
 
-static void timers(struct gw *g)
+/*
+ * Every connection's and slot's timers. One pass closes at most
+ * CLOSE_BUDGET connections, each close costing the kernel a FIN or a
+ * reset: when a flood's handshakes reach their deadline together, the rest
+ * wait for the next pass, which runs once the loop has served what came in
+ * meanwhile. Returns true when a pass is due at once.
+ */
+static bool timers(struct gw *g)
 {
-	for (unsigned i = g->n_live; i-- > 0;)
+	unsigned closed = 0;
+
+	for (unsigned i = g->n_live; i-- > 0 && closed < CLOSE_BUDGET;) {
+		unsigned n = g->n_live;
 		conn_timers(g, g->live[i]);
+		closed += n - g->n_live;
+	}
 	for (unsigned i = 0; i < g->n_slots; i++)
 		slot_timers(g, &g->slots[i]);
+	return closed == CLOSE_BUDGET;
 }
 
 static void log_stats(const struct gw *g)
@@ -915,14 +1014,12 @@ static int gw_loop(struct gw *g)
 				tls_server_reload(g->tls);
 			tokens_reload(g);
 		}
-		if (g->now >= next_tick) {
-			timers(g);
-			next_tick = g->now + TICK_MS;
-		}
+		if (g->now >= next_tick)
+			next_tick = timers(g) ? g->now : g->now + TICK_MS;
 		flush_all(g);
 		if (term_at && (g->n_live == 0 || g->now >= term_at))
 			return 0;
-		bool busy = false;
+		bool busy = next_tick <= g->now;
 		nfds_t n = poll_set(g, &busy);
 		struct timespec ts = { 0, busy ? 0 : TICK_MS * 1000000 };
 		int r = ppoll(g->pfd, n, &ts, &empty);
@@ -986,7 +1083,9 @@ static int listen_on(const char *spec)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+	/* A long accept queue: the gateway's fair admission decides who stays
+	 * under a flood, not SYNs dropped at random. */
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		log_warn("listen on %s", spec);
 		close(fd);
 		return -1;
@@ -1067,6 +1166,8 @@ static int open_slots(struct gw *g)
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
+		limit_rate_init(&s->up.r, g->cfg->client_rate, limit_burst_bits(g->cfg->client_rate));
+		s->down.r = s->up.r;
 		s->tun_fd = tun_open(s->name);
 		if (s->tun_fd < 0) {
 			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
@@ -1081,7 +1182,13 @@ static int open_conns(struct gw *g)
 {
 	uint64_t seed = 0;
 
-	g->max_conns = g->n_slots + GUESTS;
+	const struct config *cfg = g->cfg;
+	struct limit_rate hr;
+
+	/* Every connection in its handshake is a guest too, and the guests
+	 * also count those closing without a slot. */
+	g->guest_cap = cfg->max_handshakes > GUESTS ? cfg->max_handshakes : GUESTS;
+	g->max_conns = g->n_slots + g->guest_cap;
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
@@ -1089,7 +1196,11 @@ static int open_conns(struct gw *g)
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
-	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests) {
+	g->shaking = admit_new(g->max_conns, seed);
+	limit_rate_init(&hr, cfg->handshake_rate, cfg->handshake_rate);
+	g->by_source = limit_table_new(RATE_SOURCES, &hr, seed ^ 0x5bd1e995u);
+	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests || !g->shaking ||
+	    !g->by_source) {
 		log_warnx("out of memory");
 		return -1;
 	}
@@ -1127,6 +1238,8 @@ static void gw_free(struct gw *g)
 	free(g->free_ids);
 	free(g->pfd);
 	admit_free(g->guests);
+	admit_free(g->shaking);
+	limit_table_free(g->by_source);
 	if (g->priv_fd >= 0)
 		tun_priv_close(g->priv_fd);
 	if (g->listen_fd >= 0)

@@ -30,6 +30,7 @@ extern const struct unit_case unit_sha1_base64[];
 extern const struct unit_case unit_ws[];
 extern const struct unit_case unit_nat[];
 extern const struct unit_case unit_admit[];
+extern const struct unit_case unit_limit[];
 extern const struct unit_case unit_v1[];
 extern const struct unit_case unit_tun[];
 extern const struct unit_case unit_cli[];

@@ -48,6 +48,14 @@ static void stores_each_kind(void)
 	/* Nothing else was given. */
 	CHECK(a.linger == -1 && a.mtu == -1 && a.client_prefix == -1 && a.max_message == -1);
 	CHECK(!a.tls_cert && !a.user && a.deny.n == 0 && a.urls.n == 0);
+	/* Rates in bit/s, plain or with a suffix of powers of 1000. */
+	CHECK(parse(CLI_SERVE, "serve --client-rate 20M --handshake-rate 5 "
+		    "--max-handshakes 64", &a) == CLI_OK);
+	CHECK(a.client_rate == 20000000 && a.handshake_rate == 5 && a.max_handshakes == 64);
+	CHECK(parse(CLI_SERVE, "serve --client-rate 1500", &a) == CLI_OK && a.client_rate == 1500);
+	CHECK(parse(CLI_SERVE, "serve --client-rate 1000T", &a) == CLI_OK &&
+	      a.client_rate == 1000000000000000);
+	CHECK(parse(CLI_SERVE, "serve --client-rate 0", &a) == CLI_OK && a.client_rate == 0);
 
 	CHECK(parse(CLI_CONNECT, "connect ws://192.0.2.1:8080/ --address 10.0.100.7/24 "
 		    "--route 198.51.100.0/24 --default-route wss://gw.example/ --retries 3 "
@@ -85,6 +93,12 @@ static void refuses(void)
 		{ CLI_SERVE, "serve --allow 300.1.2.3/8" },
 		{ CLI_SERVE, "serve --tun-prefix abcdefghijk" }, /* 11 characters */
 		{ CLI_SERVE, "serve --egress a/b" },
+		{ CLI_SERVE, "serve --client-rate 10X" },
+		{ CLI_SERVE, "serve --client-rate M" },
+		{ CLI_SERVE, "serve --client-rate 1001T" },     /* over 10^15 */
+		{ CLI_SERVE, "serve --client-rate 20MM" },
+		{ CLI_SERVE, "serve --handshake-rate 0" },
+		{ CLI_SERVE, "serve --max-handshakes 65537" },
 		{ CLI_CONNECT, "connect ws://h/ --address 10.0.100.2" },
 		{ CLI_CONNECT, "connect ws://h/ --address 127.0.0.1/8" },
 		{ CLI_CONNECT, "connect ws://h/ --token a\tb" },
