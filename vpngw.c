@@ -465,6 +465,7 @@ static void tokens_reload(struct gw *g)
 		return;
 	auth_set_free(&g->auth);
 	g->auth = t;
+	explicit_bzero(&t, sizeof t);
 	log_info("token file %s reloaded: %zu token%s", g->cfg->token_file, g->auth.n,
 		 g->auth.n == 1 ? "" : "s");
 }
