@@ -284,6 +284,7 @@ int auth_load(struct auth_set *s, const char *path, bool reload)
 		goto out;
 	}
 	*s = t;
+	explicit_bzero(&t, sizeof t);   /* the key now lives in *s alone */
 	rc = 0;
 out:
 	if (rc < 0)

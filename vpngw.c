@@ -6,9 +6,10 @@
  * connections and the only poll() of the gateway. Each connection is a
  * link (link.c: socket, TLS, frames, send queue, keepalive, the close
  * sequence); this file adds what only the gateway does: the upgrade
- * request's answer, slots and their resumption, fair admission of
- * connections that hold no slot (admit.c), and the packets' way through
- * nat.c. The host is tun.c's. None of them calls back into this file.
+ * request's answer (its token checked by auth.c), slots and their
+ * resumption, fair admission of connections that hold no slot (admit.c),
+ * and the packets' way through nat.c. The host is tun.c's. None of them
+ * calls back into this file.
  *
  * The packet paths:
  *   socket -> link (unmask in place) -> nat_check, nat_out -> write(tun)
@@ -602,6 +603,7 @@ static void tokens_reload(struct gw *g)
 		return;
 	auth_set_free(&g->auth);
 	g->auth = t;
+	explicit_bzero(&t, sizeof t);
 	log_info("token file %s reloaded: %zu token%s", g->cfg->token_file, g->auth.n,
 		 g->auth.n == 1 ? "" : "s");
 }
