@@ -244,8 +244,8 @@ t_scale_out() {
 		bad scale_out_resume "gateway $id logged no resumption: $(client_lines "$LIB_TMP/$holder.log" | tr '\n' ' ')"
 	elif [ "${sess:0:10}" != "session=0$id" ]; then
 		bad scale_out_resume "the token does not start with the gateway's id $id: '$sess' in nginx's access log"
-	elif grep -qE 'connect|resume|refused|session' "$LIB_TMP/$other.log"; then
-		bad scale_out_resume "the other gateway saw the client: $(grep -E 'connect|resume|refused|session' "$LIB_TMP/$other.log" | head -n 2 | tr '\n' ' ')"
+	elif grep -qE 'vpngw: (connect|resume|refused) |session' "$LIB_TMP/$other.log"; then
+		bad scale_out_resume "the other gateway saw the client: $(grep -E 'vpngw: (connect|resume|refused) |session' "$LIB_TMP/$other.log" | head -n 2 | tr '\n' ' ')"
 	else
 		ok scale_out_resume "${line}; gateway $id: $(grep -o 'resume 192.*' "$LIB_TMP/$holder.log" | head -n 1), ${sess:0:10}...; the other saw nothing; 8 MB, sha256 ok"
 	fi
