@@ -102,6 +102,8 @@ struct conn {
 	int pidx;                    /* in the poll set, -1 if not in it */
 	bool v1;                     /* spoke vpngw.v1 */
 	bool quiet;                  /* its end was logged already */
+	bool counted;                /* its handshake's result is counted */
+	bool tls_counted;            /* its TLS handshake's result is counted */
 	struct slot *slot;
 	const char *slot_name;       /* the last slot held, for the log */
 	struct ws_req *req;          /* while the request head arrives */
@@ -161,6 +163,9 @@ struct gw {
 	uint64_t now;
 	struct link_stats st;
 	struct gw_counters cnt;
+	unsigned handshaking;        /* connections not counted yet */
+	struct metrics_srv *metrics; /* --metrics, NULL without */
+	uint64_t started, start_time_s; /* link_now() and Unix time at the start */
 	struct pollfd *pfd;
 	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
 };
@@ -338,6 +343,33 @@ static unsigned slots_in(const struct gw *g, enum slot_state st)
 
 /* ==== Connections ==== */
 
+/* Counts how c's handshake ended, once. */
+static void hs_end(struct gw *g, struct conn *c, enum hs_result r)
+{
+	if (c->counted)
+		return;
+	c->counted = true;
+	g->handshaking--;
+	g->cnt.handshakes[r]++;
+}
+
+/* Counts how c's TLS handshake ended, once it has; plain HTTP on the TLS
+ * port is also the upgrade's bad request. */
+static void tls_count(struct gw *g, struct conn *c)
+{
+	static const enum tls_result of[] = {
+		[LINK_TLS_UP] = TLSR_OK, [LINK_TLS_FAILED] = TLSR_FAILED,
+		[LINK_TLS_PLAIN_HTTP] = TLSR_PLAIN_HTTP,
+	};
+
+	if (c->tls_counted || c->l.tls_hs == LINK_TLS_NONE || c->l.tls_hs == LINK_TLS_PENDING)
+		return;
+	c->tls_counted = true;
+	g->cnt.tls[of[c->l.tls_hs]]++;
+	if (c->l.tls_hs == LINK_TLS_PLAIN_HTTP)
+		hs_end(g, c, HS_BAD_REQUEST);
+}
+
 /* Closes the socket and forgets c; why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
@@ -345,6 +377,8 @@ static void conn_close(struct gw *g, struct conn *c, const char *why)
 		(c->l.st == LINK_HTTP ? log_debug : log_info)("disconnect %s%s%s: %s%s%.0u",
 			c->peer, c->slot_name ? " from " : "", c->slot_name ? c->slot_name : "",
 			why, c->l.close_code ? ", close code " : "", c->l.close_code);
+	tls_count(g, c);
+	hs_end(g, c, HS_ABORTED);
 	slot_leave(g, c, false);
 	guest_del(g, c);
 	link_free(&c->l);
@@ -376,6 +410,7 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 	size_t n = ws_resp_error(buf, sizeof buf, status, NULL);
 
 	log_info("refused %s: HTTP %d", c->peer, status);
+	hs_end(g, c, metrics_hs_of_status(status));
 	c->quiet = true;
 	if (link_send_head(&c->l, buf, n) < 0)
 		log_debug("%s: no room for the answer", c->peer);
@@ -416,10 +451,12 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 			link_close(&old->l, WS_CLOSE_NORMAL, g->now);
 		}
 		log_info("resume %s on %s", c->peer, s->name);
+		hs_end(g, c, HS_RESUMED);
 	} else {
 		s = slot_free(g);
 		if (!s)
 			return NULL;
+		hs_end(g, c, HS_ACCEPTED);
 		nat_reset(&s->nat);
 		s->has_token = false;
 		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN)
@@ -457,6 +494,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 	struct slot *s = conn_take_slot(g, c, r);
 	if (!s) {
 		log_info("refused %s: no free slot", c->peer);
+		hs_end(g, c, HS_NO_SLOT);
 		conn_fail(g, c, WS_CLOSE_TRY_AGAIN);
 	} else {
 		log_info("connect %s on %s%s", c->peer, s->name, c->v1 ? " (vpngw.v1)" : "");
@@ -546,6 +584,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 {
 	for (int i = 0; i < SOCK_BUDGET; i++) {
 		int r = link_read(&c->l, g->now);
+		tls_count(g, c);
 		if (r < 0) {
 			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 			return;
@@ -603,6 +642,7 @@ static bool evict_guest(struct gw *g)
 
 	if (id < 0)
 		return false;
+	hs_end(g, g->by_id[id], HS_OVERLOAD);
 	conn_close(g, g->by_id[id], NULL);
 	note_overload(g);
 	return true;
@@ -614,6 +654,7 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 	int one = 1;
 
 	if ((admit_count(g->guests) == GUESTS || g->n_live == g->max_conns) && !evict_guest(g)) {
+		g->cnt.handshakes[HS_OVERLOAD]++;
 		note_overload(g);
 		close(fd);
 		return;
@@ -628,6 +669,7 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 	c->fd = fd;
 	c->pidx = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
+	g->handshaking++;
 	peer_of(c, ss);
 	link_init(&c->l, fd, false, NULL, g->tls, g->now);
 	c->id = g->free_ids[--g->n_free];
@@ -645,8 +687,10 @@ static void conn_accept(struct gw *g)
 		int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
+				g->cnt.handshakes[HS_OVERLOAD]++;
 				note_overload(g);
+			}
 			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 				 errno != ECONNABORTED)
 				log_warn("accept");
@@ -672,6 +716,7 @@ static void tun_readable(struct gw *g, struct slot *s)
 static void conn_timers(struct gw *g, struct conn *c)
 {
 	if (c->l.st == LINK_HTTP && g->now >= c->deadline) {
+		hs_end(g, c, HS_TIMEOUT);
 		conn_close(g, c, "handshake timeout");
 		return;
 	}
@@ -722,7 +767,37 @@ static void log_stats(const struct gw *g)
 	log_info("%s", line);
 }
 
+/* The gateway as a scrape shows it (metrics.h). */
+static void metrics_fill(const struct gw *g, struct metrics_view *v)
+{
+	static const enum metrics_slot of[] = {
+		[S_FREE] = METRICS_SLOT_FREE, [S_BUSY] = METRICS_SLOT_BUSY,
+		[S_LINGER] = METRICS_SLOT_LINGERING, [S_FLUSH] = METRICS_SLOT_FLUSHING,
+		[S_FLUSHING] = METRICS_SLOT_FLUSHING, [S_QUARANTINE] = METRICS_SLOT_QUARANTINED,
+		[S_RETIRED] = METRICS_SLOT_RETIRED,
+	};
+	const struct config *cfg = g->cfg;
+
+	*v = (struct metrics_view){
+		.version = VPNGW_VERSION, .tls_built = VPNGW_TLS, .tls_on = g->tls != NULL,
+		.stopping = got_term, .start_time_s = g->start_time_s,
+		.uptime_ms = g->now - g->started, .connections = g->n_live,
+		.handshaking = g->handshaking, .st = &g->st, .fw = g->fw_known ? g->fw : NULL,
+		.cnt = &g->cnt, .max_handshakes = cfg->max_handshakes,
+		.handshake_rate = cfg->handshake_rate, .linger_s = cfg->linger_s,
+		.keepalive_s = cfg->keepalive_s, .client_rate = cfg->client_rate,
+		.max_msg = cfg->max_msg,
+	};
+	for (unsigned i = 0; i < g->n_slots; i++) {
+		v->slots[of[g->slots[i].state]]++;
+		v->clients += g->slots[i].state == S_BUSY && g->slots[i].conn;
+	}
+}
+
 /* ==== The loop ==== */
+
+/* Where the poll set holds the metrics listener and its scrapers. */
+#define METRICS_PFD(g) (2 + (g)->n_slots)
 
 /* Builds the poll set: the listener, every TUN, the helper, every connection. */
 static nfds_t poll_set(struct gw *g, bool *busy)
@@ -733,6 +808,8 @@ static nfds_t poll_set(struct gw *g, bool *busy)
 	for (unsigned i = 0; i < g->n_slots; i++)
 		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
 	g->pfd[n++] = (struct pollfd){ .fd = g->priv_fd, .events = POLLIN };
+	metrics_poll_set(g->metrics, g->pfd + n);
+	n += METRICS_PFDS;
 	for (unsigned i = 0; i < g->n_live; i++) {
 		struct conn *c = g->live[i];
 		if (link_busy(&c->l))
@@ -756,6 +833,11 @@ static void dispatch(struct gw *g)
 			tun_readable(g, &g->slots[i]);
 	if (g->pfd[1 + g->n_slots].revents & (POLLIN | POLLHUP | POLLERR))
 		priv_readable(g);
+	if (metrics_input(g->metrics, g->pfd + METRICS_PFD(g), g->now)) {
+		struct metrics_view v;
+		metrics_fill(g, &v);
+		metrics_answer(g->metrics, &v);
+	}
 	for (unsigned i = g->n_live; i-- > 0;) {
 		struct conn *c = g->live[i];
 		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
@@ -814,6 +896,7 @@ static int gw_loop(struct gw *g)
 			next_tick = g->now + TICK_MS;
 		}
 		flush_all(g);
+		metrics_flush(g->metrics, g->now);
 		if (term_at && (g->n_live == 0 || g->now >= term_at))
 			return 0;
 		bool busy = false;
@@ -979,7 +1062,7 @@ static int open_conns(struct gw *g)
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
-	g->pfd = calloc(2 + g->n_slots + g->max_conns, sizeof *g->pfd);
+	g->pfd = calloc(2 + g->n_slots + METRICS_PFDS + g->max_conns, sizeof *g->pfd);
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
@@ -1027,6 +1110,7 @@ static void gw_free(struct gw *g)
 		close(g->listen_fd);
 	if (g->tls)
 		tls_server_free(g->tls);
+	metrics_close(g->metrics);
 }
 
 /*
@@ -1061,6 +1145,8 @@ static int serve(struct config *cfg)
 	g->listen_fd = listen_on(cfg->listen);
 	if (g->listen_fd < 0)
 		goto out;
+	if (cfg->metrics && !(g->metrics = metrics_open(cfg->metrics)))
+		goto out;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
 		if (tun_setup(&cfg->pool, false) < 0)
@@ -1091,6 +1177,10 @@ static int serve(struct config *cfg)
 		log_info("TLS: %s", tls_server_describe(g->tls));
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
 		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	if (g->metrics)
+		log_info("metrics on http://%s/metrics", cfg->metrics);
+	g->started = link_now();
+	g->start_time_s = (uint64_t)time(NULL);
 	rc = gw_loop(g) < 0;
 out:
 	gw_free(g);

@@ -33,5 +33,6 @@ extern const struct unit_case unit_admit[];
 extern const struct unit_case unit_v1[];
 extern const struct unit_case unit_tun[];
 extern const struct unit_case unit_cli[];
+extern const struct unit_case unit_metrics[];
 
 #endif
