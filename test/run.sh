@@ -3,8 +3,8 @@
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS, setup and errors), then the first three again against an ASan+UBSan
-# build. Each suite ends with its own "N passed, N failed" line (followed
+# TLS, metrics, setup and errors), then all but setup again against an
+# ASan+UBSan build. Each suite ends with its own "N passed, N failed" line (followed
 # by ", N skipped" when it skipped tests it cannot run here); this script
 # adds them up, prints the total as its last line and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites; a name it does not know,
@@ -119,6 +119,7 @@ selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected tls && suite tls test/tls.sh
+selected metrics && suite metrics test/metrics.sh
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
@@ -129,6 +130,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw suite "firewall (ASan+UBSan)" test/firewall.sh
 		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
 		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
+		VPNGW=$adir/vpngw suite "metrics (ASan+UBSan)" test/metrics.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"
