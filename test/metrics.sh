@@ -11,6 +11,10 @@
 #                                     metrics_test.py and curl
 #   ns busy: 127.0.0.1:9101 held by another process; vpngw serve there
 #            must refuse to start, in one line, and leave nothing set up
+#   ns tls:  vpngw serve 127.0.0.1:8443 with a self-signed certificate,
+#            --metrics 127.0.0.1:9102 (egress: one end d0 203.0.113.2/24
+#            of a veth pair);
+#            a wss:// client, plain HTTP and a bad record are counted
 #
 # metrics_test.py (python websockets + scapy, curl, promtool) checks the
 # scrapes; this script checks the start that must fail. Ends with "N
@@ -18,7 +22,7 @@
 # even on failure or ^C.
 #
 # Usage: test/metrics.sh [TEST...]  (names as in metrics_test.py --list, or
-# metrics_port_in_use). KEEP_TMP=1 keeps logs.
+# metrics_port_in_use, or tls_handshakes_by_result). KEEP_TMP=1 keeps logs.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +39,15 @@ want() {
 	return 1
 }
 PYTESTS=()
-for t in "$@"; do [ "$t" != metrics_port_in_use ] && PYTESTS+=("$t"); done
+for t in "$@"; do
+	case $t in metrics_port_in_use | tls_*) ;; *) PYTESTS+=("$t") ;; esac
+done
 
 setup_topology() {
-	ns_add INET inet && ns_add GW gw && ns_add BUSY busy || return 1
+	ns_add INET inet && ns_add GW gw && ns_add BUSY busy && ns_add TLS tls || return 1
+	ip -n "$TLS" link add d0 type veth peer name d1 && ip -n "$TLS" link set d0 up &&
+		ip -n "$TLS" addr add 203.0.113.2/24 dev d0 &&
+		ip -n "$TLS" route add default via 203.0.113.1 || return 1
 	veth_add "$INET" p0 "$GW" eth0 || return 1
 	ip -n "$INET" addr add 198.51.100.1/24 dev p0 &&
 		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
@@ -103,6 +112,38 @@ s = socket.socket(); s.bind(("127.0.0.1", 9101)); s.listen(1); time.sleep(60)'
 		bad metrics_port_in_use "exit $rc, $lines stderr lines ($(tr '\n' '|' <"$LIB_TMP/busy.err")), $links TUNs, $tbl tables left"
 	fi
 	kill "$HOLD_PID" 2>/dev/null
+fi
+
+# ---- TLS handshakes by result ----
+if want tls_handshakes_by_result; then
+	if ! "$VPNGW" --version | grep -q 'no TLS'; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$LIB_TMP/key.pem" -out "$LIB_TMP/cert.pem" -days 2 \
+			-subj /CN=localhost >/dev/null 2>&1 && chmod 644 "$LIB_TMP/key.pem"
+		bg_in "$TLS" "$VPNGW" serve --pool 1 --listen 127.0.0.1:8443 \
+			--tls-cert "$LIB_TMP/cert.pem" --tls-key "$LIB_TMP/key.pem" \
+			--metrics 127.0.0.1:9102 -v >"$LIB_TMP/gw-tls.log" 2>&1
+		TLS_PID=$BG_PID
+		if wait_log "$LIB_TMP/gw-tls.log" 'vpngw: listening on' 10 "$TLS_PID"; then
+			bg_in "$TLS" env VPNGW_TLS_URL=wss://127.0.0.1:8443/ \
+				VPNGW_TLS_METRICS=http://127.0.0.1:9102 \
+				VPNGW_RESULTS="$LIB_TMP/results-tls" \
+				"$PY" -u "$HERE/metrics_test.py"
+			wait "$BG_PID"
+			if read -r p f <"$LIB_TMP/results-tls" 2>/dev/null; then
+				PASSED=$((PASSED + p))
+				FAILED=$((FAILED + f))
+			else
+				bad metrics_test.py "did not report the TLS results"
+			fi
+			kill -TERM "$TLS_PID" 2>/dev/null
+			wait_exit "$TLS_PID" 5 || bad gateway_exit "TLS gateway still running after SIGTERM"
+		else
+			bad start_gw_tls "no 'listening on': $(tail -n 3 "$LIB_TMP/gw-tls.log" | tr '\n' ' ')"
+		fi
+	else
+		skip tls_handshakes_by_result "built without TLS"
+	fi
 fi
 
 finish

@@ -6,11 +6,14 @@
 # scrapes /metrics; the exposition is parsed here and checked with
 # promtool. Also /healthz, wrong paths and methods, and scrapers that send
 # nothing or too much. Environment: VPNGW_URL (the tunnel), VPNGW_METRICS
-# (http://ADDR:PORT), VPNGW_RESULTS (see harness.py).
+# (http://ADDR:PORT), VPNGW_RESULTS (see harness.py). With VPNGW_TLS_URL
+# (wss://) and VPNGW_TLS_METRICS, only the tls_ tests run, against that
+# gateway: TLS handshakes counted by result.
 import asyncio
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,10 +35,10 @@ DENIED = "192.168.1.1"     # denied by default (RFC 6890)
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
 
-def curl(path, *args):
+def curl(path, *args, base=METRICS):
     """(status, content type, body) of one request with curl."""
     r = subprocess.run(["curl", "-sS", "-m", "5", "-o", "-", "-w",
-                        "\n%{http_code} %{content_type}", *args, METRICS + path],
+                        "\n%{http_code} %{content_type}", *args, base + path],
                        capture_output=True, timeout=10)
     check(r.returncode == 0, "curl %s: exit %d: %s" % (path, r.returncode,
                                                      r.stderr.decode(errors="replace")))
@@ -58,8 +61,8 @@ def parse(text):
     return m
 
 
-def scrape():
-    status, ctype, body = curl("/metrics")
+def scrape(base=METRICS):
+    status, ctype, body = curl("/metrics", base=base)
     check(status == 200, "/metrics: HTTP %d" % status)
     check(ctype.startswith("text/plain") and "version=0.0.4" in ctype,
           "/metrics: content type %r" % ctype)
@@ -220,5 +223,60 @@ async def hostile_scrapers_change_nothing():
         await ws.close()
 
 
+TLS_URL = os.environ.get("VPNGW_TLS_URL", "")
+TLS_METRICS = os.environ.get("VPNGW_TLS_METRICS", "")
+
+
+@test(timeout=30)
+async def tls_handshakes_by_result():
+    host, port = TLS_URL.split("//")[1].split("/")[0].rsplit(":", 1)
+    port = int(port)
+
+    def tls(m, r):
+        return val(m, "vpngw_tls_handshakes_total", result=r)
+
+    def hs(m, r):
+        return val(m, "vpngw_handshakes_total", result=r)
+    before = scrape(TLS_METRICS)
+    # One that completes, and upgrades.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ws = await websockets.connect(TLS_URL, ssl=ctx, ping_interval=None, compression=None,
+                                  open_timeout=5, close_timeout=2)
+    await asyncio.wait_for(await ws.ping(b"probe"), 3)
+    await ws.close()
+    # Plain HTTP on the TLS port: answered 400.
+    with socket.create_connection((host, port), timeout=3) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = s.recv(4096)
+        check(head.startswith(b"HTTP/1.1 400"), "plain HTTP: %r, expected a 400" % head[:40])
+    # A record that is no handshake at all.
+    with socket.create_connection((host, port), timeout=3) as s:
+        s.sendall(b"\x16\x03\x01\x00\x08" + b"\xff" * 8)
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    want = {"ok": 1, "plain_http": 1, "failed": 1}
+    deadline = time.monotonic() + 3
+    while True:
+        after = scrape(TLS_METRICS)
+        got = {r: tls(after, r) - tls(before, r) for r in want}
+        if got == want:
+            break
+        check(time.monotonic() < deadline, "tls_handshakes_total moved by %s, expected %s"
+              % (got, want))
+        await asyncio.sleep(0.2)
+    check(hs(after, "accepted") - hs(before, "accepted") == 1,
+          "handshakes_total{result=accepted} did not move by one over TLS")
+    check(hs(after, "bad_request") - hs(before, "bad_request") == 1,
+          "handshakes_total{result=bad_request} did not move by one for plain HTTP")
+
+
 if __name__ == "__main__":
+    # The tls_ tests need the TLS gateway; the others, the plain one.
+    tls_run = bool(TLS_URL)
+    harness.TESTS[:] = [t for t in harness.TESTS if t[0].startswith("tls_") == tls_run]
     sys.exit(harness.main(sys.argv[1:]))
