@@ -339,12 +339,25 @@ static void answer(struct scraper *s, int status, const char *type, size_t len)
 	s->st = SCR_SEND;
 }
 
-/* An error answer, ws.c's (a one-line text body, Connection: close). */
+/* An error answer, ws.c's (a one-line text body, Connection: close); a
+ * 405 names the method allowed (RFC 9110 §15.5.6) after its status line. */
 static void refuse(struct scraper *s, int status)
 {
-	s->off = 0;
-	s->len = ws_resp_error(s->resp, sizeof s->resp, status, NULL);
+	static const char allow[] = "Allow: GET\r\n";
+	char *p = s->resp + HEAD_MAX;
+	size_t n = ws_resp_error(p, sizeof s->resp - HEAD_MAX, status, NULL);
+	const char *eol = memchr(p, '\n', n);
+
+	s->off = HEAD_MAX;
+	s->len = n;
 	s->st = SCR_SEND;
+	if (status == 405 && eol) {
+		size_t first = (size_t)(eol + 1 - p);
+		memmove(p - (sizeof allow - 1), p, first);
+		memcpy(p - (sizeof allow - 1) + first, allow, sizeof allow - 1);
+		s->off -= sizeof allow - 1;
+		s->len += sizeof allow - 1;
+	}
 }
 
 static void answer_one(struct scraper *s, const struct metrics_view *v)

@@ -8,7 +8,9 @@
  * sequence); this file adds what only the gateway does: the upgrade
  * request's answer, slots and their resumption, fair admission of
  * connections that hold no slot (admit.c), and the packets' way through
- * nat.c. The host is tun.c's. None of them calls back into this file.
+ * nat.c. The host is tun.c's; the --metrics listener is metrics.c's, given
+ * a view of the counters here when a scraper asks. None of them calls back
+ * into this file.
  *
  * The packet paths:
  *   socket -> link (unmask in place) -> nat_check, nat_out -> write(tun)
@@ -690,8 +692,7 @@ static void conn_accept(struct gw *g)
 			if (errno == EMFILE || errno == ENFILE) {
 				g->cnt.handshakes[HS_OVERLOAD]++;
 				note_overload(g);
-			}
-			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 				 errno != ECONNABORTED)
 				log_warn("accept");
 			return;
@@ -799,7 +800,9 @@ static void metrics_fill(const struct gw *g, struct metrics_view *v)
 /* Where the poll set holds the metrics listener and its scrapers. */
 #define METRICS_PFD(g) (2 + (g)->n_slots)
 
-/* Builds the poll set: the listener, every TUN, the helper, every connection. */
+/* Builds the poll set: the listener, every TUN, the helper, the metrics
+ * listener and its scrapers (METRICS_PFDS places, used or not), every
+ * connection. */
 static nfds_t poll_set(struct gw *g, bool *busy)
 {
 	nfds_t n = 0;

@@ -132,6 +132,11 @@ def healthz_and_other_paths():
     status, _, _ = curl("/metrics", "-X", "POST", "-d", "x")
     check(status == 405, "POST /metrics: HTTP %d, expected 405" % status)
     with socket.create_connection((HOST, PORT), timeout=3) as s:
+        s.sendall(b"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = s.recv(4096)
+        check(head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"),
+              "DELETE: %r, expected a 405 with Allow: GET" % head[:80])
+    with socket.create_connection((HOST, PORT), timeout=3) as s:
         s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         head = s.recv(4096)
         check(head.startswith(b"HTTP/1.1 400 "), "garbage: %r, expected a 400" % head[:40])
