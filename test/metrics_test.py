@@ -6,12 +6,15 @@
 # scrapes /metrics; the exposition is parsed here and checked with
 # promtool. Also /healthz, wrong paths and methods, and scrapers that send
 # nothing or too much. Environment: VPNGW_URL (the tunnel), VPNGW_METRICS
-# (http://ADDR:PORT), VPNGW_RESULTS (see harness.py). With VPNGW_TLS_URL
+# (http://ADDR:PORT), VPNGW_PID (the gateway: the last test stops it),
+# VPNGW_RESULTS (see harness.py). With VPNGW_TLS_URL
 # (wss://) and VPNGW_TLS_METRICS, only the tls_ tests run, against that
 # gateway: TLS handshakes counted by result.
 import asyncio
 import os
+import base64
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -226,6 +229,42 @@ async def hostile_scrapers_change_nothing():
         for s in idle:
             s.close()
         await ws.close()
+
+
+@test(timeout=20)
+def healthz_503_while_stopping():
+    # A client that never answers the close keeps the gateway in its
+    # shutdown for its 2 s: /healthz says so meanwhile.
+    host, port = URL.split("//")[1].split("/")[0].rsplit(":", 1)
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.create_connection((host, int(port)), timeout=3)
+        key = base64.b64encode(os.urandom(16))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
+        head = s.recv(4096)
+        check(head.startswith(b"HTTP/1.1 101"), "upgrade: %r" % head[:40])
+        s.settimeout(0.5)
+        try:
+            more = s.recv(4096)    # a close frame with 1013 when no slot is free
+        except socket.timeout:
+            break
+        s.close()
+        check(more and time.monotonic() < deadline, "no free slot within 10 s")
+        time.sleep(0.25)
+    try:
+        check(curl("/healthz")[0] == 200, "/healthz before the shutdown")
+        os.kill(int(os.environ["VPNGW_PID"]), signal.SIGTERM)
+        t0 = time.monotonic()
+        while True:
+            status, _, body = curl("/healthz")
+            if status == 503:
+                break
+            check(time.monotonic() - t0 < 1.5, "/healthz still %d after SIGTERM" % status)
+            time.sleep(0.05)
+    finally:
+        s.close()
 
 
 TLS_URL = os.environ.get("VPNGW_TLS_URL", "")
