@@ -14,8 +14,8 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wall -Wextra -Werror -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
 XLDFLAGS := -static -Wl,--gc-sections
-SRC := vpngw.c cli.c client.c link.c admit.c auth.c limit.c ws.c v1.c nat.c tun.c netlink.c \
-	sha1.c base64.c log.c
+SRC := vpngw.c cli.c client.c link.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c tun.c \
+	netlink.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
 SRC += tls.c compat.c
 LDLIBS += -lbearssl
@@ -47,8 +47,9 @@ vpngw: $(OBJ)
 	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
-	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c ws.c v1.c \
-	nat.c sha1.c base64.c admit.c auth.c limit.c cli.c log.c
+	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
+	test/unit_metrics.c ws.c v1.c nat.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
+	cli.c log.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
 test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c

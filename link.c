@@ -82,6 +82,7 @@ void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
 	l->client = client;
 	l->tls = tls;
 	l->tls_srv = tls_srv;
+	l->tls_hs = tls ? LINK_TLS_PENDING : LINK_TLS_NONE;
 	l->last_rx = l->last_ping = now;
 	if (client && getrandom(&l->rng, sizeof l->rng, 0) != sizeof l->rng)
 		l->rng = now ^ (uint64_t)(uintptr_t)l;
@@ -539,6 +540,19 @@ static ssize_t tls_fill(struct link *l, uint8_t *dst, size_t cap)
 	return -2;
 }
 
+/* Notes how the TLS handshake ended, once it has: r is tls_fill's. */
+static void tls_outcome(struct link *l, ssize_t r)
+{
+	if (!l->tls || l->tls_hs != LINK_TLS_PENDING)
+		return;
+	if (tls_established(l->tls))
+		l->tls_hs = LINK_TLS_UP;
+	else if (tls_closed(l->tls) && tls_plain_http(l->tls))
+		l->tls_hs = LINK_TLS_PLAIN_HTTP;
+	else if (tls_closed(l->tls) || r == 0 || r == -1)
+		l->tls_hs = LINK_TLS_FAILED;
+}
+
 static void compact(struct link *l)
 {
 	if (!l->in_off)
@@ -557,16 +571,20 @@ int link_read(struct link *l, uint64_t now)
 		return -1;
 	if (!l->in && !(l->in = malloc(LINK_IN_CAP)))
 		return fail(l, "out of memory");
-	if (l->tls_srv && !l->tls && !(l->tls = tls_conn_new(l->tls_srv)))
-		return fail(l, "no memory for TLS");
+	if (l->tls_srv && !l->tls) {
+		if (!(l->tls = tls_conn_new(l->tls_srv)))
+			return fail(l, "no memory for TLS");
+		l->tls_hs = LINK_TLS_PENDING;
+	}
 	compact(l);
 	if (discard)
 		l->in_off = l->in_len = 0;
 	if (l->in_len == LINK_IN_CAP)
 		return 0;
-	if (l->tls && !discard)
+	if (l->tls && !discard) {
 		r = tls_fill(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
-	else
+		tls_outcome(l, r);
+	} else
 		r = sock_read(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
 	if (r == -2)
 		return 0;

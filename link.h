@@ -77,6 +77,15 @@ enum link_ev {
 			      the link is FLUSH now */
 };
 
+/* How the link's TLS handshake went: set once, read by the owner. */
+enum link_tls {
+	LINK_TLS_NONE,        /* no TLS, or no byte yet */
+	LINK_TLS_PENDING,     /* the engine runs its handshake */
+	LINK_TLS_UP,          /* the handshake is done */
+	LINK_TLS_FAILED,      /* a TLS error, or the peer went before the end */
+	LINK_TLS_PLAIN_HTTP,  /* plain HTTP on the TLS port (answered 400) */
+};
+
 struct link_msg {
 	enum link_ev ev;
 	uint8_t *data;     /* the link's buffer: valid until the next call */
@@ -104,6 +113,7 @@ struct link {
 	bool http_pending;                /* an HTTP event awaits its consume */
 	struct tls_conn *tls;             /* NULL for plain ws:// */
 	struct tls_server *tls_srv;       /* server: the engine comes with the first byte */
+	enum link_tls tls_hs;             /* the TLS handshake's outcome */
 	unsigned keepalive_ms;            /* 0: no pings */
 	uint64_t last_rx, last_ping, deadline;
 	uint16_t close_code;              /* the close we sent or echoed */

@@ -1356,6 +1356,11 @@ bool tls_failed(const struct tls_conn *c)
 	return (state(c) & BR_SSL_CLOSED) && br_ssl_engine_last_error(c->eng) != BR_ERR_OK;
 }
 
+bool tls_established(const struct tls_conn *c)
+{
+	return state(c) & BR_SSL_SENDAPP;
+}
+
 bool tls_plain_http(struct tls_conn *c)
 {
 	if (!tls_failed(c))

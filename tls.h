@@ -78,6 +78,9 @@ bool tls_failed(const struct tls_conn *c);
 /* A server connection failed because the peer spoke plain HTTP. */
 bool tls_plain_http(struct tls_conn *c);
 
+/* The handshake is done: application data flows (and the engine is open). */
+bool tls_established(const struct tls_conn *c);
+
 /* Records why the connection failed outside the engine (a socket
  * error), unless a reason is already known. */
 void tls_set_error(struct tls_conn *c, const char *why);
@@ -113,6 +116,7 @@ static inline void tls_close(struct tls_conn *c) { (void)c; }
 static inline bool tls_closed(const struct tls_conn *c) { (void)c; return true; }
 static inline bool tls_failed(const struct tls_conn *c) { (void)c; return true; }
 static inline bool tls_plain_http(struct tls_conn *c) { (void)c; return false; }
+static inline bool tls_established(const struct tls_conn *c) { (void)c; return false; }
 static inline void tls_set_error(struct tls_conn *c, const char *w) { (void)c; (void)w; }
 static inline const char *tls_error(struct tls_conn *c) { (void)c; return "no TLS"; }
 static inline bool tls_cert_failed(const struct tls_conn *c) { (void)c; return false; }

@@ -8,8 +8,9 @@
  * sequence); this file adds what only the gateway does: the upgrade
  * request's answer (its token checked by auth.c), slots and their
  * resumption, fair admission of connections that hold no slot (admit.c),
- * and the packets' way through nat.c. The host is tun.c's. None of them
- * calls back into this file.
+ * and the packets' way through nat.c. The host is tun.c's; the --metrics
+ * listener is metrics.c's, given a view of the counters here when a
+ * scraper asks. None of them calls back into this file.
  *
  * The packet paths:
  *   socket -> link (unmask in place) -> nat_check, nat_out -> write(tun)
@@ -111,6 +112,8 @@ struct conn {
 	bool v1;                     /* spoke vpngw.v1 */
 	bool quiet;                  /* its end was logged already */
 	const char *refusal;         /* why it is refused, for the log, or NULL */
+	bool counted;                /* its handshake's result is counted */
+	bool tls_counted;            /* its TLS handshake's result is counted */
 	struct slot *slot;
 	const char *slot_name;       /* the last slot held, for the log */
 	struct ws_req *req;          /* while the request head arrives */
@@ -177,6 +180,8 @@ struct gw {
 	uint64_t now;
 	struct link_stats st;
 	struct gw_counters cnt;
+	struct metrics_srv *metrics; /* --metrics, NULL without */
+	uint64_t started, start_time_s; /* link_now() and Unix time at the start */
 	struct pollfd *pfd;
 	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
 };
@@ -431,7 +436,7 @@ static bool source_is_proxy(const struct gw *g, const uint8_t source[static ADMI
 
 /*
  * --handshake-rate: whether source may start one more handshake now. A
- * refusal is counted, and logged at most once a minute, with who. Applied
+ * refusal is logged at most once a minute, with who; the caller counts it. Applied
  * at accept to every peer but a trusted proxy, whose clients share its
  * address; the same check is for the address a proxy forwards, once known.
  */
@@ -440,7 +445,6 @@ static bool handshake_rate_ok(struct gw *g, const uint8_t source[static ADMIT_KE
 {
 	if (limit_table_take(g->by_source, source, g->now))
 		return true;
-	g->cnt.handshakes[HS_RATE_LIMITED]++;
 	g->rate_limited++;
 	if (g->rate_logged && g->now - g->rate_logged < LIMIT_LOG_MS)
 		return false;
@@ -475,6 +479,32 @@ static bool conn_forwarded(struct gw *g, struct conn *c, const struct ws_req *r)
 	return true;
 }
 
+/* Counts how c's handshake ended, once. */
+static void hs_end(struct gw *g, struct conn *c, enum hs_result r)
+{
+	if (c->counted)
+		return;
+	c->counted = true;
+	g->cnt.handshakes[r]++;
+}
+
+/* Counts how c's TLS handshake ended, once it has; plain HTTP on the TLS
+ * port is also the upgrade's bad request. */
+static void tls_count(struct gw *g, struct conn *c)
+{
+	static const enum tls_result of[] = {
+		[LINK_TLS_UP] = TLSR_OK, [LINK_TLS_FAILED] = TLSR_FAILED,
+		[LINK_TLS_PLAIN_HTTP] = TLSR_PLAIN_HTTP,
+	};
+
+	if (c->tls_counted || c->l.tls_hs == LINK_TLS_NONE || c->l.tls_hs == LINK_TLS_PENDING)
+		return;
+	c->tls_counted = true;
+	g->cnt.tls[of[c->l.tls_hs]]++;
+	if (c->l.tls_hs == LINK_TLS_PLAIN_HTTP)
+		hs_end(g, c, HS_BAD_REQUEST);
+}
+
 /* Closes the socket and forgets c; why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
@@ -482,6 +512,8 @@ static void conn_close(struct gw *g, struct conn *c, const char *why)
 		(c->l.st == LINK_HTTP ? log_debug : log_info)("disconnect %s%s%s: %s%s%.0u",
 			c->peer, c->slot_name ? " from " : "", c->slot_name ? c->slot_name : "",
 			why, c->l.close_code ? ", close code " : "", c->l.close_code);
+	tls_count(g, c);
+	hs_end(g, c, HS_ABORTED);
 	slot_leave(g, c, false);
 	guest_del(g, c);
 	admit_del(g->shaking, c->id);
@@ -515,6 +547,7 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 
 	log_info("refused %s: HTTP %d%s%s", c->peer, status, c->refusal ? ", " : "",
 		 c->refusal ? c->refusal : "");
+	hs_end(g, c, metrics_hs_of_status(status));
 	c->quiet = true;
 	if (link_send_head(&c->l, buf, n) < 0)
 		log_debug("%s: no room for the answer", c->peer);
@@ -555,10 +588,12 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 			link_close(&old->l, WS_CLOSE_NORMAL, g->now);
 		}
 		log_info("resume %s on %s", c->peer, s->name);
+		hs_end(g, c, HS_RESUMED);
 	} else {
 		s = slot_free(g);
 		if (!s)
 			return NULL;
+		hs_end(g, c, HS_ACCEPTED);
 		nat_reset(&s->nat);
 		limit_fill(&s->up.b, &s->up.r, g->now);
 		limit_fill(&s->down.b, &s->down.r, g->now);
@@ -638,6 +673,7 @@ static void handshake_done(struct gw *g, struct conn *c)
 	struct slot *s = conn_take_slot(g, c, r);
 	if (!s) {
 		log_info("refused %s: no free slot", c->peer);
+		hs_end(g, c, HS_NO_SLOT);
 		conn_fail(g, c, WS_CLOSE_TRY_AGAIN);
 	} else {
 		log_info("connect %s on %s%s", c->peer, s->name, c->v1 ? " (vpngw.v1)" : "");
@@ -732,6 +768,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 {
 	for (int i = 0; i < SOCK_BUDGET; i++) {
 		int r = link_read(&c->l, g->now);
+		tls_count(g, c);
 		if (r < 0) {
 			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 			return;
@@ -746,7 +783,6 @@ static void conn_readable(struct gw *g, struct conn *c)
  * too, so the count is logged at most once a minute. */
 static void note_overload(struct gw *g)
 {
-	g->cnt.handshakes[HS_OVERLOAD]++;
 	g->refused++;
 	if (g->refused_logged && g->now - g->refused_logged < LIMIT_LOG_MS)
 		return;
@@ -769,6 +805,7 @@ static bool evict_guest(struct gw *g)
 
 	if (id < 0)
 		return false;
+	hs_end(g, g->by_id[id], HS_OVERLOAD);
 	conn_close(g, g->by_id[id], NULL);
 	note_overload(g);
 	return true;
@@ -787,6 +824,7 @@ static void handshake_room(struct gw *g)
 		long id = admit_victim(g->shaking);
 		if (id < 0)
 			return;
+		hs_end(g, g->by_id[id], HS_OVERLOAD);
 		conn_close(g, g->by_id[id], NULL);
 		note_overload(g);
 	}
@@ -804,10 +842,13 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 		return;
 	}
 	peer_of(c, ss);
-	if (!source_is_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer))
+	if (!source_is_proxy(g, c->source) && !handshake_rate_ok(g, c->source, c->peer)) {
+		g->cnt.handshakes[HS_RATE_LIMITED]++;
 		goto refuse;
+	}
 	if ((admit_count(g->guests) >= g->guest_cap || g->n_live == g->max_conns) &&
 	    !evict_guest(g)) {
+		g->cnt.handshakes[HS_OVERLOAD]++;
 		note_overload(g);
 		goto refuse;
 	}
@@ -837,9 +878,10 @@ static void conn_accept(struct gw *g)
 		int fd = accept4(g->listen_fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
+				g->cnt.handshakes[HS_OVERLOAD]++;
 				note_overload(g);
-			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 				 errno != ECONNABORTED)
 				log_warn("accept");
 			return;
@@ -865,6 +907,7 @@ static void tun_readable(struct gw *g, struct slot *s)
 static void conn_timers(struct gw *g, struct conn *c)
 {
 	if (c->l.st == LINK_HTTP && g->now >= c->deadline) {
+		hs_end(g, c, HS_TIMEOUT);
 		conn_close(g, c, "handshake timeout");
 		return;
 	}
@@ -928,9 +971,41 @@ static void log_stats(const struct gw *g)
 	log_info("%s", line);
 }
 
+/* The gateway as a scrape shows it (metrics.h). */
+static void metrics_fill(const struct gw *g, struct metrics_view *v)
+{
+	static const enum metrics_slot of[] = {
+		[S_FREE] = METRICS_SLOT_FREE, [S_BUSY] = METRICS_SLOT_BUSY,
+		[S_LINGER] = METRICS_SLOT_LINGERING, [S_FLUSH] = METRICS_SLOT_FLUSHING,
+		[S_FLUSHING] = METRICS_SLOT_FLUSHING, [S_QUARANTINE] = METRICS_SLOT_QUARANTINED,
+		[S_RETIRED] = METRICS_SLOT_RETIRED,
+	};
+	const struct config *cfg = g->cfg;
+
+	*v = (struct metrics_view){
+		.version = VPNGW_VERSION, .tls_built = VPNGW_TLS, .tls_on = g->tls != NULL,
+		.stopping = got_term, .start_time_s = g->start_time_s,
+		.uptime_ms = g->now - g->started, .connections = g->n_live,
+		.handshaking = admit_count(g->shaking), .st = &g->st, .fw = g->fw_known ? g->fw : NULL,
+		.cnt = &g->cnt, .max_handshakes = cfg->max_handshakes,
+		.handshake_rate = cfg->handshake_rate, .linger_s = cfg->linger_s,
+		.keepalive_s = cfg->keepalive_s, .client_rate = cfg->client_rate,
+		.max_msg = cfg->max_msg,
+	};
+	for (unsigned i = 0; i < g->n_slots; i++) {
+		v->slots[of[g->slots[i].state]]++;
+		v->clients += g->slots[i].state == S_BUSY && g->slots[i].conn;
+	}
+}
+
 /* ==== The loop ==== */
 
-/* Builds the poll set: the listener, every TUN, the helper, every connection. */
+/* Where the poll set holds the metrics listener and its scrapers. */
+#define METRICS_PFD(g) (2 + (g)->n_slots)
+
+/* Builds the poll set: the listener, every TUN, the helper, the metrics
+ * listener and its scrapers (METRICS_PFDS places, used or not), every
+ * connection. */
 static nfds_t poll_set(struct gw *g, bool *busy)
 {
 	nfds_t n = 0;
@@ -939,6 +1014,8 @@ static nfds_t poll_set(struct gw *g, bool *busy)
 	for (unsigned i = 0; i < g->n_slots; i++)
 		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
 	g->pfd[n++] = (struct pollfd){ .fd = g->priv_fd, .events = POLLIN };
+	metrics_poll_set(g->metrics, g->pfd + n);
+	n += METRICS_PFDS;
 	for (unsigned i = 0; i < g->n_live; i++) {
 		struct conn *c = g->live[i];
 		if (link_busy(&c->l))
@@ -962,6 +1039,11 @@ static void dispatch(struct gw *g)
 			tun_readable(g, &g->slots[i]);
 	if (g->pfd[1 + g->n_slots].revents & (POLLIN | POLLHUP | POLLERR))
 		priv_readable(g);
+	if (metrics_input(g->metrics, g->pfd + METRICS_PFD(g), g->now)) {
+		struct metrics_view v;
+		metrics_fill(g, &v);
+		metrics_answer(g->metrics, &v);
+	}
 	for (unsigned i = g->n_live; i-- > 0;) {
 		struct conn *c = g->live[i];
 		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
@@ -1019,6 +1101,7 @@ static int gw_loop(struct gw *g)
 		if (g->now >= next_tick)
 			next_tick = timers(g) ? g->now : g->now + TICK_MS;
 		flush_all(g);
+		metrics_flush(g->metrics, g->now);
 		if (term_at && (g->n_live == 0 || g->now >= term_at))
 			return 0;
 		bool busy = next_tick <= g->now;
@@ -1194,7 +1277,7 @@ static int open_conns(struct gw *g)
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
-	g->pfd = calloc(2 + g->n_slots + g->max_conns, sizeof *g->pfd);
+	g->pfd = calloc(2 + g->n_slots + METRICS_PFDS + g->max_conns, sizeof *g->pfd);
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
@@ -1249,6 +1332,7 @@ static void gw_free(struct gw *g)
 	if (g->tls)
 		tls_server_free(g->tls);
 	auth_set_free(&g->auth);
+	metrics_close(g->metrics);
 }
 
 /*
@@ -1285,6 +1369,8 @@ static int serve(struct config *cfg)
 	g->listen_fd = listen_on(cfg->listen);
 	if (g->listen_fd < 0)
 		goto out;
+	if (cfg->metrics && !(g->metrics = metrics_open(cfg->metrics)))
+		goto out;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
 		if (tun_setup(&cfg->pool, false) < 0)
@@ -1320,6 +1406,10 @@ static int serve(struct config *cfg)
 		log_warnx("no --token-file: anyone who can reach %s may connect", cfg->listen);
 	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
 		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	if (g->metrics)
+		log_info("metrics on http://%s/metrics", cfg->metrics);
+	g->started = link_now();
+	g->start_time_s = (uint64_t)time(NULL);
 	rc = gw_loop(g) < 0;
 out:
 	gw_free(g);

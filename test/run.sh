@@ -4,10 +4,10 @@
 # under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the limits under a
-# flood), then all but setup again against an ASan+UBSan build. Each suite
-# ends with its own "N passed, N failed" line (followed by ", N skipped"
-# when it skipped tests it cannot run here); this script adds them up,
-# prints the total as its last line and fails if any failed.
+# flood, the metrics), then all but setup again against an ASan+UBSan build.
+# Each suite ends with its own "N passed, N failed" line (followed by ", N
+# skipped" when it skipped tests it cannot run here); this script adds them
+# up, prints the total as its last line and fails if any failed.
 # `test/run.sh NAME...` runs only the named suites; a name it does not know,
 # a suite whose script is missing or not executable, and a suite that runs
 # no test each count as a failure, with one line saying so.
@@ -123,6 +123,7 @@ selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh
 selected flood && suite flood test/flood.sh
+selected metrics && suite metrics test/metrics.sh
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
@@ -136,6 +137,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw suite "auth (ASan+UBSan)" test/auth.sh
 		VPNGW=$adir/vpngw suite "proxy (ASan+UBSan)" test/proxy.sh
 		VPNGW=$adir/vpngw FLOOD_RTT_MS=300 suite "flood (ASan+UBSan)" test/flood.sh
+		VPNGW=$adir/vpngw suite "metrics (ASan+UBSan)" test/metrics.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"

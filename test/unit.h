@@ -35,5 +35,6 @@ extern const struct unit_case unit_v1[];
 extern const struct unit_case unit_tun[];
 extern const struct unit_case unit_cli[];
 extern const struct unit_case unit_auth[];
+extern const struct unit_case unit_metrics[];
 
 #endif
