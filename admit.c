@@ -34,10 +34,9 @@ struct admit {
 
 /* ==== Hash ==== */
 
-/* FNV-1a from a secret basis, then a final mix. */
-static unsigned hash_of(const struct admit *a, const uint8_t key[static ADMIT_KEY_LEN])
+uint64_t admit_hash(uint64_t seed, const uint8_t key[static ADMIT_KEY_LEN])
 {
-	uint64_t h = a->seed ^ 0xcbf29ce484222325ull;
+	uint64_t h = seed ^ 0xcbf29ce484222325ull;
 
 	for (int i = 0; i < ADMIT_KEY_LEN; i++) {
 		h ^= key[i];
@@ -46,7 +45,12 @@ static unsigned hash_of(const struct admit *a, const uint8_t key[static ADMIT_KE
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
-	return (unsigned)h & a->hmask;
+	return h;
+}
+
+static unsigned hash_of(const struct admit *a, const uint8_t key[static ADMIT_KEY_LEN])
+{
+	return (unsigned)admit_hash(a->seed, key) & a->hmask;
 }
 
 /* The hash slot holding key, or the empty slot where it would go. */

@@ -23,6 +23,10 @@ struct admit *admit_new(unsigned cap, uint64_t seed);
 void admit_free(struct admit *a);
 
 /* Counts id (not counted yet, < cap) against source key. O(log n). */
+/* A source's hash under a secret seed: FNV-1a from a basis the seed
+ * hides, then a final mix, so that a flood cannot aim at one bucket. */
+uint64_t admit_hash(uint64_t seed, const uint8_t key[static ADMIT_KEY_LEN]);
+
 void admit_add(struct admit *a, unsigned id, const uint8_t key[static ADMIT_KEY_LEN]);
 /* Stops counting id; nothing when it is not counted. O(log n). */
 void admit_del(struct admit *a, unsigned id);

@@ -4,11 +4,15 @@
  * Every product is bounded before it is made: a refill is computed only
  * for an interval short enough to leave the bucket not yet full, so that
  * rate * interval <= cap + rate, far below 2^64 for rates up to LIMIT_MAX.
+ * Sources are hashed with admit.c's keyed hash.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "limit.h"
+
+_Static_assert(LIMIT_KEY_LEN == ADMIT_KEY_LEN, "a source is one key for both tables");
 
 static uint64_t clamp(uint64_t v)
 {
@@ -103,19 +107,9 @@ void limit_table_free(struct limit_table *t)
 	free(t);
 }
 
-/* FNV-1a from a secret basis, then a final mix (as admit.c's). */
 static unsigned set_of(const struct limit_table *t, const uint8_t key[static LIMIT_KEY_LEN])
 {
-	uint64_t h = t->seed ^ 0x84222325cbf29ce4ull;
-
-	for (int i = 0; i < LIMIT_KEY_LEN; i++) {
-		h ^= key[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return (unsigned)h & t->mask;
+	return (unsigned)admit_hash(t->seed, key) & t->mask;
 }
 
 /* The entry of key in its set, or the one it replaces (started full). */
