@@ -14,7 +14,7 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wall -Wextra -Werror -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
 XLDFLAGS := -static -Wl,--gc-sections
-SRC := vpngw.c cli.c client.c link.c admit.c ws.c v1.c nat.c tun.c netlink.c sha1.c base64.c log.c
+SRC := vpngw.c cli.c client.c link.c admit.c ws.c v1.c nat.c tun.c netlink.c seccomp.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
 SRC += tls.c compat.c
 LDLIBS += -lbearssl
@@ -47,7 +47,7 @@ vpngw: $(OBJ)
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_v1.c test/unit_tun.c test/unit_cli.c ws.c v1.c nat.c sha1.c base64.c admit.c \
-	cli.c log.c
+	cli.c log.c seccomp.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
 test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nat.h"
+#include "seccomp.h"
 #include "tls.h"
 #include "tun.h"
 #include "v1.h"
@@ -1055,7 +1056,7 @@ static int serve(struct config *cfg)
 	cfg->pool.gid = gid;
 	/* The helper is forked before any key is loaded. */
 	if (privileged)
-		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid);
+		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp);
 	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
 		goto out;
 	g->listen_fd = listen_on(cfg->listen);
@@ -1083,14 +1084,19 @@ static int serve(struct config *cfg)
 	raise_fd_limit(g);
 	if (privileged && drop_privileges(uid, gid) < 0)
 		goto out;
+	if (cfg->seccomp && seccomp_install(SECCOMP_GATEWAY) < 0) {
+		log_warn("installing the seccomp filter (--no-seccomp runs without it)");
+		goto out;
+	}
 	did_setup = false; /* serving: the pool stays for the next start */
 	if (g->priv_fd < 0)
 		log_warnx("no conntrack helper (serve needs root or CAP_NET_ADMIN): "
 			  "a released slot is retired until restart");
 	if (g->tls)
 		log_info("TLS: %s", tls_server_describe(g->tls));
-	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
-		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	log_info("listening on %s%s, %u slots %s0..%u, seccomp filter %s", cfg->listen,
+		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1,
+		 cfg->seccomp ? "on" : "off (--no-seccomp)");
 	rc = gw_loop(g) < 0;
 out:
 	gw_free(g);
