@@ -54,9 +54,14 @@ test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
 test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
+# The filters' test, with the binary's compiler and C library, and glibc's.
+test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/seccomp_test.c
+test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
+	$(Q)$(HOSTCC) $(UFLAGS) -o $@ test/seccomp_test.c
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan
-test: vpngw test/unit test/unit-asan
+test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc
 	$(Q)test/run.sh
 fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
@@ -65,6 +70,7 @@ bench: vpngw
 demo: vpngw
 	$(Q)test/demo.sh
 clean:
-	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan test/fuzz/bin
+	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
+	test/seccomp_test test/seccomp_test-glibc test/*.d test/fuzz/bin
 .PHONY: FORCE all check test fuzz bench demo clean
 -include $(OBJ:.o=.d)

@@ -34,6 +34,9 @@
 #error "x32 is not supported"
 #elif defined(__x86_64__)
 #define ARCH AUDIT_ARCH_X86_64
+#ifndef __X32_SYSCALL_BIT
+#define __X32_SYSCALL_BIT 0x40000000	/* asm/unistd.h's; musl has no copy */
+#endif
 #elif defined(__i386__)
 #define ARCH AUDIT_ARCH_I386
 #elif defined(__aarch64__)
@@ -101,7 +104,8 @@ struct rule {
  * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, ppoll,
  * TCP_NODELAY on each accepted socket, SO_ERROR), the clock, getrandom for
  * session tokens, malloc (no executable memory), the files reread on SIGHUP
- * (opened for reading only), and at exit SIGKILL and wait4 for the helper.
+ * (opened for reading only; musl's open sets FD_CLOEXEC again with fcntl),
+ * and at exit SIGKILL and wait4 for the helper.
  */
 static const struct rule gateway[] = {
 	ANY(read), ANY(write), ANY(readv), ANY(writev),
@@ -168,6 +172,10 @@ static const struct rule gateway[] = {
 	ANY(sigreturn),
 #endif
 	ANY(restart_syscall),
+	ONE_OF(fcntl, 1, 4, F_GETFD, F_SETFD, F_GETFL, F_SETFL),
+#ifdef __NR_fcntl64
+	ONE_OF(fcntl64, 1, 4, F_GETFD, F_SETFD, F_GETFL, F_SETFL),
+#endif
 	ONE_OF(kill, 1, 1, SIGKILL),
 	ANY(wait4),
 	ANY(exit), ANY(exit_group),
