@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,6 +101,38 @@ struct rule {
 #define OPEN_WRITE (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY))
 
 /*
+ * An ASan build only (the network suites run one): the calls its runtime
+ * makes, not the program. LeakSanitizer checks at exit from a tracer that
+ * shares the memory (clone with exactly these flags, never a fork), makes
+ * itself the process's tracer (prctl, ptrace, wait4 of every thread) and
+ * lists the threads (getdents64), with its own signal handlers and death
+ * signal; the runtime asks for the thread's and the process's id, its
+ * alternate signal stack, and yields in its locks.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifdef SANITIZED
+#ifdef __NR_getdents
+#define GETDENTS ANY(getdents),
+#else
+#define GETDENTS
+#endif
+#define LSAN_CLONE (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)
+#define SANITIZER_RULES \
+	ANY(gettid), ANY(getpid), ANY(getppid), ANY(sigaltstack), ANY(rt_sigaction), \
+	ANY(sched_yield), ANY(getdents64), GETDENTS \
+	ONE_OF(prctl, 0, 4, PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_SET_PTRACER, PR_SET_PDEATHSIG), \
+	ONE_OF(clone, 0, 1, LSAN_CLONE), ANY(ptrace),
+#else
+#define SANITIZER_RULES
+#endif
+
+/*
  * What the serving loop calls: the sockets and TUNs (read, write, readv,
  * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, ppoll,
  * TCP_NODELAY on each accepted socket, SO_ERROR), the clock, getrandom for
@@ -179,6 +212,7 @@ static const struct rule gateway[] = {
 	ONE_OF(kill, 1, 1, SIGKILL),
 	ANY(wait4),
 	ANY(exit), ANY(exit_group),
+	SANITIZER_RULES
 };
 
 /*
@@ -215,6 +249,7 @@ static const struct rule helper[] = {
 #endif
 	ANY(rt_sigreturn), ANY(restart_syscall),
 	ANY(exit), ANY(exit_group),
+	SANITIZER_RULES
 };
 
 /* ---- Building the program ---- */
