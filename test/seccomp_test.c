@@ -103,9 +103,11 @@ static int gw_reap(void)
 
 /* ---- What neither may do ---- */
 
+/* A path that does not exist: an allowed execve would return ENOENT,
+ * where a program run under the filter would die of it anyway. */
 static int do_execve(void)
 {
-	char *argv[] = { "/bin/true", NULL };
+	char *argv[] = { "/nonexistent/true", NULL };
 
 	execve(argv[0], argv, NULL);
 	return 0;
@@ -114,6 +116,16 @@ static int do_execve(void)
 static int do_fork(void)
 {
 	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	return 0;
+}
+
+/* clone as glibc's fork makes it (musl's uses fork on x86_64). */
+static int do_clone(void)
+{
+	long pid = syscall(__NR_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
 
 	if (pid == 0)
 		_exit(0);
@@ -285,6 +297,7 @@ static const struct {
 	{ "gateway_reap_helper", SECCOMP_GATEWAY, gw_reap, WORKS },
 	{ "gateway_execve", SECCOMP_GATEWAY, do_execve, KILLED },
 	{ "gateway_fork", SECCOMP_GATEWAY, do_fork, KILLED },
+	{ "gateway_clone", SECCOMP_GATEWAY, do_clone, KILLED },
 	{ "gateway_ptrace", SECCOMP_GATEWAY, do_ptrace, KILLED },
 	{ "gateway_socket_inet", SECCOMP_GATEWAY, do_socket_inet, KILLED },
 	{ "gateway_socket_packet", SECCOMP_GATEWAY, do_socket_packet, KILLED },
@@ -312,6 +325,7 @@ static const struct {
 	{ "helper_read", SECCOMP_HELPER, do_read, KILLED },
 	{ "helper_execve", SECCOMP_HELPER, do_execve, KILLED },
 	{ "helper_fork", SECCOMP_HELPER, do_fork, KILLED },
+	{ "helper_clone", SECCOMP_HELPER, do_clone, KILLED },
 	{ "helper_ptrace", SECCOMP_HELPER, do_ptrace, KILLED },
 };
 
