@@ -284,8 +284,8 @@ if want unit_privileges; then
 	start_gw_unit gw-unit --pool 1 --linger 0 "${ALLOW[@]}" -v || finish
 	helper=$(pgrep -P "$GW_PID" -x vpngw-ct | head -n 1)
 	got="gateway $(status_of "$GW_PID" CapEff) $(status_of "$GW_PID" Seccomp)"
-	got+=" $(status_of "$GW_PID" NoNewPrivs), helper ${helper:+$(status_of "$helper" CapEff)"
-	got+=" $(status_of "$helper" Seccomp)}"
+	got+=" $(status_of "$GW_PID" NoNewPrivs), helper"
+	[ -n "$helper" ] && got+=" $(status_of "$helper" CapEff) $(status_of "$helper" Seccomp)"
 	want_got="gateway 0000000000000000 2 1, helper 0000000000001000 2"
 	EXIT_STATUS=
 	stop_gw
