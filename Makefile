@@ -15,7 +15,7 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
 XLDFLAGS := -static -Wl,--gc-sections
 SRC := vpngw.c cli.c client.c link.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c tun.c \
-	netlink.c sha1.c base64.c log.c
+	netlink.c seccomp.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
 SRC += tls.c compat.c
 LDLIBS += -lbearssl
@@ -49,16 +49,21 @@ vpngw: $(OBJ)
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
 	test/unit_metrics.c ws.c v1.c nat.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
-	cli.c log.c
+	cli.c log.c seccomp.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
 test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
 test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
+# The filters' test, with the binary's compiler and C library, and glibc's.
+test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/seccomp_test.c
+test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
+	$(Q)$(HOSTCC) $(UFLAGS) -o $@ test/seccomp_test.c
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan
-test: vpngw test/unit test/unit-asan
+test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc
 	$(Q)test/run.sh
 fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
@@ -67,6 +72,7 @@ bench: vpngw
 demo: vpngw
 	$(Q)test/demo.sh
 clean:
-	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan test/fuzz/bin
+	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
+	test/seccomp_test test/seccomp_test-glibc test/*.d test/fuzz/bin
 .PHONY: FORCE all check test fuzz bench demo clean
 -include $(OBJ:.o=.d)

@@ -45,6 +45,7 @@
 
 #include "log.h"
 #include "netlink.h"
+#include "seccomp.h"
 #include "tun.h"
 
 #define TUN_STATE_FILE "/run/vpngw/state"
@@ -1790,7 +1791,7 @@ static noreturn void priv_serve(int sock, unsigned n)
 	}
 }
 
-int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter)
 {
 	struct tun_priv_msg m;
 	struct pollfd pfd;
@@ -1814,6 +1815,8 @@ int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
 		unsigned n = p->n;
 
 		ready.result = priv_become(sv[1], uid, gid, parent);
+		if (!ready.result && filter && seccomp_install(SECCOMP_HELPER) < 0)
+			ready.result = -errno;
 		if (priv_send(sv[1], &ready) < 0 || ready.result)
 			_exit(1);
 		priv_serve(sv[1], n);
@@ -1829,8 +1832,8 @@ int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
 	if (got != (ssize_t)sizeof m || m.type != TUN_PRIV_READY || m.result) {
 		if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result < 0) {
 			errno = (int)-m.result;
-			log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN",
-				 (unsigned)uid);
+			log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN%s",
+				 (unsigned)uid, filter ? " under its seccomp filter" : "");
 		} else {
 			log_warnx("conntrack helper: no answer at start-up");
 		}

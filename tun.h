@@ -143,11 +143,12 @@ struct tun_priv_msg {
 
 /*
  * Forks the helper for pool p; it becomes uid:gid (when started as root)
- * keeping only CAP_NET_ADMIN, and accepts slot indexes below p->n only.
+ * keeping only CAP_NET_ADMIN, and accepts slot indexes below p->n only;
+ * with filter, it then confines itself to seccomp.c's SECCOMP_HELPER list.
  * Waits (up to 5 s) until it is ready. Returns the gateway's end, a
  * non-blocking close-on-exec socket, or -1 after one line.
  */
-int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid)
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter)
 	__attribute__((warn_unused_result));
 
 /*

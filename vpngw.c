@@ -48,6 +48,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nat.h"
+#include "seccomp.h"
 #include "tls.h"
 #include "tun.h"
 #include "v1.h"
@@ -1361,7 +1362,7 @@ static int serve(struct config *cfg)
 	cfg->pool.gid = gid;
 	/* The helper is forked before any key is loaded. */
 	if (privileged)
-		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid);
+		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp);
 	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
 		goto out;
 	if (cfg->token_file && auth_load(&g->auth, cfg->token_file, false) < 0)
@@ -1393,6 +1394,10 @@ static int serve(struct config *cfg)
 	raise_fd_limit(g);
 	if (privileged && drop_privileges(uid, gid) < 0)
 		goto out;
+	if (cfg->seccomp && seccomp_install(SECCOMP_GATEWAY) < 0) {
+		log_warn("installing the seccomp filter (--no-seccomp runs without it)");
+		goto out;
+	}
 	did_setup = false; /* serving: the pool stays for the next start */
 	if (g->priv_fd < 0)
 		log_warnx("no conntrack helper (serve needs root or CAP_NET_ADMIN): "
@@ -1404,8 +1409,9 @@ static int serve(struct config *cfg)
 			 g->auth.n == 1 ? "" : "s");
 	else
 		log_warnx("no --token-file: anyone who can reach %s may connect", cfg->listen);
-	log_info("listening on %s%s, %u slots %s0..%u", cfg->listen,
-		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1);
+	log_info("listening on %s%s, %u slots %s0..%u, seccomp filter %s", cfg->listen,
+		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1,
+		 cfg->seccomp ? "on" : "off (--no-seccomp)");
 	if (g->metrics)
 		log_info("metrics on http://%s/metrics", cfg->metrics);
 	g->started = link_now();

@@ -16,15 +16,16 @@
 # The gateway runs five times, each with what its tests need: as root with
 # two slots (after an older table was put in place), with --open-port, with
 # one slot as root, with one slot and no privilege at all (as nobody, in a
-# mount namespace with a 0666 copy of /dev/net/tun), and setup/teardown at
-# the end. firewall_test.py (python websockets + scapy) is the client; this
+# mount namespace with a 0666 copy of /dev/net/tun), as the systemd unit
+# starts it (nobody with ambient CAP_NET_ADMIN), and setup/teardown at the
+# end. firewall_test.py (python websockets + scapy) is the client; this
 # script checks what is seen from the host: processes, capabilities, the
 # table, the log. Ends with "N passed, N failed"; lib.sh removes every
 # namespace and process it made, even on failure or ^C.
 #
 # Usage: test/firewall.sh [TEST...]  (names as in firewall_test.py --list, or
 # the checks here: serve_replaces_old_table helper_privileges
-# setup_keeps_counters serve_logs_retire teardown_clean). KEEP_TMP=1 keeps logs.
+# setup_keeps_counters serve_logs_retire unit_privileges teardown_clean). KEEP_TMP=1 keeps logs.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -109,6 +110,26 @@ start_gw_nobody() {
 		mknod -m 0666 "$1/tun" c 10 200 && mount --bind "$1/tun" /dev/net/tun &&
 		shift && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
 			--inh-caps=-all --bounding-set=-all "$@"' _ "$LIB_TMP/dev" \
+		env VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
+	GW_PID=$BG_PID
+	GW_LOG=$LIB_TMP/$name.log
+	wait_log "$GW_LOG" 'vpngw: listening on' 10 "$GW_PID" && return 0
+	bad "$name" "did not start: $(tail -n 3 "$GW_LOG" | tr '\n' ' ')"
+	return 1
+}
+
+# start_gw_unit NAME ARGS...: as contrib/vpngw.service starts it: a user
+# that is not root (nobody here), CAP_NET_ADMIN ambient and alone in the
+# bounding set; /dev/net/tun as for start_gw_nobody (0666 on a distribution).
+start_gw_unit() {
+	local name=$1
+	shift
+	mkdir -p "$LIB_TMP/dev"
+	bg_in "$GW" unshare -m sh -c 'mount -t tmpfs -o mode=0755 none "$1" &&
+		mknod -m 0666 "$1/tun" c 10 200 && mount --bind "$1/tun" /dev/net/tun &&
+		shift && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
+			--bounding-set=-all,+net_admin "$@"' _ "$LIB_TMP/dev" \
 		env VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
 	GW_PID=$BG_PID
 	GW_LOG=$LIB_TMP/$name.log
@@ -256,6 +277,23 @@ if want slot_reuse_retired || want serve_logs_retire; then
 	fi
 	want slot_reuse_retired && client slot_reuse_retired
 	stop_gw
+fi
+
+# ---- As the systemd unit starts it: the helper keeps CAP_NET_ADMIN ----
+if want unit_privileges; then
+	start_gw_unit gw-unit --pool 1 --linger 0 "${ALLOW[@]}" -v || finish
+	helper=$(pgrep -P "$GW_PID" -x vpngw-ct | head -n 1)
+	got="gateway $(status_of "$GW_PID" CapEff) $(status_of "$GW_PID" Seccomp)"
+	got+=" $(status_of "$GW_PID" NoNewPrivs), helper"
+	[ -n "$helper" ] && got+=" $(status_of "$helper" CapEff) $(status_of "$helper" Seccomp)"
+	want_got="gateway 0000000000000000 2 1, helper 0000000000001000 2"
+	EXIT_STATUS=
+	stop_gw
+	if [ "$got" = "$want_got" ] && [ "$EXIT_STATUS" = 0 ]; then
+		ok unit_privileges
+	else
+		bad unit_privileges "CapEff, Seccomp, NoNewPrivs: $got (want $want_got); exit ${EXIT_STATUS:-?}"
+	fi
 fi
 
 if want teardown_clean; then

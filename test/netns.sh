@@ -120,6 +120,28 @@ else
 	bad privileges_dropped "gateway A runs as '${user:-?}', expected nobody"
 fi
 
+# status PID FIELD: one field of /proc/PID/status ("Seccomp", "CapEff").
+status() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# confined NAME PID SECCOMP CAPEFF: PID runs with that seccomp mode (2: a
+# filter, 0: none), no new privileges and exactly those capabilities.
+confined() {
+	local sc nnp cap
+	sc=$(status "$2" Seccomp) nnp=$(status "$2" NoNewPrivs) cap=$(status "$2" CapEff)
+	if [ "$sc" = "$3" ] && [ "$nnp" = 1 ] && [ "$cap" = "$4" ]; then
+		ok "$1"
+	else
+		bad "$1" "pid $2: Seccomp ${sc:-?} NoNewPrivs ${nnp:-?} CapEff ${cap:-?}, want $3 1 $4"
+	fi
+}
+
+# The helper (vpngw-ct) keeps CAP_NET_ADMIN (bit 12) alone.
+helper_of() { ps -o pid=,comm= --ppid "$1" | awk '$2 == "vpngw-ct" { print $1 }'; }
+confined privileges_seccomp "$GWA_PID" 2 0000000000000000
+confined privileges_helper_seccomp "$(helper_of "$GWA_PID")" 2 0000000000001000
+
 # ---- The client tests ----
 bg_in "$GWA" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GWA_PID" \
 	VPNGW_LOG="$LIB_TMP/gw-a.log" \
@@ -185,6 +207,17 @@ else
 	else
 		bad teardown "left after teardown: links '$(echo "$left" | tr '\n' ' ')', table '$tbl', ip_forward=$fwd"
 	fi
+fi
+
+# --no-seccomp: the same drop, without the filters.
+if start_gw GWN_PID "$GWA" gw-n --no-seccomp --pool 1 --listen 127.0.0.1:8081; then
+	confined privileges_no_seccomp "$GWN_PID" 0 0000000000000000
+	confined privileges_helper_no_seccomp "$(helper_of "$GWN_PID")" 0 0000000000001000
+	grep -q 'seccomp filter off' "$LIB_TMP/gw-n.log" &&
+		grep -q 'seccomp filter on' "$LIB_TMP/gw-a.log" && ok seccomp_logged ||
+		bad seccomp_logged "no 'seccomp filter on/off' in the start-up lines"
+	kill -TERM "$GWN_PID"
+	wait_exit "$GWN_PID" 5
 fi
 
 finish

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
-# under ASan+UBSan), a short fuzz run of each parser, the builds without TLS,
+# under ASan+UBSan), the seccomp filters (built against musl, then glibc:
+# allowed calls work, others kill), contrib/vpngw.service checked offline
+# by systemd-analyze, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the limits under a
 # flood, the metrics), then all but setup again against an ASan+UBSan build.
@@ -108,10 +110,13 @@ asan_build() {
 }
 
 sel=("$@")
-make -s vpngw test/unit test/unit-asan || { echo "0 passed, 1 failed"; exit 1; }
+make -s vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc || { echo "0 passed, 1 failed"; exit 1; }
 
 selected unit && suite unit test/unit
 selected asan && suite "unit (ASan+UBSan)" test/unit-asan
+selected seccomp && suite "seccomp (musl)" test/seccomp_test
+selected seccomp && suite "seccomp (glibc)" test/seccomp_test-glibc
+selected systemd && suite systemd test/systemd.sh
 selected builds && suite builds builds
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.

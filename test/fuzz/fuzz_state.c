@@ -14,6 +14,7 @@
 
 #include "../../log.c"
 #include "../../netlink.c"
+#include "../../seccomp.c"
 #include "../../tun.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
