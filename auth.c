@@ -73,27 +73,30 @@ static int next_token(struct cursor *c, const char **tok, size_t *len, const cha
 
 /* ==== Digests ==== */
 
-/* HMAC-SHA1 (RFC 2104) of m[0..len) under key. */
-static void hmac(const uint8_t key[static AUTH_KEY_LEN], const void *m, size_t len,
-		 uint8_t out[static SHA1_LEN])
+/* SHA-1 of (key XOR the byte ipad, repeated), then m[0..len): one half of
+ * an HMAC. out may be m. */
+static void pad_hash(const uint8_t key[static AUTH_KEY_LEN], uint8_t ipad, const void *m,
+		     size_t len, uint8_t out[static SHA1_LEN])
 {
 	uint8_t pad[AUTH_KEY_LEN];
 	struct sha1 c;
 
 	for (size_t i = 0; i < sizeof pad; i++)
-		pad[i] = key[i] ^ 0x36;
+		pad[i] = key[i] ^ ipad;
 	sha1_init(&c);
 	sha1_update(&c, pad, sizeof pad);
 	sha1_update(&c, m, len);
 	sha1_final(&c, out);
-	for (size_t i = 0; i < sizeof pad; i++)
-		pad[i] = key[i] ^ 0x5c;
-	sha1_init(&c);
-	sha1_update(&c, pad, sizeof pad);
-	sha1_update(&c, out, SHA1_LEN);
-	sha1_final(&c, out);
 	explicit_bzero(pad, sizeof pad);
 	explicit_bzero(&c, sizeof c);
+}
+
+/* HMAC-SHA1 (RFC 2104 §2) of m[0..len) under key. */
+static void hmac(const uint8_t key[static AUTH_KEY_LEN], const void *m, size_t len,
+		 uint8_t out[static SHA1_LEN])
+{
+	pad_hash(key, 0x36, m, len, out);
+	pad_hash(key, 0x5c, out, SHA1_LEN, out);
 }
 
 /* 1 when a equals b, 0 otherwise, reading every byte of both. */

@@ -133,6 +133,45 @@ struct rule {
 #endif
 
 /*
+ * Calls both lists allow, each with its variants on the architectures that
+ * have them: waiting (ppoll, poll), the clock, memory mapped without
+ * execution, and i386's multiplexed socket calls (unchecked there).
+ */
+#ifdef __NR_ppoll_time64
+#define PPOLL_TIME64 ANY(ppoll_time64),
+#else
+#define PPOLL_TIME64
+#endif
+#ifdef __NR_poll
+#define POLL ANY(poll),
+#else
+#define POLL
+#endif
+#ifdef __NR_clock_gettime64
+#define CLOCK_TIME64 ANY(clock_gettime64),
+#else
+#define CLOCK_TIME64
+#endif
+#ifdef __NR_mmap
+#define MMAP NONE_OF(mmap, 2, PROT_EXEC),
+#else
+#define MMAP
+#endif
+#ifdef __NR_mmap2
+#define MMAP2 NONE_OF(mmap2, 2, PROT_EXEC),
+#else
+#define MMAP2
+#endif
+#ifdef __NR_socketcall
+#define SOCKETCALL ANY(socketcall),
+#else
+#define SOCKETCALL
+#endif
+#define WAIT_RULES ANY(ppoll), PPOLL_TIME64 POLL
+#define CLOCK_RULES ANY(clock_gettime), CLOCK_TIME64
+#define MMAP_RULES MMAP MMAP2
+
+/*
  * What the serving loop calls: the sockets and TUNs (read, write, readv,
  * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, ppoll,
  * TCP_NODELAY on each accepted socket, SO_ERROR), the clock, getrandom for
@@ -145,31 +184,12 @@ static const struct rule gateway[] = {
 	ANY(sendmsg), ANY(recvmsg), ANY(sendto), ANY(recvfrom),
 	ANY(accept4), ANY(shutdown), ANY(close), ANY(getsockopt),
 	ONE_OF(setsockopt, 2, 1, TCP_NODELAY),
-	ANY(ppoll),
-#ifdef __NR_ppoll_time64
-	ANY(ppoll_time64),
-#endif
-#ifdef __NR_poll
-	ANY(poll),
-#endif
-#ifdef __NR_socketcall
-	ANY(socketcall),	/* i386 and others multiplex sockets: unchecked */
-#endif
-	ANY(clock_gettime),
-#ifdef __NR_clock_gettime64
-	ANY(clock_gettime64),
-#endif
+	WAIT_RULES SOCKETCALL CLOCK_RULES
 #ifdef __NR_gettimeofday
 	ANY(gettimeofday),
 #endif
 	ANY(getrandom),
-	ANY(brk), ANY(munmap), ANY(mremap), ANY(madvise),
-#ifdef __NR_mmap
-	NONE_OF(mmap, 2, PROT_EXEC),
-#endif
-#ifdef __NR_mmap2
-	NONE_OF(mmap2, 2, PROT_EXEC),
-#endif
+	ANY(brk), ANY(munmap), ANY(mremap), ANY(madvise), MMAP_RULES
 	NONE_OF(mprotect, 2, PROT_EXEC),
 	ANY(futex),
 #ifdef __NR_futex_time64
@@ -226,27 +246,8 @@ static const struct rule helper[] = {
 		{ 0, 0, 1, { AF_NETLINK } }, { 2, 0, 1, { NETLINK_NETFILTER } } } },
 	ANY(bind),
 	ONE_OF(setsockopt, 1, 1, SOL_NETLINK),
-#ifdef __NR_socketcall
-	ANY(socketcall),
-#endif
-	ANY(ppoll),
-#ifdef __NR_ppoll_time64
-	ANY(ppoll_time64),
-#endif
-#ifdef __NR_poll
-	ANY(poll),
-#endif
-	ANY(clock_gettime),
-#ifdef __NR_clock_gettime64
-	ANY(clock_gettime64),
-#endif
-	ANY(brk), ANY(munmap),
-#ifdef __NR_mmap
-	NONE_OF(mmap, 2, PROT_EXEC),
-#endif
-#ifdef __NR_mmap2
-	NONE_OF(mmap2, 2, PROT_EXEC),
-#endif
+	SOCKETCALL WAIT_RULES CLOCK_RULES
+	ANY(brk), ANY(munmap), MMAP_RULES
 	ANY(rt_sigreturn), ANY(restart_syscall),
 	ANY(exit), ANY(exit_group),
 	SANITIZER_RULES
