@@ -88,12 +88,7 @@ ns_exec "$CLI" env VPNGW_URL="$URL" VPNGW_PID="$GW_PID" VPNGW_LOG="$LIB_TMP/gw.l
 	VPNGW_TOKEN_FILE="$TOKENS" VPNGW_TOKEN_A="$TOKEN_A" VPNGW_TOKEN_Q="$TOKEN_Q" \
 	VPNGW_TOKENS_USED="$USED" VPNGW_RESULTS="$LIB_TMP/results" \
 	"$PY" -u "$HERE/auth_test.py" "$@"
-if read -r p f <"$LIB_TMP/results" 2>/dev/null; then
-	PASSED=$((PASSED + p))
-	FAILED=$((FAILED + f))
-else
-	bad auth_test.py "did not report its results"
-fi
+py_results "$LIB_TMP/results" auth_test.py
 
 # ---- vpngw connect ----
 

@@ -40,21 +40,6 @@ URL=ws://192.0.2.1:8080/
 CLI='' GW='' INET=''
 CLIENT_PID='' GW_PID=''
 
-# proc_wait PID SEC: waits for our child PID to exit; sets STATUS. 1 on timeout.
-proc_wait() {
-	local pid=$1
-	for _ in $(seq $(($2 * 10))); do
-		if ! kill -0 "$pid" 2>/dev/null ||
-			grep -q '^[^ ]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
-			wait "$pid" 2>/dev/null
-			STATUS=$?
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # ---- Topology and servers ----
 setup_topology() {
 	ns_add CLI cli && ns_add GW gw && ns_add INET inet || return 1
@@ -135,10 +120,10 @@ start_client() {
 	wait_log "$LIB_TMP/$name.log" 'connected to' 10 "$CLIENT_PID"
 }
 
-# stop_client SIG: sends SIG and waits for the exit; STATUS has its status.
+# stop_client SIG: sends SIG and waits for the exit; EXIT_STATUS has its status.
 stop_client() {
 	kill "-$1" "$CLIENT_PID" 2>/dev/null
-	proc_wait "$CLIENT_PID" 5
+	wait_exit "$CLIENT_PID" 5
 }
 
 # wait_count FILE REGEX N SEC: waits until FILE has more than N lines
@@ -429,10 +414,10 @@ t_path_mtu() {
 }
 
 t_sigterm_cleanup() {
-	if stop_client TERM && [ "$STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
 		ok sigterm_cleanup "exit 0, interface and routes gone"
 	else
-		bad sigterm_cleanup "status ${STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
+		bad sigterm_cleanup "status ${EXIT_STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
 	fi
 }
 
@@ -460,10 +445,10 @@ t_default_route() {
 	else
 		bad default_route_stays_up "$(tail -n 2 "$LIB_TMP/defroute.log" | tr '\n' ' ')"
 	fi
-	if stop_client INT && [ "$STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
+	if stop_client INT && [ "$EXIT_STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
 		ok sigint_cleanup "exit 0; TUN, 0/1, 128/1 and the host route to 192.0.2.1 gone"
 	else
-		bad sigint_cleanup "status ${STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
+		bad sigint_cleanup "status ${EXIT_STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
 	fi
 }
 
@@ -625,7 +610,7 @@ t_pool_full() {
 		>"$LIB_TMP/full.log" 2>&1
 	CLIENT_PID=$BG_PID
 	mapfile -t times < <(refusals_until "$LIB_TMP/gwfull.log" "$LIB_TMP/full.log" "$CLIENT_PID" 20)
-	proc_wait "$holder" 5
+	wait_exit "$holder" 5
 	gaps=$(backoff_ok "${times[@]}")
 	if ! kill -0 "$CLIENT_PID" 2>/dev/null; then
 		bad pool_full_retry "the client exited after ${#times[@]} refusal(s): $(tail -n 2 "$LIB_TMP/full.log" | tr '\n' ' ')"
@@ -692,10 +677,10 @@ t_new_session() {
 	else
 		bad new_session "no 'new session' line: $(tail -n 2 "$LIB_TMP/newsess.log" | tr '\n' ' ')"
 	fi
-	if stop_client TERM && [ "$STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
 		ok new_session_cleanup
 	else
-		bad new_session_cleanup "status ${STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
+		bad new_session_cleanup "status ${EXIT_STATUS:-?}, left: $(leftovers | tr '\n' ' ')"
 	fi
 }
 
@@ -706,11 +691,11 @@ t_gateway_gone() {
 		return
 	fi
 	kill -TERM "$GW_PID"
-	if proc_wait "$CLIENT_PID" 20 && [ "$STATUS" = 1 ] && [ -z "$(leftovers)" ] &&
+	if wait_exit "$CLIENT_PID" 20 && [ "$EXIT_STATUS" = 1 ] && [ -z "$(leftovers)" ] &&
 		grep -q 'giving up' "$LIB_TMP/gone.log"; then
 		ok gateway_gone "exit 1: $(grep -o 'giving up.*' "$LIB_TMP/gone.log"); nothing left"
 	else
-		bad gateway_gone "status ${STATUS:-running}, left: $(leftovers | tr '\n' ' '); $(tail -n 2 "$LIB_TMP/gone.log" | tr '\n' ' ')"
+		bad gateway_gone "status ${EXIT_STATUS:-running}, left: $(leftovers | tr '\n' ' '); $(tail -n 2 "$LIB_TMP/gone.log" | tr '\n' ' ')"
 	fi
 }
 
@@ -718,14 +703,7 @@ t_gateway_gone() {
 TESTS=(connect ping curl download iperf stats resume resume_link wrong_token
 	original_protocol keepalive roaming path_mtu sigterm_cleanup default_route
 	errors original_gateway failover tls pool_full new_session gateway_gone)
-if [ $# -gt 0 ]; then
-	for t in "$@"; do
-		printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t" ||
-			bad "$t" "no such test (tests: ${TESTS[*]})"
-	done
-	[ "$FAILED" = 0 ] || finish
-	TESTS=("$@")
-fi
+select_tests "$@"
 if ! setup_topology || ! start_servers || ! start_fake; then
 	bad topology "could not build the namespaces or start the servers"
 	finish

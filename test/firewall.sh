@@ -35,13 +35,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 suite_start
 
 WANT=("$@")
-# want NAME: true if NAME is to run (all by default).
-want() {
-	local t
-	[ "${#WANT[@]}" = 0 ] && return 0
-	for t in "${WANT[@]}"; do [ "$t" = "$1" ] && return 0; done
-	return 1
-}
 # wanted NAME...: the NAMEs that are to run.
 wanted() {
 	local t
@@ -86,56 +79,55 @@ while True:
 
 GW_PID=
 STATE=$LIB_TMP/gw.state
+# gw_started NAME: the gateway bg_in just started is GW_PID, its log
+# $LIB_TMP/NAME.log is GW_LOG; waits for its "listening on", else one
+# failure.
+gw_started() {
+	GW_PID=$BG_PID
+	GW_LOG=$LIB_TMP/$1.log
+	wait_log "$GW_LOG" 'vpngw: listening on' 10 "$GW_PID" && return 0
+	bad "$1" "did not start: $(tail -n 3 "$GW_LOG" | tr '\n' ' ')"
+	return 1
+}
+
 # start_gw NAME ARGS...: `vpngw serve ARGS` in the gateway's namespace, as
 # root; waits for "listening on". Its log is $LIB_TMP/NAME.log.
 start_gw() {
 	local name=$1
 	shift
 	bg_in "$GW" env VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
-	GW_PID=$BG_PID
-	GW_LOG=$LIB_TMP/$name.log
-	wait_log "$GW_LOG" 'vpngw: listening on' 10 "$GW_PID" && return 0
-	bad "$name" "did not start: $(tail -n 3 "$GW_LOG" | tr '\n' ' ')"
-	return 1
+	gw_started "$name"
 }
 
-# start_gw_nobody NAME ARGS...: the same with no privilege at all: as
-# nobody with no capability; /dev/net/tun (0600 here) is replaced, in a
-# mount namespace of its own, by a 0666 node on a fresh tmpfs.
-start_gw_nobody() {
-	local name=$1
-	shift
+# start_gw_setpriv NAME CAPS ARGS...: the same as nobody, with only the
+# capabilities setpriv's options CAPS (one string) leave; /dev/net/tun (0600 here) is
+# replaced, in a mount namespace of its own, by a 0666 node on a fresh
+# tmpfs.
+start_gw_setpriv() {
+	local name=$1 caps
+	read -ra caps <<<"$2"
+	shift 2
 	mkdir -p "$LIB_TMP/dev"
 	bg_in "$GW" unshare -m sh -c 'mount -t tmpfs -o mode=0755 none "$1" &&
 		mknod -m 0666 "$1/tun" c 10 200 && mount --bind "$1/tun" /dev/net/tun &&
-		shift && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-			--inh-caps=-all --bounding-set=-all "$@"' _ "$LIB_TMP/dev" \
+		shift && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"' \
+		_ "$LIB_TMP/dev" "${caps[@]}" \
 		env VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
-	GW_PID=$BG_PID
-	GW_LOG=$LIB_TMP/$name.log
-	wait_log "$GW_LOG" 'vpngw: listening on' 10 "$GW_PID" && return 0
-	bad "$name" "did not start: $(tail -n 3 "$GW_LOG" | tr '\n' ' ')"
-	return 1
+	gw_started "$name"
+}
+
+# start_gw_nobody NAME ARGS...: with no privilege at all: as nobody with
+# no capability.
+start_gw_nobody() {
+	start_gw_setpriv "$1" "--inh-caps=-all --bounding-set=-all" "${@:2}"
 }
 
 # start_gw_unit NAME ARGS...: as contrib/vpngw.service starts it: a user
 # that is not root (nobody here), CAP_NET_ADMIN ambient and alone in the
-# bounding set; /dev/net/tun as for start_gw_nobody (0666 on a distribution).
+# bounding set (/dev/net/tun is 0666 on a distribution).
 start_gw_unit() {
-	local name=$1
-	shift
-	mkdir -p "$LIB_TMP/dev"
-	bg_in "$GW" unshare -m sh -c 'mount -t tmpfs -o mode=0755 none "$1" &&
-		mknod -m 0666 "$1/tun" c 10 200 && mount --bind "$1/tun" /dev/net/tun &&
-		shift && exec setpriv --reuid=65534 --regid=65534 --clear-groups \
-			--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin \
-			--bounding-set=-all,+net_admin "$@"' _ "$LIB_TMP/dev" \
-		env VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
-	GW_PID=$BG_PID
-	GW_LOG=$LIB_TMP/$name.log
-	wait_log "$GW_LOG" 'vpngw: listening on' 10 "$GW_PID" && return 0
-	bad "$name" "did not start: $(tail -n 3 "$GW_LOG" | tr '\n' ' ')"
-	return 1
+	local caps="--inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin"
+	start_gw_setpriv "$1" "$caps --bounding-set=-all,+net_admin" "${@:2}"
 }
 
 stop_gw() {
@@ -152,17 +144,8 @@ client() {
 	ns_exec "$GW" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GW_PID" \
 		VPNGW_LOG="$GW_LOG" FW_INET="$INET" FW_LAN="$LAN" \
 		VPNGW_RESULTS="$LIB_TMP/results" "$PY" -u "$HERE/firewall_test.py" -v "$@"
-	local p f
-	if read -r p f <"$LIB_TMP/results" 2>/dev/null; then
-		PASSED=$((PASSED + p))
-		FAILED=$((FAILED + f))
-	else
-		bad firewall_test.py "did not report its results"
-	fi
+	py_results "$LIB_TMP/results" firewall_test.py
 }
-
-# status_of PID FIELD: a line's value in /proc/PID/status.
-status_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 table() { ns_exec "$GW" nft list table ip vpngw 2>/dev/null; }
 

@@ -143,6 +143,9 @@ wait_exit() {
 	return 1
 }
 
+# status_of PID FIELD: one field of /proc/PID/status ("Seccomp", "CapEff").
+status_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
 # ok NAME [DETAIL] / bad NAME WHY: one result line each, counted.
 # skip NAME WHY: a test that cannot run here, counted as skipped, never as
 # passed. step NAME [DETAIL]: a set-up step that worked; it is not a test
@@ -174,6 +177,45 @@ finish() {
 	echo "$line"
 	[ "$FAILED" = 0 ]
 	exit
+}
+
+# py_results FILE NAME [WHAT]: adds the counts a python part (NAME) wrote
+# to FILE ("PASSED FAILED", as harness.py writes $VPNGW_RESULTS) to this
+# suite's; when FILE holds none, one failure: NAME did not report WHAT
+# ("its results" by default).
+py_results() {
+	local p f
+	if read -r p f <"$1" 2>/dev/null; then
+		PASSED=$((PASSED + p))
+		FAILED=$((FAILED + f))
+	else
+		bad "$2" "did not report ${3:-its results}"
+	fi
+}
+
+# want NAME: true if the test NAME is to run: every test when WANT (the
+# names the suite was asked for, set by the script) is empty, else only
+# the ones in it.
+WANT=()
+want() {
+	local t
+	[ "${#WANT[@]}" = 0 ] && return 0
+	for t in "${WANT[@]}"; do [ "$t" = "$1" ] && return 0; done
+	return 1
+}
+
+# select_tests NAME...: the suite's tests become the NAMEs (when any are
+# given), in that order; TESTS holds the ones it has. A NAME not in TESTS
+# is one failure each, and then the suite ends.
+select_tests() {
+	local t
+	[ $# -gt 0 ] || return 0
+	for t in "$@"; do
+		printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t" ||
+			bad "$t" "no such test (tests: ${TESTS[*]})"
+	done
+	[ "$FAILED" = 0 ] || finish
+	TESTS=("$@")
 }
 
 # suite_start: a suite needs root and the binary; else one failure, and out.

@@ -32,12 +32,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 suite_start
 
 WANT=("$@")
-want() {
-	local t
-	[ "${#WANT[@]}" = 0 ] && return 0
-	for t in "${WANT[@]}"; do [ "$t" = "$1" ] && return 0; done
-	return 1
-}
 PYTESTS=()
 for t in "$@"; do
 	case $t in metrics_port_in_use | tls_*) ;; *) PYTESTS+=("$t") ;; esac
@@ -75,12 +69,7 @@ if [ "${#WANT[@]}" = 0 ] || [ "${#PYTESTS[@]}" -gt 0 ]; then
 			VPNGW_METRICS=http://127.0.0.1:9101 VPNGW_RESULTS="$LIB_TMP/results" \
 			"$PY" -u "$HERE/metrics_test.py" "${PYTESTS[@]}"
 		wait "$BG_PID"
-		if read -r p f <"$LIB_TMP/results" 2>/dev/null; then
-			PASSED=$((PASSED + p))
-			FAILED=$((FAILED + f))
-		else
-			bad metrics_test.py "did not report its results"
-		fi
+		py_results "$LIB_TMP/results" metrics_test.py
 		# healthz_503_while_stopping sent SIGTERM (when it ran): the
 		# gateway ends with 0, not by a crash during the tests.
 		kill -TERM "$GW_PID" 2>/dev/null
@@ -133,12 +122,7 @@ if want tls_handshakes_by_result; then
 				VPNGW_RESULTS="$LIB_TMP/results-tls" \
 				"$PY" -u "$HERE/metrics_test.py"
 			wait "$BG_PID"
-			if read -r p f <"$LIB_TMP/results-tls" 2>/dev/null; then
-				PASSED=$((PASSED + p))
-				FAILED=$((FAILED + f))
-			else
-				bad metrics_test.py "did not report the TLS results"
-			fi
+			py_results "$LIB_TMP/results-tls" metrics_test.py "the TLS results"
 			kill -TERM "$TLS_PID" 2>/dev/null
 			wait_exit "$TLS_PID" 5 || bad gateway_exit "TLS gateway still running after SIGTERM"
 		else

@@ -39,6 +39,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 
 suite_start
+# The client tests asked for (the options, such as -v, are gateway_test.py's).
+for a in "$@"; do [ "${a#-}" = "$a" ] && WANT+=("$a"); done
 
 # ---- Topology ----
 setup_topology() {
@@ -120,16 +122,11 @@ else
 	bad privileges_dropped "gateway A runs as '${user:-?}', expected nobody"
 fi
 
-# status PID FIELD: one field of /proc/PID/status ("Seccomp", "CapEff").
-status() {
-	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
-}
-
 # confined NAME PID SECCOMP CAPEFF: PID runs with that seccomp mode (2: a
 # filter, 0: none), no new privileges and exactly those capabilities.
 confined() {
 	local sc nnp cap
-	sc=$(status "$2" Seccomp) nnp=$(status "$2" NoNewPrivs) cap=$(status "$2" CapEff)
+	sc=$(status_of "$2" Seccomp) nnp=$(status_of "$2" NoNewPrivs) cap=$(status_of "$2" CapEff)
 	if [ "$sc" = "$3" ] && [ "$nnp" = 1 ] && [ "$cap" = "$4" ]; then
 		ok "$1"
 	else
@@ -151,12 +148,7 @@ bg_in "$GWA" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GWA_PID" \
 	VPNGW_RESULTS="$LIB_TMP/results" \
 	"$PY" -u "$HERE/gateway_test.py" "$@"
 wait "$BG_PID"
-if read -r p f <"$LIB_TMP/results" 2>/dev/null; then
-	PASSED=$((PASSED + p))
-	FAILED=$((FAILED + f))
-else
-	bad gateway_test.py "did not report its results"
-fi
+py_results "$LIB_TMP/results" gateway_test.py
 
 # ---- Checks of the gateway processes ----
 if kill -0 "$GWA_PID" 2>/dev/null; then
@@ -164,17 +156,6 @@ if kill -0 "$GWA_PID" 2>/dev/null; then
 else
 	bad gateway_survived "gateway A exited during the tests"
 fi
-
-# ran NAME: true if the client test NAME was run (all run by default).
-ran() {
-	local t
-	[ "$#" -gt 0 ] || return 1
-	[ "${#ARGS[@]}" = 0 ] && return 0
-	for t in "${ARGS[@]}"; do [ "$t" = "$1" ] && return 0; done
-	return 1
-}
-ARGS=()
-for a in "$@"; do [ "${a#-}" = "$a" ] && ARGS+=("$a"); done
 
 # exits_zero NAME PID SIGNAL: the gateway a test signalled exits with 0.
 exits_zero() {
@@ -188,8 +169,8 @@ exits_zero() {
 		ok "$1"
 	fi
 }
-ran sigint_1001 && exits_zero sigint_exit "$GWC_PID" SIGINT
-ran sigterm_1001 && exits_zero sigterm_exit "$GWD_PID" SIGTERM
+want sigint_1001 && exits_zero sigint_exit "$GWC_PID" SIGINT
+want sigterm_1001 && exits_zero sigterm_exit "$GWD_PID" SIGTERM
 
 # Teardown undoes what serve's own setup did in gwa.
 kill -TERM "$GWA_PID" 2>/dev/null

@@ -265,14 +265,7 @@ t_scale_out() {
 
 # ---- Main ----
 TESTS=(single scale_out)
-if [ $# -gt 0 ]; then
-	for t in "$@"; do
-		printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t" ||
-			bad "$t" "no such test (tests: ${TESTS[*]})"
-	done
-	[ "$FAILED" = 0 ] || finish
-	TESTS=("$@")
-fi
+select_tests "$@"
 if ! command -v nginx >/dev/null; then
 	bad nginx "no nginx (apt-get install nginx)"
 	finish

@@ -625,15 +625,7 @@ t_handshake_flood() {
 
 TESTS=(handshakes refusals python connect bulk reload hostile serve_errors encodings
 	handshake_flood)
-if [ $# -gt 0 ]; then
-	for t in "$@"; do
-		if ! printf '%s\n' "${TESTS[@]}" | grep -qx -- "$t"; then
-			bad "$t" "no such test (tests: ${TESTS[*]})"
-		fi
-	done
-	[ "$FAILED" = 0 ] || finish
-	TESTS=("$@")
-fi
+select_tests "$@"
 if "$VPNGW" --version | grep -q 'no TLS'; then
 	for t in "${TESTS[@]}"; do
 		skip "$t" "vpngw was built without TLS ($("$VPNGW" --version))"
