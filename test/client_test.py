@@ -17,24 +17,19 @@
 # Exit status 0 on success; one line on stderr otherwise.
 import asyncio
 import http.server
-import json
 import os
 import sys
 import time
 
 import websockets
+from harness import assignment
 from scapy.layers.inet import IP, ICMP
 
 
 async def v1(url, hold):
     async with websockets.connect(url, subprotocols=["vpngw.v1"],
                                   compression=None, open_timeout=5) as ws:
-        if ws.subprotocol != "vpngw.v1":
-            sys.exit("gateway did not select vpngw.v1")
-        msg = await asyncio.wait_for(ws.recv(), 5)
-        if not isinstance(msg, str):
-            sys.exit("first message is not text")
-        a = json.loads(msg)
+        a = await assignment(ws)
         print(a["address"], flush=True)
         if hold:
             await asyncio.sleep(hold)

@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: MIT
 # test/harness.py: what the python end-to-end scripts (gateway_test.py,
-# firewall_test.py) share: the Fail exception and check(), the gateway's
-# stats line read after a SIGUSR1, reading packets off a tunnel until one
-# matches (or none does), the @test registry, running one test in a thread with a deadline, and the runner
-# that prints PASS/FAIL lines and "N passed, N failed" (and writes them to
-# $VPNGW_RESULTS for the shell suite that started it). The tests themselves,
-# and every helper that talks to the gateway, are the scripts' own.
+# firewall_test.py, auth_test.py, metrics_test.py) share: the Fail exception
+# and check(), the gateway's stats line read after a SIGUSR1, reading
+# packets off a tunnel until one matches (or none does), the @test registry,
+# running one test in a thread with a deadline, and the runner that prints
+# PASS/FAIL lines and "N passed, N failed" (and writes them to
+# $VPNGW_RESULTS for the shell suite that started it). For the small clients
+# whose failure is their exit status (client_test.py, proxy_test.py): the
+# vpngw.v1 assignment, read or exit. The tests themselves, and every other
+# helper that talks to the gateway, are the scripts' own.
 import asyncio
+import json
 import os
 import re
 import signal
@@ -106,6 +110,17 @@ async def expect_none(ws, pred, what, duration, skip_text=False):
         p = IP(raw)
         if pred(raw, p):
             raise Fail("unexpected %s: %s (%s)" % (what, p.summary(), raw.hex()))
+
+
+async def assignment(ws):
+    """The assignment a vpngw.v1 gateway sends first on ws, as a dict; exits
+    with one line when it did not select vpngw.v1 or that is not text."""
+    if ws.subprotocol != "vpngw.v1":
+        sys.exit("gateway did not select vpngw.v1")
+    msg = await asyncio.wait_for(ws.recv(), 5)
+    if not isinstance(msg, str):
+        sys.exit("first message is not text")
+    return json.loads(msg)
 
 
 def test(timeout=20):

@@ -7,10 +7,10 @@
 #                       "ok ADDRESS/LEN" once the echo reply comes back
 # Exit status 0 on success; one line on stderr otherwise.
 import asyncio
-import json
 import sys
 
 import websockets
+from harness import assignment
 from scapy.layers.inet import IP, ICMP
 
 
@@ -18,12 +18,7 @@ async def ping(url, dst, xff):
     headers = [("X-Forwarded-For", xff)] if xff else []
     async with websockets.connect(url, subprotocols=["vpngw.v1"], extra_headers=headers,
                                   compression=None, open_timeout=5) as ws:
-        if ws.subprotocol != "vpngw.v1":
-            sys.exit("gateway did not select vpngw.v1")
-        msg = await asyncio.wait_for(ws.recv(), 5)
-        if not isinstance(msg, str):
-            sys.exit("first message is not text")
-        addr = json.loads(msg)["address"]
+        addr = (await assignment(ws))["address"]
         src = addr.split("/")[0]
         for seq in range(1, 6):
             await ws.send(bytes(IP(src=src, dst=dst) / ICMP(id=0x5151, seq=seq) / (b"p" * 56)))
