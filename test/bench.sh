@@ -12,8 +12,11 @@
 #    forwards and masquerades. No tunnel.
 # 2. ws:   the same through `vpngw connect ws://` and `vpngw serve`.
 # 3. wss:  the same with TLS (ECDSA P-256, the suite the gateway prefers).
+# 4. openvpn-tcp: OpenVPN over TCP (TLS, AES-256-GCM, DCO off), the peer a
+#    user would pick for a TCP tunnel, when Debian's openvpn is installed.
 # Each runs iperf3 TCP upload and download and 64-byte UDP (packets per
 # second); then the gateway's resident memory and CPU time are reported.
+# Each iperf3 run's JSON is kept in the run's folder with KEEP_TMP=1.
 set -u
 cd "$(dirname "$0")/.."
 . test/lib.sh
@@ -42,9 +45,12 @@ pps() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["end"]
 declare -A R
 measure() {
 	local name=$1
-	R[$name.up]=$(ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -J 2>/dev/null | bps)
-	R[$name.down]=$(ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -R -J 2>/dev/null | bps)
-	R[$name.pps]=$(ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -u -l 64 -b 0 -J 2>/dev/null | pps)
+	ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -J >"$LIB_TMP/$name-up.json" 2>&1
+	ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -R -J >"$LIB_TMP/$name-down.json" 2>&1
+	ns_exec "$C" iperf3 -c 198.51.100.1 -t "$SECS" -u -l 64 -b 0 -J >"$LIB_TMP/$name-pps.json" 2>&1
+	R[$name.up]=$(bps <"$LIB_TMP/$name-up.json")
+	R[$name.down]=$(bps <"$LIB_TMP/$name-down.json")
+	R[$name.pps]=$(pps <"$LIB_TMP/$name-pps.json")
 }
 
 # 1. The kernel alone.
@@ -96,19 +102,68 @@ if "$VPNGW" --version | grep -qv 'no TLS'; then
 		"--tls-cert $LIB_TMP/cert.pem --tls-key $LIB_TMP/key.pem" "--ca $LIB_TMP/cert.pem"
 fi
 
+# 4. OpenVPN over TCP: its own CA, a server on the gateway that NATs the
+# tunnel's addresses out of g1, a client that routes the inet host through it.
+openvpn_tcp() {
+	local d=$LIB_TMP/ovpn gp cp i who
+	command -v openvpn >/dev/null || { echo "bench: no openvpn, its row is left out" >&2; return 0; }
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=bench-ca -keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || return 1
+	for who in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$who" \
+			-keyout "$d/$who.key" -out "$d/$who.csr" >/dev/null 2>&1 &&
+		printf 'keyUsage=digitalSignature\nextendedKeyUsage=%s\n' \
+			"$([ $who = server ] && echo serverAuth || echo clientAuth)" >"$d/$who.ext" &&
+		openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/$who.ext" -out "$d/$who.pem" >/dev/null 2>&1 || return 1
+	done
+	printf '%s\n' 'table ip benchnat {' \
+		'	chain post { type nat hook postrouting priority srcnat; oifname "g1" masquerade; }' '}' |
+		ns_exec "$G" nft -f - || return 1
+	local common=(--dev tun --data-ciphers AES-256-GCM --disable-dco --verb 1 --ca "$d/ca.pem")
+	bg_in "$G" openvpn "${common[@]}" --mode server --tls-server --proto tcp-server \
+		--local 192.0.2.1 --port 1194 --server 10.8.0.0 255.255.255.0 --topology subnet \
+		--cert "$d/server.pem" --key "$d/server.key" --dh none >"$d/server.log" 2>&1
+	gp=$BG_PID
+	wait_port "$G" 192.0.2.1 1194 || return 1
+	R[openvpn-tcp.rss0]=$(rss_of "$gp")
+	bg_in "$C" openvpn "${common[@]}" --client --proto tcp-client --remote 192.0.2.1 1194 \
+		--remote-cert-tls server --cert "$d/client.pem" --key "$d/client.key" \
+		--route-nopull --route 198.51.100.0 255.255.255.0 >"$d/client.log" 2>&1
+	cp=$BG_PID
+	for i in $(seq 50); do
+		ns_exec "$C" ping -c1 -W1 198.51.100.1 >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	if [ "$i" = 50 ]; then
+		kill "$cp" "$gp" 2>/dev/null
+		return 1
+	fi
+	R[openvpn-tcp.rss1]=$(rss_of "$gp")
+	local c0
+	c0=$(cpu_of "$gp")
+	measure openvpn-tcp
+	R[openvpn-tcp.cpu]=$(awk -v a="$c0" -v b="$(cpu_of "$gp")" 'BEGIN { printf "%.2f", b - a }')
+	kill "$cp" "$gp" 2>/dev/null
+	wait "$cp" "$gp" 2>/dev/null
+	ns_exec "$G" nft delete table ip benchnat
+}
+openvpn_tcp || echo "bench: the OpenVPN row failed (logs in $LIB_TMP/ovpn)" >&2
+
 mbit() { awk -v b="$1" 'BEGIN { printf "%8.0f Mbit/s", b / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%5.2f", a / b; else printf "  n/a" }'; }
 
 echo "vpngw bench: ${SECS}s per run, iperf3 through network namespaces on $(nproc) cores"
-printf '%-8s %-30s %-30s %-24s\n' "path" "TCP upload (x kernel)" "TCP download (x kernel)" "UDP 64 B pps (x kernel)"
-for n in kernel ws wss; do
+printf '%-12s %-30s %-30s %-24s\n' "path" "TCP upload (x kernel)" "TCP download (x kernel)" "UDP 64 B pps (x kernel)"
+for n in kernel ws wss openvpn-tcp; do
 	[ -n "${R[$n.up]:-}" ] || continue
-	printf '%-8s %s (%s)      %s (%s)      %9s (%s)\n' "$n" \
+	printf '%-12s %s (%s)      %s (%s)      %9s (%s)\n' "$n" \
 		"$(mbit "${R[$n.up]}")" "$(ratio "${R[$n.up]}" "${R[kernel.up]}")" \
 		"$(mbit "${R[$n.down]}")" "$(ratio "${R[$n.down]}" "${R[kernel.down]}")" \
 		"${R[$n.pps]}" "$(ratio "${R[$n.pps]}" "${R[kernel.pps]}")"
 done
-for n in ws wss; do
+for n in ws wss openvpn-tcp; do
 	[ -n "${R[$n.rss0]:-}" ] || continue
 	echo "$n gateway: RSS ${R[$n.rss0]} KiB idle, ${R[$n.rss1]} KiB with one client; CPU ${R[$n.cpu]} s over the three runs"
 done
