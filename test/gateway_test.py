@@ -1611,34 +1611,31 @@ async def slot_reuse_no_leak():
         await b.close()
 
 
-@test(timeout=30)
-async def clean_close_1000_frees_slot():
-    """A vpngw.v1 client that closes with 1000 leaves no lingering slot:
+async def close_frees_slot(code):
+    """A vpngw.v1 client that closes with code leaves no lingering slot:
     on gateway C (one slot, --linger 10) the next client gets it at once."""
     a, asg, _ = await connect_v1(C_URL)
     await ping(a)
-    await a.close(code=1000)
-    check(a.close_code == 1000, "the gateway answered the close with %s" % a.close_code)
-    b, _ = await take_released_slot(C_URL, "a close with 1000")
+    await a.close(code=code)
+    check(a.close_code == code, "the gateway answered the close with %s" % a.close_code)
+    b, _ = await take_released_slot(C_URL, "a close with %d" % code)
     try:
         await ping(b)
     finally:
         await b.close()
+
+
+@test(timeout=30)
+async def clean_close_1000_frees_slot():
+    """A close with 1000 is a goodbye: the slot is released at once."""
+    await close_frees_slot(1000)
 
 
 @test(timeout=30)
 async def clean_close_1001_frees_slot():
     """1001 (going away) is what `vpngw connect` sends when it is stopped:
     also a goodbye, so the slot is released at once."""
-    a, asg, _ = await connect_v1(C_URL)
-    await ping(a)
-    await a.close(code=1001)
-    check(a.close_code == 1001, "the gateway answered the close with %s" % a.close_code)
-    b, _ = await take_released_slot(C_URL, "a close with 1001")
-    try:
-        await ping(b)
-    finally:
-        await b.close()
+    await close_frees_slot(1001)
 
 
 @test(timeout=40)
