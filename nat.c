@@ -121,14 +121,13 @@ static uint16_t fold(uint64_t sum)
 
 /*
  * RFC 1071: sums 32-bit words as stored into 64 bits (2^16 = 1 mod 0xffff,
- * so this folds to the sum of the 16-bit words), then returns the
- * complement as a number: put16() stores it. Reads exactly buf[0..len).
+ * so this folds to the sum of the 16-bit words). Reads exactly buf[0..len);
+ * an odd last byte counts as the high byte of a word, so only the last
+ * piece of a sum may be odd.
  */
-uint16_t nat_csum(const uint8_t *buf, size_t len)
+uint64_t nat_sum(uint64_t sum, const uint8_t *buf, size_t len)
 {
-	uint64_t sum = 0;
 	uint8_t out[2];
-	uint16_t c;
 
 	while (len >= 16) {
 		sum += (uint64_t)ld32(buf) + ld32(buf + 4) +
@@ -151,8 +150,20 @@ uint16_t nat_csum(const uint8_t *buf, size_t len)
 		out[1] = 0;
 		sum += ld16(out);
 	}
-	c = (uint16_t)~fold(sum);
-	st16(out, c);
+	return sum;
+}
+
+uint16_t nat_fold(uint64_t sum)
+{
+	return fold(sum);
+}
+
+/* The complement of the sum, as a number: put16() stores it. */
+uint16_t nat_csum(const uint8_t *buf, size_t len)
+{
+	uint8_t out[2];
+
+	st16(out, (uint16_t)~fold(nat_sum(0, buf, len)));
 	return get16(out);
 }
 

@@ -159,6 +159,14 @@ enum drop nat_in(struct nat *n, uint8_t *p, size_t len);
 uint16_t nat_csum(const uint8_t *buf, size_t len);
 
 /*
+ * The pieces of it, for sums over several buffers: sum plus the words of
+ * buf[0..len) as stored, unfolded (an odd len only for the last piece);
+ * and a sum folded to 16 bits, as stored (st16/memcpy it, do not put16).
+ */
+uint64_t nat_sum(uint64_t sum, const uint8_t *buf, size_t len);
+uint16_t nat_fold(uint64_t sum);
+
+/*
  * RFC 1624 eqn. 3: the checksum field value after a 32-bit word of the
  * covered data changed from old to new (both in network order as stored).
  */

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gso.c: super-packets (see gso.h): the virtio-net header, checksum
+ * completion, the header for a TUN write, segmentation in user space and
+ * the super-packet message's prefix. Every length is checked here against
+ * the bytes present; checksum arithmetic is nat.c's. What is read or
+ * written, and when, is link.c's.
+ */
+#include <string.h>
+
+#include "bytes.h"
+#include "gso.h"
+#include "nat.h"
+
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define TCP_FIN   0x01
+#define TCP_SYN   0x02
+#define TCP_RST   0x04
+#define TCP_PSH   0x08
+#define TCP_URG   0x20
+#define TCP_CWR   0x80
+#define WIRE_SEG  1       /* the prefix's kind: cut at the segment size */
+
+/* ==== The virtio-net header: host byte order ==== */
+
+void gso_vnet_get(struct gso_vnet *v, const uint8_t b[static GSO_VNET_LEN])
+{
+	v->flags = b[0];
+	v->type = b[1];
+	memcpy(&v->hdr_len, b + 2, 2);
+	memcpy(&v->size, b + 4, 2);
+	memcpy(&v->csum_start, b + 6, 2);
+	memcpy(&v->csum_off, b + 8, 2);
+}
+
+void gso_vnet_put(uint8_t b[static GSO_VNET_LEN], const struct gso_vnet *v)
+{
+	b[0] = v->flags;
+	b[1] = v->type;
+	memcpy(b + 2, &v->hdr_len, 2);
+	memcpy(b + 4, &v->size, 2);
+	memcpy(b + 6, &v->csum_start, 2);
+	memcpy(b + 8, &v->csum_off, 2);
+}
+
+/* ==== What a super-packet must look like ==== */
+
+struct shape {
+	size_t hl, l4hl;   /* IPv4 and TCP/UDP header lengths */
+	uint8_t proto;
+};
+
+/*
+ * An IPv4 packet of exactly len bytes, not a fragment, carrying TCP with a
+ * whole header and none of SYN, RST and URG (nothing segmentation could
+ * repeat or split), or UDP whose length is the datagram's.
+ */
+static bool shape_of(const uint8_t *p, size_t len, struct shape *s)
+{
+	const uint8_t *l4;
+	size_t l4_len;
+
+	if (len < 20 || p[0] >> 4 != 4)
+		return false;
+	s->hl = (size_t)(p[0] & 15) * 4;
+	if (s->hl < 20 || s->hl > len || get16(p + 2) != len || (get16(p + 6) & 0x3fff))
+		return false;
+	s->proto = p[9];
+	l4 = p + s->hl;
+	l4_len = len - s->hl;
+	if (s->proto == PROTO_TCP) {
+		if (l4_len < 20)
+			return false;
+		s->l4hl = (size_t)(l4[12] >> 4) * 4;
+		return s->l4hl >= 20 && s->l4hl <= l4_len &&
+		       !(l4[13] & (TCP_SYN | TCP_RST | TCP_URG));
+	}
+	if (s->proto == PROTO_UDP) {
+		s->l4hl = 8;
+		return l4_len >= 8 && get16(l4 + 4) == l4_len;
+	}
+	return false;
+}
+
+/* How many segments of size payload bytes; 0 when out of bounds. */
+static unsigned segments(const struct shape *s, size_t len, size_t size)
+{
+	size_t pay = len - s->hl - s->l4hl, n;
+
+	if (size < GSO_SIZE_MIN || size > 65535 || pay == 0)
+		return 0;
+	n = (pay + size - 1) / size;
+	return n > GSO_SEGS_MAX ? 0 : (unsigned)n;
+}
+
+/* Where the L4 checksum sits, from the packet's start. */
+static size_t csum_at(const struct shape *s)
+{
+	return s->hl + (s->proto == PROTO_TCP ? 16 : 6);
+}
+
+/* The pseudo-header's sum (RFC 793 §3.1, RFC 768) for l4_len bytes. */
+static uint64_t pseudo(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	uint8_t b[12];
+
+	memcpy(b, ip + 12, 8);
+	b[8] = 0;
+	b[9] = proto;
+	put16(b + 10, (uint16_t)l4_len);
+	return nat_sum(0, b, sizeof b);
+}
+
+/*
+ * The checksum at p + at over p[start..len), seeded by what the field
+ * holds (a partial sum), stored complemented; a result of 0 goes as all
+ * ones (the same number in one's complement, and what UDP needs).
+ */
+static void complete(uint8_t *p, size_t len, size_t start, size_t at)
+{
+	uint16_t c = (uint16_t)~nat_fold(nat_sum(0, p + start, len - start));
+
+	if (c == 0)
+		c = 0xffff;
+	memcpy(p + at, &c, 2);
+}
+
+/* ==== From the TUN ==== */
+
+enum gso_kind gso_from_tun(const struct gso_vnet *v, uint8_t *p, size_t len, size_t *size)
+{
+	struct shape s;
+
+	if (v->type != GSO_T_NONE) {
+		uint8_t proto = v->type == GSO_T_TCPV4 ? PROTO_TCP :
+				v->type == GSO_T_UDP_L4 ? PROTO_UDP : 0;
+		unsigned n;
+
+		if (!proto || !(v->flags & GSO_F_NEEDS_CSUM) || !shape_of(p, len, &s) ||
+		    s.proto != proto || !(n = segments(&s, len, v->size)))
+			return GSO_BAD;
+		if (n > 1) {
+			*size = v->size;
+			return GSO_SUPER;
+		}
+	}
+	if (!(v->flags & GSO_F_NEEDS_CSUM))
+		return GSO_ONE;
+	if (v->csum_start > len || v->csum_off > len - v->csum_start ||
+	    len - v->csum_start - v->csum_off < 2)
+		return GSO_BAD;
+	complete(p, len, v->csum_start, (size_t)v->csum_start + v->csum_off);
+	return GSO_ONE;
+}
+
+/* ==== To the TUN ==== */
+
+enum gso_kind gso_to_tun(struct gso_vnet *v, uint8_t *p, size_t len, size_t size)
+{
+	struct shape s;
+	unsigned n;
+	uint16_t ps;
+
+	if (!shape_of(p, len, &s) || !(n = segments(&s, len, size)))
+		return GSO_BAD;
+	/* Whatever the peer left in the field, the kernel starts from this. */
+	ps = nat_fold(pseudo(p, s.proto, len - s.hl));
+	memcpy(p + csum_at(&s), &ps, 2);
+	if (n == 1) {
+		complete(p, len, s.hl, csum_at(&s));
+		return GSO_ONE;
+	}
+	*v = (struct gso_vnet){
+		.flags = GSO_F_NEEDS_CSUM,
+		.type = s.proto == PROTO_TCP ? GSO_T_TCPV4 : GSO_T_UDP_L4,
+		.hdr_len = (uint16_t)(s.hl + s.l4hl),
+		.size = (uint16_t)size,
+		.csum_start = (uint16_t)s.hl,
+		.csum_off = (uint16_t)(csum_at(&s) - s.hl),
+	};
+	return GSO_SUPER;
+}
+
+/* ==== Segmentation ==== */
+
+unsigned gso_seg_init(struct gso_seg *s, const uint8_t *p, size_t len, size_t size)
+{
+	struct shape sh;
+	unsigned n;
+
+	if (!shape_of(p, len, &sh) || !(n = segments(&sh, len, size)))
+		return 0;
+	*s = (struct gso_seg){
+		.p = p, .len = len, .hl = sh.hl, .l4hl = sh.l4hl, .size = size,
+		.off = sh.hl + sh.l4hl, .proto = sh.proto,
+	};
+	return n;
+}
+
+size_t gso_seg_max(const struct gso_seg *s)
+{
+	return s->hl + s->l4hl + s->size;
+}
+
+/*
+ * Each segment is the headers and its slice of the payload. IPv4: its own
+ * length, the ID counted up from the first, the header checksum. TCP: the
+ * sequence number of its first byte; FIN and PSH only on the last, CWR only
+ * on the first (as the kernel's tcp_gso_segment). UDP: its own length.
+ */
+size_t gso_seg_next(struct gso_seg *s, uint8_t *out, size_t cap)
+{
+	size_t h = s->hl + s->l4hl, pay, n;
+	struct shape sh = { s->hl, s->l4hl, s->proto };
+	uint8_t *l4 = out + s->hl;
+
+	if (s->off >= s->len)
+		return 0;
+	pay = s->len - s->off < s->size ? s->len - s->off : s->size;
+	n = h + pay;
+	if (cap < n)
+		return 0;
+	memcpy(out, s->p, h);
+	memcpy(out + h, s->p + s->off, pay);
+	put16(out + 2, (uint16_t)n);
+	put16(out + 4, (uint16_t)(get16(s->p + 4) + s->k));
+	put16(out + 10, 0);
+	put16(out + 10, nat_csum(out, s->hl));
+	if (s->proto == PROTO_TCP) {
+		put32(l4 + 4, get32(s->p + s->hl + 4) + (uint32_t)(s->off - h));
+		if (s->off + pay < s->len)
+			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		if (s->k)
+			l4[13] &= (uint8_t)~TCP_CWR;
+	} else
+		put16(l4 + 4, (uint16_t)(n - s->hl));
+	uint16_t ps = nat_fold(pseudo(out, s->proto, n - s->hl));
+	memcpy(out + csum_at(&sh), &ps, 2);
+	complete(out, n, s->hl, csum_at(&sh));
+	s->off += pay;
+	s->k++;
+	return n;
+}
+
+/* ==== The super-packet message ==== */
+
+void gso_wire_put(uint8_t b[static GSO_WIRE_LEN], size_t size)
+{
+	b[0] = 0;
+	b[1] = WIRE_SEG;
+	put16(b + 2, (uint16_t)size);
+}
+
+int gso_wire_get(const uint8_t *m, size_t len, size_t *size)
+{
+	if (len == 0 || m[0] != 0)
+		return 0;
+	if (len < GSO_WIRE_LEN || m[1] != WIRE_SEG)
+		return -1;
+	*size = get16(m + 2);
+	return 1;
+}
