@@ -142,6 +142,8 @@ static const struct opt opts[] = {
 	  SERVE, 0, NUM(gateway_id, 0, 255) },
 	{ "--no-seccomp", NULL, NULL, "serve without the system call filter (for debugging)",
 	  SERVE, 0, FLAG(no_seccomp) },
+	{ "--no-offload", NULL, NULL, "one packet per TUN read and write: no super-packets",
+	  SERVE | CONNECT, 0, FLAG(no_offload) },
 	{ "--dry-run", NULL, NULL, "print what would be done, and change nothing",
 	  SETUP | TEARDN | SERVE, 0, FLAG(dry_run) },
 

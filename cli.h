@@ -53,6 +53,7 @@ struct cli_args {
 	struct cli_cidrs trust_proxy;
 	long max_handshakes, handshake_rate, client_rate, gateway_id;
 	bool no_seccomp;
+	bool no_offload;             /* serve's and connect's */
 	/* the pool: setup, teardown, serve */
 	long pool, client_prefix, mtu;
 	struct nat_cidr subnet;

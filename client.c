@@ -125,7 +125,7 @@ struct client {
 	unsigned n_tg, cur;
 
 	/* The interface and what we did to the host. */
-	int tun_fd;
+	struct link_tun tun;
 	uint32_t addr;               /* configured, host order; 0 = not yet */
 	unsigned prefix, mtu;
 	bool tun_routes;             /* --route / --default-route are in place */
@@ -156,7 +156,7 @@ struct client {
 	struct link_stats stat;
 	uint64_t reconnects;
 
-	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
+	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
@@ -409,8 +409,9 @@ WUR static int tunnel_routes(struct client *c)
 
 WUR static int tun_open_checked(struct client *c)
 {
-	c->tun_fd = tun_create(c->o.tun);
-	if (c->tun_fd >= 0)
+	c->tun.name = c->o.tun;
+	c->tun.fd = tun_create(c->o.tun, !c->o.no_offload, &c->tun.offload);
+	if (c->tun.fd >= 0)
 		return 0;
 	if (errno == EPERM || errno == EACCES)
 		log_warnx("cannot create TUN %s: permission denied (needs root or CAP_NET_ADMIN)",
@@ -434,7 +435,7 @@ WUR static int tun_open_checked(struct client *c)
 WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, unsigned mtu)
 {
 	if (c->addr && (c->addr != addr || c->prefix != prefix)) {
-		close(c->tun_fd);
+		close(c->tun.fd);
 		routes_forget_tun(c);
 		c->addr = 0;
 		if (tun_open_checked(c) < 0)
@@ -579,6 +580,7 @@ WUR static int send_request(struct client *c)
 	const struct ws_url *u = &c->urls[c->tg[c->cur].url].w;
 	char path[sizeof u->path + sizeof "&session=" + V1_TOKEN_HEX], req[REQUEST_MAX];
 	char tok[V1_TOKEN_HEX + 1];
+	char extra[sizeof c->auth + sizeof "Sec-WebSocket-Extensions: " WS_EXT_GSO "\r\n"];
 	uint8_t nonce[16];
 	int rc = -1;
 
@@ -593,12 +595,15 @@ WUR static int send_request(struct client *c)
 	} else {
 		snprintf(path, sizeof path, "%s", u->path);
 	}
+	snprintf(extra, sizeof extra, "%s%s", c->auth,
+		 c->o.no_offload ? "" : "Sec-WebSocket-Extensions: " WS_EXT_GSO "\r\n");
 	size_t n = ws_client_request(req, sizeof req, u->hosthdr, path, c->key, WS_PROTO_V1,
-				     c->auth[0] ? c->auth : NULL);
+				     extra[0] ? extra : NULL);
 	if (n && link_send_head(&c->l, req, n) == 0)
 		rc = 0;
 	explicit_bzero(path, sizeof path);
 	explicit_bzero(req, sizeof req);
+	explicit_bzero(extra, sizeof extra);
 	return rc;
 }
 
@@ -765,6 +770,12 @@ static void http_done(struct client *c)
 		link_down(c, F_REFUSED, "the gateway chose an unknown subprotocol");
 		return;
 	}
+	/* §9.1: an extension we did not offer fails the connection. */
+	bool gso = r->ext_gso;
+	if (r->ext_other || (gso && (c->o.no_offload || !c->v1))) {
+		link_down(c, F_REFUSED, "the gateway chose an extension we did not offer");
+		return;
+	}
 	explicit_bzero(r, sizeof *r);
 	free(r);
 	c->resp = NULL;
@@ -774,6 +785,7 @@ static void http_done(struct client *c)
 		return;
 	}
 	link_open(&c->l, WS_MSG_MAX, c->now);
+	link_gso(&c->l, gso);
 	if (c->v1) {
 		link_text(&c->l, true);
 		c->st = C_ASSIGN;
@@ -812,13 +824,16 @@ static void http_input(struct client *c, const struct link_msg *m)
 
 /* ==== Input: messages from the gateway ==== */
 
-static void packet_down(struct client *c, const uint8_t *p, size_t len)
+static void packet_down(struct client *c, uint8_t *p, size_t len)
 {
-	if (len < 20 || (p[0] >> 4 != 4 && p[0] >> 4 != 6)) {
+	size_t size;
+
+	if (link_unwrap(&c->l, &p, &len, &size) != DROP_NONE || len < 20 ||
+	    (p[0] >> 4 != 4 && p[0] >> 4 != 6)) {
 		c->stat.drops[DROP_MALFORMED]++;
 		return;
 	}
-	link_tun_write(c->tun_fd, p, len, &c->stat, &c->stat.down);
+	link_tun_write(&c->tun, p, len, size, c->scratch, &c->stat, &c->stat.down);
 }
 
 /* The gateway closed: say why once the close sequence is over. */
@@ -943,7 +958,7 @@ static void leave(struct client *c)
 
 static void tun_readable(struct client *c)
 {
-	if (link_tun_drain(c->st == C_OPEN ? &c->l : NULL, c->tun_fd, c->mtu ? c->mtu : MTU_MAX,
+	if (link_tun_drain(c->st == C_OPEN ? &c->l : NULL, &c->tun, c->mtu ? c->mtu : MTU_MAX,
 			   NULL, DROP_LINK_DOWN, &c->stat, &c->stat.up, c->scratch, TUN_BUDGET,
 			   NULL, 0) < 0) {
 		log_warn("%s: read", c->o.tun);
@@ -979,8 +994,8 @@ static void loop(struct client *c)
 		/* The TUN is read while the queue has room (the kernel's queue
 		 * holds or drops the rest), and while down, to drop and count. */
 		bool linked = c->st >= C_HTTP;
-		pfd[0] = (struct pollfd){ .fd = c->tun_fd, .events = POLLIN };
-		if (c->st == C_OPEN && link_tx_full(&c->l, c->mtu))
+		pfd[0] = (struct pollfd){ .fd = c->tun.fd, .events = POLLIN };
+		if (c->st == C_OPEN && link_tx_full(&c->l, link_tun_read_max(&c->tun, c->mtu)))
 			pfd[0].fd = -1;
 		pfd[1] = (struct pollfd){ .fd = c->st == C_IDLE ? -1 : c->fd,
 			.events = c->st == C_CONNECT ? POLLOUT : linked ? link_events(&c->l) : 0 };
@@ -1016,8 +1031,8 @@ static void client_free(struct client *c)
 {
 	conn_free(c);
 	routes_del(c);
-	if (c->tun_fd >= 0)
-		close(c->tun_fd);
+	if (c->tun.fd >= 0)
+		close(c->tun.fd);
 	explicit_bzero(c->session, sizeof c->session);
 	explicit_bzero(c->auth, sizeof c->auth);
 	free(c);
@@ -1034,7 +1049,7 @@ int client_main(int argc, char **argv)
 		log_warnx("connect: out of memory");
 		return 1;
 	}
-	c->fd = c->tun_fd = -1;
+	c->fd = c->tun.fd = -1;
 	c->exit_code = -1;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	rc = parse_args(c, argc, argv);

@@ -184,6 +184,18 @@ enum gso_kind gso_to_tun(struct gso_vnet *v, uint8_t *p, size_t len, size_t size
 
 /* ==== Segmentation ==== */
 
+unsigned gso_segments(const uint8_t *p, size_t len, size_t size, size_t *bytes)
+{
+	struct shape s;
+	unsigned n;
+
+	*bytes = len;
+	if (!shape_of(p, len, &s) || !(n = segments(&s, len, size)))
+		return 0;
+	*bytes = len + (n - 1) * (s.hl + s.l4hl);
+	return n;
+}
+
 unsigned gso_seg_init(struct gso_seg *s, const uint8_t *p, size_t len, size_t size)
 {
 	struct shape sh;

@@ -30,7 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GSO_EXT          "vpngw-gso"   /* the WebSocket extension's name */
 #define GSO_VNET_LEN     10            /* sizeof(struct virtio_net_hdr) */
 #define GSO_WIRE_LEN     4             /* a super-packet message's prefix */
 #define GSO_SEGS_MAX     128           /* segments one super-packet may hold */
@@ -83,6 +82,13 @@ enum gso_kind gso_from_tun(const struct gso_vnet *v, uint8_t *p, size_t len, siz
  */
 enum gso_kind gso_to_tun(struct gso_vnet *v, uint8_t *p, size_t len, size_t size)
 	__attribute__((warn_unused_result));
+
+/*
+ * How many packets the super-packet p[0..len) stands for at segment size
+ * size, and in *bytes their total length; 0 (and *bytes = len) when it is
+ * not one gso_seg_init takes. For the counters.
+ */
+unsigned gso_segments(const uint8_t *p, size_t len, size_t size, size_t *bytes);
 
 /* Cutting a super-packet into packets (user-space GSO). */
 struct gso_seg {

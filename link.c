@@ -234,7 +234,7 @@ uint8_t *link_tx_room(struct link *l, size_t max)
 {
 	long off;
 
-	if (l->st != LINK_OPEN || max > LINK_PKT_MAX)
+	if (l->st != LINK_OPEN || max > LINK_SCRATCH)
 		return NULL;
 	off = reserve(&l->q, LINK_HDR_MAX + max);
 	if (off < 0)
@@ -248,12 +248,17 @@ bool link_tx_full(struct link *l, size_t max)
 	return l->st == LINK_OPEN && reserve(&l->q, LINK_HDR_MAX + max) < 0;
 }
 
-void link_tx_commit(struct link *l, size_t len)
+void link_tx_commit(struct link *l, size_t skip, size_t len)
 {
-	uint8_t *p = l->q.buf + l->q.room + LINK_HDR_MAX;
-	size_t h = frame_hdr(l, p, WS_OP_BINARY, len);
+	size_t at = l->q.room + LINK_HDR_MAX + skip;
+	size_t h = frame_hdr(l, l->q.buf + at, WS_OP_BINARY, len);
 
-	push(&l->q, l->q.room + LINK_HDR_MAX - h, h + len, false);
+	push(&l->q, at - h, h + len, false);
+}
+
+void link_gso(struct link *l, bool on)
+{
+	l->gso = on;
 }
 
 /* Records that must leave before control frames: a half-written one, then
@@ -790,55 +795,230 @@ bool link_busy(struct link *l)
 
 /* ==== The TUN side, counters, clock, signals ==== */
 
-int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
+size_t link_tun_read_max(const struct link_tun *t, size_t max)
+{
+	if (t->offload & (GSO_TUN_TSO | GSO_TUN_USO) || max > LINK_PKT_MAX)
+		max = LINK_PKT_MAX;
+	return (t->offload & GSO_TUN_VNET ? GSO_VNET_LEN : 0) + max;
+}
+
+/*
+ * Takes the virtio-net header off what a read from t put at b[0..n): sets
+ * *skip to where the packet starts and *size to its segment size (0 for
+ * one packet, whose partial checksum is now complete).
+ */
+static enum drop from_tun(const struct link_tun *t, uint8_t *b, size_t n, size_t *skip,
+			  size_t *size)
+{
+	struct gso_vnet v;
+
+	*skip = *size = 0;
+	if (!(t->offload & GSO_TUN_VNET))
+		return DROP_NONE;
+	if (n < GSO_VNET_LEN + 1)
+		return DROP_MALFORMED;
+	*skip = GSO_VNET_LEN;
+	if (b[GSO_VNET_LEN] >> 4 == 6)
+		return DROP_IPV6;
+	gso_vnet_get(&v, b);
+	switch (gso_from_tun(&v, b + GSO_VNET_LEN, n - GSO_VNET_LEN, size)) {
+	case GSO_ONE:
+		*size = 0;
+		return DROP_NONE;
+	case GSO_SUPER:
+		return DROP_NONE;
+	case GSO_BAD:
+		break;
+	}
+	return DROP_MALFORMED;
+}
+
+/*
+ * A super-packet p[0..len) read into l's room (its virtio-net header in
+ * the skip bytes before it): one message to a peer that takes them, with
+ * the prefix over the header's last bytes; else cut into packets, from a
+ * copy in scratch, since their rooms may overlap where it lies. Segments
+ * that find the queue full are dropped.
+ */
+static void queue_super(struct link *l, uint8_t *p, size_t len, size_t skip, size_t size,
+			uint8_t *scratch, struct link_stats *st, struct link_count *dir)
+{
+	struct gso_seg s;
+	size_t bytes, k;
+	unsigned n = gso_segments(p, len, size, &bytes);
+	uint8_t *room;
+
+	if (l->gso && skip >= GSO_WIRE_LEN && GSO_WIRE_LEN + len <= WS_MSG_MAX) {
+		gso_wire_put(p - GSO_WIRE_LEN, size);
+		link_tx_commit(l, skip - GSO_WIRE_LEN, GSO_WIRE_LEN + len);
+		dir->packets += n;
+		dir->bytes += bytes;
+		return;
+	}
+	memcpy(scratch, p, len);
+	n = gso_seg_init(&s, scratch, len, size);
+	while (n && (room = link_tx_room(l, gso_seg_max(&s))) &&
+	       (k = gso_seg_next(&s, room, gso_seg_max(&s)))) {
+		link_tx_commit(l, 0, k);
+		dir->packets++;
+		dir->bytes += k;
+		n--;
+	}
+	st->drops[DROP_QUEUE_FULL] += n;
+}
+
+int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
 		   unsigned budget, struct link_rate *rate, uint64_t now)
 {
-	if (max > LINK_PKT_MAX)
-		max = LINK_PKT_MAX;
+	size_t want = link_tun_read_max(t, max);
+
 	for (unsigned i = 0; i < budget; i++) {
 		bool open = l && l->st == LINK_OPEN;
-		uint8_t *room = open ? link_tx_room(l, max) : NULL;
-		uint8_t *p = room ? room : scratch;
-		ssize_t r = read(tun_fd, p, max);
-		enum drop d = DROP_NONE;
+		uint8_t *room = open ? link_tx_room(l, want) : NULL;
+		uint8_t *b = room ? room : scratch, *p;
+		size_t skip, size, len;
+		enum drop d;
+
+		if (open && !room && !nat)
+			return 0;   /* a client leaves the rest in the kernel's queue */
+		ssize_t r = read(t->fd, b, want);
 
 		if (r < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		if (r > 0 && p[0] >> 4 == 6)
+		d = from_tun(t, b, (size_t)r, &skip, &size);
+		p = b + skip;
+		len = (size_t)r - skip;
+		if (d != DROP_NONE)
+			;
+		else if (len > 0 && p[0] >> 4 == 6)
 			d = DROP_IPV6;
 		else if (!open)
 			d = idle;
 		else if (!room)
 			d = DROP_QUEUE_FULL;
 		else if (nat)
-			d = nat_in(nat, p, (size_t)r);
-		else if (r < 20 || p[0] >> 4 != 4)
+			d = nat_in(nat, p, len);
+		else if (len < 20 || p[0] >> 4 != 4)
 			d = DROP_MALFORMED;
-		if (d == DROP_NONE && rate && !limit_take(&rate->b, &rate->r, (uint64_t)r * 8, now))
+		if (d == DROP_NONE && rate && !limit_take(&rate->b, &rate->r, (uint64_t)len * 8, now))
 			d = DROP_RATE;
 		if (d != DROP_NONE) {
 			st->drops[d]++;
 			if (log_verbosity >= LOG_DEBUG)
-				log_debug("tun: drop %s (%zd bytes)", drop_name(d), r);
+				log_debug("tun: drop %s (%zu bytes)", drop_name(d), len);
 			continue;
 		}
-		link_tx_commit(l, (size_t)r);
+		if (size) {
+			queue_super(l, p, len, skip, size, scratch, st, dir);
+			continue;
+		}
+		link_tx_commit(l, skip, len);
 		dir->packets++;
-		dir->bytes += (size_t)r;
+		dir->bytes += len;
 	}
 	return 0;
 }
 
-void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,
-		    struct link_count *dir)
+enum drop link_unwrap(const struct link *l, uint8_t **p, size_t *len, size_t *size)
 {
-	if (write(tun_fd, p, len) == (ssize_t)len) {
+	*size = 0;
+	if (!l->gso)
+		return DROP_NONE;
+	switch (gso_wire_get(*p, *len, size)) {
+	case 0:
+		return DROP_NONE;
+	case 1:
+		if (*size == 0)
+			break;
+		*p += GSO_WIRE_LEN;
+		*len -= GSO_WIRE_LEN;
+		return DROP_NONE;
+	}
+	*size = 0;
+	return DROP_MALFORMED;
+}
+
+static const uint8_t plain_vnet[GSO_VNET_LEN];  /* no offload: all zero */
+
+/* One write of p[0..len) behind the header vnet, where t takes one. */
+static bool tun_put(const struct link_tun *t, const uint8_t *vnet, const uint8_t *p, size_t len)
+{
+	struct iovec iov[2] = { { (void *)vnet, GSO_VNET_LEN }, { (void *)p, len } };
+
+	if (!(t->offload & GSO_TUN_VNET))
+		return write(t->fd, p, len) == (ssize_t)len;
+	return writev(t->fd, iov, 2) == (ssize_t)(GSO_VNET_LEN + len);
+}
+
+static void put_counted(const struct link_tun *t, const uint8_t *vnet, const uint8_t *p,
+			size_t len, struct link_stats *st, struct link_count *dir)
+{
+	if (tun_put(t, vnet, p, len)) {
 		dir->packets++;
 		dir->bytes += len;
 		return;
 	}
 	st->drops[DROP_TUN_WRITE]++;
+}
+
+/*
+ * A super-packet to the TUN: whole, with the header gso_to_tun built, where
+ * the TUN takes its kind; else, or once the kernel refused one (EINVAL),
+ * cut here.
+ */
+static void write_super(struct link_tun *t, uint8_t *p, size_t len, size_t size,
+			uint8_t *scratch, struct link_stats *st, struct link_count *dir)
+{
+	struct gso_vnet v;
+	struct gso_seg s;
+	uint8_t hv[GSO_VNET_LEN];
+	size_t bytes, k;
+	unsigned need;
+
+	switch (gso_to_tun(&v, p, len, size)) {
+	case GSO_BAD:
+		st->drops[DROP_MALFORMED]++;
+		return;
+	case GSO_ONE:
+		put_counted(t, plain_vnet, p, len, st, dir);
+		return;
+	case GSO_SUPER:
+		break;
+	}
+	need = v.type == GSO_T_TCPV4 ? GSO_TUN_TSO : GSO_TUN_USO;
+	if (t->offload & need) {
+		unsigned n = gso_segments(p, len, size, &bytes);
+
+		gso_vnet_put(hv, &v);
+		if (tun_put(t, hv, p, len)) {
+			dir->packets += n;
+			dir->bytes += bytes;
+			return;
+		}
+		if (errno != EINVAL) {
+			st->drops[DROP_TUN_WRITE] += n;
+			return;
+		}
+		t->offload &= ~(unsigned)(GSO_TUN_TSO | GSO_TUN_USO);
+		log_warnx("%s: the kernel refused a super-packet: cutting them here from now on",
+			  t->name ? t->name : "tun");
+	}
+	if (!gso_seg_init(&s, p, len, size)) {
+		st->drops[DROP_MALFORMED]++;
+		return;
+	}
+	while ((k = gso_seg_next(&s, scratch, LINK_SCRATCH)))
+		put_counted(t, plain_vnet, scratch, k, st, dir);
+}
+
+void link_tun_write(struct link_tun *t, uint8_t *p, size_t len, size_t size, uint8_t *scratch,
+		    struct link_stats *st, struct link_count *dir)
+{
+	if (size)
+		write_super(t, p, len, size, scratch, st, dir);
+	else
+		put_counted(t, plain_vnet, p, len, st, dir);
 }
 
 size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_stats *st)

@@ -23,14 +23,16 @@
 #include <stdint.h>
 
 #include "limit.h"
+#include "gso.h"
 #include "nat.h"
 #include "ws.h"
 
 #define LINK_PKT_MAX    65535             /* largest packet, and message */
 #define LINK_HDR_MAX    WS_HDR_MAX        /* room kept in front of a packet */
 #define LINK_IN_CAP     (2 * 65536)       /* socket bytes held for parsing */
-#define LINK_TXQ_BYTES  (192 * 1024)      /* frames waiting; then tail drop */
-#define LINK_TXQ_RECS   128
+#define LINK_TXQ_BYTES  (512 * 1024)      /* frames waiting; then tail drop */
+#define LINK_TXQ_RECS   256
+#define LINK_SCRATCH    (GSO_VNET_LEN + LINK_PKT_MAX)  /* a loop's spare packet */
 #define LINK_CTRL_CAP   256               /* pings, pongs and a close */
 #define LINK_CLOSE_MS   2000              /* each closing step's deadline */
 
@@ -111,6 +113,7 @@ struct link {
 	enum link_state st;
 	bool client;                      /* our frames are masked (§5.3) */
 	bool http_pending;                /* an HTTP event awaits its consume */
+	bool gso;                         /* the peer takes super-packet messages */
 	struct tls_conn *tls;             /* NULL for plain ws:// */
 	struct tls_server *tls_srv;       /* server: the engine comes with the first byte */
 	enum link_tls tls_hs;             /* the TLS handshake's outcome */
@@ -177,16 +180,18 @@ int link_send_head(struct link *l, const void *p, size_t len) __attribute__((war
 int link_send_text(struct link *l, const void *p, size_t len) __attribute__((warn_unused_result));
 
 /*
- * Where the next packet goes: max bytes (at most LINK_PKT_MAX), with room
+ * Where the next packet goes: max bytes (at most LINK_SCRATCH), with room
  * for its frame header in front; NULL when the queue is full or the link
  * is not open (tail drop). link_tx_commit queues the len bytes written
- * there as one binary message: the header goes in front, and a client's
- * mask over the payload, in place.
+ * there from offset skip as one binary message: the header goes in front,
+ * and a client's mask over the payload, in place.
  */
 uint8_t *link_tx_room(struct link *l, size_t max);
-void link_tx_commit(struct link *l, size_t len);
+void link_tx_commit(struct link *l, size_t skip, size_t len);
 /* Whether link_tx_room(l, max) would find no room now (the queue is full). */
 bool link_tx_full(struct link *l, size_t max);
+/* The peer takes super-packet messages (the "vpngw-gso" extension, gso.h). */
+void link_gso(struct link *l, bool on);
 
 /*
  * Writes what the socket takes now: the rest of a half-written record,
@@ -229,26 +234,54 @@ struct link_stats {
 	struct link_count down;            /* Internet -> client */
 };
 
+/* A TUN as both ends' loops hold it: its fd and its offloads (gso.h's
+ * GSO_TUN_* bits, from tun_open or tun_create). */
+struct link_tun {
+	int fd;
+	unsigned offload;   /* a super-packet the kernel refuses clears TSO, USO */
+	const char *name;   /* for the one line that says so */
+};
+
 /*
- * Reads up to budget packets of at most max bytes (the TUN's MTU) from a
- * TUN: into l's send queue when l is not NULL and open, else into scratch
- * (LINK_PKT_MAX bytes) to be dropped as `idle`. nat, when not NULL, maps
- * each packet back to its client (nat_in); without it a packet must only
- * look like IPv4. rate, when not NULL, holds what is queued to its bits a
- * second (as of now, in ms): the excess is dropped as `rate`. Each packet
- * sent is counted in dir, each drop in st by reason. Returns 0, or -1 when
- * the TUN failed (errno set). A gateway reads on when a client's queue is
- * full and counts each packet it drops, for its operator (SPEC); a client
- * stops reading its own host's TUN while link_tx_full, and leaves the
- * packets to the kernel's queue, so that a flood costs it no CPU.
+ * Reads up to budget packets from a TUN, each of at most max bytes (the
+ * TUN's MTU) or a super-packet of up to LINK_PKT_MAX when the TUN takes
+ * them: into l's send queue when l is not NULL and open, else into scratch
+ * (LINK_SCRATCH bytes) to be dropped as `idle`. A super-packet goes as one
+ * message to a peer that takes them (link_gso), else cut into packets.
+ * nat, when not NULL, maps each packet back to its client (nat_in); without
+ * it a packet must only look like IPv4. rate, when not NULL, holds what is
+ * queued to its bits a second (as of now, in ms): the excess is dropped as
+ * `rate`. Each packet sent is counted in dir (a super-packet as its
+ * segments), each drop in st by reason. Returns 0, or -1 when the TUN
+ * failed (errno set). A gateway reads on when a client's queue is full and
+ * counts each packet it drops, for its operator (SPEC); a client stops
+ * reading its own host's TUN while link_tx_full, and leaves the packets to
+ * the kernel's queue, so that a flood costs it no CPU.
  */
-int link_tun_drain(struct link *l, int tun_fd, size_t max, struct nat *nat, enum drop idle,
+int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
 		   unsigned budget, struct link_rate *rate, uint64_t now);
 
-/* Writes one packet to a TUN; counts it in dir, or drops it as tun_write. */
-void link_tun_write(int tun_fd, const uint8_t *p, size_t len, struct link_stats *st,
-		    struct link_count *dir);
+/* How many bytes link_tun_drain reserves for one read from t. */
+size_t link_tun_read_max(const struct link_tun *t, size_t max);
+
+/*
+ * A binary message m[0..len) from l's peer as a packet: strips a
+ * super-packet prefix where the link took the extension. Sets *p, *len (the
+ * packet) and *size (its segment size; 0 for one packet). Returns
+ * DROP_NONE, or DROP_MALFORMED for a prefix this version does not know.
+ */
+enum drop link_unwrap(const struct link *l, uint8_t **p, size_t *len, size_t *size);
+
+/*
+ * Writes one packet p[0..len) to a TUN; with size, a super-packet of that
+ * segment size (link_unwrap's), which the kernel segments when it takes
+ * it, else this function does, through scratch (LINK_SCRATCH bytes). The
+ * packet's L4 checksum may be rewritten. Counts what was written in dir,
+ * each drop in st (tun_write, or malformed for a bad super-packet).
+ */
+void link_tun_write(struct link_tun *t, uint8_t *p, size_t len, size_t size, uint8_t *scratch,
+		    struct link_stats *st, struct link_count *dir);
 
 /* Appends " up_packets=N ... drop_REASON=N" to out (len bytes held of
  * cap); returns the new length. */

@@ -43,6 +43,12 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 
+#ifndef TUN_F_USO4              /* Linux 6.2; older headers lack them */
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+#include "gso.h"
 #include "log.h"
 #include "netlink.h"
 #include "seccomp.h"
@@ -367,7 +373,7 @@ static int default_egress(char out[static TUN_NAME_MAX])
 /* ---- TUN devices ---- */
 
 /* Attaches an fd to the device name (created if missing and allowed). */
-static int attach(const char *name, int oflags)
+static int attach(const char *name, int oflags, bool vnet)
 {
 	struct ifreq ifr;
 	int fd, err;
@@ -380,7 +386,7 @@ static int attach(const char *name, int oflags)
 	if (fd < 0)
 		return -1;
 	memset(&ifr, 0, sizeof ifr);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, strlen(name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = errno;
@@ -391,10 +397,56 @@ static int attach(const char *name, int oflags)
 	return fd;
 }
 
+/*
+ * The offloads fd's device takes, asked for from the most to the least:
+ * TCP and UDP super-packets, TCP alone, none. They are the device's, not
+ * the fd's: a persistent device keeps what the last attach set, so every
+ * attach sets them, to nothing without vnet. Returns gso.h's GSO_TUN_* bits.
+ */
+static unsigned set_offload(int fd, bool vnet)
+{
+	static const struct { unsigned long flags; unsigned bits; } ask[] = {
+		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_USO4 | TUN_F_USO6,
+		  GSO_TUN_VNET | GSO_TUN_TSO | GSO_TUN_USO },
+		{ TUN_F_CSUM | TUN_F_TSO4, GSO_TUN_VNET | GSO_TUN_TSO },
+		{ 0, GSO_TUN_VNET },
+	};
+
+	for (size_t i = vnet ? 0 : sizeof ask / sizeof ask[0] - 1; i < sizeof ask / sizeof ask[0]; i++)
+		if (ioctl(fd, TUNSETOFFLOAD, ask[i].flags) == 0)
+			return vnet ? ask[i].bits : 0;
+	return vnet ? GSO_TUN_VNET : 0;
+}
+
+const char *tun_offload_name(unsigned offload)
+{
+	if (offload & GSO_TUN_USO)
+		return "TCP and UDP super-packets";
+	if (offload & GSO_TUN_TSO)
+		return "TCP super-packets";
+	return "none (the kernel has none)";
+}
+
+/* attach() with offloads when wanted and the kernel has IFF_VNET_HDR. */
+static int attach_offload(const char *name, int oflags, bool want, unsigned *offload)
+{
+	int fd = want ? attach(name, oflags, true) : -1;
+
+	if (fd < 0 && want && errno != EINVAL)
+		return -1;
+	if (fd < 0) {
+		want = false;
+		fd = attach(name, oflags, false);
+	}
+	if (fd >= 0)
+		*offload = set_offload(fd, want);
+	return fd;
+}
+
 /* Creates name persistent and owned by uid:gid, or sets those if it exists. */
 static int make_persistent(const char *name, uid_t uid, gid_t gid, bool persist)
 {
-	int fd = attach(name, 0);
+	int fd = attach(name, 0, false);
 	int err = 0;
 
 	if (fd < 0)
@@ -1570,14 +1622,14 @@ int tun_table_ensure(const struct tun_pool *p)
 	return rc;
 }
 
-int tun_open(const char *name)
+int tun_open(const char *name, bool offload, unsigned *got)
 {
 	/* Never create: a missing slot device is an error, not a new tun. */
 	if (!if_nametoindex(name)) {
 		errno = ENODEV;
 		return -1;
 	}
-	return attach(name, O_NONBLOCK);
+	return attach_offload(name, O_NONBLOCK, offload, got);
 }
 
 /* ---- Conntrack ---- */
@@ -1896,9 +1948,9 @@ void tun_priv_close(int fd)
 
 /* ---- The client's interface ---- */
 
-int tun_create(const char *name)
+int tun_create(const char *name, bool offload, unsigned *got)
 {
-	return attach(name, O_NONBLOCK);
+	return attach_offload(name, O_NONBLOCK, offload, got);
 }
 
 int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu)

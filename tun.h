@@ -83,9 +83,14 @@ int tun_table_ensure(const struct tun_pool *p) __attribute__((warn_unused_result
 
 /*
  * Attaches to the existing persistent device name (IFF_TUN | IFF_NO_PI) and
- * returns a non-blocking, close-on-exec fd, or -1 with errno set.
+ * returns a non-blocking, close-on-exec fd, or -1 with errno set. With
+ * offload, and where the kernel has them, the fd speaks virtio-net headers
+ * (IFF_VNET_HDR) and the device takes TCP and UDP super-packets; *got
+ * says what it took (gso.h's GSO_TUN_* bits; 0 without offload).
  */
-int tun_open(const char *name);
+int tun_open(const char *name, bool offload, unsigned *got);
+/* What *got says, for the start-up line. */
+const char *tun_offload_name(unsigned offload);
 
 /* ---- Conntrack and the firewall's counters ---- */
 
@@ -174,9 +179,9 @@ void tun_priv_close(int fd);
 /*
  * Creates a non-persistent TUN device called name (IFF_TUN | IFF_NO_PI);
  * returns its non-blocking fd, or -1 with errno set. It disappears when the
- * fd is closed.
+ * fd is closed. offload and *got as for tun_open.
  */
-int tun_create(const char *name);
+int tun_create(const char *name, bool offload, unsigned *got);
 
 /* Sets addr/prefix (host order), the MTU and brings the link up. */
 int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu)

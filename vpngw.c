@@ -91,6 +91,7 @@ struct config {
 	uint64_t client_rate;        /* bit/s each way per client, 0: no limit */
 	unsigned gateway_id;         /* in every session token it issues */
 	bool seccomp;
+	bool offload;                /* super-packets: TUN offloads, vpngw-gso */
 	bool dry_run;
 };
 
@@ -143,7 +144,7 @@ enum slot_state {
 
 struct slot {
 	unsigned index;
-	int tun_fd;
+	struct link_tun tun;
 	char name[TUN_NAME_MAX];
 	uint32_t net;                /* host order */
 	enum slot_state state;
@@ -184,7 +185,7 @@ struct gw {
 	struct metrics_srv *metrics; /* --metrics, NULL without */
 	uint64_t started, start_time_s; /* link_now() and Unix time at the start */
 	struct pollfd *pfd;
-	uint8_t scratch[LINK_PKT_MAX]; /* packets read only to be dropped */
+	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 };
 
 static volatile sig_atomic_t got_term, got_usr1, got_hup;
@@ -662,14 +663,16 @@ static void handshake_done(struct gw *g, struct conn *c)
 		return;
 	}
 	c->v1 = r->proto_v1;
+	bool gso = c->v1 && r->ext_gso && g->cfg->offload;
 	size_t n = ws_resp_101(buf, sizeof buf, r->key.p, r->key.len,
-			       c->v1 ? WS_PROTO_V1 : NULL);
+			       c->v1 ? WS_PROTO_V1 : NULL, gso ? WS_EXT_GSO : NULL);
 	if (link_send_head(&c->l, buf, n) < 0) {
 		http_refuse(g, c, 503);
 		return;
 	}
 	link_open(&c->l, g->cfg->max_msg, g->now);
 	link_keepalive(&c->l, g->cfg->keepalive_s);
+	link_gso(&c->l, gso);
 
 	struct slot *s = conn_take_slot(g, c, r);
 	if (!s) {
@@ -708,18 +711,23 @@ static void http_input(struct gw *g, struct conn *c, const struct link_msg *m)
 		http_refuse(g, c, st);
 }
 
-/* One packet from the client: validate, filter, NAT, one TUN write. */
-static void packet_up(struct gw *g, struct slot *s, uint8_t *p, size_t len)
+/* One packet from the client (or a super-packet): validate, filter, NAT,
+ * one TUN write. */
+static void packet_up(struct gw *g, struct conn *c, uint8_t *p, size_t len)
 {
-	enum drop d = nat_check(p, len);
+	struct slot *s = c->slot;
+	size_t size;
+	enum drop d = link_unwrap(&c->l, &p, &len, &size);
 
+	if (d == DROP_NONE)
+		d = nat_check(p, len);
 	if (d == DROP_NONE)
 		d = nat_out(&s->nat, &g->cfg->acl, p, len);
 	if (d == DROP_NONE && g->cfg->client_rate &&
 	    !limit_take(&s->up.b, &s->up.r, (uint64_t)len * 8, g->now))
 		d = DROP_RATE;
 	if (d == DROP_NONE) {
-		link_tun_write(s->tun_fd, p, len, &g->st, &g->st.up);
+		link_tun_write(&s->tun, p, len, size, g->scratch, &g->st, &g->st.up);
 		return;
 	}
 	g->st.drops[d]++;
@@ -752,7 +760,7 @@ static void conn_input(struct gw *g, struct conn *c)
 			break;
 		case LINK_EV_BINARY:
 			if (c->slot)
-				packet_up(g, c->slot, m.data, m.len);
+				packet_up(g, c, m.data, m.len);
 			break;
 		case LINK_EV_CLOSE:
 			peer_closed(g, c, &m);
@@ -897,7 +905,7 @@ static void tun_readable(struct gw *g, struct slot *s)
 {
 	struct link *l = s->conn ? &s->conn->l : NULL;
 
-	if (link_tun_drain(l, s->tun_fd, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
+	if (link_tun_drain(l, &s->tun, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
 			   &g->st.down, g->scratch, TUN_BUDGET,
 			   g->cfg->client_rate ? &s->down : NULL, g->now) < 0)
 		log_warn("%s: read", s->name);
@@ -1013,7 +1021,7 @@ static nfds_t poll_set(struct gw *g, bool *busy)
 
 	g->pfd[n++] = (struct pollfd){ .fd = got_term ? -1 : g->listen_fd, .events = POLLIN };
 	for (unsigned i = 0; i < g->n_slots; i++)
-		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun_fd, .events = POLLIN };
+		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun.fd, .events = POLLIN };
 	g->pfd[n++] = (struct pollfd){ .fd = g->priv_fd, .events = POLLIN };
 	metrics_poll_set(g->metrics, g->pfd + n);
 	n += METRICS_PFDS;
@@ -1248,14 +1256,15 @@ static int open_slots(struct gw *g)
 	for (unsigned i = 0; i < p->n; i++) {
 		struct slot *s = &g->slots[i];
 		s->index = i;
-		s->tun_fd = -1;
+		s->tun.fd = -1;
+		s->tun.name = s->name;
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
 		limit_rate_init(&s->up.r, g->cfg->client_rate, limit_burst_bits(g->cfg->client_rate));
 		s->down.r = s->up.r;
-		s->tun_fd = tun_open(s->name);
-		if (s->tun_fd < 0) {
+		s->tun.fd = tun_open(s->name, g->cfg->offload, &s->tun.offload);
+		if (s->tun.fd < 0) {
 			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
 			return -1;
 		}
@@ -1316,8 +1325,8 @@ static void gw_free(struct gw *g)
 	while (g->n_live)
 		conn_close(g, g->live[g->n_live - 1], "shutdown");
 	for (unsigned i = 0; g->slots && i < g->n_slots; i++)
-		if (g->slots[i].tun_fd >= 0)
-			close(g->slots[i].tun_fd);
+		if (g->slots[i].tun.fd >= 0)
+			close(g->slots[i].tun.fd);
 	free(g->slots);
 	free(g->by_id);
 	free(g->live);
@@ -1409,9 +1418,10 @@ static int serve(struct config *cfg)
 			 g->auth.n == 1 ? "" : "s");
 	else
 		log_warnx("no --token-file: anyone who can reach %s may connect", cfg->listen);
-	log_info("listening on %s%s, %u slots %s0..%u, seccomp filter %s", cfg->listen,
-		 g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name, cfg->pool.n - 1,
-		 cfg->seccomp ? "on" : "off (--no-seccomp)");
+	log_info("listening on %s%s, %u slots %s0..%u, seccomp filter %s, offloads %s",
+		 cfg->listen, g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name,
+		 cfg->pool.n - 1, cfg->seccomp ? "on" : "off (--no-seccomp)",
+		 cfg->offload ? tun_offload_name(g->slots[0].tun.offload) : "off (--no-offload)");
 	if (g->metrics)
 		log_info("metrics on http://%s/metrics", cfg->metrics);
 	g->started = link_now();
@@ -1489,6 +1499,7 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->client_rate = given(a->client_rate, 0);
 	cfg->gateway_id = (unsigned)given(a->gateway_id, 0);
 	cfg->seccomp = !a->no_seccomp;
+	cfg->offload = !a->no_offload;
 	cfg->dry_run = a->dry_run;
 	for (unsigned i = 0; i < a->open_ports.n; i++)
 		if (tun_pool_open_port(&cfg->pool, a->open_ports.v[i]) < 0) {

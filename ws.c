@@ -512,6 +512,8 @@ static bool req_header(struct ws_req *r, struct ws_str n, struct ws_str v,
 		*seen |= VERSION;
 	} else if (eqi(n.p, n.len, "Sec-WebSocket-Protocol")) {
 		r->proto_v1 |= list_has(v, WS_PROTO_V1, false);
+	} else if (eqi(n.p, n.len, "Sec-WebSocket-Extensions")) {
+		r->ext_gso |= list_has(v, WS_EXT_GSO, false);
 	} else if (eqi(n.p, n.len, "Authorization")) {
 		if (*seen & AUTH)
 			return false;
@@ -649,12 +651,13 @@ static bool safe(const char *s)
 	return true;
 }
 
-size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const char *proto)
+size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const char *proto,
+		   const char *ext)
 {
 	struct out o = { out, cap, 0, false };
 	char acc[WS_ACCEPT_LEN + 1];
 
-	if (proto && !safe(proto))
+	if ((proto && !safe(proto)) || (ext && !safe(ext)))
 		return 0;
 	ws_accept_key(acc, key, key_len);
 	out_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
@@ -665,6 +668,10 @@ size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const
 	if (proto) {
 		out_str(&o, "\r\nSec-WebSocket-Protocol: ");
 		out_str(&o, proto);
+	}
+	if (ext) {
+		out_str(&o, "\r\nSec-WebSocket-Extensions: ");
+		out_str(&o, ext);
 	}
 	out_str(&o, "\r\n\r\n");
 	return out_done(&o);
@@ -779,6 +786,25 @@ static bool parse_status_line(struct ws_resp *r, struct ws_str l)
 	return r->status >= 100;
 }
 
+/* The extensions a server accepted: ours, and whether any other. */
+static void ext_list(struct ws_resp *r, struct ws_str v)
+{
+	size_t i = 0;
+
+	while (i <= v.len) {
+		size_t j = i;
+
+		while (j < v.len && v.p[j] != ',')
+			j++;
+		struct ws_str e = trim(v.p + i, j - i);
+		if (eq(e.p, e.len, WS_EXT_GSO))
+			r->ext_gso = true;
+		else if (e.len)
+			r->ext_other = true;
+		i = j + 1;
+	}
+}
+
 int ws_resp_feed(struct ws_resp *r, const uint8_t *in, size_t len, size_t *used)
 {
 	int rc = head_feed(r->buf, &r->len, &r->scan, in, len, used);
@@ -801,6 +827,8 @@ int ws_resp_feed(struct ws_resp *r, const uint8_t *in, size_t len, size_t *used)
 			r->accept = v;
 		else if (eqi(n.p, n.len, "Sec-WebSocket-Protocol"))
 			r->proto = v;
+		else if (eqi(n.p, n.len, "Sec-WebSocket-Extensions"))
+			ext_list(r, v);
 	}
 	return WS_REQ_DONE;
 }

@@ -20,6 +20,7 @@
 #define WS_KEY_LEN      24    /* base64 of 16 bytes (§4.1) */
 #define WS_ACCEPT_LEN   28    /* base64 of a SHA-1 (§4.2.2) */
 #define WS_PROTO_V1     "vpngw.v1"
+#define WS_EXT_GSO      "vpngw-gso" /* super-packet messages (gso.h) */
 #define WS_XFF_LINES    8     /* X-Forwarded-For lines kept: the last ones */
 
 /* Opcodes (§5.2). */
@@ -80,6 +81,7 @@ struct ws_req {
 	bool upgrade_ws;       /* Upgrade: lists "websocket" */
 	bool conn_upgrade;     /* Connection: lists "upgrade" */
 	bool proto_v1;         /* Sec-WebSocket-Protocol: lists vpngw.v1 */
+	bool ext_gso;          /* Sec-WebSocket-Extensions: lists vpngw-gso */
 	int version;           /* Sec-WebSocket-Version, -1 if absent/bad */
 	struct ws_str target;  /* request-target as sent, with the query */
 	struct ws_str path;    /* target without the query */
@@ -143,9 +145,11 @@ void ws_accept_key(char out[static WS_ACCEPT_LEN + 1], const char *key, size_t k
 
 /*
  * Writes the 101 response into out (capacity cap). proto, if not NULL, is the
- * selected subprotocol. Returns the length, or 0 if it does not fit.
+ * selected subprotocol; ext, if not NULL, the accepted extensions (§9.1).
+ * Returns the length, or 0 if it does not fit.
  */
-size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const char *proto);
+size_t ws_resp_101(char *out, size_t cap, const char *key, size_t key_len, const char *proto,
+                   const char *ext);
 
 /*
  * Writes a complete error response for status (400, 401, 404, 426, 431, 503)
@@ -174,6 +178,8 @@ struct ws_resp {
 	bool upgrade_ws, conn_upgrade;
 	struct ws_str accept;  /* Sec-WebSocket-Accept */
 	struct ws_str proto;   /* Sec-WebSocket-Protocol */
+	bool ext_gso;          /* Sec-WebSocket-Extensions lists vpngw-gso */
+	bool ext_other;        /* ... and another one (the client must fail, §9.1) */
 };
 
 void ws_resp_init(struct ws_resp *r);

@@ -742,7 +742,7 @@ static void handshake_roundtrip(void)
 	CHECK(str_is(req_a.session, "abc"));
 	CHECK(str_is(req_a.host, "gw.example"));
 
-	n = ws_resp_101(resp, sizeof resp, req_a.key.p, req_a.key.len, WS_PROTO_V1);
+	n = ws_resp_101(resp, sizeof resp, req_a.key.p, req_a.key.len, WS_PROTO_V1, NULL);
 	CHECK(n > 0);
 	CHECK(resp_parse(resp, n, &used) == WS_REQ_DONE && used == n);
 	CHECK(resp_a.status == 101 && resp_a.upgrade_ws && resp_a.conn_upgrade);
@@ -751,11 +751,11 @@ static void handshake_roundtrip(void)
 	CHECK(str_is(resp_a.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 	CHECK(str_is(resp_a.proto, WS_PROTO_V1));
 
-	n = ws_resp_101(resp, sizeof resp, KEY, strlen(KEY), NULL);
+	n = ws_resp_101(resp, sizeof resp, KEY, strlen(KEY), NULL, NULL);
 	CHECK(n > 0 && resp_parse(resp, n, NULL) == WS_REQ_DONE);
 	CHECK(str_is(resp_a.proto, NULL));
-	CHECK(ws_resp_101(resp, n - 1, KEY, strlen(KEY), NULL) == 0);
-	CHECK(ws_resp_101(resp, n, KEY, strlen(KEY), NULL) == n);
+	CHECK(ws_resp_101(resp, n - 1, KEY, strlen(KEY), NULL, NULL) == 0);
+	CHECK(ws_resp_101(resp, n, KEY, strlen(KEY), NULL, NULL) == n);
 
 	/* Nothing that could split a line goes out. */
 	CHECK(ws_client_request(req, sizeof req, "h\r\nX: y", "/", KEY, NULL, NULL) == 0);

@@ -147,7 +147,7 @@ static void fuzz_req(const uint8_t *in, size_t len, size_t cut)
 	assert(st == ws_req_status(&rc, "/vpn"));
 	st = ws_req_status(&ra, NULL);
 	if (st == 101) {
-		size_t n = ws_resp_101(out, sizeof out, ra.key.p, ra.key.len, WS_PROTO_V1);
+		size_t n = ws_resp_101(out, sizeof out, ra.key.p, ra.key.len, WS_PROTO_V1, NULL);
 
 		assert(n > 0 && n <= sizeof out);
 	} else {
