@@ -14,7 +14,7 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wall -Wextra -Werror -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
 XLDFLAGS := -static -Wl,--gc-sections
-SRC := vpngw.c cli.c client.c link.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c gso.c tun.c \
+SRC := vpngw.c cli.c client.c link.c txq.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c gso.c tun.c \
 	netlink.c seccomp.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
 SRC += tls.c compat.c

@@ -457,7 +457,7 @@ WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, 
 static void conn_free(struct client *c)
 {
 	if (c->st >= C_HTTP) {
-		c->stat.drops[DROP_LINK_DOWN] += c->l.q.count;
+		c->stat.drops[DROP_LINK_DOWN] += txq_records(&c->l.q);
 		link_free(&c->l);
 	}
 	if (c->fd >= 0)
@@ -631,9 +631,7 @@ static void link_connected(struct client *c)
 {
 	const struct ws_url *u = &c->urls[c->tg[c->cur].url].w;
 	struct tls_conn *tls = NULL;
-	int one = 1;
 
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (u->tls && !(tls = tls_conn_client(u->host, c->o.ca, c->o.pin, c->o.insecure))) {
 		link_down(c, F_FATAL, "TLS setup failed");
 		return;
@@ -922,7 +920,7 @@ static void timers(struct client *c)
 	switch (link_tick(&c->l, c->now)) {
 	case LINK_TICK_SILENT:
 		/* The gateway cannot answer a close: one try to send it, and on. */
-		(void)link_flush(&c->l, c->now);
+		(void)link_flush(&c->l, c->now, &c->stat);
 		link_down(c, F_TRANSIENT, "%s", link_why(&c->l));
 		break;
 	case LINK_TICK_DEAD:
@@ -986,17 +984,15 @@ static void loop(struct client *c)
 			timers(c);
 			next_tick = c->now + TICK_MS;
 		}
-		if (c->exit_code < 0 && c->st >= C_HTTP && link_flush(&c->l, c->now) < 0)
+		if (c->exit_code < 0 && c->st >= C_HTTP && link_flush(&c->l, c->now, &c->stat) < 0)
 			link_gone(c);
 		if (c->exit_code >= 0)
 			break;
 
-		/* The TUN is read while the queue has room (the kernel's queue
-		 * holds or drops the rest), and while down, to drop and count. */
+		/* The TUN is always read: into the queue, or dropped and
+		 * counted (link_tun_drain). */
 		bool linked = c->st >= C_HTTP;
 		pfd[0] = (struct pollfd){ .fd = c->tun.fd, .events = POLLIN };
-		if (c->st == C_OPEN && link_tx_full(&c->l, link_tun_read_max(&c->tun, c->mtu)))
-			pfd[0].fd = -1;
 		pfd[1] = (struct pollfd){ .fd = c->st == C_IDLE ? -1 : c->fd,
 			.events = c->st == C_CONNECT ? POLLOUT : linked ? link_events(&c->l) : 0 };
 		uint64_t wait = TICK_MS;

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -30,9 +32,9 @@
 #include "link.h"
 #include "log.h"
 #include "tls.h"
+#include "txq.h"
 
 #define CLOSE_RESERVE  8      /* ctrl room kept for a masked close frame */
-#define IOV_MAX_LINK   (LINK_TXQ_RECS + 2)
 #define TLS_ROUNDS     8      /* socket reads per link_read while in TLS */
 
 /* ==== Small helpers ==== */
@@ -73,6 +75,20 @@ static uint32_t rnd32(struct link *l)
 
 /* ==== Life ==== */
 
+/*
+ * Frames leave as soon as they are queued (no Nagle), and the kernel holds
+ * at most LINK_NOTSENT bytes not yet sent: the rest waits in the send
+ * queue, where a packet of a sparse flow can still go first (SPEC: an SSH
+ * keystroke must not wait behind a download).
+ */
+static void set_socket(int fd)
+{
+	int one = 1, lowat = LINK_NOTSENT;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+}
+
 void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
 	       struct tls_server *tls_srv, uint64_t now)
 {
@@ -84,6 +100,8 @@ void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
 	l->tls_srv = tls_srv;
 	l->tls_hs = tls ? LINK_TLS_PENDING : LINK_TLS_NONE;
 	l->last_rx = l->last_ping = now;
+	txq_init(&l->q);
+	set_socket(fd);
 	if (client && getrandom(&l->rng, sizeof l->rng, 0) != sizeof l->rng)
 		l->rng = now ^ (uint64_t)(uintptr_t)l;
 	l->rng |= 1;
@@ -94,15 +112,12 @@ void link_free(struct link *l)
 	/* Heads carry session tokens, TLS buffers plaintext: wipe them. */
 	if (l->in)
 		explicit_bzero(l->in, l->in_max);
-	if (l->q.buf)
-		explicit_bzero(l->q.buf, l->q.used_max);
 	free(l->in);
 	free(l->frag);
-	free(l->q.buf);
+	txq_free(&l->q);
 	if (l->tls)
 		tls_conn_free(l->tls);
-	explicit_bzero(l->ctrl, sizeof l->ctrl);
-	l->in = l->frag = l->q.buf = NULL;
+	l->in = l->frag = NULL;
 	l->tls = NULL;
 	l->st = LINK_DEAD;
 }
@@ -137,51 +152,7 @@ const char *link_why(const struct link *l)
 	return l->why;
 }
 
-/* ==== The send queue ==== */
-
-static uint32_t rec_end(const struct link_txq *q, unsigned i)
-{
-	unsigned k = (q->head + i) % LINK_TXQ_RECS;
-
-	return q->off[k] + q->len[k];
-}
-
-/*
- * Finds need contiguous bytes after the newest record, or at the start of
- * the ring once the end is too short (a record never wraps). Returns the
- * offset, or -1 when they are not free.
- */
-static long reserve(struct link_txq *q, size_t need)
-{
-	size_t first, end;
-
-	if (need > LINK_TXQ_BYTES || q->count == LINK_TXQ_RECS)
-		return -1;
-	if (!q->buf && !(q->buf = malloc(LINK_TXQ_BYTES)))
-		return -1;
-	if (q->count == 0)
-		return 0;
-	first = q->off[q->head];
-	end = rec_end(q, q->count - 1);
-	if (end > first) {
-		if (LINK_TXQ_BYTES - end >= need)
-			return (long)end;
-		return first >= need ? 0 : -1;
-	}
-	return first - end >= need ? (long)end : -1;
-}
-
-static void push(struct link_txq *q, size_t off, size_t len, bool ordered)
-{
-	unsigned k = (q->head + q->count) % LINK_TXQ_RECS;
-
-	q->off[k] = (uint32_t)off;
-	q->len[k] = (uint32_t)len;
-	q->ordered[k] = ordered;
-	q->count++;
-	if (off + len > q->used_max)
-		q->used_max = off + len;
-}
+/* ==== The send queue (txq.c) ==== */
 
 /*
  * Writes the frame header for a payload of len bytes at p into the bytes
@@ -201,18 +172,36 @@ static size_t frame_hdr(struct link *l, uint8_t *p, enum ws_op op, size_t len)
 	return ws_hdr_put_masked(p - h - 4, op, len, mask, p);
 }
 
+/* Where a message of up to max bytes goes in a lane, with room for its
+ * frame header in front; NULL when the lane is full. */
+static uint8_t *tx_room(struct link *l, bool fast, size_t max)
+{
+	uint8_t *r = txq_room(&l->q, fast, LINK_HDR_MAX + max);
+
+	return r ? r + LINK_HDR_MAX : NULL;
+}
+
+/* Queues the message msg[0..len), in the room tx_room gave, framed. */
+static void tx_commit(struct link *l, bool fast, uint8_t *msg, size_t len, enum ws_op op,
+		      uint8_t flow, uint64_t now)
+{
+	size_t h = frame_hdr(l, msg, op, len);
+
+	txq_push(&l->q, fast, msg - h, h + len, false, flow, now);
+}
+
 /* Copies one record in: a head (ordered, no frame) or a whole message. */
 static int enqueue(struct link *l, const void *p, size_t len, bool head, enum ws_op op)
 {
-	long off = reserve(&l->q, LINK_HDR_MAX + len);
-	uint8_t *dst;
+	uint8_t *dst = tx_room(l, false, len);
 
-	if (off < 0)
+	if (!dst)
 		return -1;
-	dst = l->q.buf + off + LINK_HDR_MAX;
 	memcpy(dst, p, len);
-	size_t h = head ? 0 : frame_hdr(l, dst, op, len);
-	push(&l->q, (size_t)off + LINK_HDR_MAX - h, h + len, head);
+	if (head)
+		txq_push(&l->q, false, dst, len, true, TXQ_FLOW_NONE, 0);
+	else
+		tx_commit(l, false, dst, len, op, TXQ_FLOW_NONE, 0);
 	return 0;
 }
 
@@ -230,53 +219,9 @@ int link_send_text(struct link *l, const void *p, size_t len)
 	return enqueue(l, p, len, false, WS_OP_TEXT);
 }
 
-uint8_t *link_tx_room(struct link *l, size_t max)
-{
-	long off;
-
-	if (l->st != LINK_OPEN || max > LINK_SCRATCH)
-		return NULL;
-	off = reserve(&l->q, LINK_HDR_MAX + max);
-	if (off < 0)
-		return NULL;
-	l->q.room = (size_t)off;
-	return l->q.buf + off + LINK_HDR_MAX;
-}
-
-bool link_tx_full(struct link *l, size_t max)
-{
-	return l->st == LINK_OPEN && reserve(&l->q, LINK_HDR_MAX + max) < 0;
-}
-
-void link_tx_commit(struct link *l, size_t skip, size_t len)
-{
-	size_t at = l->q.room + LINK_HDR_MAX + skip;
-	size_t h = frame_hdr(l, l->q.buf + at, WS_OP_BINARY, len);
-
-	push(&l->q, at - h, h + len, false);
-}
-
 void link_gso(struct link *l, bool on)
 {
 	l->gso = on;
-}
-
-/* Records that must leave before control frames: a half-written one, then
- * HTTP heads. */
-static unsigned leading(const struct link_txq *q)
-{
-	unsigned n = 0;
-
-	while (n < q->count &&
-	       ((n == 0 && q->head_sent) || q->ordered[(q->head + n) % LINK_TXQ_RECS]))
-		n++;
-	return n;
-}
-
-/* Forgets the data records not yet begun (a close frame is coming). */
-static void drop_unsent(struct link_txq *q)
-{
-	q->count = leading(q);
 }
 
 /* A control frame, masked for a client; a full buffer loses it, except a
@@ -284,17 +229,14 @@ static void drop_unsent(struct link_txq *q)
 static void ctrl_frame(struct link *l, enum ws_op op, const uint8_t *p, size_t len)
 {
 	uint8_t f[LINK_HDR_MAX + WS_CTRL_MAX];
-	size_t reserve_ = op == WS_OP_CLOSE ? 0 : CLOSE_RESERVE;
 	size_t h;
 
 	if (len > WS_CTRL_MAX)
 		return;
 	memcpy(f + LINK_HDR_MAX, p, len);
 	h = frame_hdr(l, f + LINK_HDR_MAX, op, len);
-	if (h + len + reserve_ > LINK_CTRL_CAP - l->ctrl_len)
-		return;
-	memcpy(l->ctrl + l->ctrl_len, f + LINK_HDR_MAX - h, h + len);
-	l->ctrl_len += h + len;
+	(void)txq_ctrl(&l->q, f + LINK_HDR_MAX - h, h + len,
+		       op == WS_OP_CLOSE ? 0 : CLOSE_RESERVE);
 }
 
 static void close_frame(struct link *l, uint16_t code)
@@ -307,71 +249,6 @@ static void close_frame(struct link *l, uint16_t code)
 }
 
 /* ==== Writing ==== */
-
-/*
- * The bytes waiting, in the order they must leave: the leading records,
- * the control frames, the other records. Returns how many iovecs.
- */
-static int pieces(const struct link *l, struct iovec *iov)
-{
-	const struct link_txq *q = &l->q;
-	unsigned lead = leading(q);
-	int n = 0;
-
-	for (unsigned i = 0; i < q->count; i++) {
-		unsigned k = (q->head + i) % LINK_TXQ_RECS;
-		size_t skip = i == 0 ? q->head_sent : 0;
-
-		if (i == lead && l->ctrl_len)
-			iov[n++] = (struct iovec){ (void *)l->ctrl, l->ctrl_len };
-		iov[n++] = (struct iovec){ q->buf + q->off[k] + skip, q->len[k] - skip };
-	}
-	if (lead == q->count && l->ctrl_len)
-		iov[n++] = (struct iovec){ (void *)l->ctrl, l->ctrl_len };
-	return n;
-}
-
-/* Takes up to *n written bytes off the head record; true when it is gone. */
-static bool take(struct link_txq *q, size_t *n)
-{
-	size_t rest = q->len[q->head] - q->head_sent;
-	size_t k = *n < rest ? *n : rest;
-
-	q->head_sent += k;
-	*n -= k;
-	if (q->head_sent < q->len[q->head])
-		return false;
-	q->head = (q->head + 1) % LINK_TXQ_RECS;
-	q->count--;
-	q->head_sent = 0;
-	return true;
-}
-
-/* Drops n written bytes, in the order pieces() offered them. */
-static void consume(struct link *l, size_t n)
-{
-	struct link_txq *q = &l->q;
-	unsigned lead = leading(q);
-
-	while (lead-- && n)
-		if (!take(q, &n))
-			return;
-	if (l->ctrl_len) {
-		size_t k = n < l->ctrl_len ? n : l->ctrl_len;
-		memmove(l->ctrl, l->ctrl + k, l->ctrl_len - k);
-		l->ctrl_len -= k;
-		n -= k;
-		if (l->ctrl_len)
-			return;
-	}
-	while (n && q->count && take(q, &n))
-		;
-}
-
-static bool pending(const struct link *l)
-{
-	return l->q.count || l->ctrl_len;
-}
 
 /* Writes the TLS engine's records. 0 when none is left, 1 when the socket
  * is full, -1 when the link died. */
@@ -423,14 +300,14 @@ static size_t tls_take(struct link *l, const struct iovec *iov, int n)
 
 static int write_pending(struct link *l)
 {
-	struct iovec iov[IOV_MAX_LINK];
-	int n = pending(l) ? pieces(l, iov) : 0;
+	struct iovec iov[TXQ_IOV];
+	int n = txq_pieces(&l->q, iov);
 
 	if (l->tls) {
 		if (n && tls_closed(l->tls))
 			return fail(l, "TLS: %s", tls_error(l->tls));
 		size_t taken = n ? tls_take(l, iov, n) : 0;
-		consume(l, taken);
+		txq_consume(&l->q, taken);
 		if (l->st == LINK_DEAD || send_records(l) < 0)
 			return -1;
 		return 0;
@@ -446,14 +323,14 @@ static int write_pending(struct link *l)
 		return 0;
 	if (w < 0)
 		return fail(l, "write: %s", strerror(errno));
-	consume(l, (size_t)w);
+	txq_consume(&l->q, (size_t)w);
 	return 0;
 }
 
 /* FLUSH: once every byte is out (and TLS's close_notify), shut our side. */
 static void flush_step(struct link *l, uint64_t now)
 {
-	if (pending(l))
+	if (txq_pending(&l->q))
 		return;
 	if (l->tls) {
 		size_t len;
@@ -467,12 +344,13 @@ static void flush_step(struct link *l, uint64_t now)
 	l->deadline = now + LINK_CLOSE_MS;
 }
 
-int link_flush(struct link *l, uint64_t now)
+int link_flush(struct link *l, uint64_t now, struct link_stats *st)
 {
 	if (l->st == LINK_DEAD)
 		return -1;
 	if (l->st == LINK_DRAIN)
 		return 0;
+	st->drops[DROP_DELAY] += txq_codel(&l->q, now);
 	if (write_pending(l) < 0)
 		return -1;
 	if (l->st == LINK_FLUSH)
@@ -624,7 +502,7 @@ void link_consume(struct link *l, size_t n)
 /* The peer broke the protocol or closed: answer, and send nothing more. */
 static void peer_done(struct link *l, uint16_t code)
 {
-	drop_unsent(&l->q);
+	txq_drop_unsent(&l->q);
 	close_frame(l, code);
 	l->st = LINK_FLUSH;
 	l->in_off = l->in_len;
@@ -709,7 +587,7 @@ void link_close(struct link *l, uint16_t code, uint64_t now)
 	}
 	if (l->st != LINK_OPEN)
 		return;
-	drop_unsent(&l->q);
+	txq_drop_unsent(&l->q);
 	close_frame(l, code);
 	l->st = LINK_CLOSING;
 	l->deadline = now + LINK_CLOSE_MS;
@@ -766,10 +644,10 @@ static bool wants_write(struct link *l)
 	size_t len;
 
 	if (!l->tls)
-		return pending(l);
+		return txq_pending(&l->q);
 	if (tls_tx_buf(l->tls, &len))
 		return true;
-	return pending(l) && tls_app_tx(l->tls, &len);
+	return txq_pending(&l->q) && tls_app_tx(l->tls, &len);
 }
 
 short link_events(struct link *l)
@@ -795,7 +673,8 @@ bool link_busy(struct link *l)
 
 /* ==== The TUN side, counters, clock, signals ==== */
 
-size_t link_tun_read_max(const struct link_tun *t, size_t max)
+/* How many bytes one read from t may bring. */
+static size_t read_max(const struct link_tun *t, size_t max)
 {
 	if (t->offload & (GSO_TUN_TSO | GSO_TUN_USO) || max > LINK_PKT_MAX)
 		max = LINK_PKT_MAX;
@@ -841,7 +720,8 @@ static enum drop from_tun(const struct link_tun *t, uint8_t *b, size_t n, size_t
  * that find the queue full are dropped.
  */
 static void queue_super(struct link *l, uint8_t *p, size_t len, size_t skip, size_t size,
-			uint8_t *scratch, struct link_stats *st, struct link_count *dir)
+			uint8_t *scratch, struct link_stats *st, struct link_count *dir,
+			uint8_t flow, uint64_t now)
 {
 	struct gso_seg s;
 	size_t bytes, k;
@@ -850,16 +730,16 @@ static void queue_super(struct link *l, uint8_t *p, size_t len, size_t skip, siz
 
 	if (l->gso && skip >= GSO_WIRE_LEN && GSO_WIRE_LEN + len <= WS_MSG_MAX) {
 		gso_wire_put(p - GSO_WIRE_LEN, size);
-		link_tx_commit(l, skip - GSO_WIRE_LEN, GSO_WIRE_LEN + len);
+		tx_commit(l, false, p - GSO_WIRE_LEN, GSO_WIRE_LEN + len, WS_OP_BINARY, flow, now);
 		dir->packets += n;
 		dir->bytes += bytes;
 		return;
 	}
 	memcpy(scratch, p, len);
 	n = gso_seg_init(&s, scratch, len, size);
-	while (n && (room = link_tx_room(l, gso_seg_max(&s))) &&
+	while (n && (room = tx_room(l, false, gso_seg_max(&s))) &&
 	       (k = gso_seg_next(&s, room, gso_seg_max(&s)))) {
-		link_tx_commit(l, 0, k);
+		tx_commit(l, false, room, k, WS_OP_BINARY, flow, now);
 		dir->packets++;
 		dir->bytes += k;
 		n--;
@@ -867,22 +747,43 @@ static void queue_super(struct link *l, uint8_t *p, size_t len, size_t skip, siz
 	st->drops[DROP_QUEUE_FULL] += n;
 }
 
+/*
+ * One packet p[0..len) queued: in the fast lane when it is small and its
+ * flow has nothing queued (a copy, of a small packet), else where it lies
+ * when that is the bulk lane's room (in_room). Returns false when it found
+ * no place (the queue is full).
+ */
+static bool queue_one(struct link *l, uint8_t *p, size_t len, bool in_room, uint8_t flow,
+		      uint64_t now)
+{
+	uint8_t *f;
+
+	if (len <= TXQ_FAST_MAX - LINK_HDR_MAX && txq_sparse(&l->q, flow) &&
+	    (f = tx_room(l, true, len))) {
+		memcpy(f, p, len);
+		tx_commit(l, true, f, len, WS_OP_BINARY, flow, now);
+		return true;
+	}
+	if (!in_room)
+		return false;
+	tx_commit(l, false, p, len, WS_OP_BINARY, flow, now);
+	return true;
+}
+
 int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
 		   unsigned budget, struct link_rate *rate, uint64_t now)
 {
-	size_t want = link_tun_read_max(t, max);
+	size_t want = read_max(t, max);
 
 	for (unsigned i = 0; i < budget; i++) {
 		bool open = l && l->st == LINK_OPEN;
-		uint8_t *room = open ? link_tx_room(l, want) : NULL;
+		uint8_t *room = open ? tx_room(l, false, want) : NULL;
 		uint8_t *b = room ? room : scratch, *p;
-		size_t skip, size, len;
-		enum drop d;
-
-		if (open && !room && !nat)
-			return 0;   /* a client leaves the rest in the kernel's queue */
 		ssize_t r = read(t->fd, b, want);
+		size_t skip, size, len;
+		uint8_t flow = 0;
+		enum drop d;
 
 		if (r < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
@@ -895,7 +796,7 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 			d = DROP_IPV6;
 		else if (!open)
 			d = idle;
-		else if (!room)
+		else if (!room && size)
 			d = DROP_QUEUE_FULL;
 		else if (nat)
 			d = nat_in(nat, p, len);
@@ -903,19 +804,22 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 			d = DROP_MALFORMED;
 		if (d == DROP_NONE && rate && !limit_take(&rate->b, &rate->r, (uint64_t)len * 8, now))
 			d = DROP_RATE;
+		if (d == DROP_NONE) {
+			flow = (uint8_t)(nat_flow(p, len) % TXQ_FLOWS);
+			if (size)
+				queue_super(l, p, len, skip, size, scratch, st, dir, flow, now);
+			else if (!queue_one(l, p, len, room != NULL, flow, now))
+				d = DROP_QUEUE_FULL;
+			else {
+				dir->packets++;
+				dir->bytes += len;
+			}
+		}
 		if (d != DROP_NONE) {
 			st->drops[d]++;
 			if (log_verbosity >= LOG_DEBUG)
 				log_debug("tun: drop %s (%zu bytes)", drop_name(d), len);
-			continue;
 		}
-		if (size) {
-			queue_super(l, p, len, skip, size, scratch, st, dir);
-			continue;
-		}
-		link_tx_commit(l, skip, len);
-		dir->packets++;
-		dir->bytes += len;
 	}
 	return 0;
 }

@@ -25,19 +25,19 @@
 #include "limit.h"
 #include "gso.h"
 #include "nat.h"
+#include "txq.h"
 #include "ws.h"
 
 #define LINK_PKT_MAX    65535             /* largest packet, and message */
 #define LINK_HDR_MAX    WS_HDR_MAX        /* room kept in front of a packet */
 #define LINK_IN_CAP     (2 * 65536)       /* socket bytes held for parsing */
-#define LINK_TXQ_BYTES  (512 * 1024)      /* frames waiting; then tail drop */
-#define LINK_TXQ_RECS   256
 #define LINK_SCRATCH    (GSO_VNET_LEN + LINK_PKT_MAX)  /* a loop's spare packet */
-#define LINK_CTRL_CAP   256               /* pings, pongs and a close */
+#define LINK_NOTSENT    (128 * 1024)      /* unsent bytes the kernel holds */
 #define LINK_CLOSE_MS   2000              /* each closing step's deadline */
 
 struct tls_conn;
 struct tls_server;
+struct link_stats;
 
 /*
  * The close sequence, one for both ends. Whoever starts it, a close frame
@@ -96,18 +96,6 @@ struct link_msg {
 	bool error;
 };
 
-/* Frames waiting for the socket: contiguous records in one byte ring. */
-struct link_txq {
-	uint8_t *buf;                     /* LINK_TXQ_BYTES, at first use */
-	uint32_t off[LINK_TXQ_RECS];      /* record start */
-	uint32_t len[LINK_TXQ_RECS];      /* record length */
-	uint8_t ordered[LINK_TXQ_RECS];   /* an HTTP head: nothing jumps it */
-	unsigned head, count;
-	size_t head_sent;                 /* bytes of the head record written */
-	size_t room;                      /* offset link_tx_room handed out */
-	size_t used_max;                  /* high-water mark, wiped at free */
-};
-
 struct link {
 	int fd;
 	enum link_state st;
@@ -126,9 +114,7 @@ struct link {
 	size_t in_off, in_len, in_max;    /* parsed, held, high-water */
 	uint8_t *frag;                    /* reassembly, at link_open */
 	struct ws_rx rx;
-	size_t ctrl_len;
-	uint8_t ctrl[LINK_CTRL_CAP];      /* control frames: between frames */
-	struct link_txq q;
+	struct txq q;                     /* frames waiting for the socket */
 };
 
 /*
@@ -179,17 +165,6 @@ int link_send_head(struct link *l, const void *p, size_t len) __attribute__((war
 /* Queues one text message. Returns 0, or -1 when the queue is full. */
 int link_send_text(struct link *l, const void *p, size_t len) __attribute__((warn_unused_result));
 
-/*
- * Where the next packet goes: max bytes (at most LINK_SCRATCH), with room
- * for its frame header in front; NULL when the queue is full or the link
- * is not open (tail drop). link_tx_commit queues the len bytes written
- * there from offset skip as one binary message: the header goes in front,
- * and a client's mask over the payload, in place.
- */
-uint8_t *link_tx_room(struct link *l, size_t max);
-void link_tx_commit(struct link *l, size_t skip, size_t len);
-/* Whether link_tx_room(l, max) would find no room now (the queue is full). */
-bool link_tx_full(struct link *l, size_t max);
 /* The peer takes super-packet messages (the "vpngw-gso" extension, gso.h). */
 void link_gso(struct link *l, bool on);
 
@@ -198,7 +173,7 @@ void link_gso(struct link *l, bool on);
  * HTTP heads, control frames, then whole records; then runs the close
  * sequence's FLUSH step. Returns 0, or -1 when the link died.
  */
-int link_flush(struct link *l, uint64_t now);
+int link_flush(struct link *l, uint64_t now, struct link_stats *st);
 
 enum link_tick { LINK_TICK_OK, LINK_TICK_SILENT, LINK_TICK_DEAD };
 /*
@@ -253,17 +228,14 @@ struct link_tun {
  * queued to its bits a second (as of now, in ms): the excess is dropped as
  * `rate`. Each packet sent is counted in dir (a super-packet as its
  * segments), each drop in st by reason. Returns 0, or -1 when the TUN
- * failed (errno set). A gateway reads on when a client's queue is full and
- * counts each packet it drops, for its operator (SPEC); a client stops
- * reading its own host's TUN while link_tx_full, and leaves the packets to
- * the kernel's queue, so that a flood costs it no CPU.
+ * failed (errno set). Both ends read on when the queue is full, so that a
+ * packet of a sparse flow still finds the fast lane (txq.h) instead of
+ * waiting behind a bulk flow in the kernel's queue; what finds no room is
+ * dropped and counted (SPEC: tail drop).
  */
 int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,
 		   unsigned budget, struct link_rate *rate, uint64_t now);
-
-/* How many bytes link_tun_drain reserves for one read from t. */
-size_t link_tun_read_max(const struct link_tun *t, size_t max);
 
 /*
  * A binary message m[0..len) from l's peer as a packet: strips a

@@ -89,6 +89,7 @@ static const char *const drop_names[DROP_N] = {
 	[DROP_NO_CLIENT]  = "no_client",
 	[DROP_LINK_DOWN]  = "link_down",
 	[DROP_RATE]       = "rate",
+	[DROP_DELAY]      = "delay",
 };
 
 const char *drop_name(enum drop d)
@@ -108,6 +109,28 @@ size_t drop_format(char *out, size_t cap, size_t len, const uint64_t drops[stati
 		len += (size_t)n;
 	}
 	return len;
+}
+
+/* ---- Flows ---- */
+
+uint32_t nat_flow(const uint8_t *p, size_t len)
+{
+	uint32_t h = 0x9e3779b9u;
+	size_t hl;
+
+	if (len < 20)
+		return 0;
+	hl = (size_t)(p[0] & 15) * 4;
+	h = (h ^ get32(p + 12)) * 0x85ebca6bu;
+	h = (h ^ get32(p + 16)) * 0xc2b2ae35u;
+	h = (h ^ p[9]) * 0x85ebca6bu;
+	if (hl >= 20 && !(get16(p + 6) & 0x1fff)) {
+		if ((p[9] == PROTO_TCP || p[9] == PROTO_UDP) && len >= hl + 4)
+			h = (h ^ get32(p + hl)) * 0xc2b2ae35u;   /* the ports */
+		else if (p[9] == PROTO_ICMP && len >= hl + 6)
+			h = (h ^ get16(p + hl + 4)) * 0xc2b2ae35u;  /* the echo id */
+	}
+	return h ^ (h >> 16);
 }
 
 /* ---- Checksums (RFC 1071, RFC 1624) ---- */

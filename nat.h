@@ -34,6 +34,7 @@ enum drop {
 	DROP_NO_CLIENT,      /* read from a slot nobody holds */
 	DROP_LINK_DOWN,      /* client: the tunnel is not connected */
 	DROP_RATE,           /* over the client's --client-rate */
+	DROP_DELAY,          /* waited too long in a send queue (CoDel) */
 	DROP_N
 };
 
@@ -152,6 +153,13 @@ enum drop nat_out(struct nat *n, const struct nat_acl *acl, uint8_t *p, size_t l
  * clamped. Returns DROP_NONE, DROP_MALFORMED or DROP_NOT_MAPPED.
  */
 enum drop nat_in(struct nat *n, uint8_t *p, size_t len);
+
+/*
+ * A hash of p[0..len)'s flow: protocol, addresses, and the ports of TCP
+ * and UDP or the identifier of ICMP (not in later fragments). Any bytes
+ * are safe; fewer than 20 hash to 0.
+ */
+uint32_t nat_flow(const uint8_t *p, size_t len);
 
 /* ---- Checksums, exposed for the tests (RFC 1071, RFC 1624) ---- */
 

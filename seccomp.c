@@ -174,7 +174,7 @@ struct rule {
 /*
  * What the serving loop calls: the sockets and TUNs (read, write, readv,
  * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, ppoll,
- * TCP_NODELAY on each accepted socket, SO_ERROR), the clock, getrandom for
+ * TCP_NODELAY and TCP_NOTSENT_LOWAT on each socket, SO_ERROR), the clock, getrandom for
  * session tokens, malloc (no executable memory), the files reread on SIGHUP
  * (opened for reading only; musl's open sets FD_CLOEXEC again with fcntl),
  * and at exit SIGKILL and wait4 for the helper.
@@ -183,7 +183,7 @@ static const struct rule gateway[] = {
 	ANY(read), ANY(write), ANY(readv), ANY(writev),
 	ANY(sendmsg), ANY(recvmsg), ANY(sendto), ANY(recvfrom),
 	ANY(accept4), ANY(shutdown), ANY(close), ANY(getsockopt),
-	ONE_OF(setsockopt, 2, 1, TCP_NODELAY),
+	ONE_OF(setsockopt, 2, 2, TCP_NODELAY, TCP_NOTSENT_LOWAT),
 	WAIT_RULES SOCKETCALL CLOCK_RULES
 #ifdef __NR_gettimeofday
 	ANY(gettimeofday),

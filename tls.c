@@ -38,7 +38,7 @@
 #include "tls.h"
 
 #define TLS_IN_LEN	BR_SSL_BUFSIZE_INPUT
-#define TLS_OUT_DATA	8192	/* largest record we send */
+#define TLS_OUT_DATA	16384	/* largest record we send: the most TLS allows */
 #define TLS_OUT_LEN	(TLS_OUT_DATA + BR_SSL_BUFSIZE_OUTPUT - 16384)
 #define FILE_MAX	(4u << 20)	/* a CA bundle is ~200 KiB */
 #define LEAF_MAX	16384

@@ -843,7 +843,6 @@ static void handshake_room(struct gw *g)
 static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	int one = 1;
 
 	if (!c) {
 		log_warnx("out of memory; one connection refused");
@@ -862,7 +861,6 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 		goto refuse;
 	}
 	handshake_room(g);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
 	c->pidx = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
@@ -1068,7 +1066,7 @@ static void flush_all(struct gw *g)
 {
 	for (unsigned i = g->n_live; i-- > 0;) {
 		struct conn *c = g->live[i];
-		if (link_flush(&c->l, g->now) < 0)
+		if (link_flush(&c->l, g->now, &g->st) < 0)
 			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 	}
 }
