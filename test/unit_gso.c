@@ -554,7 +554,12 @@ static void from_tun_plain(void)
 	before[37] = 0xef;
 	CHECK(gso_from_tun(&v, pk, len, &sz) == GSO_ONE);
 	CHECK(memcmp(pk, before, len) == 0);
+	/* DATA_VALID (2): the checksum is already complete. */
+	v.flags = 2;
+	CHECK(gso_from_tun(&v, pk, len, &sz) == GSO_ONE);
+	CHECK(memcmp(pk, before, len) == 0);
 	/* Not even looked at: any bytes. */
+	v.flags = 0;
 	CHECK(gso_from_tun(&v, pk, 3, &sz) == GSO_ONE);
 }
 
