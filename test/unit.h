@@ -36,5 +36,6 @@ extern const struct unit_case unit_tun[];
 extern const struct unit_case unit_cli[];
 extern const struct unit_case unit_auth[];
 extern const struct unit_case unit_metrics[];
+extern const struct unit_case unit_gso[];
 
 #endif

@@ -5,7 +5,8 @@
  * nat_check error, the mapping table's limits, MSS clamping, and a
  * randomized property test that runs thousands of generated packets through
  * nat_out and nat_in and checks every checksum against a full recomputation
- * done here, independently of nat.c. The harness (CHECK, the runner) is
+ * done here, independently of nat.c (unit_gso.c's gso_nat_partial does the
+ * same for super-packets and partial checksums). The harness (CHECK, the runner) is
  * unit.c's; the other pure files have their own unit_*.c.
  */
 #include <stdbool.h>
