@@ -211,27 +211,29 @@ openvpn_up() {
 
 # bring_up: every system that can run here.
 bring_up() {
-	local tls=1
+	local certs=0
 	up kernel 0 kernel_up
 	up ws 1 vpngw_tunnel ws "" ""
-	if "$VPNGW" --version | grep -q 'no TLS'; then
-		note "this vpngw has no TLS, the wss row is left out"
-		tls=0
-	elif ! command -v openssl >/dev/null || ! make_certs "$LIB_TMP/certs"; then
-		note "no openssl (or it failed), the wss and openvpn-tcp rows are left out"
-		tls=0
+	if command -v openssl >/dev/null && make_certs "$LIB_TMP/certs"; then
+		certs=1
+	else
+		note "no openssl (or it failed): the wss and openvpn-tcp rows are left out"
 	fi
-	[ $tls = 0 ] || up wss 2 vpngw_tunnel wss \
-		"--tls-cert $LIB_TMP/certs/server.pem --tls-key $LIB_TMP/certs/server.key" \
-		"--ca $LIB_TMP/certs/ca.pem"
+	if "$VPNGW" --version | grep -q 'no TLS'; then
+		note "this vpngw has no TLS: the wss row is left out"
+	elif [ $certs = 1 ]; then
+		up wss 2 vpngw_tunnel wss \
+			"--tls-cert $LIB_TMP/certs/server.pem --tls-key $LIB_TMP/certs/server.key" \
+			"--ca $LIB_TMP/certs/ca.pem"
+	fi
 	if [ -x "$PY" ] && "$PY" -c 'import websockets' 2>/dev/null; then
 		up orig 3 orig_up
 	else
-		note "no $PY with websockets, the orig row is left out"
+		note "no $PY with websockets: the orig row is left out"
 	fi
 	if ! command -v openvpn >/dev/null; then
-		note "no openvpn, the openvpn-tcp row is left out"
-	elif [ $tls = 1 ]; then
+		note "no openvpn: the openvpn-tcp row is left out"
+	elif [ $certs = 1 ]; then
 		up openvpn-tcp 4 openvpn_up
 	fi
 	if "$VPNGW" serve --help 2>&1 | grep -q -- --no-offload; then
@@ -262,7 +264,8 @@ iperf() {
 	local name=$1 fig=$2 out=$LIB_TMP/$1 gp=${GPID[$1]:-} c0= ip
 	shift 2
 	[ -z "$gp" ] || c0=$(cpu_of "$gp")
-	bg_in "$C" iperf3 -c "$(dst "${IDX[$name]}")" -t "$SECS" -J "$@" >"$out-$fig.json" 2>&1
+	bg_in "$C" iperf3 -c "$(dst "${IDX[$name]}")" -t "$SECS" -J "$@" \
+		>"$out-$fig.json" 2>"$out-$fig.err"
 	ip=$BG_PID
 	case $fig in tcp-up|tcp-down)
 		sleep 0.5

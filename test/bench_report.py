@@ -164,10 +164,13 @@ def main():
 
     print(f"vpngw bench: {secs} s per iperf3 run, every system up at once and "
           f"measured in turn, {cores} cores")
-    print("each cell: the figure, then " +
-          ", ".join(f"{tag} its ratio to {b}" for b, tag in bases))
+    print("each cell: the figure, then its ratio to " +
+          " and to ".join(f"{b} ({tag})" for b, tag in bases) +
+          "; - where there is none")
     w = 8 + 6 * len(bases)
     print(f"{'':<34}" + "".join(f"{n:>{w}}" for n in systems))
+    sub = f"{'':>7}" + "".join(f" {tag:>5}" for _, tag in bases)
+    print(f"{'':<34}" + "".join(f"{sub:>{w}}" for n in systems))
     for key, label, unit in FIGURES:
         line = f"{label + ' (' + unit + ')':<34}"
         for n in systems:
