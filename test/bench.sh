@@ -40,7 +40,7 @@
 # JSON ($LIB_TMP/bench.json, and BENCH_JSON when set). Every iperf3 JSON
 # and ping output is kept in the run's folder with KEEP_TMP=1.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
 
 SECS=${BENCH_SECONDS:-4}
@@ -92,8 +92,8 @@ link_up() {
 # reach NAME: waits until the client reaches the system's inet address.
 reach() {
 	local i
-	for i in $(seq 50); do
-		ns_exec "$C" ping -c1 -W1 "$(dst "${IDX[$1]}")" >/dev/null 2>&1 && return 0
+	for i in $(seq 30); do
+		ns_exec "$C" ping -c1 -W0.3 "$(dst "${IDX[$1]}")" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	return 1
@@ -101,20 +101,15 @@ reach() {
 
 # Gateway CPU time in seconds (user + system) and RSS in KiB, of the
 # process and its children (vpngw's conntrack helper), from /proc.
-family() { echo "$1" $(pgrep -P "$1"); }
+stat_files() { local p; for p in "$1" $(pgrep -P "$1"); do echo "/proc/$p/$2"; done; }
 cpu_of() {
-	local p t=0
-	for p in $(family "$1"); do
-		t=$(awk -v t="$t" -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", t + ($14 + $15) / hz }' "/proc/$p/stat")
-	done
-	echo "$t"
+	# shellcheck disable=SC2046,SC2002 # a child may be gone: cat skips it
+	cat $(stat_files "$1" stat) 2>/dev/null |
+		awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 } END { printf "%.2f", t / hz }'
 }
 rss_of() {
-	local p t=0
-	for p in $(family "$1"); do
-		t=$((t + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")))
-	done
-	echo "$t"
+	# shellcheck disable=SC2046,SC2002 # a child may be gone: cat skips it
+	cat $(stat_files "$1" status) 2>/dev/null | awk '/^VmRSS/ { t += $2 } END { print t + 0 }'
 }
 masquerade() {
 	printf '%s\n' 'table ip benchnat {' \
@@ -147,7 +142,7 @@ vpngw_serve() {
 	shift
 	VPNGW_STATE_FILE=$LIB_TMP/state-$name bg_in "${GW[$name]}" "$VPNGW" serve -q \
 		--listen "$(gw_addr "$n"):8443" --allow 198.51.100.0/24 \
-		--subnet "10.0.$((100 + n)).0/24" --pool 2 "$@" 2>"$LIB_TMP/$name-gw.log"
+		--subnet "10.0.$((100 + n)).0/24" "$@" 2>"$LIB_TMP/$name-gw.log"
 	GPID[$name]=$BG_PID
 	wait_port "${GW[$name]}" "$(gw_addr "$n")" 8443 || return 1
 	fact "$name" rss_idle_kib "$(rss_of "$BG_PID")"
@@ -261,7 +256,7 @@ ping_to() {
 # gateway's CPU time to the system's; tcp-up and tcp-down have a ping
 # (every 10 ms, from half a second in until just before the end) beside.
 iperf() {
-	local name=$1 fig=$2 out=$LIB_TMP/$1 gp=${GPID[$1]:-} c0= ip
+	local name=$1 fig=$2 out=$LIB_TMP/$1 gp=${GPID[$1]:-} c0="" ip
 	shift 2
 	[ -z "$gp" ] || c0=$(cpu_of "$gp")
 	bg_in "$C" iperf3 -c "$(dst "${IDX[$name]}")" -t "$SECS" -J "$@" \
@@ -272,6 +267,7 @@ iperf() {
 		ping_to "$name" "$out-ping-load-${fig#tcp-}.txt" $((SECS > 2 ? SECS * 100 - 100 : 50)) 0.01
 	esac
 	reap "$ip"
+	[ -s "$out-$fig.err" ] || rm -f "$out-$fig.err"
 	case $fig in tcp-*)
 		[ -z "$gp" ] || CPU[$name]=$(awk -v t="${CPU[$name]:-0}" -v a="$c0" -v b="$(cpu_of "$gp")" \
 			'BEGIN { printf "%.2f", t + b - a }')
@@ -280,25 +276,24 @@ iperf() {
 
 ping_idle() { ping_to "$1" "$LIB_TMP/$1-ping-idle.txt" 200 0.005; }
 
-# each FIG CMD...: runs CMD NAME FIG for every system in turn, starting
-# one further along for every figure, so that none is always first.
+# each CMD ARGS...: runs CMD NAME ARGS... for every system in turn,
+# starting one further along each time, so that none is always first.
 ROUND=0
 each() {
 	local i k=${#SYSTEMS[@]}
 	for ((i = 0; i < k; i++)); do
-		"$@" "${SYSTEMS[$(((i + ROUND) % k))]}"
+		"$1" "${SYSTEMS[$(((i + ROUND) % k))]}" "${@:2}"
 	done
 	ROUND=$((ROUND + 1))
 }
-at() { local fig=$1; shift; iperf "${@: -1}" "$fig" "${@:1:$#-1}"; }
 
 measure_all() {
 	each ping_idle
-	each at tcp-up
-	each at tcp-down -R
-	each at tcp-p4-down -P 4 -R
-	each at udp-1400 -u -l 1400 -b 0
-	each at udp-64 -u -l 64 -b 0
+	each iperf tcp-up
+	each iperf tcp-down -R
+	each iperf tcp-p4-down -P 4 -R
+	each iperf udp-1400 -u -l 1400 -b 0
+	each iperf udp-64 -u -l 64 -b 0
 }
 
 start_servers || exit 1

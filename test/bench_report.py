@@ -185,6 +185,7 @@ def main():
     out = {
         "seconds_per_run": int(secs), "cores": int(cores), "elapsed_s": int(elapsed),
         "units": {k: u for k, _, u in FIGURES},
+        "order": systems,
         "systems": res,
         "ratios": ratios,
     }

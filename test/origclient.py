@@ -8,7 +8,8 @@ Opens the TUN device TUN (no packet information), gives it ADDRESS/LEN,
 MTU 1500 and ROUTE (a CIDR), brings it up, then connects to the URL
 offering no subprotocol, so the gateway speaks the original protocol: one
 IPv4 packet per binary message each way, nothing else. Packets are copied
-both ways until the connection ends or the process is killed (TERM).
+both ways until the connection ends, or until TERM or INT (which close
+it with a close frame).
 
 Written for speed rather than brevity: the TUN is read from a reader
 callback, many packets each wakeup, and each is framed straight onto the
@@ -31,6 +32,7 @@ IFF_NO_PI = 0x1000
 OP_BINARY = 2
 BURST = 256          # TUN reads per wakeup at most
 HIGH_WATER = 1 << 20  # stop reading the TUN above this many unsent bytes
+READ_SIZE = 2048     # above the MTU (1500): the TUN has no offloads
 
 
 def open_tun(name):
@@ -47,10 +49,23 @@ def configure(name, address, route):
         subprocess.run(cmd, check=True)
 
 
+async def to_tun(ws, fd):
+    write = os.write
+    async for msg in ws:
+        if isinstance(msg, bytes):
+            try:
+                write(fd, msg)
+            except OSError:
+                pass        # a packet the kernel refuses: dropped
+
+
 async def run(fd, url):
     loop = asyncio.get_running_loop()
-    async with websockets.connect(url, compression=None, max_size=None,
-                                  max_queue=256, ping_interval=None) as ws:
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    async with websockets.connect(url, compression=None, max_size=None, max_queue=256,
+                                  ping_interval=None, close_timeout=1) as ws:
         transport = ws.transport
         fast = hasattr(ws, "write_frame_sync")
 
@@ -58,7 +73,7 @@ async def run(fd, url):
             sent = []
             for _ in range(BURST):
                 try:
-                    pkt = os.read(fd, 65535)
+                    pkt = os.read(fd, READ_SIZE)
                 except BlockingIOError:
                     break
                 if fast:
@@ -82,13 +97,12 @@ async def run(fd, url):
             loop.add_reader(fd, tun_readable)
 
         loop.add_reader(fd, tun_readable)
-        write = os.write
-        async for msg in ws:
-            if isinstance(msg, bytes):
-                try:
-                    write(fd, msg)
-                except OSError:
-                    pass        # a packet the kernel refuses: dropped
+        copy = asyncio.ensure_future(to_tun(ws, fd))
+        await asyncio.wait([copy, stop], return_when=asyncio.FIRST_COMPLETED)
+        loop.remove_reader(fd)
+        if copy.done():
+            copy.exception()    # the gateway closed: said by the exit
+        copy.cancel()
 
 
 def main():
@@ -97,11 +111,7 @@ def main():
     name, address, route, url = sys.argv[1:]
     fd = open_tun(name)
     configure(name, address, route)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(run(fd, url))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(run(fd, url))
 
 
 if __name__ == "__main__":
