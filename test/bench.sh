@@ -29,16 +29,19 @@
 # 5. ws-nooffload: 198.51.100.15, ws with --no-offload on both ends, when
 #                 this vpngw has that flag.
 # Each vpngw gateway has its own namespace (one nftables table `ip vpngw`
-# per host) and its own slot subnet 10.0.10n.0/24, so that the client
-# namespace's tunnel devices do not clash.
+# per host) and its own slot subnet, 10.0.(100+n).0/24, so that the
+# client's tunnel devices do not clash (the orig client takes 10.9.0.2/24,
+# OpenVPN 10.8.0.0/24). Each route in the client covers only its system's
+# inet address.
 #
-# Figures: iperf3 TCP up, down and 4 streams down; UDP 1400-byte datagrams
-# (received Mbit/s, loss) and 64-byte packets (received per second, loss);
-# ping RTT idle and during the TCP upload and download; the gateway's CPU
-# seconds per GB over the TCP runs, its RSS idle and with its client, and
-# the binary's size. test/bench_report.py prints the table and writes the
-# JSON ($LIB_TMP/bench.json, and BENCH_JSON when set). Every iperf3 JSON
-# and ping output is kept in the run's folder with KEEP_TMP=1.
+# Figures, each an iperf3 run of BENCH_SECONDS (default 4): TCP up, down,
+# and 4 streams down; UDP 1400-byte datagrams (received Mbit/s, loss) and
+# 64-byte packets (received per second, loss). Then ping RTT idle, and
+# during the TCP upload and download; the gateway's CPU seconds per GB over
+# the TCP runs, its RSS idle and with its client (after the runs), and the
+# size of its program. test/bench_report.py prints the table and writes
+# the JSON ($LIB_TMP/bench.json, and BENCH_JSON when set). Every iperf3
+# JSON and ping output is kept in the run's folder with KEEP_TMP=1.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
@@ -299,6 +302,8 @@ measure_all() {
 start_servers || exit 1
 bring_up
 [ "${#SYSTEMS[@]}" -gt 0 ] || { note "no system came up"; exit 1; }
+echo "bench: up after $(($(date +%s) - START)) s: ${SYSTEMS[*]}; measuring, about" \
+	"$((${#SYSTEMS[@]} * (5 * (SECS + 1) + 2))) s"
 measure_all
 for n in "${SYSTEMS[@]}"; do
 	[ -z "${GPID[$n]:-}" ] && continue

@@ -8,8 +8,9 @@ Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
 SYSTEM-ping-*.txt (ping output) and facts ("SYSTEM KEY VALUE" lines: the
 gateway's RSS, CPU seconds over the TCP runs, binary size). Prints one
 table, each figure with its ratio to the kernel and to openvpn-tcp (when
-those rows exist), and writes every figure to DIR/bench.json, and to
-$BENCH_JSON as well when that is set.
+those rows exist), and writes every figure to DIR/bench.json (which the
+bench removes unless KEEP_TMP is set), and to $BENCH_JSON as well when
+that is set.
 """
 
 import json
@@ -36,8 +37,8 @@ FIGURES = [
     ("ping_down_loss_pct", "ping during TCP down loss", "%"),
     ("cpu_s_per_gb", "gateway CPU per GB (TCP)", "s/GB"),
     ("rss_idle_kib", "gateway RSS idle", "KiB"),
-    ("rss_client_kib", "gateway RSS with client", "KiB"),
-    ("binary_bytes", "gateway binary size", "bytes"),
+    ("rss_client_kib", "gateway RSS, client, after", "KiB"),
+    ("binary_bytes", "gateway program size", "bytes"),
 ]
 BASES = [("kernel", "xK"), ("openvpn-tcp", "xO")]
 
@@ -196,7 +197,8 @@ def main():
         with open(p, "w") as f:
             json.dump(out, f, indent=1, sort_keys=True)
             f.write("\n")
-    print("JSON: " + ", ".join(paths))
+    kept = "" if os.environ.get("KEEP_TMP") else " (removed at exit: KEEP_TMP=1 keeps it)"
+    print("JSON: " + paths[0] + kept + "".join(", " + p for p in paths[1:]))
 
 
 if __name__ == "__main__":
