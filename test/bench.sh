@@ -255,15 +255,15 @@ ping_to() {
 }
 
 # iperf NAME FIG ARGS...: one iperf3 run from the client to the system's
-# address, its JSON in NAME-FIG.json. A TCP run (FIG tcp-*) adds the
+# address (cut short if its tunnel has gone), its JSON in NAME-FIG.json. A TCP run (FIG tcp-*) adds the
 # gateway's CPU time to the system's; tcp-up and tcp-down have a ping
 # (every 10 ms, from half a second in until just before the end) beside.
 iperf() {
 	local name=$1 fig=$2 out=$LIB_TMP/$1 gp=${GPID[$1]:-} c0="" ip
 	shift 2
 	[ -z "$gp" ] || c0=$(cpu_of "$gp")
-	bg_in "$C" iperf3 -c "$(dst "${IDX[$name]}")" -t "$SECS" -J "$@" \
-		>"$out-$fig.json" 2>"$out-$fig.err"
+	bg_in "$C" timeout $((SECS + 15)) iperf3 -c "$(dst "${IDX[$name]}")" -t "$SECS" -J \
+		--connect-timeout 3000 "$@" >"$out-$fig.json" 2>"$out-$fig.err"
 	ip=$BG_PID
 	case $fig in tcp-up|tcp-down)
 		sleep 0.5
@@ -273,7 +273,7 @@ iperf() {
 	[ -s "$out-$fig.err" ] || rm -f "$out-$fig.err"
 	case $fig in tcp-*)
 		[ -z "$gp" ] || CPU[$name]=$(awk -v t="${CPU[$name]:-0}" -v a="$c0" -v b="$(cpu_of "$gp")" \
-			'BEGIN { printf "%.2f", t + b - a }')
+			'BEGIN { printf "%.2f", t + (b > a ? b - a : 0) }')
 	esac
 }
 
