@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""bench_report.py: the table and the JSON of one test/bench.sh run.
+
+    bench_report.py DIR SECONDS CORES ELAPSED SYSTEM...
+
+Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
+SYSTEM-ping-*.txt (ping output) and facts ("SYSTEM KEY VALUE" lines: the
+gateway's RSS, CPU seconds over the TCP runs, binary size). Prints one
+table, each figure with its ratio to the kernel and to openvpn-tcp (when
+those rows exist), and writes every figure to DIR/bench.json (which the
+bench removes unless KEEP_TMP is set), and to $BENCH_JSON as well when
+that is set.
+"""
+
+import json
+import os
+import re
+import sys
+
+# key, label, unit; in the order of the table.
+FIGURES = [
+    ("tcp_up_mbit", "TCP up", "Mbit/s"),
+    ("tcp_down_mbit", "TCP down", "Mbit/s"),
+    ("tcp_p4_down_mbit", "TCP down, 4 streams", "Mbit/s"),
+    ("udp1400_mbit", "UDP 1400 B received", "Mbit/s"),
+    ("udp1400_loss_pct", "UDP 1400 B loss", "%"),
+    ("udp64_pps", "UDP 64 B received", "pkt/s"),
+    ("udp64_loss_pct", "UDP 64 B loss", "%"),
+    ("ping_idle_p50_ms", "ping idle p50", "ms"),
+    ("ping_idle_p99_ms", "ping idle p99", "ms"),
+    ("ping_up_p50_ms", "ping during TCP up p50", "ms"),
+    ("ping_up_p99_ms", "ping during TCP up p99", "ms"),
+    ("ping_up_loss_pct", "ping during TCP up loss", "%"),
+    ("ping_down_p50_ms", "ping during TCP down p50", "ms"),
+    ("ping_down_p99_ms", "ping during TCP down p99", "ms"),
+    ("ping_down_loss_pct", "ping during TCP down loss", "%"),
+    ("cpu_s_per_gb", "gateway CPU per GB (TCP)", "s/GB"),
+    ("rss_idle_kib", "gateway RSS idle", "KiB"),
+    ("rss_client_kib", "gateway RSS, client, after", "KiB"),
+    ("binary_bytes", "gateway program size", "bytes"),
+]
+BASES = [("kernel", "xK"), ("openvpn-tcp", "xO")]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def tcp(d):
+    """(Mbit/s, bytes) received in an iperf3 TCP run."""
+    try:
+        s = d["end"]["sum_received"]
+        return s["bits_per_second"] / 1e6, s["bytes"]
+    except (KeyError, TypeError):
+        return None, 0
+
+
+def udp(d, size):
+    """(received Mbit/s, loss %, received packets/s) of an iperf3 UDP run:
+    the loss is of the datagrams sent (those lost after the last one the
+    server saw count too)."""
+    try:
+        end = d["end"]
+        got = end.get("sum_received") or end["sum"]
+        sent = end.get("sum_sent") or end["sum"]
+        n = got["packets"] - got["lost_packets"]
+        secs = got["seconds"] or 1
+        loss = 100.0 * (1 - n / sent["packets"]) if sent["packets"] else 100.0
+        return n * size * 8 / secs / 1e6, max(0.0, loss), n / secs
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None, None, None
+
+
+def percentile(xs, p):
+    """Nearest rank."""
+    xs = sorted(xs)
+    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1))
+    return xs[k]
+
+
+def ping(path):
+    """(p50 ms, p99 ms, loss %) from ping's output."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None, None, None
+    times = [float(t) for t in re.findall(r"time=([0-9.]+)", text)]
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", text)
+    loss = None
+    if m and int(m.group(1)):
+        loss = 100.0 * (1 - int(m.group(2)) / int(m.group(1)))
+    if not times:
+        return None, None, loss
+    return percentile(times, 50), percentile(times, 99), loss
+
+
+def figures(dirname, name, facts):
+    r = {}
+    path = lambda tail: os.path.join(dirname, f"{name}-{tail}")
+    gbytes = 0
+    for fig, key in (("tcp-up", "tcp_up_mbit"), ("tcp-down", "tcp_down_mbit"),
+                     ("tcp-p4-down", "tcp_p4_down_mbit")):
+        r[key], b = tcp(load(path(fig + ".json")))
+        gbytes += b / 1e9
+    r["udp1400_mbit"], r["udp1400_loss_pct"], _ = udp(load(path("udp-1400.json")), 1400)
+    _, r["udp64_loss_pct"], r["udp64_pps"] = udp(load(path("udp-64.json")), 64)
+    for what in ("idle", "up", "down"):
+        tail = "ping-idle.txt" if what == "idle" else f"ping-load-{what}.txt"
+        p50, p99, loss = ping(path(tail))
+        r[f"ping_{what}_p50_ms"], r[f"ping_{what}_p99_ms"] = p50, p99
+        if what != "idle":
+            r[f"ping_{what}_loss_pct"] = loss
+    f = facts.get(name, {})
+    if "cpu_tcp_s" in f and gbytes > 0:
+        r["cpu_s_per_gb"] = f["cpu_tcp_s"] / gbytes
+    for key in ("rss_idle_kib", "rss_client_kib", "binary_bytes"):
+        if key in f:
+            r[key] = f[key]
+    return {k: v for k, v in r.items() if v is not None}
+
+
+def read_facts(dirname):
+    facts = {}
+    try:
+        with open(os.path.join(dirname, "facts")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3:
+                    facts.setdefault(parts[0], {})[parts[1]] = float(parts[2])
+    except OSError:
+        pass
+    return facts
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if abs(v) >= 0.01 or v == 0 else f"{v:.3f}"
+
+
+def ratio(v, base):
+    if v is None or base is None or base == 0:
+        return None
+    return v / base
+
+
+def main():
+    dirname, secs, cores, elapsed = sys.argv[1:5]
+    systems = sys.argv[5:]
+    facts = read_facts(dirname)
+    res = {n: figures(dirname, n, facts) for n in systems}
+    bases = [(b, tag) for b, tag in BASES if b in res]
+    ratios = {n: {b: {k: ratio(v, res[b].get(k)) for k, v in res[n].items()}
+                  for b, _ in bases} for n in systems}
+
+    print(f"vpngw bench: {secs} s per iperf3 run, every system up at once and "
+          f"measured in turn, {cores} cores")
+    print("each cell: the figure, then its ratio to " +
+          " and to ".join(f"{b} ({tag})" for b, tag in bases) +
+          "; - where there is none")
+    w = 8 + 6 * len(bases)
+    print(f"{'':<34}" + "".join(f"{n:>{w}}" for n in systems))
+    sub = f"{'':>7}" + "".join(f" {tag:>5}" for _, tag in bases)
+    print(f"{'':<34}" + "".join(f"{sub:>{w}}" for n in systems))
+    for key, label, unit in FIGURES:
+        line = f"{label + ' (' + unit + ')':<34}"
+        for n in systems:
+            v = res[n].get(key)
+            cell = f"{fmt(v):>7}"
+            for b, _ in bases:
+                r = ratios[n][b].get(key)
+                cell += f" {fmt(r) if r is not None else '-':>5}"
+            line += f"{cell:>{w}}"
+        print(line)
+
+    out = {
+        "seconds_per_run": int(secs), "cores": int(cores), "elapsed_s": int(elapsed),
+        "units": {k: u for k, _, u in FIGURES},
+        "order": systems,
+        "systems": res,
+        "ratios": ratios,
+    }
+    paths = [os.path.join(dirname, "bench.json")]
+    if os.environ.get("BENCH_JSON"):
+        paths.append(os.environ["BENCH_JSON"])
+    for p in paths:
+        with open(p, "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+            f.write("\n")
+    kept = "" if os.environ.get("KEEP_TMP") else " (removed at exit: KEEP_TMP=1 keeps it)"
+    print("JSON: " + paths[0] + kept + "".join(", " + p for p in paths[1:]))
+
+
+if __name__ == "__main__":
+    main()
