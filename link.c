@@ -820,6 +820,8 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 			if (log_verbosity >= LOG_DEBUG)
 				log_debug("tun: drop %s (%zu bytes)", drop_name(d), len);
 		}
+		if (d == DROP_QUEUE_FULL)
+			return 0;   /* the next would be dropped too: write first */
 	}
 	return 0;
 }

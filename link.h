@@ -230,8 +230,9 @@ struct link_tun {
  * segments), each drop in st by reason. Returns 0, or -1 when the TUN
  * failed (errno set). Both ends read on when the queue is full, so that a
  * packet of a sparse flow still finds the fast lane (txq.h) instead of
- * waiting behind a bulk flow in the kernel's queue; what finds no room is
- * dropped and counted (SPEC: tail drop).
+ * waiting behind a bulk flow in the kernel's queue; a packet that finds no
+ * room is dropped and counted (SPEC: tail drop), and ends the pass, so
+ * that the loop writes before it reads again.
  */
 int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *nat, enum drop idle,
 		   struct link_stats *st, struct link_count *dir, uint8_t *scratch,

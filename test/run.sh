@@ -129,6 +129,11 @@ selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh
 selected flood && suite flood test/flood.sh
 selected metrics && suite metrics test/metrics.sh
+# The packet paths once more with TUN offloads off (one packet a read).
+if selected nooffload; then
+	VPNGW=$PWD/test/nooffload.sh suite "gateway (--no-offload)" test/netns.sh
+	VPNGW=$PWD/test/nooffload.sh suite "client (--no-offload)" test/client.sh
+fi
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
