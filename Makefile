@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # vpngw: one static binary. `make`, `make TLS=0`, `make test`, `make fuzz`,
-# `make bench`, `make demo`. CROSS_COMPILE=arm-linux-musleabihf- and a
+# `make bench`, `make replay`, `make demo`. CROSS_COMPILE=arm-linux-musleabihf- and a
 # config.mak of your own override the toolchain.
 -include config.mak
 
@@ -74,10 +74,12 @@ fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
 bench: vpngw test/replay
 	$(Q)test/bench.sh
+replay: test/replay
+	$(Q)test/replay.sh
 demo: vpngw
 	$(Q)test/demo.sh
 clean:
 	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
 	test/seccomp_test test/seccomp_test-glibc test/replay test/*.d test/fuzz/bin
-.PHONY: FORCE all check test fuzz bench demo clean
+.PHONY: FORCE all check test fuzz bench replay demo clean
 -include $(OBJ:.o=.d)

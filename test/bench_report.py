@@ -6,9 +6,11 @@
 
 Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
 SYSTEM-ping-*.txt (ping output) and facts ("SYSTEM KEY VALUE" lines: the
-gateway's RSS, CPU seconds over the TCP runs, binary size). Prints one
-table, each figure with its ratio to the kernel and to openvpn-tcp (when
-those rows exist), and writes every figure to DIR/bench.json (which the
+gateway's RSS, CPU seconds over the TCP runs, binary size), and replay
+("MODE FIGURE" lines of test/replay.sh, when it ran). Prints one table,
+each figure with its ratio to the kernel and to openvpn-tcp (when those
+rows exist), then the user-space instructions per packet of each mode, and
+writes every figure to DIR/bench.json (which the
 bench removes unless KEEP_TMP is set), and to $BENCH_JSON as well when
 that is set.
 """
@@ -41,6 +43,13 @@ FIGURES = [
     ("binary_bytes", "gateway program size", "bytes"),
 ]
 BASES = [("kernel", "xK"), ("openvpn-tcp", "xO")]
+# test/replay.sh's modes, in its order.
+REPLAY = [
+    ("down", "Internet -> client, TCP 1500 B"),
+    ("up", "client -> Internet, TCP 1500 B"),
+    ("down64", "Internet -> client, UDP 64 B"),
+    ("up64", "client -> Internet, UDP 64 B"),
+]
 
 
 def load(path):
@@ -138,6 +147,20 @@ def read_facts(dirname):
     return facts
 
 
+def read_replay(dirname):
+    """test/replay.sh's figures: {mode: instructions per packet}."""
+    r = {}
+    try:
+        with open(os.path.join(dirname, "replay")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2:
+                    r[parts[0]] = float(parts[1])
+    except (OSError, ValueError):
+        pass
+    return r
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -183,6 +206,14 @@ def main():
             line += f"{cell:>{w}}"
         print(line)
 
+    replay = read_replay(dirname)
+    if replay:
+        print("user-space instructions per packet (callgrind on test/replay, "
+              "the same on any machine)")
+        for mode, label in REPLAY:
+            if mode in replay:
+                print(f"  {mode:<7} {label:<32} {replay[mode]:>8.1f}")
+
     out = {
         "seconds_per_run": int(secs), "cores": int(cores), "elapsed_s": int(elapsed),
         "units": {k: u for k, _, u in FIGURES},
@@ -190,6 +221,8 @@ def main():
         "systems": res,
         "ratios": ratios,
     }
+    if replay:
+        out["instructions_per_packet"] = replay
     paths = [os.path.join(dirname, "bench.json")]
     if os.environ.get("BENCH_JSON"):
         paths.append(os.environ["BENCH_JSON"])
