@@ -5,14 +5,14 @@
     bench_report.py DIR SECONDS CORES ELAPSED SYSTEM...
 
 Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
-SYSTEM-ping-*.txt (ping output) and facts ("SYSTEM KEY VALUE" lines: the
-gateway's RSS, CPU seconds over the TCP runs, binary size), and replay
-("MODE FIGURE" lines of test/replay.sh, when it ran). Prints one table,
-each figure with its ratio to the kernel and to openvpn-tcp (when those
-rows exist), then the user-space instructions per packet of each mode, and
-writes every figure to DIR/bench.json (which the
-bench removes unless KEEP_TMP is set), and to $BENCH_JSON as well when
-that is set.
+SYSTEM-ping-*.txt (ping output), facts ("SYSTEM KEY VALUE" lines: the
+gateway's RSS, CPU seconds over the TCP runs, binary size) and replay
+("MODE TOTAL GATEWAY" lines of test/replay.sh, when it ran). Prints one
+table, each figure with its ratio to the kernel and to openvpn-tcp (when
+those rows exist), then the user-space instructions per packet of each
+replay mode, and writes every figure to DIR/bench.json (which the bench
+removes unless KEEP_TMP is set), and to $BENCH_JSON as well when that is
+set.
 """
 
 import json
@@ -148,14 +148,20 @@ def read_facts(dirname):
 
 
 def read_replay(dirname):
-    """test/replay.sh's figures: {mode: instructions per packet}."""
+    """test/replay.sh's figures: {mode: {"total": n, "gateway": n, "client": n}},
+    instructions per packet, both ends together and each apart."""
     r = {}
     try:
         with open(os.path.join(dirname, "replay")) as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 2:
-                    r[parts[0]] = float(parts[1])
+                if len(parts) != 3:
+                    continue
+                fig = {"total": float(parts[1])}
+                if parts[2] != "-":
+                    fig["gateway"] = float(parts[2])
+                    fig["client"] = round(fig["total"] - fig["gateway"], 1)
+                r[parts[0]] = fig
     except (OSError, ValueError):
         pass
     return r
@@ -210,9 +216,12 @@ def main():
     if replay:
         print("user-space instructions per packet (callgrind on test/replay, "
               "the same on any machine)")
+        print(f"  {'mode':<7} {'':<32} {'total':>9} {'gateway':>9} {'client':>9}")
         for mode, label in REPLAY:
             if mode in replay:
-                print(f"  {mode:<7} {label:<32} {replay[mode]:>8.1f}")
+                print(f"  {mode:<7} {label:<32}" + "".join(
+                    f" {replay[mode][k]:>9.1f}" if k in replay[mode] else f" {'-':>9}"
+                    for k in ("total", "gateway", "client")))
 
     out = {
         "seconds_per_run": int(secs), "cores": int(cores), "elapsed_s": int(elapsed),

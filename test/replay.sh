@@ -9,8 +9,11 @@
 # N = 4000 packets, counting only the gateway's and the client's work (the
 # functions step_down and step_up; the harness's building and checking of
 # packets is left out), and (Ir(4000) - Ir(2000)) / 2000 is printed: the
-# difference cancels the start-up. OUT, when given, gets "MODE FIGURE"
-# lines (test/bench.sh puts them in its JSON). Without valgrind: one line
+# difference cancels the start-up. It is printed for both ends together,
+# and apart: the gateway's (its wakes, gw_tun_wake and gw_sock_wake, by
+# callgrind_annotate's inclusive counts) and the client's (the rest). OUT,
+# when given, gets "MODE TOTAL GATEWAY" lines (GATEWAY "-" without
+# callgrind_annotate; test/bench.sh puts them in its JSON). Without valgrind: one line
 # on stderr, nothing else, exit 0. KEEP_TMP=1 keeps the callgrind files
 # (callgrind_annotate reads them).
 set -u
@@ -47,19 +50,34 @@ fi
 # The total Ir of a callgrind file (its "totals:" line, else "summary:").
 ir() { awk '$1 == "totals:" { t = $2 } $1 == "summary:" && t == "" { s = $2 }
 	END { print (t != "" ? t : s) + 0 }' "$1"; }
+# The gateway's part of it: the inclusive Ir of its wakes (gw_tun_wake,
+# gw_sock_wake), by callgrind_annotate; empty without it.
+ir_gw() {
+	command -v callgrind_annotate >/dev/null || return 0
+	callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+		awk '$NF ~ /^\[/ && $(NF - 1) ~ /:gw_(tun|sock)_wake$/ { gsub(",", "", $1); t += $1; n++ }
+			END { if (n) print t }'
+}
+per() { awk -v a="$1" -v b="$2" -v d=$((N2 - N1)) 'BEGIN { printf "%.1f", (b - a) / d }'; }
 
 [ -z "$OUT" ] || : >"$OUT"
 echo "user-space instructions per packet (callgrind: (Ir($N2) - Ir($N1)) / $((N2 - N1)))"
+printf '  %-7s %-32s %9s %9s %9s\n' mode "" total gateway client
 for m in $MODES; do
-	a=$(ir "$DIR/$m.$N1.out")
-	b=$(ir "$DIR/$m.$N2.out")
-	v=$(awk -v a="$a" -v b="$b" -v d=$((N2 - N1)) 'BEGIN { printf "%.1f", (b - a) / d }')
+	v=$(per "$(ir "$DIR/$m.$N1.out")" "$(ir "$DIR/$m.$N2.out")")
+	g1=$(ir_gw "$DIR/$m.$N1.out")
+	g2=$(ir_gw "$DIR/$m.$N2.out")
+	g=- c=-
+	if [ -n "$g1" ] && [ -n "$g2" ]; then
+		g=$(per "$g1" "$g2")
+		c=$(awk -v v="$v" -v g="$g" 'BEGIN { printf "%.1f", v - g }')
+	fi
 	case $m in
 	down) what="Internet -> client, TCP 1500 B" ;;
 	up) what="client -> Internet, TCP 1500 B" ;;
 	down64) what="Internet -> client, UDP 64 B" ;;
 	up64) what="client -> Internet, UDP 64 B" ;;
 	esac
-	printf '  %-7s %-32s %8s\n' "$m" "$what" "$v"
-	[ -z "$OUT" ] || echo "$m $v" >>"$OUT"
+	printf '  %-7s %-32s %9s %9s %9s\n' "$m" "$what" "$v" "$g" "$c"
+	[ -z "$OUT" ] || echo "$m $v $g" >>"$OUT"
 done
