@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # vpngw: one static binary. `make`, `make TLS=0`, `make test`, `make fuzz`,
-# `make bench`, `make demo`. CROSS_COMPILE=arm-linux-musleabihf- and a
+# `make bench`, `make replay`, `make demo`. CROSS_COMPILE=arm-linux-musleabihf- and a
 # config.mak of your own override the toolchain.
 -include config.mak
 
@@ -61,18 +61,25 @@ test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/seccomp_test.c
 test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ test/seccomp_test.c
+# The packet-replay harness (test/replay.sh): the binary's compiler and
+# flags, without TLS, and with its symbols (callgrind counts by function).
+REPLAY := test/replay.c link.c txq.c ws.c nat.c gso.c limit.c admit.c log.c sha1.c base64.c
+test/replay: $(REPLAY) $(wildcard *.h) .flags $(KH)
+	$(Q)$(CC) $(filter-out -DVPNGW_TLS=1 -MMD -MP,$(XCFLAGS)) $(CFLAGS) $(XLDFLAGS) -o $@ $(REPLAY)
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan
 test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc
 	$(Q)test/run.sh
 fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
-bench: vpngw
+bench: vpngw test/replay
 	$(Q)test/bench.sh
+replay: test/replay
+	$(Q)test/replay.sh
 demo: vpngw
 	$(Q)test/demo.sh
 clean:
 	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
-	test/seccomp_test test/seccomp_test-glibc test/*.d test/fuzz/bin
-.PHONY: FORCE all check test fuzz bench demo clean
+	test/seccomp_test test/seccomp_test-glibc test/replay test/*.d test/fuzz/bin
+.PHONY: FORCE all check test fuzz bench replay demo clean
 -include $(OBJ:.o=.d)

@@ -40,7 +40,10 @@
 # during the TCP upload and download; the gateway's CPU seconds per GB over
 # the TCP runs, its RSS idle and with its client (after the runs), and the
 # size of its program. test/bench_report.py prints the table and writes
-# the JSON ($LIB_TMP/bench.json, and BENCH_JSON when set). Every iperf3
+# the JSON ($LIB_TMP/bench.json, and BENCH_JSON when set), with, after
+# the table, the user-space instructions per packet each way that
+# test/replay.sh counts with callgrind (when valgrind is installed): a
+# figure the machine's noise does not move. Every iperf3
 # JSON and ping output is kept in the run's folder with KEEP_TMP=1.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -310,6 +313,9 @@ for n in "${SYSTEMS[@]}"; do
 	fact "$n" cpu_tcp_s "${CPU[$n]:-0}"
 	fact "$n" rss_client_kib "$(rss_of "${GPID[$n]}")"
 done
+# User-space instructions per packet, by callgrind on test/replay: no
+# network, no timing, so the same figure on a busy machine as on an idle one.
+test/replay.sh "$LIB_TMP/replay" >/dev/null || note "the instructions-per-packet run failed"
 "$PY" test/bench_report.py "$LIB_TMP" "$SECS" "$(nproc)" "$(($(date +%s) - START))" \
 	"${SYSTEMS[@]}" || exit 1
 echo "binary: $(stat -c %s "$VPNGW") bytes ($("$VPNGW" --version))"

@@ -5,12 +5,14 @@
     bench_report.py DIR SECONDS CORES ELAPSED SYSTEM...
 
 Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
-SYSTEM-ping-*.txt (ping output) and facts ("SYSTEM KEY VALUE" lines: the
-gateway's RSS, CPU seconds over the TCP runs, binary size). Prints one
+SYSTEM-ping-*.txt (ping output), facts ("SYSTEM KEY VALUE" lines: the
+gateway's RSS, CPU seconds over the TCP runs, binary size) and replay
+("MODE TOTAL GATEWAY" lines of test/replay.sh, when it ran). Prints one
 table, each figure with its ratio to the kernel and to openvpn-tcp (when
-those rows exist), and writes every figure to DIR/bench.json (which the
-bench removes unless KEEP_TMP is set), and to $BENCH_JSON as well when
-that is set.
+those rows exist), then the user-space instructions per packet of each
+replay mode, and writes every figure to DIR/bench.json (which the bench
+removes unless KEEP_TMP is set), and to $BENCH_JSON as well when that is
+set.
 """
 
 import json
@@ -41,6 +43,13 @@ FIGURES = [
     ("binary_bytes", "gateway program size", "bytes"),
 ]
 BASES = [("kernel", "xK"), ("openvpn-tcp", "xO")]
+# test/replay.sh's modes, in its order.
+REPLAY = [
+    ("down", "Internet -> client, TCP 1500 B"),
+    ("up", "client -> Internet, TCP 1500 B"),
+    ("down64", "Internet -> client, UDP 64 B"),
+    ("up64", "client -> Internet, UDP 64 B"),
+]
 
 
 def load(path):
@@ -138,6 +147,26 @@ def read_facts(dirname):
     return facts
 
 
+def read_replay(dirname):
+    """test/replay.sh's figures: {mode: {"total": n, "gateway": n, "client": n}},
+    instructions per packet, both ends together and each apart."""
+    r = {}
+    try:
+        with open(os.path.join(dirname, "replay")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) != 3:
+                    continue
+                fig = {"total": float(parts[1])}
+                if parts[2] != "-":
+                    fig["gateway"] = float(parts[2])
+                    fig["client"] = round(fig["total"] - fig["gateway"], 1)
+                r[parts[0]] = fig
+    except (OSError, ValueError):
+        pass
+    return r
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -183,6 +212,17 @@ def main():
             line += f"{cell:>{w}}"
         print(line)
 
+    replay = read_replay(dirname)
+    if replay:
+        print("user-space instructions per packet (callgrind on test/replay, "
+              "the same on any machine)")
+        print(f"  {'mode':<7} {'':<32} {'total':>9} {'gateway':>9} {'client':>9}")
+        for mode, label in REPLAY:
+            if mode in replay:
+                print(f"  {mode:<7} {label:<32}" + "".join(
+                    f" {replay[mode][k]:>9.1f}" if k in replay[mode] else f" {'-':>9}"
+                    for k in ("total", "gateway", "client")))
+
     out = {
         "seconds_per_run": int(secs), "cores": int(cores), "elapsed_s": int(elapsed),
         "units": {k: u for k, _, u in FIGURES},
@@ -190,6 +230,8 @@ def main():
         "systems": res,
         "ratios": ratios,
     }
+    if replay:
+        out["instructions_per_packet"] = replay
     paths = [os.path.join(dirname, "bench.json")]
     if os.environ.get("BENCH_JSON"):
         paths.append(os.environ["BENCH_JSON"])
