@@ -1,0 +1,387 @@
+# SPDX-License-Identifier: MIT
+# test/offload_test.py: end-to-end tests of super-packets (the TUN offloads
+# and the vpngw-gso WebSocket extension) as an independent client: python
+# `websockets` for the tunnels (the extension declared to it by a factory
+# written here), scapy to build and parse the packets, an AF_PACKET socket
+# in the Internet namespace to see what came out of the gateway; no project
+# code is reused. offload.sh runs it in the client namespace with:
+#   VPNGW_URL        the gateway with offloads (ws://192.0.2.1:8080/)
+#   VPNGW_NOOFF_URL  the gateway started with --no-offload (192.0.2.3)
+#   VPNGW_PID, VPNGW_LOG  the first one's pid and stderr (stats())
+#   VPNGW_INET_NS    the Internet namespace: 198.51.100.1, answers pings;
+#                    UDP :9000 answers every datagram with one UDP GSO send
+#   VPNGW_EGRESS     the gateway's address towards it (the masquerade's)
+#   VPNGW_RESULTS    file that receives "PASSED FAILED"
+# Tests: negotiated (the extension in the 101 only for vpngw.v1 and a
+# gateway with offloads), super_in_udp and super_in_tcp (one super-packet
+# message from the client leaves the gateway as checked segments),
+# super_bad (every kind of bad super-packet message is one malformed drop,
+# and the connection and the gateway live on), orig_cut (a UDP GSO reply
+# reaches an original-protocol client as one complete packet per message).
+# Usage: offload_test.py [--list] [-v] [TEST...]; prints PASS name or
+# FAIL name: reason, then "N passed, N failed".
+# Helper modes (run by offload.sh or by the tests themselves):
+#   offload_test.py serve DIR PORT   HTTP: GET files of DIR; PUT and POST
+#                                    answer with the sha256 of the body
+#   offload_test.py gso-echo PORT    UDP: answers a datagram "N SIZE" with
+#                                    N*SIZE bytes of pattern in one send,
+#                                    cut by the kernel (UDP_SEGMENT) at SIZE
+#   offload_test.py txoff IFACE      turns IFACE's TX checksum offload off
+#                                    (so that it segments in software and
+#                                    its packets carry complete checksums)
+#   offload_test.py sniff PROTO PORT COUNT SEC  prints "ready", then the hex
+#                                    of each IPv4 packet received on br0
+#                                    for PROTO (tcp/udp) dst port PORT
+import asyncio
+import ctypes
+import fcntl
+import hashlib
+import http.server
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+URL = os.environ.get("VPNGW_URL", "ws://192.0.2.1:8080/")
+NOOFF_URL = os.environ.get("VPNGW_NOOFF_URL", "ws://192.0.2.1:8081/")
+INET_NS = os.environ.get("VPNGW_INET_NS", "")
+EGRESS = os.environ.get("VPNGW_EGRESS", "198.51.100.2")
+INET = "198.51.100.1"
+ORIG_SRC = "192.0.2.10"     # the original-protocol client's own address
+GSO_PORT = 9000
+
+
+def pattern(n, salt=0):
+    """n bytes that differ from segment to segment."""
+    return bytes((i * 7 + (i // 1000) * 13 + salt) & 0xFF for i in range(n))
+
+
+# ---- Helper modes ----
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        h = hashlib.sha256()
+        while n > 0:
+            chunk = self.rfile.read(min(n, 65536))
+            if not chunk:
+                break
+            h.update(chunk)
+            n -= len(chunk)
+        out = (h.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_POST = do_PUT
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+def serve(directory, port):
+    def handler(*a, **kw):
+        return Handler(*a, directory=directory, **kw)
+    http.server.ThreadingHTTPServer((INET, port), handler).serve_forever()
+
+
+def gso_echo(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((INET, port))
+    while True:
+        data, peer = s.recvfrom(2048)
+        try:
+            n, size = (int(x) for x in data.split()[:2])
+        except ValueError:
+            continue
+        s.setsockopt(socket.SOL_UDP, 103, size)   # UDP_SEGMENT
+        s.sendto(pattern(n * size), peer)
+        s.setsockopt(socket.SOL_UDP, 103, 0)
+
+
+def txoff(iface):
+    """ETHTOOL_STXCSUM 0 through SIOCETHTOOL (there may be no ethtool)."""
+    val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0))
+    ifr = struct.pack("16sP", iface.encode(), ctypes.addressof(val)) + b"\0" * 16
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fcntl.ioctl(s.fileno(), 0x8946, ifr)
+    get = ctypes.create_string_buffer(struct.pack("II", 0x16, 1))
+    ifr = struct.pack("16sP", iface.encode(), ctypes.addressof(get)) + b"\0" * 16
+    fcntl.ioctl(s.fileno(), 0x8946, ifr)
+    if struct.unpack("II", get.raw[:8])[1] != 0:
+        sys.exit("tx checksumming still on for %s" % iface)
+
+
+def sniff(proto, port, count, sec):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    s.bind(("br0", 0x0800))
+    num = {"tcp": 6, "udp": 17}[proto]
+    print("ready", flush=True)
+    deadline = time.monotonic() + sec
+    got = 0
+    while got < count:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([s], [], [], left)[0]:
+            break
+        data, addr = s.recvfrom(70000)
+        if addr[2] == socket.PACKET_OUTGOING or len(data) < 24 or data[9] != num:
+            continue
+        ihl = (data[0] & 15) * 4
+        if struct.unpack("!H", data[ihl + 2:ihl + 4])[0] != port:
+            continue
+        print(data.hex(), flush=True)
+        got += 1
+
+
+# ---- The tests ----
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in (
+        "serve", "gso-echo", "txoff", "sniff"):
+    cmd = sys.argv[1]
+    if cmd == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "gso-echo":
+        gso_echo(int(sys.argv[2]))
+    elif cmd == "txoff":
+        txoff(sys.argv[2])
+    else:
+        sniff(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    sys.exit(0)
+
+import websockets                                              # noqa: E402
+from websockets.extensions.base import ClientExtensionFactory, Extension  # noqa: E402
+
+import harness                                                 # noqa: E402
+from harness import Fail, check, expect, info, stats, test     # noqa: E402
+from scapy.layers.inet import ICMP, IP, TCP, UDP               # noqa: E402
+from scapy.packet import Raw                                   # noqa: E402
+
+
+class Gso(Extension):
+    """vpngw-gso changes no frame: it only allows 00-prefixed messages."""
+    name = "vpngw-gso"
+
+    def decode(self, frame, *, max_size=None):
+        return frame
+
+    def encode(self, frame):
+        return frame
+
+
+class GsoFactory(ClientExtensionFactory):
+    name = "vpngw-gso"
+
+    def get_request_params(self):
+        return []
+
+    def process_response_params(self, params, accepted):
+        if params:
+            raise websockets.exceptions.NegotiationError("vpngw-gso takes no parameters")
+        return Gso()
+
+
+def connect(url=URL, v1=True, gso=True):
+    return websockets.connect(url, subprotocols=["vpngw.v1"] if v1 else None,
+                              extensions=[GsoFactory()] if gso else None,
+                              compression=None, open_timeout=5, max_size=2 ** 20)
+
+
+async def assigned(ws):
+    """The vpngw.v1 assignment's address; the extension must be on."""
+    check(ws.subprotocol == "vpngw.v1", "the gateway did not select vpngw.v1")
+    check(ws.response_headers.get("Sec-WebSocket-Extensions") == "vpngw-gso",
+          "the gateway did not accept vpngw-gso (101 headers: %s)"
+          % dict(ws.response_headers.raw_items()))
+    import json
+    msg = await asyncio.wait_for(ws.recv(), 5)
+    check(isinstance(msg, str), "first message is not the assignment")
+    a = json.loads(msg)["address"]
+    info("assigned %s" % a)
+    return a.split("/")[0]
+
+
+def wire(size, pkt, kind=1):
+    return struct.pack("!BBH", 0, kind, size) + pkt
+
+
+def csum_ok(p, layer):
+    """The packet's checksum of layer equals the one scapy recomputes."""
+    got = p[layer].chksum
+    q = IP(bytes(p))
+    del q[layer].chksum
+    del q[IP].chksum
+    q = IP(bytes(q))
+    return got == q[layer].chksum and p[IP].chksum == q[IP].chksum
+
+
+class Sniffer:
+    """An AF_PACKET reader in the Internet namespace (a child process)."""
+
+    def __init__(self, proto, port, count, sec=5):
+        check(INET_NS, "VPNGW_INET_NS not set")
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", INET_NS, PY, os.path.abspath(__file__), "sniff",
+             proto, str(port), str(count), str(sec)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if line.strip() != "ready":
+            self.p.kill()
+            self.p.wait()
+            raise Fail("the sniffer did not start: %r" % line)
+
+    def packets(self):
+        out, _ = self.p.communicate(timeout=30)
+        return [IP(bytes.fromhex(ln)) for ln in out.split()]
+
+
+@test()
+async def negotiated():
+    """vpngw-gso is in the 101 exactly when the client offered it with
+    vpngw.v1 and the gateway has offloads; never without one of them."""
+    async with connect() as ws:
+        ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+        check(ws.subprotocol == "vpngw.v1", "no vpngw.v1")
+        check(ext == ["vpngw-gso"], "offered with vpngw.v1: 101 has extensions %s" % ext)
+    async with connect(v1=False) as ws:
+        ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+        check(ws.subprotocol is None, "a subprotocol without offering one")
+        check(ext == [], "offered without vpngw.v1: 101 has extensions %s" % ext)
+    async with connect(url=NOOFF_URL) as ws:
+        ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+        check(ws.subprotocol == "vpngw.v1", "no vpngw.v1 from the --no-offload gateway")
+        check(ext == [], "the --no-offload gateway's 101 has extensions %s" % ext)
+    async with connect(gso=False) as ws:
+        ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+        check(ext == [], "not offered: 101 has extensions %s" % ext)
+
+
+def udp_super(src, dport, n, size, salt=0):
+    pay = pattern(n * size, salt)
+    p = IP(src=src, dst=INET) / UDP(sport=40000 + salt, dport=dport, chksum=0x1234) / Raw(pay)
+    return bytes(p), pay
+
+
+@test()
+async def super_in_udp():
+    """8 x 1000 bytes of UDP in one super-packet message (its checksum field
+    garbage) leave the gateway as 8 datagrams, NATed, complete."""
+    n, size, port = 8, 1000, 9101
+    async with connect() as ws:
+        addr = await assigned(ws)
+        sn = Sniffer("udp", port, n)
+        pkt, pay = udp_super(addr, port, n, size)
+        await ws.send(wire(size, pkt))
+        got = sn.packets()
+    check(len(got) == n, "%d datagrams at the Internet host, not %d" % (len(got), n))
+    for k, p in enumerate(got):
+        check(p[IP].src == EGRESS, "segment %d from %s, not %s" % (k, p[IP].src, EGRESS))
+        check(p[UDP].len == 8 + size and len(p[UDP].payload) == size,
+              "segment %d: UDP length %d" % (k, p[UDP].len))
+        check(csum_ok(p, UDP), "segment %d: bad checksum %#x" % (k, p[UDP].chksum))
+        check(bytes(p[UDP].payload) == pay[k * size:(k + 1) * size],
+              "segment %d: not the payload's piece %d" % (k, k))
+
+
+@test()
+async def super_in_tcp():
+    """A TCP super-packet (flags PA, garbage checksum) leaves the gateway as
+    segments whose sequence numbers step by the size, checksums valid."""
+    n, size, port, seq = 6, 1200, 9102, 0x10000000
+    pay = pattern(n * size, 3)
+    async with connect() as ws:
+        addr = await assigned(ws)
+        sn = Sniffer("tcp", port, n)
+        p = IP(src=addr, dst=INET) / TCP(sport=40100, dport=port, flags="PA", seq=seq,
+                                          ack=12345, window=1000, chksum=0x1234) / Raw(pay)
+        await ws.send(wire(size, bytes(p)))
+        got = sn.packets()
+    check(len(got) == n, "%d segments at the Internet host, not %d" % (len(got), n))
+    for k, p in enumerate(got):
+        check(p[IP].src == EGRESS, "segment %d from %s, not %s" % (k, p[IP].src, EGRESS))
+        check(p[TCP].seq == seq + k * size, "segment %d: seq %#x, not %#x"
+              % (k, p[TCP].seq, seq + k * size))
+        check(p[TCP].flags.A and not p[TCP].flags.S, "segment %d: flags %s" % (k, p[TCP].flags))
+        check(csum_ok(p, TCP), "segment %d: bad checksum %#x" % (k, p[TCP].chksum))
+        check(bytes(p[TCP].payload) == pay[k * size:(k + 1) * size],
+              "segment %d: not the payload's piece %d" % (k, k))
+    check(got[-1][TCP].flags.P, "the last segment lost PSH")
+
+
+async def ping_ok(ws, src, ident):
+    await ws.send(bytes(IP(src=src, dst=INET) / ICMP(id=ident, seq=1) / Raw(b"x" * 32)))
+    await expect(ws, lambda raw, p: ICMP in p and p[ICMP].type == 0 and p[ICMP].id == ident
+                 and p[IP].dst == src, "echo reply", timeout=3)
+
+
+@test(timeout=40)
+async def super_bad():
+    """Each bad super-packet message is one malformed drop; the connection
+    still carries a ping and a good super-packet; the gateway lives on."""
+    good, _ = udp_super("0.0.0.0", 9103, 8, 1000)   # the source is set below
+    async with connect() as ws:
+        addr = await assigned(ws)
+        good, _ = udp_super(addr, 9103, 8, 1000)
+        syn = bytes(IP(src=addr, dst=INET) / TCP(sport=40200, dport=9104, flags="S",
+                                                   seq=1) / Raw(pattern(4000)))
+        many, _ = udp_super(addr, 9103, 141, 64)     # 141 segments of 64
+        cases = [
+            ("kind 2", wire(1000, good, kind=2)),
+            ("size 0", wire(0, good)),
+            ("SYN", wire(1000, syn)),
+            ("size 10", wire(10, good)),
+            ("truncated", wire(1000, good[:5000])),
+            ("129+ segments", wire(64, many)),
+            ("kind 0", wire(1000, good, kind=0)),
+        ]
+        for what, msg in cases:
+            before = stats().get("drop_malformed", 0)
+            await ws.send(msg)
+            await asyncio.sleep(0.2)
+            after = stats().get("drop_malformed", 0)
+            check(after == before + 1, "%s: drop_malformed %d -> %d, not +1"
+                  % (what, before, after))
+            await ping_ok(ws, addr, 0x4200 + len(what))
+        sn = Sniffer("udp", 9103, 8)
+        await ws.send(wire(1000, good))
+        got = sn.packets()
+        check(len(got) == 8, "a good super-packet after the bad ones: %d datagrams" % len(got))
+    os.kill(int(os.environ["VPNGW_PID"]), 0)
+
+
+@test()
+async def orig_cut():
+    """A UDP GSO reply (8 x 1000) reaches an original-protocol client as 8
+    messages, each one complete IPv4/UDP packet of at most 1500 bytes."""
+    n, size = 8, 1000
+    async with connect(v1=False, gso=False) as ws:
+        check(ws.subprotocol is None, "a subprotocol without offering one")
+        q = IP(src=ORIG_SRC, dst=INET) / UDP(sport=41000, dport=GSO_PORT) / Raw(b"%d %d" % (n, size))
+        await ws.send(bytes(q))
+        pay = pattern(n * size)
+        got = []
+        for k in range(n):
+            raw, p = await expect(ws, lambda raw, p: UDP in p and p[UDP].sport == GSO_PORT,
+                                  "UDP segment %d" % k, timeout=3)
+            got.append(raw)
+            check(len(raw) <= 1500, "message %d: %d bytes" % (k, len(raw)))
+            check(p[IP].dst == ORIG_SRC and p[UDP].dport == 41000,
+                  "message %d to %s:%d" % (k, p[IP].dst, p[UDP].dport))
+            check(p[IP].len == len(raw), "message %d: tot_len %d of %d" % (k, p[IP].len, len(raw)))
+            check(csum_ok(p, UDP), "message %d: bad checksums (ip %#x udp %#x)"
+                  % (k, p[IP].chksum, p[UDP].chksum))
+            check(p[UDP].len == 8 + size, "message %d: UDP length %d" % (k, p[UDP].len))
+            check(bytes(p[UDP].payload) == pay[k * size:(k + 1) * size],
+                  "message %d: not the payload's piece %d" % (k, k))
+        info("%d messages of %s bytes" % (len(got), sorted({len(r) for r in got})))
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main(sys.argv[1:]))
