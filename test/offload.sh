@@ -48,6 +48,7 @@ EGRESS=198.51.100.2
 PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad orig_cut)
 TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways)
 select_tests "$@"
+WANT=("$@")
 
 setup_topology() {
 	ns_add CLI cli && ns_add GW gw && ns_add GWN gwn && ns_add INET inet || return 1
