@@ -9,7 +9,9 @@
 # connection kept), and an original-protocol client fed a UDP GSO reply
 # (one complete packet per message); then `vpngw connect` moves 8 MB each
 # way (sha256 checked) with offloads on both ends, against a --no-offload
-# gateway, and with connect --no-offload. Ends with one line
+# gateway, and with connect --no-offload; and (connect_max_message) a
+# gateway with --max-message 1500, which must not take the extension: the
+# client's super-packet messages are longer. Ends with one line
 # "N passed, N failed" and exits non-zero on any failure. lib.sh removes
 # every namespace and process it made, even on failure or ^C.
 #
@@ -20,7 +22,8 @@
 #      |            (offloads on: vpngw0-7, 10.0.100.0/24 and on)
 #      |         eth0 198.51.100.2/24, default via .1 -- i1 (inet's br0)
 #      +-- c2 -- eth1 192.0.2.3/24  ns gwn: vpngw serve --listen 192.0.2.3:8080
-#                   --no-offload (vpngw0-1, 10.0.100.0/24 and on)
+#                   --no-offload (vpngw0-1, 10.0.100.0/24 and on); at the
+#                   end replaced by one with offloads and --max-message 1500
 #               eth0 198.51.100.3/24, default via .1 -- i2 (inet's br0)
 #
 #   ns inet: br0 198.51.100.1/24, ports i1 and i2; answers pings; HTTP on
@@ -33,7 +36,8 @@
 # segment's real checksums.
 #
 # Usage: test/offload.sh [TEST...]   (python tests by name go to
-# offload_test.py; connect_both_ways and start_lines are the shell's)
+# offload_test.py; start_lines, connect_both_ways and connect_max_message
+# are the shell's)
 # Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs.
 set -u
 
@@ -46,7 +50,7 @@ suite_start
 INET_ADDR=198.51.100.1
 EGRESS=198.51.100.2
 PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad orig_cut)
-TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways)
+TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message)
 select_tests "$@"
 WANT=("$@")
 
@@ -228,7 +232,27 @@ if want connect_both_ways; then
 	fi
 fi
 
+# A gateway whose --max-message is below the largest super-packet message
+# must not take vpngw-gso: an upload would be cut with 1009.
+if want connect_max_message; then
+	kill -TERM "$GWN_PID" 2>/dev/null
+	wait_exit "$GWN_PID" 5
+	if start_gw GWM_PID "$GWN" gw-m --listen 192.0.2.3:8080 --pool 2 --max-message 1500 -v; then
+		if transfer connect-max-message "$LIB_TMP/gw-m.log" "$GWM_PID" 192.0.2.3 &&
+			! grep -q 'reconnecting\|(1009)' "$LIB_TMP/connect-max-message.log"; then
+			ok connect_max_message "$OUT"
+		else
+			bad connect_max_message "$OUT; $(grep -m 2 'reconnecting\|(1009)' "$LIB_TMP/connect-max-message.log" | tr '\n' ' ')"
+		fi
+		stop_client
+		GWN_PID=$GWM_PID
+	else
+		GWN_PID=''
+	fi
+fi
+
 for p in "$GWA_PID" "$GWN_PID"; do
+	[ -n "$p" ] || continue
 	kill -0 "$p" 2>/dev/null || bad gateways_alive "gateway $p exited during the tests"
 done
 
