@@ -188,10 +188,11 @@ class GsoFactory(ClientExtensionFactory):
         return Gso()
 
 
-def connect(url=URL, v1=True, gso=True):
+def connect(url=URL, v1=True, gso=True, deflate=False):
     return websockets.connect(url, subprotocols=["vpngw.v1"] if v1 else None,
                               extensions=[GsoFactory()] if gso else None,
-                              compression=None, open_timeout=5, max_size=2 ** 20)
+                              compression="deflate" if deflate else None,
+                              open_timeout=5, max_size=2 ** 20)
 
 
 async def assigned(ws):
@@ -245,7 +246,8 @@ class Sniffer:
 @test()
 async def negotiated():
     """vpngw-gso is in the 101 exactly when the client offered it with
-    vpngw.v1 and the gateway has offloads; never without one of them."""
+    vpngw.v1 and the gateway has offloads; never without one of them; alone
+    when another extension was offered too."""
     async with connect() as ws:
         ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
         check(ws.subprotocol == "vpngw.v1", "no vpngw.v1")
@@ -261,6 +263,12 @@ async def negotiated():
     async with connect(gso=False) as ws:
         ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
         check(ext == [], "not offered: 101 has extensions %s" % ext)
+    async with connect(deflate=True) as ws:
+        offer = ", ".join(ws.request_headers.get_all("Sec-WebSocket-Extensions"))
+        check("vpngw-gso" in offer and "permessage-deflate" in offer, "offered %r" % offer)
+        ext = ws.response_headers.get_all("Sec-WebSocket-Extensions")
+        check(ext == ["vpngw-gso"], "offered with permessage-deflate: 101 has extensions %s"
+              % ext)
 
 
 def udp_super(src, dport, n, size, salt=0):
