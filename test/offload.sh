@@ -6,8 +6,9 @@
 # An independent client (test/offload_test.py: python websockets + scapy)
 # checks the negotiation, super-packets sent into the gateway (they leave
 # it as complete segments), the bad ones (each one malformed drop, the
-# connection kept), and an original-protocol client fed a UDP GSO reply
-# (one complete packet per message); then `vpngw connect` moves 8 MB each
+# connection kept), a UDP GSO reply to a client that took the extension
+# (one super-packet message) and to an original-protocol client (one
+# complete packet per message); then `vpngw connect` moves 8 MB each
 # way (sha256 checked) with offloads on both ends, against a --no-offload
 # gateway, and with connect --no-offload; and (connect_max_message) a
 # gateway with --max-message 1500, which must not take the extension: the
@@ -49,7 +50,7 @@ suite_start
 
 INET_ADDR=198.51.100.1
 EGRESS=198.51.100.2
-PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad orig_cut)
+PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad super_out orig_cut)
 TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message)
 select_tests "$@"
 WANT=("$@")

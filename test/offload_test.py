@@ -17,7 +17,8 @@
 # message from the client leaves the gateway as checked segments),
 # super_bad (every kind of bad super-packet message is one malformed drop,
 # and the connection and the gateway live on), orig_cut (a UDP GSO reply
-# reaches an original-protocol client as one complete packet per message).
+# reaches an original-protocol client as one complete packet per message,
+# and super_out a client that took the extension as one super-packet).
 # Usage: offload_test.py [--list] [-v] [TEST...]; prints PASS name or
 # FAIL name: reason, then "N passed, N failed".
 # Helper modes (run by offload.sh or by the tests themselves):
@@ -381,6 +382,35 @@ async def super_bad():
         d = await malformed_after(ws, wire(1000, good))
         check(d == 1, "not negotiated: drop_malformed moved by %d, not 1" % d)
     os.kill(int(os.environ["VPNGW_PID"]), 0)
+
+
+@test()
+async def super_out():
+    """A UDP GSO reply (8 x 1000) reaches a client that took vpngw-gso as
+    one super-packet message: 00 01 03 e8, then the whole datagram, NATed
+    back to the client's address (its L4 checksum is not the wire's)."""
+    n, size = 8, 1000
+    async with connect() as ws:
+        addr = await assigned(ws)
+        q = IP(src=addr, dst=INET) / UDP(sport=41001, dport=GSO_PORT) / Raw(b"%d %d" % (n, size))
+        await ws.send(bytes(q))
+        deadline = time.monotonic() + 3
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+            if isinstance(msg, bytes) and msg[:1] == b"\0":
+                break
+            info("passed over %r" % msg[:40])
+        check(msg[:4] == struct.pack("!BBH", 0, 1, size), "prefix %s, not 000103e8" % msg[:4].hex())
+        p = IP(msg[4:])
+        check(UDP in p and p[IP].dst == addr and p[UDP].dport == 41001 and p[UDP].sport == GSO_PORT,
+              "not the reply: %s" % p.summary())
+        check(p[IP].len == len(msg) - 4 == 28 + n * size, "tot_len %d in a message of %d"
+              % (p[IP].len, len(msg)))
+        check(p[UDP].len == 8 + n * size, "UDP length %d" % p[UDP].len)
+        q = IP(bytes(p))
+        del q[IP].chksum
+        check(IP(bytes(q))[IP].chksum == p[IP].chksum, "bad IPv4 header checksum")
+        check(bytes(p[UDP].payload) == pattern(n * size), "not the payload")
 
 
 @test()
