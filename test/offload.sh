@@ -12,7 +12,8 @@
 # way (sha256 checked) with offloads on both ends, against a --no-offload
 # gateway, and with connect --no-offload; and (connect_max_message) a
 # gateway with --max-message 1500, which must not take the extension: the
-# client's super-packet messages are longer. Ends with one line
+# client's super-packet messages are longer; and (connect_tls) the same
+# 8 MB each way over wss://. Ends with one line
 # "N passed, N failed" and exits non-zero on any failure. lib.sh removes
 # every namespace and process it made, even on failure or ^C.
 #
@@ -24,7 +25,8 @@
 #      |         eth0 198.51.100.2/24, default via .1 -- i1 (inet's br0)
 #      +-- c2 -- eth1 192.0.2.3/24  ns gwn: vpngw serve --listen 192.0.2.3:8080
 #                   --no-offload (vpngw0-1, 10.0.100.0/24 and on); at the
-#                   end replaced by one with offloads and --max-message 1500
+#                   end replaced by one with offloads and --max-message 1500,
+#                   then by one with TLS on :8443 (a self-signed certificate)
 #               eth0 198.51.100.3/24, default via .1 -- i2 (inet's br0)
 #
 #   ns inet: br0 198.51.100.1/24, ports i1 and i2; answers pings; HTTP on
@@ -37,8 +39,8 @@
 # segment's real checksums.
 #
 # Usage: test/offload.sh [TEST...]   (python tests by name go to
-# offload_test.py; start_lines, connect_both_ways and connect_max_message
-# are the shell's)
+# offload_test.py; start_lines, connect_both_ways, connect_max_message and
+# connect_tls are the shell's)
 # Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs.
 set -u
 
@@ -51,7 +53,7 @@ suite_start
 INET_ADDR=198.51.100.1
 EGRESS=198.51.100.2
 PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad super_out orig_cut)
-TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message)
+TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message connect_tls)
 select_tests "$@"
 WANT=("$@")
 
@@ -151,13 +153,12 @@ fi
 # ---- vpngw connect, both ways ----
 
 CLIENT_PID=''
-# transfer NAME GW_LOG GW_PID ADDR ARGS...: `vpngw connect` to the gateway
-# on ADDR:8080 with ARGS; 8 MB down and 8 MB up, each sha256 checked; no
+# transfer NAME GW_LOG GW_PID URL ARGS...: `vpngw connect URL ARGS`; 8 MB down and 8 MB up, each sha256 checked; no
 # malformed drop on either end (the gateway's counted from before the
 # transfer). OUT says why it failed, or what it moved.
 OUT=''
 transfer() {
-	bg_in "$CLI" "$VPNGW" connect "ws://$4:8080/" --route 198.51.100.0/24 "${@:5}" \
+	bg_in "$CLI" "$VPNGW" connect "$4" --route 198.51.100.0/24 "${@:5}" \
 		>"$LIB_TMP/$1.log" 2>&1
 	CLIENT_PID=$BG_PID
 	OUT=$(transfer_ "$@")
@@ -219,7 +220,7 @@ if want connect_both_ways; then
 		"connect_no_offload:gw-a:$GWA_PID:192.0.2.1:--no-offload"; do
 		IFS=: read -r name gw pid addr arg <<<"$c"
 		# shellcheck disable=SC2086
-		if transfer "connect-$name" "$LIB_TMP/$gw.log" "$pid" "$addr" $arg; then
+		if transfer "connect-$name" "$LIB_TMP/$gw.log" "$pid" "ws://$addr:8080/" $arg; then
 			notes+=("$name: $OUT")
 		else
 			fails+=("$name: $OUT")
@@ -239,7 +240,7 @@ if want connect_max_message; then
 	kill -TERM "$GWN_PID" 2>/dev/null
 	wait_exit "$GWN_PID" 5
 	if start_gw GWM_PID "$GWN" gw-m --listen 192.0.2.3:8080 --pool 2 --max-message 1500 -v; then
-		if transfer connect-max-message "$LIB_TMP/gw-m.log" "$GWM_PID" 192.0.2.3 &&
+		if transfer connect-max-message "$LIB_TMP/gw-m.log" "$GWM_PID" ws://192.0.2.3:8080/ &&
 			! grep -q 'reconnecting\|(1009)' "$LIB_TMP/connect-max-message.log"; then
 			ok connect_max_message "$OUT"
 		else
@@ -249,6 +250,28 @@ if want connect_max_message; then
 		GWN_PID=$GWM_PID
 	else
 		GWN_PID=''
+	fi
+fi
+
+# Over TLS, super-packet messages of up to 64 KiB span several records.
+if want connect_tls && "$VPNGW" --version | grep -q 'no TLS'; then
+	skip connect_tls "vpngw was built without TLS ($("$VPNGW" --version))"
+elif want connect_tls; then
+	[ -z "$GWN_PID" ] || { kill -TERM "$GWN_PID" 2>/dev/null; wait_exit "$GWN_PID" 5; }
+	GWN_PID=''
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$LIB_TMP/gw.key" -out "$LIB_TMP/gw.pem" -days 2 -subj "/CN=192.0.2.3" \
+		-addext subjectAltName=IP:192.0.2.3 >"$LIB_TMP/openssl.out" 2>&1; then
+		bad connect_tls "openssl: $(tail -n 2 "$LIB_TMP/openssl.out" | tr '\n' ' ')"
+	elif start_gw GWN_PID "$GWN" gw-t --listen 192.0.2.3:8443 --pool 2 \
+			--tls-cert "$LIB_TMP/gw.pem" --tls-key "$LIB_TMP/gw.key" -v; then
+		if transfer connect-tls "$LIB_TMP/gw-t.log" "$GWN_PID" wss://192.0.2.3:8443/ \
+			--ca "$LIB_TMP/gw.pem" && ! grep -q 'reconnecting' "$LIB_TMP/connect-tls.log"; then
+			ok connect_tls "$OUT"
+		else
+			bad connect_tls "$OUT; $(grep -m 2 'reconnecting' "$LIB_TMP/connect-tls.log" | tr '\n' ' ')"
+		fi
+		stop_client
 	fi
 fi
 
