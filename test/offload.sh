@@ -41,7 +41,8 @@
 # Usage: test/offload.sh [TEST...]   (python tests by name go to
 # offload_test.py; start_lines, connect_both_ways, connect_max_message and
 # connect_tls are the shell's)
-# Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs.
+# Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs,
+# VERBOSE=1 has offload_test.py say more.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +53,7 @@ suite_start
 
 INET_ADDR=198.51.100.1
 EGRESS=198.51.100.2
-PY_TESTS=(negotiated super_in_udp super_in_tcp super_bad super_out orig_cut)
+PY_TESTS=(negotiated super_in_udp super_in_tcp super_edges super_bad super_out orig_cut)
 TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message connect_tls)
 select_tests "$@"
 WANT=("$@")
@@ -146,7 +147,7 @@ if [ "${#py[@]}" -gt 0 ]; then
 	ns_exec "$CLI" env VPNGW_URL=ws://192.0.2.1:8080/ VPNGW_NOOFF_URL=ws://192.0.2.3:8080/ \
 		VPNGW_PID="$GWA_PID" VPNGW_LOG="$LIB_TMP/gw-a.log" VPNGW_INET_NS="$INET" \
 		VPNGW_EGRESS="$EGRESS" VPNGW_RESULTS="$LIB_TMP/results" \
-		"$PY" -u "$HERE/offload_test.py" "${py[@]}"
+		"$PY" -u "$HERE/offload_test.py" ${VERBOSE:+-v} "${py[@]}"
 	py_results "$LIB_TMP/results" offload_test.py
 fi
 

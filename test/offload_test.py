@@ -15,7 +15,7 @@
 # Tests: negotiated (the extension in the 101 only for vpngw.v1 and a
 # gateway with offloads), super_in_udp and super_in_tcp (one super-packet
 # message from the client leaves the gateway as checked segments),
-# super_bad (every kind of bad super-packet message is one malformed drop,
+# super_edges (one segment's worth, IPv4 options, 128 segments), super_bad (every kind of bad super-packet message is one malformed drop,
 # and the connection and the gateway live on), orig_cut (a UDP GSO reply
 # reaches an original-protocol client as one complete packet per message,
 # and super_out a client that took the extension as one super-packet).
@@ -32,7 +32,8 @@
 #                                    its packets carry complete checksums)
 #   offload_test.py sniff PROTO PORT COUNT SEC  prints "ready", then the hex
 #                                    of each IPv4 packet received on br0
-#                                    for PROTO (tcp/udp) dst port PORT
+#                                    for PROTO (tcp/udp) dst port PORT, for
+#                                    SEC s or until 0.3 s after the COUNTth
 import asyncio
 import ctypes
 import fcntl
@@ -121,14 +122,14 @@ def txoff(iface):
         sys.exit("tx checksumming still on for %s" % iface)
 
 
-def sniff(proto, port, count, sec):
+def sniff(proto, port, count, sec, grace=0.3):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
     s.bind(("br0", 0x0800))
     num = {"tcp": 6, "udp": 17}[proto]
     print("ready", flush=True)
     deadline = time.monotonic() + sec
     got = 0
-    while got < count:
+    while True:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([s], [], [], left)[0]:
             break
@@ -140,6 +141,8 @@ def sniff(proto, port, count, sec):
             continue
         print(data.hex(), flush=True)
         got += 1
+        if got == count:   # and any more within the grace time
+            deadline = min(deadline, time.monotonic() + grace)
 
 
 # ---- The tests ----
@@ -162,7 +165,7 @@ from websockets.extensions.base import ClientExtensionFactory, Extension  # noqa
 
 import harness                                                 # noqa: E402
 from harness import Fail, check, expect, info, stats, test     # noqa: E402
-from scapy.layers.inet import ICMP, IP, TCP, UDP               # noqa: E402
+from scapy.layers.inet import ICMP, IP, IPOption_NOP, TCP, UDP  # noqa: E402
 from scapy.packet import Raw                                   # noqa: E402
 
 
@@ -193,7 +196,8 @@ def connect(url=URL, v1=True, gso=True, deflate=False):
     return websockets.connect(url, subprotocols=["vpngw.v1"] if v1 else None,
                               extensions=[GsoFactory()] if gso else None,
                               compression="deflate" if deflate else None,
-                              open_timeout=5, max_size=2 ** 20)
+                              open_timeout=5, max_size=2 ** 20,
+                              max_queue=None)   # the Internet host's ICMP errors pile up
 
 
 async def assigned(ws):
@@ -340,6 +344,53 @@ async def malformed_after(ws, msg):
             break
     await asyncio.sleep(0.1)
     return stats().get("drop_malformed", 0) - before
+
+
+@test(timeout=30)
+async def super_edges():
+    """Super-packet messages at the edges: one segment's worth (UDP, then
+    TCP: written as one packet, its checksum completed), IPv4 options (a
+    longer header in every segment), the largest size, the most segments."""
+    async with connect() as ws:
+        addr = await assigned(ws)
+        cases = [
+            ("one UDP segment", 1, UDP, 9111, IP(src=addr, dst=INET)
+             / UDP(sport=40300, dport=9111, chksum=0x1234) / Raw(pattern(700)), 1000, [700]),
+            ("one TCP segment", 1, TCP, 9112, IP(src=addr, dst=INET)
+             / TCP(sport=40301, dport=9112, flags="PA", seq=77, ack=1, chksum=0x1234)
+             / Raw(pattern(700)), 1000, [700]),
+            ("IPv4 options", 3, UDP, 9113, IP(src=addr, dst=INET, options=[IPOption_NOP()] * 8)
+             / UDP(sport=40302, dport=9113, chksum=0x1234) / Raw(pattern(2500)), 1000,
+             [1000, 1000, 500]),
+            ("128 segments", 128, UDP, 9114, IP(src=addr, dst=INET)
+             / UDP(sport=40303, dport=9114, chksum=0x1234) / Raw(pattern(128 * 64)), 64,
+             [64] * 128),
+            ("size 1400, 46 KB", 33, TCP, 9115, IP(src=addr, dst=INET)
+             / TCP(sport=40304, dport=9115, flags="A", seq=5, ack=1, chksum=0x1234)
+             / Raw(pattern(33 * 1400)), 1400, [1400] * 33),
+        ]
+        for what, n, layer, port, pkt, size, lens in cases:
+            raw = bytes(pkt)
+            pay = bytes(pkt[layer].payload)
+            sn = Sniffer(layer.__name__.lower(), port, n)
+            t0 = time.monotonic()
+            await ws.send(wire(size, raw))
+            got = sn.packets()
+            info("%s: %d packets in %.1f s" % (what, len(got), time.monotonic() - t0))
+            check(len(got) == n, "%s: %d packets at the Internet host, not %d"
+                  % (what, len(got), n))
+            off = 0
+            for k, p in enumerate(got):
+                seg = bytes(p[layer].payload)
+                check(len(seg) == lens[k], "%s: segment %d of %d bytes, not %d"
+                      % (what, k, len(seg), lens[k]))
+                check(csum_ok(p, layer), "%s: segment %d: bad checksum %#x"
+                      % (what, k, p[layer].chksum))
+                check(seg == pay[off:off + len(seg)], "%s: segment %d: not its piece" % (what, k))
+                if layer is TCP:
+                    check(p[TCP].seq == pkt[TCP].seq + off, "%s: segment %d: seq %d"
+                          % (what, k, p[TCP].seq))
+                off += len(seg)
 
 
 async def ping_ok(ws, src, ident):
