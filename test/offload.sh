@@ -8,7 +8,8 @@
 # it as complete segments), the bad ones (each one malformed drop, the
 # connection kept), a UDP GSO reply to a client that took the extension
 # (one super-packet message) and to an original-protocol client (one
-# complete packet per message); then `vpngw connect` moves 8 MB each
+# complete packet per message), that client's TCP (a TSO super-packet
+# cut); then `vpngw connect` moves 8 MB each
 # way (sha256 checked) with offloads on both ends, against a --no-offload
 # gateway, and with connect --no-offload; and (connect_max_message) a
 # gateway with --max-message 1500, which must not take the extension: the
@@ -32,7 +33,7 @@
 #   ns inet: br0 198.51.100.1/24, ports i1 and i2; answers pings; HTTP on
 #            :80 (GET an 8 MB random file, PUT answers the body's sha256),
 #            UDP :9000 answers with one UDP GSO send (offload_test.py
-#            gso-echo)
+#            gso-echo), TCP :7100 sends 10000 bytes and closes
 #
 # Both gateways' eth0 have TX checksum offload off: what they send out is
 # segmented and summed in software, so the Internet host sees each
@@ -53,7 +54,7 @@ suite_start
 
 INET_ADDR=198.51.100.1
 EGRESS=198.51.100.2
-PY_TESTS=(negotiated super_in_udp super_in_tcp super_edges super_bad super_out orig_cut)
+PY_TESTS=(negotiated super_in_udp super_in_tcp super_edges super_bad super_out orig_cut orig_cut_tcp)
 TESTS=(start_lines "${PY_TESTS[@]}" connect_both_ways connect_max_message connect_tls)
 select_tests "$@"
 WANT=("$@")
@@ -86,7 +87,9 @@ start_servers() {
 	chmod 755 "$LIB_TMP" "$LIB_TMP/www"
 	bg_in "$INET" "$PY" "$HERE/offload_test.py" serve "$LIB_TMP/www" 80 >"$LIB_TMP/http.log" 2>&1
 	bg_in "$INET" "$PY" "$HERE/offload_test.py" gso-echo 9000 >"$LIB_TMP/gso-echo.log" 2>&1
-	wait_port "$INET" "$INET_ADDR" 80 && wait_port "$INET" "$INET_ADDR" 9000 udp
+	bg_in "$INET" "$PY" "$HERE/offload_test.py" tcp-send 7100 10000 >"$LIB_TMP/tcp-send.log" 2>&1
+	wait_port "$INET" "$INET_ADDR" 80 && wait_port "$INET" "$INET_ADDR" 9000 udp &&
+		wait_port "$INET" "$INET_ADDR" 7100
 }
 
 # start_gw VAR NS NAME ARGS...: `vpngw serve ARGS` in NS, its own state

@@ -9,7 +9,8 @@
 #   VPNGW_NOOFF_URL  the gateway started with --no-offload (192.0.2.3)
 #   VPNGW_PID, VPNGW_LOG  the first one's pid and stderr (stats())
 #   VPNGW_INET_NS    the Internet namespace: 198.51.100.1, answers pings;
-#                    UDP :9000 answers every datagram with one UDP GSO send
+#                    UDP :9000 answers every datagram with one UDP GSO send;
+#                    TCP :7100 sends 10000 bytes to each connection, closes
 #   VPNGW_EGRESS     the gateway's address towards it (the masquerade's)
 #   VPNGW_RESULTS    file that receives "PASSED FAILED"
 # Tests: negotiated (the extension in the 101 only for vpngw.v1 and a
@@ -18,7 +19,8 @@
 # super_edges (one segment's worth, IPv4 options, 128 segments), super_bad (every kind of bad super-packet message is one malformed drop,
 # and the connection and the gateway live on), orig_cut (a UDP GSO reply
 # reaches an original-protocol client as one complete packet per message,
-# and super_out a client that took the extension as one super-packet).
+# and super_out a client that took the extension as one super-packet),
+# orig_cut_tcp (its TCP: a TSO super-packet cut, FIN on the last piece).
 # Usage: offload_test.py [--list] [-v] [TEST...]; prints PASS name or
 # FAIL name: reason, then "N passed, N failed".
 # Helper modes (run by offload.sh or by the tests themselves):
@@ -27,6 +29,8 @@
 #   offload_test.py gso-echo PORT    UDP: answers a datagram "N SIZE" with
 #                                    N*SIZE bytes of pattern in one send,
 #                                    cut by the kernel (UDP_SEGMENT) at SIZE
+#   offload_test.py tcp-send PORT N  TCP: sends N bytes of pattern to each
+#                                    connection, corked, then closes it
 #   offload_test.py txoff IFACE      turns IFACE's TX checksum offload off
 #                                    (so that it segments in software and
 #                                    its packets carry complete checksums)
@@ -56,6 +60,7 @@ EGRESS = os.environ.get("VPNGW_EGRESS", "198.51.100.2")
 INET = "198.51.100.1"
 ORIG_SRC = "192.0.2.10"     # the original-protocol client's own address
 GSO_PORT = 9000
+TCP_PORT = 7100
 
 
 def pattern(n, salt=0):
@@ -109,6 +114,21 @@ def gso_echo(port):
         s.setsockopt(socket.SOL_UDP, 103, 0)
 
 
+def tcp_send(port, n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((INET, port))
+    s.listen(8)
+    while True:
+        c, _ = s.accept()
+        try:   # corked, so that the FIN rides on the last data's skb
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.sendall(pattern(n, 5))
+        except OSError:
+            pass
+        c.close()
+
+
 def txoff(iface):
     """ETHTOOL_STXCSUM 0 through SIOCETHTOOL (there may be no ethtool)."""
     val = ctypes.create_string_buffer(struct.pack("II", 0x17, 0))
@@ -148,12 +168,14 @@ def sniff(proto, port, count, sec, grace=0.3):
 # ---- The tests ----
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in (
-        "serve", "gso-echo", "txoff", "sniff"):
+        "serve", "gso-echo", "tcp-send", "txoff", "sniff"):
     cmd = sys.argv[1]
     if cmd == "serve":
         serve(sys.argv[2], int(sys.argv[3]))
     elif cmd == "gso-echo":
         gso_echo(int(sys.argv[2]))
+    elif cmd == "tcp-send":
+        tcp_send(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "txoff":
         txoff(sys.argv[2])
     else:
@@ -489,6 +511,59 @@ async def orig_cut():
             check(bytes(p[UDP].payload) == pay[k * size:(k + 1) * size],
                   "message %d: not the payload's piece %d" % (k, k))
         info("%d messages of %s bytes" % (len(got), sorted({len(r) for r in got})))
+
+
+@test()
+async def orig_cut_tcp():
+    """A TCP connection of an original-protocol client, its handshake made
+    here: the 10000 bytes the server sends at once (TSO super-packets at
+    the slot TUN) arrive as packets of at most 1500 bytes with complete
+    checksums, contiguous sequence numbers, the data in order, FIN only on
+    the last."""
+    n, port, sport = 10000, TCP_PORT, 42000 + os.getpid() % 1000
+    async with connect(v1=False, gso=False) as ws:
+        syn = IP(src=ORIG_SRC, dst=INET) / TCP(sport=sport, dport=port, flags="S", seq=1000,
+                                               window=65535, options=[("MSS", 1460)])
+        await ws.send(bytes(syn))
+        _, sa = await expect(ws, lambda raw, p: TCP in p and p[TCP].sport == port
+                             and p[TCP].flags.S and p[TCP].flags.A, "SYN-ACK")
+        isn = sa[TCP].seq
+        await ws.send(bytes(IP(src=ORIG_SRC, dst=INET) / TCP(sport=sport, dport=port, flags="A",
+                                                            seq=1001, ack=isn + 1, window=65535)))
+        data = {}
+        fin_at = None
+        deadline = time.monotonic() + 5
+        while fin_at is None or sum(len(v) for v in data.values()) < n:
+            raw, p = await expect(ws, lambda raw, p: TCP in p and p[TCP].sport == port,
+                                  "data (%d bytes so far)" % sum(len(v) for v in data.values()),
+                                  timeout=max(0.1, deadline - time.monotonic()))
+            check(len(raw) <= 1500, "a message of %d bytes" % len(raw))
+            check(p[IP].len == len(raw), "tot_len %d of %d" % (p[IP].len, len(raw)))
+            check(csum_ok(p, TCP), "bad checksums (ip %#x tcp %#x) at seq %d"
+                  % (p[IP].chksum, p[TCP].chksum, p[TCP].seq - isn))
+            off = p[TCP].seq - isn - 1
+            seg = bytes(p[TCP].payload)
+            info("at %d: %d bytes, %s, id %d" % (off, len(seg), p[TCP].flags, p[IP].id))
+            check(fin_at is None or off + len(seg) <= fin_at, "data after the FIN")
+            if seg:
+                data[off] = seg
+                # An ACK, so that a FIN behind a full window goes too.
+                await ws.send(bytes(IP(src=ORIG_SRC, dst=INET) / TCP(
+                    sport=sport, dport=port, flags="A", seq=1001, ack=p[TCP].seq + len(seg),
+                    window=65535)))
+            if p[TCP].flags.F:
+                check(fin_at is None or fin_at == off + len(seg), "two FINs")
+                fin_at = off + len(seg)
+        got, off = b"", 0
+        for k in sorted(data):
+            check(k == off, "a hole or an overlap at %d (%d)" % (off, k))
+            got += data[k]
+            off += len(data[k])
+        check(got == pattern(n, 5), "not the data the server sent")
+        check(fin_at == n, "FIN at %s, not %d" % (fin_at, n))
+        await ws.send(bytes(IP(src=ORIG_SRC, dst=INET) / TCP(sport=sport, dport=port, flags="R",
+                                                            seq=1001)))
+        info("%d segments" % len(data))
 
 
 if __name__ == "__main__":
