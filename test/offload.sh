@@ -109,16 +109,16 @@ if ! setup_topology || ! start_servers; then
 	bad topology "could not build the namespaces and servers"
 	finish
 fi
-GWA_PID='' GWN_PID=''
+GWA_PID='' GWN_PID='' GWM_PID=''
 start_gw GWA_PID "$GW" gw-a --listen 192.0.2.1:8080 --pool 8 -v || finish
 start_gw GWN_PID "$GWN" gw-n --listen 192.0.2.3:8080 --pool 2 --no-offload -v || finish
 
 # stats_line LOG PID: SIGUSR1 to PID, then its next stats line in LOG.
 stats_line() {
-	local log=$1 pid=$2 n i
+	local log=$1 pid=$2 n
 	n=$(grep -c 'stats' "$log")
 	kill -USR1 "$pid" 2>/dev/null || return 1
-	for i in $(seq 30); do
+	for _ in $(seq 30); do
 		if [ "$(grep -c 'stats' "$log")" -gt "$n" ]; then
 			grep 'stats' "$log" | tail -n 1
 			return 0
