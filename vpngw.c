@@ -663,7 +663,9 @@ static void handshake_done(struct gw *g, struct conn *c)
 		return;
 	}
 	c->v1 = r->proto_v1;
-	bool gso = c->v1 && r->ext_gso && g->cfg->offload;
+	/* A peer's super-packet message may be as long as WS_MSG_MAX: below
+	 * that, --max-message would close the connection on its first one. */
+	bool gso = c->v1 && r->ext_gso && g->cfg->offload && g->cfg->max_msg >= WS_MSG_MAX;
 	size_t n = ws_resp_101(buf, sizeof buf, r->key.p, r->key.len,
 			       c->v1 ? WS_PROTO_V1 : NULL, gso ? WS_EXT_GSO : NULL);
 	if (link_send_head(&c->l, buf, n) < 0) {

@@ -6,7 +6,8 @@
 # by systemd-analyze, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the limits under a
-# flood, the metrics), then all but setup again against an ASan+UBSan build.
+# flood, the metrics, super-packets), then all but setup again against an
+# ASan+UBSan build.
 # Each suite ends with its own "N passed, N failed" line (followed by ", N
 # skipped" when it skipped tests it cannot run here); this script adds them
 # up, prints the total as its last line and fails if any failed.
@@ -129,6 +130,7 @@ selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh
 selected flood && suite flood test/flood.sh
 selected metrics && suite metrics test/metrics.sh
+selected offload && suite offload test/offload.sh
 # The packet paths once more with TUN offloads off (one packet a read).
 if selected nooffload; then
 	VPNGW=$PWD/test/nooffload.sh suite "gateway (--no-offload)" test/netns.sh
@@ -148,6 +150,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw suite "proxy (ASan+UBSan)" test/proxy.sh
 		VPNGW=$adir/vpngw FLOOD_RTT_MS=300 suite "flood (ASan+UBSan)" test/flood.sh
 		VPNGW=$adir/vpngw suite "metrics (ASan+UBSan)" test/metrics.sh
+		VPNGW=$adir/vpngw suite "offload (ASan+UBSan)" test/offload.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"
