@@ -829,7 +829,7 @@ static void wire(void)
 
 /* ---- Coalescing (GRO) ---- */
 
-static uint8_t gro_buf[65535], gro_segs[GSO_SEGS_MAX + 1][6144], gro_out[BIG];
+static uint8_t gro_buf[65535], gro_big[BIG], gro_segs[GSO_SEGS_MAX + 1][6144], gro_out[BIG];
 static size_t gro_lens[GSO_SEGS_MAX + 1];
 
 /* Cuts p[0..len) at size into gro_segs; returns how many. */
@@ -922,7 +922,7 @@ enum gmut {
 	G_NONE, G_SRC, G_DST, G_SPORT, G_DPORT, G_SEQ_GAP, G_SEQ_SAME, G_TSVAL, G_OPT_LEN,
 	G_ACKNO, G_WIN, G_TOS, G_TTL, G_DF_OFF, G_ID_SKIP, G_SYN, G_RST, G_FIN, G_URG,
 	G_CWR, G_ECE, G_NO_ACK, G_PSH, G_CSUM, G_SHORT, G_LONG, G_UDP, G_ICMP, G_IP_OPT,
-	G_MF, G_OFFSET, G_NO_PAY, G_V6, G_TOT_LEN, G_RES,
+	G_MF, G_OFFSET, G_NO_PAY, G_V6, G_TOT_LEN, G_RES, G_IP_OPT_TRAP, G_PROTO_TRAP,
 };
 
 static const struct {
@@ -962,6 +962,9 @@ static const struct {
 	{ "UDP", G_UDP, false, 2, GRO_SINGLE, -1 },
 	{ "ICMP", G_ICMP, false, 2, GRO_SINGLE, -1 },
 	{ "IPv4 options", G_IP_OPT, false, 2, GRO_SINGLE, -1 },
+	/* Traps: bytes whose checksum would also hold if read as the common case. */
+	{ "IPv4 options, summing as if at 20", G_IP_OPT_TRAP, false, 2, GRO_SINGLE, -1 },
+	{ "protocol 17, a TCP checksum", G_PROTO_TRAP, false, 2, GRO_SINGLE, -1 },
 	{ "MF", G_MF, false, 2, GRO_SINGLE, -1 },
 	{ "a fragment offset", G_OFFSET, false, 2, GRO_SINGLE, -1 },
 	{ "no payload", G_NO_PAY, false, 2, GRO_SINGLE, -1 },
@@ -988,8 +991,8 @@ static size_t gro_seg(uint8_t *p, unsigned k, size_t pay, enum gmut m, bool nodf
 {
 	struct spec sp = { .proto = m == G_UDP ? 17 : m == G_ICMP ? 1 : 6,
 	                   .tcp_opt = m == G_OPT_LEN ? 8 : 12, .flags = TCP_ACK,
-	                   .ip_opt = m == G_IP_OPT ? 4 : 0 };
-	size_t len, hl = m == G_IP_OPT ? 24 : 20;
+	                   .ip_opt = m == G_IP_OPT || m == G_IP_OPT_TRAP ? 4 : 0 };
+	size_t len, hl = sp.ip_opt ? 24 : 20;
 	uint8_t *t = p + hl;
 
 	if (m == G_SHORT)
@@ -1033,11 +1036,24 @@ static size_t gro_seg(uint8_t *p, unsigned k, size_t pay, enum gmut m, bool nodf
 	case G_MF: p[6] |= 0x20; break;
 	case G_OFFSET: p[7] = 0x10; break;
 	case G_V6: p[0] = 0x65; break;
+	case G_IP_OPT_TRAP:
+		/*
+		 * Options summing to -4: the TCP sum also holds from byte 20
+		 * with a length 4 more; there the ACK number reads as a data
+		 * offset of 32 and ACK.
+		 */
+		put32(p + 20, 0xfffb0000);
+		put32(t + 8, 0x80100000);
+		break;
 	default: break;
 	}
 	ip_csum(p);
 	if (sp.proto == 6)
 		ref_complete(p, len);
+	if (m == G_PROTO_TRAP) {
+		p[9] = 17;
+		ip_csum(p);
+	}
 	if (m == G_TOT_LEN) {
 		put16(p + 2, (uint16_t)(len - 1));
 		ip_csum(p);
@@ -1077,7 +1093,10 @@ static void gro_rules_each(void)
 			merged++;
 		}
 		if (gro_rules[i].next >= 0) {
+			/* It follows the bytes merged (after a short one too). */
 			len = gro_seg(p, at + 1, GRO_SIZE, G_NONE, nodf);
+			put32(p + 24, GRO_SEQ + (uint32_t)(want_len - 52));
+			ref_complete(p, len);
 			r2 = gso_gro_add(&g, p, len);
 			if (r2 != (enum gso_gro_r)gro_rules[i].next)
 				fprintf(stderr, "  %s, the next: %d\n", gro_rules[i].name, (int)r2);
@@ -1145,8 +1164,11 @@ static void gro_limits(void)
 	size_t len, qlen, qsize;
 	unsigned k;
 
-	/* 45 segments of 1448 and 52 header bytes: 65212; 323 more is 65535. */
-	gso_gro_init(&g, gro_buf, sizeof gro_buf);
+	/*
+	 * 45 segments of 1448 and 52 header bytes: 65212; 323 more is 65535.
+	 * A larger cap than that: the limit is the IPv4 length's.
+	 */
+	gso_gro_init(&g, gro_big, sizeof gro_big);
 	for (k = 0; k < 45; k++) {
 		len = gro_seg(p, k, GRO_SIZE, G_NONE, false);
 		CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
