@@ -273,3 +273,105 @@ int gso_wire_get(const uint8_t *m, size_t len, size_t *size)
 	*size = get16(m + 2);
 	return 1;
 }
+
+/* ==== Coalescing (GRO) ==== */
+
+#define TCP_ACK   0x10
+#define IP_DF     0x4000
+
+void gso_gro_init(struct gso_gro *g, uint8_t *buf, size_t cap)
+{
+	*g = (struct gso_gro){ .buf = buf, .cap = cap };
+}
+
+/*
+ * Whether p[0..len) is a TCP segment a super-packet may hold: IPv4 of
+ * exactly len bytes with no options and no fragment bits, a whole TCP
+ * header, ACK and perhaps PSH and nothing else, some payload and a valid
+ * checksum. Sets *l4hl.
+ */
+static bool gro_segment(const uint8_t *p, size_t len, size_t *l4hl)
+{
+	const uint8_t *t = p + 20;
+
+	if (len < 40 || p[0] != 0x45 || get16(p + 2) != len || (get16(p + 6) & 0x3fff) ||
+	    p[9] != PROTO_TCP)
+		return false;
+	*l4hl = (size_t)(t[12] >> 4) * 4;
+	if (*l4hl < 20 || 20 + *l4hl >= len || (t[13] & ~TCP_PSH) != TCP_ACK)
+		return false;
+	return nat_fold(nat_sum(pseudo(p, PROTO_TCP, len - 20), t, len - 20)) == 0xffff;
+}
+
+/* Whether the segment p (its headers checked) continues what g holds. */
+static bool gro_follows(const struct gso_gro *g, const uint8_t *p, size_t len, size_t l4hl)
+{
+	const uint8_t *f = g->buf, *t = p + 20, *ft = f + 20;
+	size_t pay = len - 20 - l4hl;
+
+	if (g->closed || g->n >= GSO_SEGS_MAX || pay > g->size ||
+	    g->len + pay > 65535 || g->len + pay > g->cap || l4hl != g->l4hl)
+		return false;
+	/* IPv4: TOS, flags, TTL, protocol and addresses; the ID without DF. */
+	if (p[1] != f[1] || get16(p + 6) != get16(f + 6) || p[8] != f[8] ||
+	    memcmp(p + 12, f + 12, 8) != 0)
+		return false;
+	if (!(get16(p + 6) & IP_DF) && get16(p + 4) != (uint16_t)(get16(f + 4) + g->n))
+		return false;
+	/* TCP: ports, the sequence number, ACK, data offset, window, options. */
+	return memcmp(t, ft, 4) == 0 && get32(t + 4) == g->seq &&
+	       memcmp(t + 8, ft + 8, 5) == 0 && memcmp(t + 14, ft + 14, 2) == 0 &&
+	       memcmp(t + 18, ft + 18, l4hl - 18) == 0;
+}
+
+enum gso_gro_r gso_gro_add(struct gso_gro *g, const uint8_t *p, size_t len)
+{
+	size_t l4hl, pay;
+	bool psh;
+
+	if (!gro_segment(p, len, &l4hl))
+		return GRO_SINGLE;
+	pay = len - 20 - l4hl;
+	psh = p[20 + 13] & TCP_PSH;
+	if (g->len) {
+		if (!gro_follows(g, p, len, l4hl))
+			return GRO_FLUSH;
+		memcpy(g->buf + g->len, p + 20 + l4hl, pay);
+		g->len += pay;
+		g->n++;
+		g->seq += (uint32_t)pay;
+		if (psh)
+			g->buf[20 + 13] |= TCP_PSH;
+		g->closed = psh || pay < g->size;
+		return GRO_MERGED;
+	}
+	/* A first segment: one that could not be followed goes alone. */
+	if (psh || pay < GSO_SIZE_MIN || len > g->cap)
+		return GRO_SINGLE;
+	memcpy(g->buf, p, len);
+	g->len = len;
+	g->size = pay;
+	g->l4hl = l4hl;
+	g->n = 1;
+	g->seq = get32(p + 24) + (uint32_t)pay;
+	g->closed = false;
+	return GRO_MERGED;
+}
+
+bool gso_gro_take(struct gso_gro *g, const uint8_t **p, size_t *len, size_t *size)
+{
+	if (!g->len)
+		return false;
+	*p = g->buf;
+	*len = g->len;
+	*size = g->n > 1 ? g->size : 0;
+	if (g->n > 1) {
+		put16(g->buf + 2, (uint16_t)g->len);
+		put16(g->buf + 10, 0);
+		put16(g->buf + 10, nat_csum(g->buf, 20));
+	}
+	g->len = 0;
+	g->n = 0;
+	g->closed = false;
+	return true;
+}

@@ -126,4 +126,67 @@ void gso_wire_put(uint8_t b[static GSO_WIRE_LEN], size_t size);
  */
 int gso_wire_get(const uint8_t *m, size_t len, size_t *size) __attribute__((warn_unused_result));
 
+/*
+ * Coalescing in user space (GRO), for peers that send one IP packet per
+ * message: consecutive TCP segments of one flow become one super-packet
+ * before the TUN write, as the kernel's tcp_gro_receive would merge them.
+ * The buffer is the caller's (cap >= 65535 bytes); nothing is allocated.
+ */
+struct gso_gro {
+	uint8_t *buf;          /* the caller's, cap bytes */
+	size_t cap, len;       /* len: the super-packet being built, 0 when empty */
+	size_t size;           /* its segment size: the first segment's payload */
+	size_t l4hl;           /* its TCP header length */
+	unsigned n;            /* segments merged */
+	uint32_t seq;          /* the sequence number the next segment must have */
+	bool closed;           /* the last merged segment ends it (short or PSH) */
+};
+
+enum gso_gro_r {
+	GRO_MERGED,   /* copied onto the pending super-packet */
+	GRO_FLUSH,    /* not with what is pending: take and write that, then offer again */
+	GRO_SINGLE,   /* never merged: take and write what is pending, then write p alone */
+};
+
+/* An empty g over the caller's buf[0..cap). */
+void gso_gro_init(struct gso_gro *g, uint8_t *buf, size_t cap);
+
+/*
+ * Offers the IPv4 packet p[0..len) (checked by nat_check, after the NAT;
+ * any bytes are safe). Segments merge when they are TCP of the same
+ * addresses, ports, TOS, TTL, IPv4 flags (and, without DF, consecutive
+ * IDs), no IPv4 options, the same TCP header length, options, ACK number
+ * and window, only ACK set (PSH on the last), a valid TCP checksum, each
+ * seq the previous one's plus its payload; every segment but the last
+ * carries exactly the first's payload, at most GSO_SEGS_MAX of them and
+ * 65535 bytes (and cap) in all. A shorter segment or one with PSH is
+ * merged but ends the super-packet: the next offer gets GRO_FLUSH.
+ *
+ * Returns:
+ * - GRO_MERGED: p was copied into g (p is the caller's again).
+ * - GRO_FLUSH: p does not continue what is pending (g is left as it was):
+ *   the caller takes that (gso_gro_take) and writes it, then offers p
+ *   again, which then starts a new super-packet or gets GRO_SINGLE.
+ * - GRO_SINGLE: p is one no super-packet can start with or hold (not TCP,
+ *   a fragment, IPv4 options, SYN, RST, FIN, URG, ECE, CWR or no ACK, no
+ *   payload or a first one below GSO_SIZE_MIN, PSH on a first segment, a
+ *   bad TCP checksum, ...); g is left as it was. To keep the order the
+ *   caller first takes and writes what is pending, if anything, then
+ *   writes p as it is (a bad checksum: the kernel drops it, as it would).
+ * Whatever the answer, g never holds more than cap bytes.
+ */
+enum gso_gro_r gso_gro_add(struct gso_gro *g, const uint8_t *p, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * What is pending, for a TUN write: false when g is empty. Else sets *p
+ * (into the caller's buf, valid until the next gso_gro_add), *len and
+ * *size, and empties g. *size is the segment size when the packet holds
+ * two segments or more: its IPv4 length and header checksum are updated,
+ * PSH is the last segment's, its TCP checksum field is stale (pass it to
+ * gso_to_tun with *size, or cut it with gso_seg_init). *size is 0 when it
+ * is the one packet offered, unchanged: write it as a plain packet.
+ */
+bool gso_gro_take(struct gso_gro *g, const uint8_t **p, size_t *len, size_t *size);
+
 #endif

@@ -827,6 +827,446 @@ static void wire(void)
 	}
 }
 
+/* ---- Coalescing (GRO) ---- */
+
+static uint8_t gro_buf[65535], gro_big[BIG], gro_segs[GSO_SEGS_MAX + 1][6144], gro_out[BIG];
+static size_t gro_lens[GSO_SEGS_MAX + 1];
+
+/* Cuts p[0..len) at size into gro_segs; returns how many. */
+static unsigned gro_cut(const uint8_t *p, size_t len, size_t size)
+{
+	struct gso_seg s;
+	unsigned n = gso_seg_init(&s, p, len, size), k = 0;
+
+	CHECK(n > 0 && gso_seg_max(&s) <= sizeof gro_segs[0]);
+	while (k < n && (gro_lens[k] = gso_seg_next(&s, gro_segs[k], sizeof gro_segs[0])) != 0)
+		k++;
+	CHECK(k == n);
+	return k;
+}
+
+/*
+ * Super-packets cut by gso_seg and offered back segment by segment: all
+ * merge, and the result is the original but for its two checksum fields;
+ * written with gso_to_tun it is whole after the kernel's completion, and
+ * cut again it gives the same segments.
+ */
+static void gro_round_trip(void)
+{
+	static const struct {
+		size_t pay, size, tcp_opt;
+		uint8_t flags;
+	} cases[] = {
+		{ 10000, 1448, 12, TCP_ACK | TCP_PSH },  /* a short last */
+		{ 1448 * 4, 1448, 12, TCP_ACK },         /* an exact multiple */
+		{ 1449, 1448, 12, TCP_ACK | TCP_PSH },   /* a last of 1 byte */
+		{ 3001, 1000, 0, TCP_ACK },
+		{ 5000, 777, 40, TCP_ACK | TCP_PSH },    /* odd sizes */
+		{ 65535 - 52, 1448, 12, TCP_ACK },       /* the largest packet */
+		{ 11 * 5953, 5953, 12, TCP_ACK },        /* 65535 bytes, every segment full */
+		{ 64 * 128, 64, 12, TCP_ACK | TCP_PSH }, /* GSO_SEGS_MAX segments */
+		{ 1448, 1448, 12, TCP_ACK },             /* one segment */
+	};
+	static uint8_t orig[BIG], again[GSO_SEGS_MAX][6144];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct spec sp = { .proto = 6, .tcp_opt = cases[i].tcp_opt,
+		                   .flags = cases[i].flags, .pay = cases[i].pay };
+		size_t len = build(orig, &sp), hl = 20, at = hl + 16, glen, gsize;
+		unsigned n = gro_cut(orig, len, cases[i].size), bad = 0;
+		struct gso_gro g;
+		const uint8_t *q;
+		struct gso_vnet v;
+		struct gso_seg s;
+
+		gso_gro_init(&g, gro_buf, sizeof gro_buf);
+		for (unsigned k = 0; k < n; k++)
+			bad += gso_gro_add(&g, gro_segs[k], gro_lens[k]) != GRO_MERGED;
+		if (bad)
+			fprintf(stderr, "  case %zu: %u segments not merged\n", i, bad);
+		CHECK(bad == 0);
+		CHECK(g.len <= g.cap && g.n == n);
+		CHECK(gso_gro_take(&g, &q, &glen, &gsize));
+		CHECK(g.len == 0);
+		CHECK(!gso_gro_take(&g, &q, &glen, &gsize));
+		CHECK(q == gro_buf);
+		CHECK(glen == len);
+		if (n == 1) {
+			CHECK(gsize == 0);
+			CHECK(memcmp(q, gro_segs[0], len) == 0);   /* as offered */
+			continue;
+		}
+		CHECK(gsize == cases[i].size);
+		CHECK(ip_ok(q));
+		CHECK(memcmp(q, orig, 10) == 0);
+		CHECK(memcmp(q + 12, orig + 12, at - 12) == 0);
+		CHECK(memcmp(q + at + 2, orig + at + 2, len - at - 2) == 0);
+		/* To the TUN: segmented as the kernel does, or completed whole. */
+		memcpy(gro_out, q, glen);
+		CHECK(gso_to_tun(&v, gro_out, glen, gsize) == GSO_SUPER);
+		CHECK(v.size == cases[i].size && v.hdr_len == hl + 20 + cases[i].tcp_opt);
+		CHECK(gso_seg_init(&s, gro_out, glen, gsize) == n);
+		for (unsigned k = 0; k < n; k++) {
+			size_t m = gso_seg_next(&s, again[k], sizeof again[k]);
+
+			CHECK(m == gro_lens[k]);
+			CHECK(memcmp(again[k], gro_segs[k], gro_lens[k]) == 0);
+		}
+		kernel_complete(gro_out, glen, v.csum_start, v.csum_off);
+		CHECK(l4_ok(gro_out, glen));
+		CHECK(seg_check(gro_out, glen, gsize) == n);
+	}
+}
+
+enum gmut {
+	G_NONE, G_SRC, G_DST, G_SPORT, G_DPORT, G_SEQ_GAP, G_SEQ_SAME, G_TSVAL, G_OPT_LEN,
+	G_ACKNO, G_WIN, G_TOS, G_TTL, G_DF_OFF, G_ID_SKIP, G_SYN, G_RST, G_FIN, G_URG,
+	G_CWR, G_ECE, G_NO_ACK, G_PSH, G_CSUM, G_SHORT, G_LONG, G_UDP, G_ICMP, G_IP_OPT,
+	G_MF, G_OFFSET, G_NO_PAY, G_V6, G_TOT_LEN, G_RES, G_IP_OPT_TRAP, G_PROTO_TRAP,
+};
+
+static const struct {
+	const char *name;
+	enum gmut m;
+	bool nodf;              /* the whole flow without DF */
+	unsigned at;            /* the segment the fault is on (the ones before merge) */
+	enum gso_gro_r want;    /* what offering it gives */
+	int next;               /* what the flow's next segment then gives, -1 unchecked */
+} gro_rules[] = {
+	{ "control", G_NONE, false, 2, GRO_MERGED, GRO_MERGED },
+	{ "control, no DF, consecutive IDs", G_NONE, true, 2, GRO_MERGED, GRO_MERGED },
+	{ "DF, IDs not consecutive", G_ID_SKIP, false, 2, GRO_MERGED, GRO_MERGED },
+	{ "no DF, IDs not consecutive", G_ID_SKIP, true, 2, GRO_FLUSH, -1 },
+	{ "another source address", G_SRC, false, 2, GRO_FLUSH, -1 },
+	{ "another destination address", G_DST, false, 2, GRO_FLUSH, -1 },
+	{ "another source port", G_SPORT, false, 2, GRO_FLUSH, -1 },
+	{ "another destination port", G_DPORT, false, 2, GRO_FLUSH, -1 },
+	{ "a sequence gap", G_SEQ_GAP, false, 2, GRO_FLUSH, -1 },
+	{ "a retransmission", G_SEQ_SAME, false, 2, GRO_FLUSH, -1 },
+	{ "another timestamp", G_TSVAL, false, 2, GRO_FLUSH, -1 },
+	{ "another TCP header length", G_OPT_LEN, false, 2, GRO_FLUSH, -1 },
+	{ "another ACK number", G_ACKNO, false, 2, GRO_FLUSH, -1 },
+	{ "another window", G_WIN, false, 2, GRO_FLUSH, -1 },
+	{ "another TOS (CE)", G_TOS, false, 2, GRO_FLUSH, -1 },
+	{ "another TTL", G_TTL, false, 2, GRO_FLUSH, -1 },
+	{ "DF on the first only", G_DF_OFF, false, 2, GRO_FLUSH, -1 },
+	{ "a reserved TCP bit", G_RES, false, 2, GRO_FLUSH, -1 },
+	{ "SYN", G_SYN, false, 2, GRO_SINGLE, -1 },
+	{ "RST", G_RST, false, 2, GRO_SINGLE, -1 },
+	{ "FIN", G_FIN, false, 2, GRO_SINGLE, -1 },
+	{ "URG", G_URG, false, 2, GRO_SINGLE, -1 },
+	{ "CWR", G_CWR, false, 2, GRO_SINGLE, -1 },
+	{ "ECE", G_ECE, false, 2, GRO_SINGLE, -1 },
+	{ "no ACK", G_NO_ACK, false, 2, GRO_SINGLE, -1 },
+	{ "a bad TCP checksum", G_CSUM, false, 2, GRO_SINGLE, -1 },
+	{ "UDP", G_UDP, false, 2, GRO_SINGLE, -1 },
+	{ "ICMP", G_ICMP, false, 2, GRO_SINGLE, -1 },
+	{ "IPv4 options", G_IP_OPT, false, 2, GRO_SINGLE, -1 },
+	/* Traps: bytes whose checksum would also hold if read as the common case. */
+	{ "IPv4 options, summing as if at 20", G_IP_OPT_TRAP, false, 2, GRO_SINGLE, -1 },
+	{ "protocol 17, a TCP checksum", G_PROTO_TRAP, false, 2, GRO_SINGLE, -1 },
+	{ "MF", G_MF, false, 2, GRO_SINGLE, -1 },
+	{ "a fragment offset", G_OFFSET, false, 2, GRO_SINGLE, -1 },
+	{ "no payload", G_NO_PAY, false, 2, GRO_SINGLE, -1 },
+	{ "IPv6", G_V6, false, 2, GRO_SINGLE, -1 },
+	{ "tot_len != len", G_TOT_LEN, false, 2, GRO_SINGLE, -1 },
+	{ "PSH: merged, and the last", G_PSH, false, 2, GRO_MERGED, GRO_FLUSH },
+	{ "a middle segment shorter than size", G_SHORT, false, 2, GRO_MERGED, GRO_FLUSH },
+	{ "a segment longer than size", G_LONG, false, 2, GRO_FLUSH, -1 },
+	{ "PSH on the first", G_PSH, false, 0, GRO_SINGLE, -1 },
+	{ "SYN on the first", G_SYN, false, 0, GRO_SINGLE, -1 },
+	{ "a bad checksum on the first", G_CSUM, false, 0, GRO_SINGLE, -1 },
+	{ "a first below GSO_SIZE_MIN", G_SHORT, false, 0, GRO_SINGLE, -1 },
+	{ "a short second, then the last", G_SHORT, false, 1, GRO_MERGED, GRO_FLUSH },
+};
+
+#define GRO_SIZE 1448
+#define GRO_SEQ  0xfffff000u   /* it wraps */
+
+/*
+ * Segment k of one flow into p, of pay bytes (GRO_SIZE unless said), with
+ * fault m; its checksums valid unless m is G_CSUM. Returns its length.
+ */
+static size_t gro_seg(uint8_t *p, unsigned k, size_t pay, enum gmut m, bool nodf)
+{
+	struct spec sp = { .proto = m == G_UDP ? 17 : m == G_ICMP ? 1 : 6,
+	                   .tcp_opt = m == G_OPT_LEN ? 8 : 12, .flags = TCP_ACK,
+	                   .ip_opt = m == G_IP_OPT || m == G_IP_OPT_TRAP ? 4 : 0 };
+	size_t len, hl = sp.ip_opt ? 24 : 20;
+	uint8_t *t = p + hl;
+
+	if (m == G_SHORT)
+		pay = k ? 1000 : GSO_SIZE_MIN - 1;
+	if (m == G_LONG)
+		pay = GRO_SIZE + 1;
+	if (m == G_NO_PAY)
+		pay = 0;
+	sp.pay = pay;
+	len = build(p, &sp);
+	for (size_t i = 0; i < pay; i++)
+		p[len - pay + i] = pattern(k * GRO_SIZE + i);
+	put16(p + 4, (uint16_t)(0xfff0 + k));
+	if (nodf)
+		put16(p + 6, 0);
+	if (sp.proto == 6)
+		put32(t + 4, GRO_SEQ + (uint32_t)(k * GRO_SIZE));
+	switch (m) {
+	case G_SRC: p[15]++; break;
+	case G_DST: p[19]++; break;
+	case G_SPORT: put16(t, 40001); break;
+	case G_DPORT: put16(t + 2, 444); break;
+	case G_SEQ_GAP: put32(t + 4, get32(t + 4) + 1); break;
+	case G_SEQ_SAME: put32(t + 4, get32(t + 4) - GRO_SIZE); break;
+	case G_TSVAL: t[27]++; break;
+	case G_ACKNO: put32(t + 8, get32(t + 8) + 1); break;
+	case G_WIN: put16(t + 14, 503); break;
+	case G_TOS: p[1] = 0x03; break;
+	case G_TTL: p[8] = 63; break;
+	case G_DF_OFF: put16(p + 6, 0); break;
+	case G_ID_SKIP: put16(p + 4, (uint16_t)(get16(p + 4) + 1)); break;
+	case G_RES: t[12] |= 1; break;
+	case G_SYN: t[13] |= TCP_SYN; break;
+	case G_RST: t[13] |= TCP_RST; break;
+	case G_FIN: t[13] |= TCP_FIN; break;
+	case G_URG: t[13] |= TCP_URG; break;
+	case G_CWR: t[13] |= TCP_CWR; break;
+	case G_ECE: t[13] |= TCP_ECE; break;
+	case G_NO_ACK: t[13] &= (uint8_t)~TCP_ACK; break;
+	case G_PSH: t[13] |= TCP_PSH; break;
+	case G_MF: p[6] |= 0x20; break;
+	case G_OFFSET: p[7] = 0x10; break;
+	case G_V6: p[0] = 0x65; break;
+	case G_IP_OPT_TRAP:
+		/*
+		 * Options summing to -4: the TCP sum also holds from byte 20
+		 * with a length 4 more; there the ACK number reads as a data
+		 * offset of 32 and ACK.
+		 */
+		put32(p + 20, 0xfffb0000);
+		put32(t + 8, 0x80100000);
+		break;
+	default: break;
+	}
+	ip_csum(p);
+	if (sp.proto == 6)
+		ref_complete(p, len);
+	if (m == G_PROTO_TRAP) {
+		p[9] = 17;
+		ip_csum(p);
+	}
+	if (m == G_TOT_LEN) {
+		put16(p + 2, (uint16_t)(len - 1));
+		ip_csum(p);
+	}
+	if (m == G_CSUM)
+		t[16] ^= 0x40;
+	return len;
+}
+
+static void gro_rules_each(void)
+{
+	static uint8_t p[4096];
+
+	for (size_t i = 0; i < sizeof gro_rules / sizeof gro_rules[0]; i++) {
+		struct gso_gro g;
+		const uint8_t *q;
+		size_t len, qlen, qsize, want_len = 52;
+		unsigned at = gro_rules[i].at, merged = 0;
+		bool nodf = gro_rules[i].nodf;
+		enum gso_gro_r r, r2;
+
+		memset(gro_buf, 0, sizeof gro_buf);
+		gso_gro_init(&g, gro_buf, sizeof gro_buf);
+		for (unsigned k = 0; k < at; k++) {
+			len = gro_seg(p, k, GRO_SIZE, G_NONE, nodf);
+			CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
+			want_len += GRO_SIZE;
+			merged++;
+		}
+		len = gro_seg(p, at, GRO_SIZE, gro_rules[i].m, nodf);
+		r = gso_gro_add(&g, p, len);
+		if (r != gro_rules[i].want)
+			fprintf(stderr, "  %s: %d\n", gro_rules[i].name, (int)r);
+		CHECK(r == gro_rules[i].want);
+		if (r == GRO_MERGED) {
+			want_len += len - 52;
+			merged++;
+		}
+		if (gro_rules[i].next >= 0) {
+			/* It follows the bytes merged (after a short one too). */
+			len = gro_seg(p, at + 1, GRO_SIZE, G_NONE, nodf);
+			put32(p + 24, GRO_SEQ + (uint32_t)(want_len - 52));
+			ref_complete(p, len);
+			r2 = gso_gro_add(&g, p, len);
+			if (r2 != (enum gso_gro_r)gro_rules[i].next)
+				fprintf(stderr, "  %s, the next: %d\n", gro_rules[i].name, (int)r2);
+			CHECK(r2 == (enum gso_gro_r)gro_rules[i].next);
+			if (r2 == GRO_MERGED) {
+				want_len += GRO_SIZE;
+				merged++;
+			}
+		}
+		/* What a refusal left pending is intact. */
+		CHECK(g.n == merged);
+		if (!merged) {
+			CHECK(!gso_gro_take(&g, &q, &qlen, &qsize));
+			continue;
+		}
+		CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+		CHECK(qlen == want_len);
+		CHECK(qsize == (merged > 1 ? GRO_SIZE : 0));
+		CHECK(ip_ok(q) && get16(q + 2) == qlen);
+		if (qsize)
+			CHECK(gso_seg_init(&(struct gso_seg){ 0 }, q, qlen, qsize) == merged);
+		for (size_t j = 52; j < qlen; j++)
+			if (q[j] != pattern(j - 52)) {
+				CHECK(q[j] == pattern(j - 52));
+				break;
+			}
+		/* Offered again to an empty g: a FLUSH starts anew, a SINGLE stays one. */
+		if (r != GRO_MERGED) {
+			len = gro_seg(p, at, GRO_SIZE, gro_rules[i].m, nodf);
+			r2 = gso_gro_add(&g, p, len);
+			CHECK(r2 != GRO_FLUSH);
+			if (r == GRO_SINGLE)
+				CHECK(r2 == GRO_SINGLE);
+		}
+	}
+}
+
+/* PSH is the last segment's: kept on the merged packet, cleared when cut. */
+static void gro_psh(void)
+{
+	static uint8_t p[4096];
+	struct gso_gro g;
+	const uint8_t *q;
+	size_t len, qlen, qsize;
+
+	gso_gro_init(&g, gro_buf, sizeof gro_buf);
+	for (unsigned k = 0; k < 3; k++) {
+		len = gro_seg(p, k, GRO_SIZE, k == 2 ? G_PSH : G_NONE, false);
+		CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
+		CHECK(!(gro_buf[33] & TCP_PSH) == (k < 2));
+	}
+	CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+	CHECK(q[33] == (TCP_ACK | TCP_PSH) && qsize == GRO_SIZE && qlen == 52 + 3 * GRO_SIZE);
+	CHECK(gro_cut(q, qlen, qsize) == 3);
+	CHECK(gro_segs[0][33] == TCP_ACK && gro_segs[1][33] == TCP_ACK);
+	CHECK(gro_segs[2][33] == (TCP_ACK | TCP_PSH));
+}
+
+/* The limits: 65535 bytes, GSO_SEGS_MAX segments, cap. */
+static void gro_limits(void)
+{
+	static uint8_t p[4096];
+	struct gso_gro g;
+	const uint8_t *q;
+	size_t len, qlen, qsize;
+	unsigned k;
+
+	/*
+	 * 45 segments of 1448 and 52 header bytes: 65212; 323 more is 65535.
+	 * A larger cap than that: the limit is the IPv4 length's.
+	 */
+	gso_gro_init(&g, gro_big, sizeof gro_big);
+	for (k = 0; k < 45; k++) {
+		len = gro_seg(p, k, GRO_SIZE, G_NONE, false);
+		CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
+	}
+	len = gro_seg(p, k, 324, G_NONE, false);
+	CHECK(gso_gro_add(&g, p, len) == GRO_FLUSH);
+	CHECK(g.len == 65212 && g.n == 45);
+	len = gro_seg(p, k, 323, G_NONE, false);
+	CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
+	CHECK(g.len == 65535);
+	CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+	CHECK(qlen == 65535 && qsize == GRO_SIZE);
+	CHECK(gso_seg_init(&(struct gso_seg){ 0 }, q, qlen, qsize) == 46);
+
+	/* GSO_SEGS_MAX segments of GSO_SIZE_MIN: the next one does not fit. */
+	{
+		struct spec sp = { .proto = 6, .tcp_opt = 12, .flags = TCP_ACK,
+		                   .pay = GSO_SIZE_MIN * (GSO_SEGS_MAX + 1) };
+		static uint8_t big[BIG];
+		struct gso_seg s;
+		unsigned n;
+
+		len = build(big, &sp);
+		CHECK(gso_seg_init(&s, big, len, GSO_SIZE_MIN) == 0);   /* too many */
+		put16(big + 2, (uint16_t)(len - GSO_SIZE_MIN));
+		ip_csum(big);
+		n = gro_cut(big, len - GSO_SIZE_MIN, GSO_SIZE_MIN);
+		CHECK(n == GSO_SEGS_MAX);
+		/* The one more: its seq follows; its checksum made valid. */
+		memcpy(gro_segs[n], gro_segs[n - 1], gro_lens[n - 1]);
+		gro_lens[n] = gro_lens[n - 1];
+		put32(gro_segs[n] + 24, get32(gro_segs[n] + 24) + GSO_SIZE_MIN);
+		put16(gro_segs[n] + 4, (uint16_t)(get16(gro_segs[n] + 4) + 1));
+		ip_csum(gro_segs[n]);
+		ref_complete(gro_segs[n], gro_lens[n]);
+		gso_gro_init(&g, gro_buf, sizeof gro_buf);
+		for (k = 0; k < n; k++)
+			CHECK(gso_gro_add(&g, gro_segs[k], gro_lens[k]) == GRO_MERGED);
+		CHECK(gso_gro_add(&g, gro_segs[n], gro_lens[n]) == GRO_FLUSH);
+		CHECK(g.n == GSO_SEGS_MAX);
+		CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+		CHECK(gso_seg_init(&s, q, qlen, qsize) == GSO_SEGS_MAX);
+		CHECK(gso_gro_add(&g, gro_segs[n], gro_lens[n]) == GRO_MERGED);
+	}
+
+	/* A small cap: what does not fit is flushed first; a first too big goes alone. */
+	gso_gro_init(&g, gro_buf, 3000);
+	for (k = 0; k < 2; k++) {
+		len = gro_seg(p, k, GRO_SIZE, G_NONE, false);
+		CHECK(gso_gro_add(&g, p, len) == GRO_MERGED);
+	}
+	len = gro_seg(p, k, GRO_SIZE, G_NONE, false);
+	CHECK(gso_gro_add(&g, p, len) == GRO_FLUSH);
+	CHECK(g.len == 52 + 2 * GRO_SIZE && g.len <= g.cap);
+	gso_gro_init(&g, gro_buf, 1000);
+	CHECK(gso_gro_add(&g, p, len) == GRO_SINGLE);
+	CHECK(g.len == 0);
+}
+
+/* Two flows interleaved: each change of flow flushes; the order is kept. */
+static void gro_interleaved(void)
+{
+	static uint8_t p[4096];
+	struct gso_gro g;
+	const uint8_t *q;
+	size_t len, qlen, qsize;
+	static const enum gso_gro_r want[] = {
+		GRO_MERGED, GRO_MERGED, GRO_FLUSH, GRO_MERGED, GRO_FLUSH, GRO_MERGED,
+	};
+	/* Flow A's segments 0 and 1, B's 0, A's 2, as the caller would go. */
+	const struct { unsigned k; enum gmut m; } order[] = {
+		{ 0, G_NONE }, { 1, G_NONE }, { 0, G_DPORT }, { 2, G_NONE },
+	};
+	size_t w = 0, takes = 0;
+
+	gso_gro_init(&g, gro_buf, sizeof gro_buf);
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		enum gso_gro_r r;
+
+		len = gro_seg(p, order[i].k, GRO_SIZE, order[i].m, false);
+		r = gso_gro_add(&g, p, len);
+		CHECK(w < sizeof want / sizeof want[0] && r == want[w]);
+		w++;
+		if (r == GRO_FLUSH) {
+			CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+			takes++;
+			CHECK(gso_gro_add(&g, p, len) == want[w]);
+			w++;
+		}
+	}
+	CHECK(w == sizeof want / sizeof want[0]);
+	CHECK(takes == 2);
+	/* A's segment 2 alone: one packet, as it was offered. */
+	CHECK(gso_gro_take(&g, &q, &qlen, &qsize));
+	CHECK(qsize == 0 && qlen == len && memcmp(q, p, len) == 0);
+	CHECK(l4_ok(q, qlen));
+}
+
 /* ---- NAT on partial checksums: a randomized property test ---- */
 
 static uint64_t rng;
@@ -991,6 +1431,11 @@ const struct unit_case unit_gso[] = {
 	{ "gso_to_tun_one", to_tun_one },
 	{ "gso_vnet_round_trip", vnet_round_trip },
 	{ "gso_wire", wire },
+	{ "gso_gro_round_trip", gro_round_trip },
+	{ "gso_gro_rules", gro_rules_each },
+	{ "gso_gro_psh", gro_psh },
+	{ "gso_gro_limits", gro_limits },
+	{ "gso_gro_interleaved", gro_interleaved },
 	{ "gso_nat_partial", nat_partial },
 	{ NULL, NULL },
 };
