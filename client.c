@@ -157,6 +157,8 @@ struct client {
 	uint64_t reconnects;
 
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
+	struct link_gro gro;           /* the gateway's packets, coalesced */
+	uint8_t gro_buf[LINK_PKT_MAX];
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
@@ -831,7 +833,7 @@ static void packet_down(struct client *c, uint8_t *p, size_t len)
 		c->stat.drops[DROP_MALFORMED]++;
 		return;
 	}
-	link_tun_write(&c->tun, p, len, size, c->scratch, &c->stat, &c->stat.down);
+	link_gro_write(&c->gro, &c->tun, p, len, size, c->scratch, &c->stat, &c->stat.down);
 }
 
 /* The gateway closed: say why once the close sequence is over. */
@@ -890,6 +892,7 @@ static void sock_readable(struct client *c)
 			return;
 		while (c->st >= C_HTTP && c->exit_code < 0 && link_next(&c->l, &m) != LINK_EV_NONE)
 			client_event(c, &m);
+		link_gro_flush(&c->gro, c->scratch, &c->stat, &c->stat.down);
 	}
 }
 
@@ -1046,6 +1049,7 @@ int client_main(int argc, char **argv)
 		return 1;
 	}
 	c->fd = c->tun.fd = -1;
+	link_gro_init(&c->gro, c->gro_buf);
 	c->exit_code = -1;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	rc = parse_args(c, argc, argv);

@@ -927,6 +927,47 @@ void link_tun_write(struct link_tun *t, uint8_t *p, size_t len, size_t size, uin
 		put_counted(t, plain_vnet, p, len, st, dir);
 }
 
+void link_gro_init(struct link_gro *b, uint8_t *buf)
+{
+	gso_gro_init(&b->g, buf, LINK_PKT_MAX);
+	b->t = NULL;
+}
+
+void link_gro_flush(struct link_gro *b, uint8_t *scratch, struct link_stats *st,
+		    struct link_count *dir)
+{
+	const uint8_t *p;
+	size_t len, size;
+
+	if (b->t && gso_gro_take(&b->g, &p, &len, &size))
+		link_tun_write(b->t, (uint8_t *)p, len, size, scratch, st, dir);
+}
+
+void link_gro_write(struct link_gro *b, struct link_tun *t, uint8_t *p, size_t len,
+		    size_t size, uint8_t *scratch, struct link_stats *st, struct link_count *dir)
+{
+	if (b->t != t || size || !(t->offload & GSO_TUN_TSO))
+		link_gro_flush(b, scratch, st, dir);   /* nothing overtakes it */
+	if (size || !(t->offload & GSO_TUN_TSO)) {
+		link_tun_write(t, p, len, size, scratch, st, dir);
+		return;
+	}
+	b->t = t;
+	switch (gso_gro_add(&b->g, p, len)) {
+	case GRO_MERGED:
+		return;
+	case GRO_FLUSH:
+		link_gro_flush(b, scratch, st, dir);
+		if (gso_gro_add(&b->g, p, len) == GRO_MERGED)
+			return;
+		break;
+	case GRO_SINGLE:
+		link_gro_flush(b, scratch, st, dir);
+		break;
+	}
+	link_tun_write(t, p, len, 0, scratch, st, dir);
+}
+
 size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_stats *st)
 {
 	int n;

@@ -256,6 +256,31 @@ enum drop link_unwrap(const struct link *l, uint8_t **p, size_t *len, size_t *si
 void link_tun_write(struct link_tun *t, uint8_t *p, size_t len, size_t size, uint8_t *scratch,
 		    struct link_stats *st, struct link_count *dir);
 
+/*
+ * A loop's coalescing (GRO, gso.h) of what a peer sends one packet a
+ * message: consecutive TCP segments of one flow become one super-packet
+ * and one TUN write, for TUNs that take them. One per loop: the messages
+ * of one link's read go through it in order, then link_gro_flush.
+ */
+struct link_gro {
+	struct gso_gro g;
+	struct link_tun *t;     /* where what is pending goes */
+};
+
+/* An empty batch over buf (LINK_PKT_MAX bytes, the caller's). */
+void link_gro_init(struct link_gro *b, uint8_t *buf);
+/*
+ * Writes the packet p[0..len) (checked, after the NAT; a super-packet of
+ * segment size size, or 0) to t, as link_tun_write does, through the
+ * batch: merged with what is pending, or after it. scratch, st and dir as
+ * for link_tun_write.
+ */
+void link_gro_write(struct link_gro *b, struct link_tun *t, uint8_t *p, size_t len, size_t size,
+		    uint8_t *scratch, struct link_stats *st, struct link_count *dir);
+/* Writes what is pending, if anything. */
+void link_gro_flush(struct link_gro *b, uint8_t *scratch, struct link_stats *st,
+		    struct link_count *dir);
+
 /* Appends " up_packets=N ... drop_REASON=N" to out (len bytes held of
  * cap); returns the new length. */
 size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_stats *st);

@@ -186,6 +186,8 @@ struct gw {
 	uint64_t started, start_time_s; /* link_now() and Unix time at the start */
 	struct pollfd *pfd;
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
+	struct link_gro gro;           /* a client's packets, coalesced */
+	uint8_t gro_buf[LINK_PKT_MAX];
 };
 
 static volatile sig_atomic_t got_term, got_usr1, got_hup;
@@ -729,7 +731,7 @@ static void packet_up(struct gw *g, struct conn *c, uint8_t *p, size_t len)
 	    !limit_take(&s->up.b, &s->up.r, (uint64_t)len * 8, g->now))
 		d = DROP_RATE;
 	if (d == DROP_NONE) {
-		link_tun_write(&s->tun, p, len, size, g->scratch, &g->st, &g->st.up);
+		link_gro_write(&g->gro, &s->tun, p, len, size, g->scratch, &g->st, &g->st.up);
 		return;
 	}
 	g->st.drops[d]++;
@@ -765,6 +767,7 @@ static void conn_input(struct gw *g, struct conn *c)
 				packet_up(g, c, m.data, m.len);
 			break;
 		case LINK_EV_CLOSE:
+			link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
 			peer_closed(g, c, &m);
 			break;
 		case LINK_EV_TEXT:
@@ -772,6 +775,7 @@ static void conn_input(struct gw *g, struct conn *c)
 			break;
 		}
 	}
+	link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
 }
 
 /* The socket is readable: drain it up to a budget. */
@@ -1365,6 +1369,7 @@ static int serve(struct config *cfg)
 	}
 	g->cfg = cfg;
 	g->listen_fd = g->priv_fd = -1;
+	link_gro_init(&g->gro, g->gro_buf);
 	if (lookup_user(cfg->user, &uid, &gid) < 0)
 		goto out;
 	cfg->pool.uid = uid;

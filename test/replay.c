@@ -65,6 +65,8 @@ struct end {
 	int peer;                    /* the harness's side */
 	struct link_stats st;
 	uint8_t scratch[LINK_SCRATCH];
+	struct link_gro gro;
+	uint8_t gro_buf[LINK_PKT_MAX];
 };
 
 static struct end gw, cl;
@@ -97,7 +99,7 @@ static void gw_packet_up(uint8_t *p, size_t len)
 	if (d == DROP_NONE)
 		d = nat_out(&nat, &acl, p, len);
 	if (d == DROP_NONE) {
-		link_tun_write(&gw.tun, p, len, size, gw.scratch, &gw.st, &gw.st.up);
+		link_gro_write(&gw.gro, &gw.tun, p, len, size, gw.scratch, &gw.st, &gw.st.up);
 		return;
 	}
 	gw.st.drops[d]++;
@@ -113,7 +115,7 @@ static void cl_packet_down(uint8_t *p, size_t len)
 		cl.st.drops[DROP_MALFORMED]++;
 		return;
 	}
-	link_tun_write(&cl.tun, p, len, size, cl.scratch, &cl.st, &cl.st.down);
+	link_gro_write(&cl.gro, &cl.tun, p, len, size, cl.scratch, &cl.st, &cl.st.down);
 }
 
 /* One end's socket is readable: its reads and events, up to the budget. */
@@ -132,6 +134,7 @@ static void readable(struct end *e, void (*packet)(uint8_t *, size_t))
 				packet(m.data, m.len);
 			else
 				die("unexpected event %d", (int)m.ev);
+		link_gro_flush(&e->gro, e->scratch, &e->st, e == &gw ? &e->st.up : &e->st.down);
 	}
 }
 
@@ -306,6 +309,8 @@ static void setup(void)
 	pair(SOCK_SEQPACKET, tun);
 	cl.tun = (struct link_tun){ .fd = tun[0], .name = "cl-tun" };
 	cl.peer = tun[1];
+	link_gro_init(&gw.gro, gw.gro_buf);
+	link_gro_init(&cl.gro, cl.gro_buf);
 	link_init(&gw.l, sock[0], false, NULL, NULL, NOW);
 	link_init(&cl.l, sock[1], true, NULL, NULL, NOW);
 	link_open(&gw.l, WS_MSG_MAX, NOW);
