@@ -77,7 +77,11 @@ static void ring_model(bool fast, size_t max, uint32_t seed)
 	bool filling = true;   /* mostly pushes until refused, then mostly takes */
 
 	txq_init(&q);
-	while (in < 30 * (uint64_t)l->cap && bad < 5) {
+	for (unsigned step = 0; in < 30 * (uint64_t)l->cap && bad < 5; step++) {
+		if (step == 5000000) {   /* no progress */
+			CHECK(step < 5000000);
+			break;
+		}
 		if (recs == 0)
 			filling = true;
 		if ((rnd(&seed) % 4 != 0) == filling) {
@@ -562,6 +566,7 @@ static void codel_never(void)
 		{ "half-written head", false, 1, 1, 1000 },
 		{ "head all but written", false, 1, 999, 1000 },
 		{ "HTTP head", true, TXQ_FLOW_NONE, 0, 1000 },
+		{ "ordered record of a flow", true, 1, 0, 1000 },
 		{ "text message (no flow)", false, TXQ_FLOW_NONE, 0, 1000 },
 	};
 	uint64_t at[4];
