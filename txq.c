@@ -267,18 +267,19 @@ static uint32_t isqrt(uint32_t v)
 	return r;
 }
 
-/* RFC 8289 §5.5: the next drop, sooner the more drops in a row. */
+/* RFC 8289 §5.5: the next drop, interval / sqrt(count) after t (as
+ * sqrt(interval^2 / count), not rounding sqrt(count) down first). */
 static uint32_t control_law(uint32_t t, uint32_t count)
 {
-	uint32_t s = isqrt(count);
-
-	return t + TXQ_INTERVAL_MS / (s ? s : 1);
+	return t + isqrt(TXQ_INTERVAL_MS * TXQ_INTERVAL_MS / (count ? count : 1));
 }
 
-/* The head record may go (it is whole, not begun, no HTTP head). */
+/* The head record may go (it is whole, not begun, a packet: no HTTP head,
+ * no message of no flow). */
 static bool droppable(const struct txq_lane *l)
 {
-	return l->count && !l->head_sent && !rec_at(l, 0)->ordered;
+	return l->count && !l->head_sent && !rec_at(l, 0)->ordered &&
+	       rec_at(l, 0)->flow != TXQ_FLOW_NONE;
 }
 
 /* RFC 8289 §5.4's dodequeue: whether the head has waited too long. */
