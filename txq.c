@@ -274,20 +274,42 @@ static uint32_t control_law(uint32_t t, uint32_t count)
 	return t + isqrt(TXQ_INTERVAL_MS * TXQ_INTERVAL_MS / (count ? count : 1));
 }
 
-/* The head record may go (it is whole, not begun, a packet: no HTTP head,
- * no message of no flow). */
-static bool droppable(const struct txq_lane *l)
+/*
+ * The record CoDel judges: the first one not begun (the head, or the one
+ * after a half-written head: RFC 8289 judges the next packet to leave),
+ * when it may go: a packet, not an HTTP head, not a message of no flow.
+ * Returns its index, or -1.
+ */
+static int judged(const struct txq_lane *l)
 {
-	return l->count && !l->head_sent && !rec_at(l, 0)->ordered &&
-	       rec_at(l, 0)->flow != TXQ_FLOW_NONE;
+	unsigned k = l->head_sent ? 1 : 0;
+
+	if (k >= l->count || rec_at(l, k)->ordered || rec_at(l, k)->flow == TXQ_FLOW_NONE)
+		return -1;
+	return (int)k;
 }
 
-/* RFC 8289 §5.4's dodequeue: whether the head has waited too long. */
-static bool above(struct txq *q, uint32_t now)
+/* Drops record k (0 or 1: the one after a half-written head). */
+static void cut(struct txq *q, struct txq_lane *l, int k)
+{
+	if (k == 0) {
+		pop(q, l);
+		return;
+	}
+	gone(q, l, rec_at(l, 1));
+	*rec_at(l, 1) = *rec_at(l, 0);
+	l->head = (l->head + 1) % l->nrec;
+	l->count--;
+}
+
+/* RFC 8289 §5.4's dodequeue: whether the judged record has waited too
+ * long; *k is its index. */
+static bool above(struct txq *q, uint32_t now, int *k)
 {
 	const struct txq_lane *l = &q->bulk;
 
-	if (!droppable(l) || now - rec_at(l, 0)->born < TXQ_TARGET_MS ||
+	*k = judged(l);
+	if (*k < 0 || now - rec_at(l, (unsigned)*k)->born < TXQ_TARGET_MS ||
 	    l->bytes <= MTU_BYTES) {
 		q->first_above = 0;
 		return false;
@@ -303,14 +325,15 @@ unsigned txq_codel(struct txq *q, uint64_t now64)
 {
 	uint32_t now = (uint32_t)now64;
 	unsigned dropped = 0;
-	bool ok = above(q, now);
+	int k;
+	bool ok = above(q, now, &k);
 
 	if (q->dropping) {
 		while (ok && after(now, q->drop_next)) {
-			pop(q, &q->bulk);
+			cut(q, &q->bulk, k);
 			dropped++;
 			q->drops++;
-			ok = above(q, now);
+			ok = above(q, now, &k);
 			q->drop_next = control_law(q->drop_next, q->drops);
 		}
 		if (!ok)
@@ -318,7 +341,7 @@ unsigned txq_codel(struct txq *q, uint64_t now64)
 	} else if (ok) {
 		uint32_t delta = q->drops - q->last_drops;
 
-		pop(q, &q->bulk);
+		cut(q, &q->bulk, k);
 		dropped++;
 		q->dropping = true;
 		q->drops = delta > 1 && !after(now, q->drop_next + 16 * TXQ_INTERVAL_MS) ? delta : 1;

@@ -97,8 +97,9 @@ bool txq_pending(const struct txq *q);
 void txq_drop_unsent(struct txq *q);
 
 /*
- * CoDel at the bulk lane's head, as of now (ms): drops the records not yet
- * begun that waited too long, as RFC 8289's dequeue does. Returns how many.
+ * CoDel at the bulk lane's head, as of now (ms): drops the first records
+ * not yet begun that waited too long, as RFC 8289's dequeue does (a record
+ * begun is always finished). Returns how many.
  */
 unsigned txq_codel(struct txq *q, uint64_t now);
 
