@@ -32,7 +32,7 @@
 #define LINK_HDR_MAX    WS_HDR_MAX        /* room kept in front of a packet */
 #define LINK_IN_CAP     (2 * 65536)       /* socket bytes held for parsing */
 #define LINK_SCRATCH    (GSO_VNET_LEN + LINK_PKT_MAX)  /* a loop's spare packet */
-#define LINK_NOTSENT    (128 * 1024)      /* unsent bytes the kernel holds */
+#define LINK_NOTSENT    (32 * 1024)       /* unsent bytes the kernel holds */
 #define LINK_CLOSE_MS   2000              /* each closing step's deadline */
 
 struct tls_conn;
