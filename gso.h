@@ -18,6 +18,9 @@
  *   message and TUNs without offloads: every segment gets its own IPv4
  *   length, ID and header checksum, TCP sequence number and flags, UDP
  *   length, and a complete L4 checksum.
+ * - Coalescing in user space (GRO), the reverse, for peers that send one
+ *   packet per message: consecutive TCP segments of one flow become one
+ *   super-packet for a single TUN write.
  * - The vpngw.v1 super-packet message, negotiated as the WebSocket
  *   extension "vpngw-gso" (RFC 6455 §9): GSO_WIRE_LEN bytes, 00 01 and the
  *   segment size (big-endian), then the packet. An IP packet never starts

@@ -5,10 +5,12 @@
  * payload, checksums), every gso_seg_init refusal, gso_from_tun's checksum
  * completion and its GSO_BAD cases, gso_to_tun's header and pseudo-header
  * sum followed by a kernel-like completion or segmentation, the virtio-net
- * header and message prefix round trips, and a randomized property test of
- * nat_out and nat_in on packets whose checksums are partial. Every L4
- * checksum is checked against a byte-by-byte RFC 1071 sum written here,
- * independently of nat.c.
+ * header and message prefix round trips, coalescing (segments cut by
+ * gso_seg merged back into the original, each merging rule refused once,
+ * PSH, the length, segment and cap limits, flows interleaved), and a
+ * randomized property test of nat_out and nat_in on packets whose
+ * checksums are partial. Every L4 checksum is checked against a
+ * byte-by-byte RFC 1071 sum written here, independently of nat.c.
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -13,6 +13,16 @@
  * that matches the packet: a packet it does not complete is left as it was,
  * one it completes has a valid checksum. The input is also read as a
  * message by gso_wire_get.
+ * Coalescing: the packet's segments, some with a header bit flipped (and
+ * their checksums made valid again), some left out, sent twice or split in
+ * two, then the
+ * packet itself, are offered to gso_gro_add as link.c would, through a
+ * buffer of exactly 65535 bytes: what is pending never exceeds it, a FLUSH
+ * means something is pending and the offer after the take never flushes
+ * again, a SINGLE leaves what is pending alone, every take is one packet
+ * as offered (size 0) or a super-packet gso_seg_init and gso_to_tun take,
+ * its payload is the merged segments' payloads, byte for byte, and cut
+ * again it gives back the segments offered (but for IDs under DF).
  * Building and running it is test/fuzz/run.sh's job and the Makefile's.
  */
 #include <assert.h>
@@ -164,6 +174,215 @@ static void from_tun(const struct gso_vnet *v, const uint8_t *p, size_t len)
 	free(q);
 }
 
+
+/* ---- Coalescing ---- */
+
+static struct {
+	struct gso_gro g;
+	uint8_t *buf;            /* 65535 bytes, malloc'd: ASan sees an overrun */
+	uint8_t shadow[65536];   /* the payloads merged, in order */
+	size_t shadow_len;
+	uint8_t first[65536];    /* the first packet merged, as offered */
+	size_t first_len;
+	unsigned n;
+	bool last_psh;           /* the last merged had PSH */
+	uint8_t segs[65535 + GSO_SEGS_MAX * 120];   /* the segments merged, as offered */
+	size_t seg_at[GSO_SEGS_MAX + 1];
+} gr;
+
+/* Whether q[0..len) is a TCP segment as merged: IHL 5, ACK, payload, valid. */
+static bool p_is_tcp_segment(const uint8_t *q, size_t len, size_t *pay)
+{
+	size_t h;
+
+	if (len < 41 || q[0] != 0x45 || q[9] != PROTO_TCP || get16(q + 2) != len)
+		return false;
+	h = 20 + (size_t)(q[32] >> 4) * 4;
+	if (h < 40 || h >= len || (q[33] & ~TCP_PSH) != 0x10 || !l4_valid(q, len, 20))
+		return false;
+	*pay = len - h;
+	return true;
+}
+
+/* The caller's flush: what gso_gro_take gives must be what was merged. */
+static void gro_flush(void)
+{
+	const uint8_t *q;
+	size_t qlen, qsize, h;
+
+	if (!gso_gro_take(&gr.g, &q, &qlen, &qsize)) {
+		assert(gr.n == 0 && gr.shadow_len == 0);
+		return;
+	}
+	assert(gr.n > 0 && q == gr.buf && qlen <= 65535);
+	assert(gr.g.len == 0);
+	h = 20 + (size_t)(q[32] >> 4) * 4;
+	assert(qlen == h + gr.shadow_len);
+	assert(memcmp(q + h, gr.shadow, gr.shadow_len) == 0);
+	if (qsize == 0) {
+		assert(gr.n == 1);
+		assert(qlen == gr.first_len && memcmp(q, gr.first, qlen) == 0);
+	} else {
+		struct gso_seg s;
+		struct gso_vnet v;
+		uint8_t *c = copy(q, qlen);
+
+		assert(gr.n > 1 && qsize >= GSO_SIZE_MIN);
+		assert(nat_check(q, qlen) == DROP_NONE);   /* its header rebuilt */
+		assert(gso_seg_init(&s, q, qlen, qsize) == gr.n);
+		/* The first's headers, but for the lengths, checksums and PSH. */
+		assert(memcmp(q, gr.first, 2) == 0 && memcmp(q + 4, gr.first + 4, 6) == 0);
+		assert(memcmp(q + 12, gr.first + 12, 21) == 0);
+		assert(q[33] == (gr.first[33] | (gr.last_psh ? TCP_PSH : 0)));
+		assert(memcmp(q + 34, gr.first + 34, 2) == 0);
+		assert(memcmp(q + 38, gr.first + 38, h - 38) == 0);
+		assert(gso_to_tun(&v, c, qlen, qsize) == GSO_SUPER);
+		free(c);
+		cut(q, qlen, qsize);
+		/*
+		 * Cut again, it gives back the segments offered: but for the
+		 * IDs under DF (counted up from the first) and the checksums'
+		 * representation.
+		 */
+		{
+			uint8_t *o = malloc(gso_seg_max(&s));
+			size_t m;
+
+			assert(o);
+			for (unsigned k = 0; (m = gso_seg_next(&s, o, gso_seg_max(&s))) != 0; k++) {
+				const uint8_t *w = gr.segs + gr.seg_at[k];
+
+				assert(k < gr.n && m == gr.seg_at[k + 1] - gr.seg_at[k]);
+				assert(memcmp(o, w, 4) == 0 && memcmp(o + 6, w + 6, 4) == 0);
+				assert(memcmp(o + 12, w + 12, 24) == 0);
+				assert(memcmp(o + 38, w + 38, m - 38) == 0);
+				assert((get16(w + 6) & 0x4000) || memcmp(o + 4, w + 4, 2) == 0);
+			}
+			free(o);
+		}
+	}
+	gr.n = 0;
+	gr.shadow_len = 0;
+}
+
+/* Offers q[0..qlen) as link.c would: a copy of exactly its size. */
+static void gro_offer(const uint8_t *q0, size_t qlen)
+{
+	uint8_t *q = copy(q0, qlen);
+	size_t before = gr.g.len;
+	enum gso_gro_r r = gso_gro_add(&gr.g, q, qlen);
+
+	assert(gr.g.len <= gr.g.cap);
+	if (r == GRO_FLUSH) {
+		assert(before > 0 && gr.g.len == before);
+		gro_flush();
+		r = gso_gro_add(&gr.g, q, qlen);
+		assert(r != GRO_FLUSH);
+		before = 0;
+	}
+	if (r == GRO_SINGLE) {
+		assert(gr.g.len == before);
+		gro_flush();
+	} else {
+		size_t pay;
+
+		assert(r == GRO_MERGED);
+		assert(p_is_tcp_segment(q, qlen, &pay));
+		assert(gr.g.len == (before ? before : qlen - pay) + pay);
+		if (!gr.n) {
+			memcpy(gr.first, q, qlen);
+			gr.first_len = qlen;
+		}
+		if (!gr.n)
+			gr.seg_at[0] = 0;
+		assert(gr.n < GSO_SEGS_MAX && gr.seg_at[gr.n] + qlen <= sizeof gr.segs);
+		memcpy(gr.segs + gr.seg_at[gr.n], q, qlen);
+		gr.seg_at[gr.n + 1] = gr.seg_at[gr.n] + qlen;
+		memcpy(gr.shadow + gr.shadow_len, q + qlen - pay, pay);
+		gr.shadow_len += pay;
+		gr.n++;
+		gr.last_psh = q[33] & TCP_PSH;
+	}
+	free(q);
+}
+
+/* Makes the IPv4 and TCP checksums of q[0..len) (hl header bytes) valid again. */
+static void gro_fix(uint8_t *q, size_t len, size_t hl)
+{
+	put16(q + 10, 0);
+	put16(q + 10, nat_csum(q, hl));
+	if (shape_of(q, len, &(struct shape){ 0 }) && (q[0] & 15) * 4u == hl && q[9] == PROTO_TCP) {
+		uint16_t ps = nat_fold(pseudo(q, PROTO_TCP, len - hl));
+
+		memcpy(q + hl + 16, &ps, 2);
+		complete(q, len, hl, hl + 16);
+	}
+}
+
+/*
+ * The packet's segments, perturbed by the input's bytes: a header bit
+ * flipped (checksums made valid again), a segment left out, sent twice or
+ * split in two; then the input's packet itself.
+ */
+static void gro(const uint8_t *data, size_t size, const uint8_t *p, size_t len, size_t seg)
+{
+	struct gso_seg s;
+	unsigned n = gso_seg_init(&s, p, len, seg);
+	uint8_t *out = n ? malloc(gso_seg_max(&s)) : NULL;
+	size_t got;
+
+	if (!gr.buf) {
+		gr.buf = malloc(65535);
+		assert(gr.buf);
+	}
+	gso_gro_init(&gr.g, gr.buf, 65535);
+	gr.n = 0;
+	gr.shadow_len = 0;
+	for (unsigned k = 0; n && (got = gso_seg_next(&s, out, gso_seg_max(&s))) != 0; k++) {
+		/* From the end: payload bytes, free for the fuzzer to choose. */
+		uint8_t c = data[size - 1 - 2 * k % size], d = data[size - 1 - (2 * k + 1) % size];
+		size_t h = s.hl + s.l4hl;
+
+		if ((c & 0xc0) == 0xc0 && s.proto == PROTO_TCP) {
+			size_t at = d % h;
+
+			out[at] ^= (uint8_t)(1 << (c & 7));
+			if (at >= 10 && at < 12)
+				out[at] ^= (uint8_t)(1 << (c & 7));   /* not the header checksum */
+		}
+		if (s.proto == PROTO_TCP)
+			gro_fix(out, got, s.hl);
+		if ((c & 0xc0) == 0x80)
+			continue;                 /* left out */
+		if ((c & 0xf0) == 0x50 && s.proto == PROTO_TCP && got - h > 16) {
+			/* Split in two: a short segment, and the rest after it. */
+			size_t a = (got - h) * (c & 15) / 16 + 1;
+			uint8_t *t = malloc(got);
+
+			assert(t);
+			memcpy(t, out, h + a);
+			put16(t + 2, (uint16_t)(h + a));
+			gro_fix(t, h + a, s.hl);
+			gro_offer(t, h + a);
+			memcpy(t, out, h);
+			memcpy(t + h, out + h + a, got - h - a);
+			put16(t + 2, (uint16_t)(got - a));
+			put32(t + s.hl + 4, get32(out + s.hl + 4) + (uint32_t)a);
+			gro_fix(t, got - a, s.hl);
+			gro_offer(t, got - a);
+			free(t);
+			continue;
+		}
+		gro_offer(out, got);
+		if ((c & 0xc0) == 0x40 && (c & 0x30) == 0x30)
+			gro_offer(out, got);      /* sent twice */
+	}
+	free(out);
+	/* Any bytes, even those the caller's nat_check would have dropped. */
+	gro_offer(p, len);
+	gro_flush();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data + 2;
@@ -186,6 +405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 2;
 	cut(p, len, seg);
 	to_tun(p, len, seg);
+	gro(data, size, p, len, seg);
 
 	/* A header from the input's first bytes, whatever they say. */
 	if (size >= GSO_VNET_LEN) {
