@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define TXQ_BYTES       (512 * 1024)   /* the bulk lane; then tail drop */
+#define TXQ_BYTES       (1024 * 1024)   /* the bulk lane; then tail drop */
 #define TXQ_RECS        256
 #define TXQ_FAST_BYTES  (16 * 1024)    /* the fast lane */
 #define TXQ_FAST_RECS   64
