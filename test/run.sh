@@ -88,6 +88,24 @@ builds() {
 }
 
 
+# Both ends' packet paths in one process (test/replay.c), each mode once:
+# every packet must arrive in order and intact.
+replay() {
+	local m p=0 f=0
+	make -s test/replay || { echo "0 passed, 1 failed"; return 1; }
+	for m in down up down64 up64; do
+		if test/replay "$m" 20000; then
+			echo "PASS replay_$m"
+			p=$((p + 1))
+		else
+			echo "FAIL replay_$m"
+			f=$((f + 1))
+		fi
+	done
+	echo "$p passed, $f failed"
+	[ "$f" = 0 ]
+}
+
 # selected NAME: true if NAME was asked for (all are, by default). Every
 # name it is called with is a suite this script knows.
 known=()
@@ -114,6 +132,7 @@ sel=("$@")
 make -s vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc || { echo "0 passed, 1 failed"; exit 1; }
 
 selected unit && suite unit test/unit
+selected replay && suite replay replay
 selected asan && suite "unit (ASan+UBSan)" test/unit-asan
 selected seccomp && suite "seccomp (musl)" test/seccomp_test
 selected seccomp && suite "seccomp (glibc)" test/seccomp_test-glibc
