@@ -77,23 +77,32 @@ static struct ws_str trim(const char *p, size_t len)
 }
 
 /*
- * Whether the comma-separated list in v (RFC 7230 §7) holds want: ignoring
- * ASCII case when ci, else exactly. Empty elements are allowed and skipped.
+ * The next element of the comma-separated list v (RFC 7230 §7) from *i,
+ * trimmed (empty elements are allowed: e.len is then 0). Returns false
+ * when the list is done.
  */
+static bool list_next(struct ws_str v, size_t *i, struct ws_str *e)
+{
+	size_t j = *i;
+
+	if (*i > v.len)
+		return false;
+	while (j < v.len && v.p[j] != ',')
+		j++;
+	*e = trim(v.p + *i, j - *i);
+	*i = j + 1;
+	return true;
+}
+
+/* Whether the list v holds want: ignoring ASCII case when ci, else exactly. */
 static bool list_has(struct ws_str v, const char *want, bool ci)
 {
+	struct ws_str e;
 	size_t i = 0;
 
-	while (i <= v.len) {
-		size_t j = i;
-
-		while (j < v.len && v.p[j] != ',')
-			j++;
-		struct ws_str e = trim(v.p + i, j - i);
+	while (list_next(v, &i, &e))
 		if (ci ? eqi(e.p, e.len, want) : eq(e.p, e.len, want))
 			return true;
-		i = j + 1;
-	}
 	return false;
 }
 
@@ -789,20 +798,14 @@ static bool parse_status_line(struct ws_resp *r, struct ws_str l)
 /* The extensions a server accepted: ours, and whether any other. */
 static void ext_list(struct ws_resp *r, struct ws_str v)
 {
+	struct ws_str e;
 	size_t i = 0;
 
-	while (i <= v.len) {
-		size_t j = i;
-
-		while (j < v.len && v.p[j] != ',')
-			j++;
-		struct ws_str e = trim(v.p + i, j - i);
+	while (list_next(v, &i, &e))
 		if (eq(e.p, e.len, WS_EXT_GSO))
 			r->ext_gso = true;
 		else if (e.len)
 			r->ext_other = true;
-		i = j + 1;
-	}
 }
 
 int ws_resp_feed(struct ws_resp *r, const uint8_t *in, size_t len, size_t *used)

@@ -168,7 +168,7 @@ transfer() {
 	OUT=$(transfer_ "$@")
 }
 transfer_() {
-	local name=$1 log=$2 pid=$3 want got up line m m0
+	local name=$1 log=$2 pid=$3 want got up line m0
 	shift 4
 	if ! line=$(stats_line "$log" "$pid"); then
 		echo "no stats line from the gateway"
@@ -190,25 +190,25 @@ transfer_() {
 		echo "upload: the server got sha256 '$up', not $want"
 		return 1
 	fi
-	if ! line=$(stats_line "$log" "$pid"); then
-		echo "no stats line from the gateway"
+	no_malformed gateway "$log" "$pid" "$m0" || return 1
+	no_malformed client "$LIB_TMP/$name.log" "$CLIENT_PID" 0 || return 1
+	echo "$(counter "$LAST_LINE" down_packets) packets down, $(counter "$LAST_LINE" up_packets) up"
+}
+
+# no_malformed WHO LOG PID BEFORE: WHO's stats line (LAST_LINE) counts no
+# malformed drop since BEFORE.
+LAST_LINE=''
+no_malformed() {
+	local m
+	if ! LAST_LINE=$(stats_line "$2" "$3"); then
+		echo "no stats line from the $1"
 		return 1
 	fi
-	m=$(counter "$line" drop_malformed)
-	if [ "$m" != "$m0" ]; then
-		echo "the gateway counted $((m - m0)) malformed drops: $line"
+	m=$(counter "$LAST_LINE" drop_malformed)
+	if [ "$m" != "$4" ]; then
+		echo "the $1 counted $((m - $4)) malformed drops: $LAST_LINE"
 		return 1
 	fi
-	if ! line=$(stats_line "$LIB_TMP/$name.log" "$CLIENT_PID"); then
-		echo "no stats line from the client"
-		return 1
-	fi
-	m=$(counter "$line" drop_malformed)
-	if [ "$m" != 0 ]; then
-		echo "the client counted $m malformed drops: $line"
-		return 1
-	fi
-	echo "$(counter "$line" down_packets) packets down, $(counter "$line" up_packets) up"
 }
 
 stop_client() {

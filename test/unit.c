@@ -13,6 +13,26 @@
 
 int unit_failed_checks;
 
+static uint64_t rng = 1;
+
+void unit_seed(uint64_t seed)
+{
+	rng = seed ? seed : 1;
+}
+
+uint64_t unit_rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dull;
+}
+
+unsigned unit_rn(unsigned n)
+{
+	return n ? (unsigned)(unit_rnd() % n) : 0;
+}
+
 static const struct unit_case *const tables[] = {
 	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_limit, unit_v1, unit_tun, unit_cli,
 	unit_auth, unit_metrics, unit_gso, unit_txq,

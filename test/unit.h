@@ -7,6 +7,7 @@
 #ifndef VPNGW_UNIT_H
 #define VPNGW_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 extern int unit_failed_checks;
@@ -19,6 +20,12 @@ extern int unit_failed_checks;
 			unit_failed_checks++;                              \
 		}                                                          \
 	} while (0)
+
+/* xorshift64*: a fixed seed (unit_seed), so that a failure replays. */
+void unit_seed(uint64_t seed);
+uint64_t unit_rnd(void);
+/* A number below n (0 for n = 0). */
+unsigned unit_rn(unsigned n);
 
 struct unit_case {
 	const char *name;

@@ -1271,47 +1271,32 @@ static void gro_interleaved(void)
 
 /* ---- NAT on partial checksums: a randomized property test ---- */
 
-static uint64_t rng;
-
-/* xorshift64*: fixed seed, so a failure replays. */
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned rn(unsigned n)
-{
-	return n ? (unsigned)(rnd() % n) : 0;
-}
 
 /* A random super-packet (or single packet) of proto between src and dst. */
 static size_t gen(uint8_t *p, uint8_t proto, uint32_t src, uint32_t dst, size_t *size)
 {
 	struct spec s = {
 		.proto = proto, .src = src, .dst = dst,
-		.ip_opt = rn(3) == 0 ? 4 * rn(3) : 0,
-		.tcp_opt = 4 * rn(11),
-		.flags = (uint8_t)(rnd() & ~(TCP_SYN | TCP_RST | TCP_URG)),
+		.ip_opt = unit_rn(3) == 0 ? 4 * unit_rn(3) : 0,
+		.tcp_opt = 4 * unit_rn(11),
+		.flags = (uint8_t)(unit_rnd() & ~(TCP_SYN | TCP_RST | TCP_URG)),
 	};
 	size_t hl = 20 + s.ip_opt, l4hl = proto == 6 ? 20 + s.tcp_opt : 8, len;
 
-	*size = GSO_SIZE_MIN + rn(1500);
-	s.pay = 1 + rn(rn(4) ? 6 * (unsigned)*size : 65535 - (unsigned)(hl + l4hl));
+	*size = GSO_SIZE_MIN + unit_rn(1500);
+	s.pay = 1 + unit_rn(unit_rn(4) ? 6 * (unsigned)*size : 65535 - (unsigned)(hl + l4hl));
 	if ((s.pay + *size - 1) / *size > GSO_SEGS_MAX)
 		s.pay = *size * GSO_SEGS_MAX;
 	len = build(p, &s);
 	for (size_t i = hl + l4hl; i < len; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = (uint8_t)unit_rnd();
 	if (proto == 6) {
-		put32(p + hl + 4, (uint32_t)rnd());
+		put32(p + hl + 4, (uint32_t)unit_rnd());
 		for (size_t i = 0; i < s.tcp_opt; i++)
-			p[hl + 20 + i] = (uint8_t)rnd();
+			p[hl + 20 + i] = (uint8_t)unit_rnd();
 	}
-	put16(p + 4, (uint16_t)rnd());
-	p[8] = (uint8_t)(1 + rn(255));
+	put16(p + 4, (uint16_t)unit_rnd());
+	p[8] = (uint8_t)(1 + unit_rn(255));
 	ip_csum(p);
 	ref_complete(p, len);
 	return len;
@@ -1335,14 +1320,14 @@ static void nat_partial(void)
 	struct nat_acl acl;
 	struct nat_cidr allow = { 0xc6336400, 0xffffff00 };   /* 198.51.100.0/24 */
 
-	rng = 0x67736f2d6e617431ull;
+	unit_seed(0x67736f2d6e617431ull);
 	nat_init(&n, 0x0a006400, 24, 1460);
 	nat_acl_init(&acl);
 	CHECK(nat_acl_allow(&acl, allow) == 0);
 	for (int iter = 0; iter < 400; iter++) {
-		uint8_t proto = rn(2) ? 6 : 17;
-		uint32_t client = 0xc0000200 | (2 + rn(8));           /* 192.0.2.2-9 */
-		uint32_t server = 0xc6336400 | (1 + rn(254));
+		uint8_t proto = unit_rn(2) ? 6 : 17;
+		uint32_t client = 0xc0000200 | (2 + unit_rn(8));           /* 192.0.2.2-9 */
+		uint32_t server = 0xc6336400 | (1 + unit_rn(254));
 		uint32_t mapped;
 		size_t size, len = gen(full, proto, client, server, &size), sz;
 		size_t hl = (size_t)(full[0] & 15) * 4, at = hl + ck_off(proto);
@@ -1366,7 +1351,7 @@ static void nat_partial(void)
 		 * partial sum (or anything), the NAT patches it, and gso_to_tun
 		 * sets what the kernel starts from.
 		 */
-		put16(part + at, rn(2) ? ref_partial(part, len) : (uint16_t)rnd());
+		put16(part + at, unit_rn(2) ? ref_partial(part, len) : (uint16_t)unit_rnd());
 		PCHECK(nat_check(part, len) == DROP_NONE);
 		PCHECK(nat_out(&n, &acl, part, len) == DROP_NONE);
 		PCHECK(get32(part + 12) == mapped);
@@ -1395,7 +1380,7 @@ static void nat_partial(void)
 		make_partial(back, len);
 		v = (struct gso_vnet){
 			.flags = GSO_F_NEEDS_CSUM,
-			.type = segs > 1 || rn(2) ? (proto == 6 ? GSO_T_TCPV4 : GSO_T_UDP_L4) : 0,
+			.type = segs > 1 || unit_rn(2) ? (proto == 6 ? GSO_T_TCPV4 : GSO_T_UDP_L4) : 0,
 			.hdr_len = (uint16_t)(hl + l4hl), .size = (uint16_t)size,
 			.csum_start = (uint16_t)hl, .csum_off = (uint16_t)ck_off(proto),
 		};

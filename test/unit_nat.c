@@ -59,26 +59,11 @@ static uint16_t ref_field(const uint8_t *buf, size_t len, size_t ck, uint32_t in
 	return ref_fin(sum);
 }
 
-static uint64_t rng;
-
-/* xorshift64*: fixed seed, so a failure replays. */
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static unsigned rn(unsigned n)
-{
-	return n ? (unsigned)(rnd() % n) : 0;
-}
 
 static void rfill(uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = (uint8_t)unit_rnd();
 }
 
 /* ---- Checksums ---- */
@@ -99,7 +84,7 @@ static void csum_lengths(void)
 {
 	uint8_t buf[300];
 
-	rng = 0x1071;
+	unit_seed(0x1071);
 	for (int round = 0; round < 50; round++) {
 		rfill(buf, sizeof buf);
 		if (round == 0)
@@ -125,19 +110,19 @@ static void csum_incremental(void)
 {
 	uint8_t buf[64];
 
-	rng = 0x1624;
+	unit_seed(0x1624);
 	for (int i = 0; i < 20000; i++) {
-		size_t len = 8 + 2 * rn(28), w = 2 + 2 * rn((unsigned)(len - 4) / 2);
+		size_t len = 8 + 2 * unit_rn(28), w = 2 + 2 * unit_rn((unsigned)(len - 4) / 2);
 		uint16_t c;
 		uint32_t o32;
 
 		rfill(buf, len);
 		put16(buf, 0);
 		put16(buf, ref_fin(ref_sum(buf, len, 0)));
-		if (rn(2)) {
-			uint16_t o = get16(buf + w), nw = (uint16_t)rnd();
+		if (unit_rn(2)) {
+			uint16_t o = get16(buf + w), nw = (uint16_t)unit_rnd();
 
-			if (rn(8) == 0)
+			if (unit_rn(8) == 0)
 				nw = (uint16_t)~o;
 			put16(buf + w, nw);
 			c = nat_csum_update16(get16(buf), o, nw);
@@ -145,7 +130,7 @@ static void csum_incremental(void)
 			if (w + 4 > len)
 				w -= 2;
 			o32 = get32(buf + w);
-			uint32_t n32 = (uint32_t)rnd();
+			uint32_t n32 = (uint32_t)unit_rnd();
 
 			put32(buf + w, n32);
 			c = nat_csum_update32(get16(buf), o32, n32);
@@ -798,27 +783,27 @@ static const uint16_t mss_values[] = { 536, 1200, 1360, 1400, 1460, 8960, 0xffff
 static void gen_tcp(struct dgram *d, uint32_t src, uint32_t dst)
 {
 	static const uint8_t flags[] = { 0x02, 0x12, 0x10, 0x18, 0x11, 0x04 };
-	size_t doff = 20 + 4 * rn(11), i = 20, pay = rn(3) ? rn(300) : 0;
+	size_t doff = 20 + 4 * unit_rn(11), i = 20, pay = unit_rn(3) ? unit_rn(300) : 0;
 	uint8_t *t = d->l4;
 
 	d->proto = 6;
 	d->len = doff + pay;
 	rfill(t, d->len);
-	t[12] = (uint8_t)(doff / 4 << 4 | rn(16));
-	t[13] = rn(8) ? flags[rn(sizeof flags)] : (uint8_t)rnd();
+	t[12] = (uint8_t)(doff / 4 << 4 | unit_rn(16));
+	t[13] = unit_rn(8) ? flags[unit_rn(sizeof flags)] : (uint8_t)unit_rnd();
 	d->syn = t[13] & 0x02;
 	d->mss_at = 0;
 	/* Options: a few NOPs, maybe the MSS, then others, then EOL. */
-	while (i < doff && rn(3) == 0)
+	while (i < doff && unit_rn(3) == 0)
 		t[i++] = 1;
 	while (i < doff) {
 		size_t room = doff - i;
-		unsigned r = rn(6);
+		unsigned r = unit_rn(6);
 
 		if (r == 0 && room >= 4 && !d->mss_at) {
 			t[i] = 2;
 			t[i + 1] = 4;
-			put16(t + i + 2, rn(4) ? mss_values[rn(7)] : (uint16_t)rnd());
+			put16(t + i + 2, unit_rn(4) ? mss_values[unit_rn(7)] : (uint16_t)unit_rnd());
 			d->mss_at = i + 2;
 			i += 4;
 		} else if (r == 1 && room >= 3) {
@@ -835,7 +820,7 @@ static void gen_tcp(struct dgram *d, uint32_t src, uint32_t dst)
 			i += 10;
 		} else if (r == 4) {
 			t[i++] = 1;
-		} else if (r == 5 && rn(4) == 0) {
+		} else if (r == 5 && unit_rn(4) == 0) {
 			memset(t + i, 0, room);
 			break;
 		}
@@ -849,7 +834,7 @@ static void gen_udp(struct dgram *d, uint32_t src, uint32_t dst, bool zero)
 	uint16_t c;
 
 	d->proto = 17;
-	d->len = 8 + rn(400);
+	d->len = 8 + unit_rn(400);
 	rfill(d->l4, d->len);
 	put16(d->l4 + 4, (uint16_t)d->len);
 	put16(d->l4 + 6, 0);
@@ -861,9 +846,9 @@ static void gen_udp(struct dgram *d, uint32_t src, uint32_t dst, bool zero)
 static void gen_echo(struct dgram *d)
 {
 	d->proto = 1;
-	d->len = 8 + rn(300);
+	d->len = 8 + unit_rn(300);
 	rfill(d->l4, d->len);
-	d->l4[0] = rn(2) ? 8 : 0;
+	d->l4[0] = unit_rn(2) ? 8 : 0;
 	d->l4[1] = 0;
 	put16(d->l4 + 2, 0);
 	put16(d->l4 + 2, ref_fin(ref_sum(d->l4, d->len, 0)));
@@ -878,8 +863,8 @@ static void gen_err(struct dgram *d, const uint8_t *q, size_t q_len)
 	d->kind = K_ERR;
 	d->len = 8 + q_len;
 	rfill(d->l4, 8);
-	d->l4[0] = types[rn(3)];
-	d->l4[1] = (uint8_t)rn(16);
+	d->l4[0] = types[unit_rn(3)];
+	d->l4[1] = (uint8_t)unit_rn(16);
 	memcpy(d->l4 + 8, q, q_len);
 	put16(d->l4 + 2, 0);
 	put16(d->l4 + 2, ref_fin(ref_sum(d->l4, d->len, 0)));
@@ -902,10 +887,10 @@ static void gen_l4(struct dgram *d, enum kind k, uint32_t src, uint32_t dst)
 		gen_echo(d);
 		break;
 	default:
-		d->proto = rn(2) ? 47 : (uint8_t)rnd();
+		d->proto = unit_rn(2) ? 47 : (uint8_t)unit_rnd();
 		if (d->proto == 1 || d->proto == 6 || d->proto == 17)
 			d->proto = 50;
-		d->len = rn(200);
+		d->len = unit_rn(200);
 		rfill(d->l4, d->len);
 		break;
 	}
@@ -919,17 +904,17 @@ static void gen_ip(struct pkt *pk, const struct dgram *d, uint32_t src,
                    uint32_t dst, int frag)
 {
 	uint8_t *p = pk->b;
-	uint16_t ff = rn(2) ? 0x4000 : 0;
+	uint16_t ff = unit_rn(2) ? 0x4000 : 0;
 
-	pk->hl = 20 + 4 * rn(11);
+	pk->hl = 20 + 4 * unit_rn(11);
 	pk->later = frag == 2;
 	pk->part = d->len;
 	if (frag == 1 && d->len >= 40) {
-		pk->part = 8 * (3 + rn((unsigned)((d->len - 1) / 8 - 2)));
+		pk->part = 8 * (3 + unit_rn((unsigned)((d->len - 1) / 8 - 2)));
 		ff = 0x2000;
 	} else if (frag == 2) {
-		pk->part = 1 + rn(300);
-		ff = (uint16_t)((rn(2) ? 0x2000 : 0) | (1 + rn(0x1fff)));
+		pk->part = 1 + unit_rn(300);
+		ff = (uint16_t)((unit_rn(2) ? 0x2000 : 0) | (1 + unit_rn(0x1fff)));
 	}
 	pk->len = pk->hl + pk->part;
 	rfill(p, pk->hl);
@@ -1057,19 +1042,20 @@ static void nat_property(void)
 	const uint64_t seed = 0x76706e67772d6e61ull;
 	int iter;
 
-	rng = fail_seed = seed;
+	fail_seed = seed;
+	unit_seed(seed);
 	fail_iter = -1;
 	nat_acl_init(&acl);
 	CHECK(nat_cidr_parse(&c, "10.0.100.0/24") == 0);
 	CHECK(nat_acl_deny(&acl, c) == 0);
 	nat_init(&n, ip4(10, 0, 100, 0), 24, 1400);
 	for (int i = 0; i < 8; i++)
-		pool[i] = (uint32_t)rnd();
+		pool[i] = (uint32_t)unit_rnd();
 
 	for (iter = 0; iter < 20000 && fail_iter < 0; iter++) {
-		uint32_t src = pool[rn(8)], dst = (uint32_t)rnd(), mapped;
-		enum kind k = (enum kind)rn(K_N);
-		int frag = rn(10) < 7 ? 0 : rn(2) ? 1 : 2;
+		uint32_t src = pool[unit_rn(8)], dst = (uint32_t)unit_rnd(), mapped;
+		enum kind k = (enum kind)unit_rn(K_N);
+		int frag = unit_rn(10) < 7 ? 0 : unit_rn(2) ? 1 : 2;
 		unsigned idx;
 		enum drop r;
 
@@ -1077,18 +1063,18 @@ static void nat_property(void)
 			nat_reset(&n);
 			model_n = 0;
 		}
-		n.mss = mss_values[rn(7)];
-		if (rn(5) == 0)
+		n.mss = mss_values[unit_rn(7)];
+		if (unit_rn(5) == 0)
 			n.mss = 0;
 
 		/* The client's packet; an error quotes a packet sent to it. */
 		if (k == K_ERR) {
-			uint32_t to = rn(5) < 3 ? src : rn(2) ? pool[rn(8)] : (uint32_t)rnd();
-			uint32_t from = (uint32_t)rnd();
+			uint32_t to = unit_rn(5) < 3 ? src : unit_rn(2) ? pool[unit_rn(8)] : (uint32_t)unit_rnd();
+			uint32_t from = (uint32_t)unit_rnd();
 
-			gen_l4(&d2, (enum kind)rn(K_ERR), from, to);
-			gen_ip(&inner, &d2, from, to, rn(8) ? 0 : 1 + rn(2));
-			gen_err(&d, inner.b, rn(2) ? inner.len : rn((unsigned)inner.len + 1));
+			gen_l4(&d2, (enum kind)unit_rn(K_ERR), from, to);
+			gen_ip(&inner, &d2, from, to, unit_rn(8) ? 0 : 1 + unit_rn(2));
+			gen_err(&d, inner.b, unit_rn(2) ? inner.len : unit_rn((unsigned)inner.len + 1));
 			frag = 0;
 		} else {
 			gen_l4(&d, k, src, dst);
@@ -1156,7 +1142,7 @@ static void nat_property(void)
 
 		/* The Internet's answer: a reply of the same kind, maybe a SYN-ACK. */
 		gen_l4(&d2, k, dst, mapped);
-		gen_ip(&pk2, &d2, dst, mapped, rn(10) < 7 ? 0 : rn(2) ? 1 : 2);
+		gen_ip(&pk2, &d2, dst, mapped, unit_rn(10) < 7 ? 0 : unit_rn(2) ? 1 : 2);
 		before = pk2;
 		PCHECK(nat_in(&n, pk2.b, pk2.len) == DROP_NONE);
 		PCHECK(get32(pk2.b + 16) == src);
@@ -1173,8 +1159,8 @@ static void nat_property(void)
 
 		/* Or an ICMP error about the client's packet, as the gateway sent it. */
 		{
-			uint32_t router = rn(2) ? dst : ip4(193, rn(256), rn(256), 1);
-			size_t q_len = rn(2) ? pk.len : rn((unsigned)pk.len + 1);
+			uint32_t router = unit_rn(2) ? dst : ip4(193, unit_rn(256), unit_rn(256), 1);
+			size_t q_len = unit_rn(2) ? pk.len : unit_rn((unsigned)pk.len + 1);
 			bool clamped = !pk.later && d.kind == K_TCP && d.mss_at &&
 			               d.mss_at + 2 <= pk.part &&
 			               get16(pk.b + pk.hl + d.mss_at) != get16(d.l4 + d.mss_at);

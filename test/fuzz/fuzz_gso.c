@@ -30,19 +30,10 @@
 #include <string.h>
 
 #include "../../nat.c"
+#include "fuzz.h"
 #include "../../gso.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint8_t *copy(const uint8_t *data, size_t size)
-{
-	uint8_t *p = malloc(size ? size : 1);
-
-	assert(p);
-	if (size)
-		memcpy(p, data, size);
-	return p;
-}
 
 /* Whether the L4 checksum of the IPv4 packet p[0..len) (hl header bytes) is valid. */
 static bool l4_valid(const uint8_t *p, size_t len, size_t hl)
@@ -173,7 +164,6 @@ static void from_tun(const struct gso_vnet *v, const uint8_t *p, size_t len)
 	}
 	free(q);
 }
-
 
 /* ---- Coalescing ---- */
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../nat.c"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,16 +32,6 @@ static void table(struct nat *n, unsigned prefix, unsigned count, uint16_t mss)
 		n->mapped[i] = to_net(n->first + i);
 		n->n++;
 	}
-}
-
-static uint8_t *copy(const uint8_t *data, size_t size)
-{
-	uint8_t *p = malloc(size ? size : 1);
-
-	assert(p);
-	if (size)
-		memcpy(p, data, size);
-	return p;
 }
 
 /* The length field, when there is one, is never rewritten. */
