@@ -142,8 +142,6 @@ static const struct opt opts[] = {
 	  SERVE, 0, NUM(gateway_id, 0, 255) },
 	{ "--no-seccomp", NULL, NULL, "serve without the system call filter (for debugging)",
 	  SERVE, 0, FLAG(no_seccomp) },
-	{ "--no-offload", NULL, NULL, "one packet per TUN read and write: no super-packets",
-	  SERVE | CONNECT, 0, FLAG(no_offload) },
 	{ "--dry-run", NULL, NULL, "print what would be done, and change nothing",
 	  SETUP | TEARDN | SERVE, 0, FLAG(dry_run) },
 
@@ -173,6 +171,8 @@ static const struct opt opts[] = {
 	{ "--retries", NULL, "N", "give up after N failed reconnects (default: never)",
 	  CONNECT, 0, NUM(retries, 0, 1000000) },
 
+	{ "--no-offload", NULL, NULL, "one packet per TUN read and write: no super-packets",
+	  SERVE | CONNECT, 0, FLAG(no_offload) },
 	{ "--verbose", "-v", NULL, "log more, down to every dropped packet",
 	  ALL, 0, K_LOG, 0, LOG_DEBUG, 0, NULL },
 	{ "--quiet", "-q", NULL, "log errors only",
