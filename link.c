@@ -8,12 +8,13 @@
  * retry, is the owner's. This is the only file that reads from or writes
  * to a socket; it never closes one.
  *
- * The send queue is one byte ring of contiguous records, so that a packet
- * of any size up to LINK_PKT_MAX is read from the TUN straight into its
- * place, its frame header written in front of it afterwards, and many
- * records leave in one sendmsg (or one pass through TLS). Records leave in
- * order, except that control frames go out between records, never inside
- * one, and never before an HTTP head.
+ * The send queue is txq.c's: a packet, or a super-packet of up to 64 KiB,
+ * is read from the TUN straight into its place in the bulk lane (a small
+ * one of a sparse flow is copied to the fast lane), its frame header
+ * written in front of it afterwards, and many records leave in one sendmsg
+ * (or one pass through TLS), in the order txq.c gives. What the TUN's
+ * offloads mean for a packet (its virtio-net header, checksums, cutting,
+ * coalescing) is gso.c's.
  */
 #include <errno.h>
 #include <poll.h>

@@ -11,8 +11,9 @@
  * Who opens and closes the fd is the owner's business.
  *
  * Also here, because both ends' loops need them alike: the TUN drain into
- * the send queue and the TUN write, the counters and their log line, the
- * clock and the signals.
+ * the send queue and the TUN write, super-packets included (cut for a
+ * peer that takes one packet a message, and a peer's packets coalesced),
+ * the counters and their log line, the clock and the signals.
  */
 #ifndef VPNGW_LINK_H
 #define VPNGW_LINK_H
