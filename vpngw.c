@@ -12,10 +12,12 @@
  * listener is metrics.c's, given a view of the counters here when a
  * scraper asks. None of them calls back into this file.
  *
- * The packet paths:
- *   socket -> link (unmask in place) -> nat_check, nat_out -> write(tun)
+ * The packet paths (a packet may be a super-packet of up to 64 KiB, gso.h):
+ *   socket -> link (unmask in place) -> nat_check, nat_out -> coalesced
+ *   with the next (an original client's) -> one write(tun)
  *   read(tun) into the link's send queue -> nat_in -> frame header in
- *   front -> one sendmsg of many frames (or one pass through TLS).
+ *   front (or cut into packets for an original client) -> one sendmsg of
+ *   many frames (or one pass through TLS).
  */
 #include <arpa/inet.h>
 #include <errno.h>
