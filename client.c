@@ -881,19 +881,20 @@ static void client_event(struct client *c, const struct link_msg *m)
 /* The socket is readable: drain it up to a budget. */
 static void sock_readable(struct client *c)
 {
-	for (int i = 0; i < SOCK_BUDGET && c->st >= C_HTTP && c->exit_code < 0; i++) {
+	int r = 1;
+
+	for (int i = 0; i < SOCK_BUDGET && r > 0 && c->st >= C_HTTP && c->exit_code < 0; i++) {
 		struct link_msg m;
-		int r = link_read(&c->l, c->now);
-		if (r < 0) {
-			link_gone(c);
-			return;
-		}
-		if (r == 0)
-			return;
-		while (c->st >= C_HTTP && c->exit_code < 0 && link_next(&c->l, &m) != LINK_EV_NONE)
+
+		r = link_read(&c->l, c->now);
+		while (r > 0 && c->st >= C_HTTP && c->exit_code < 0 &&
+		       link_next(&c->l, &m) != LINK_EV_NONE)
 			client_event(c, &m);
-		link_gro_flush(&c->gro, c->scratch, &c->stat, &c->stat.down);
 	}
+	/* What the reads brought goes to the TUN coalesced across them. */
+	link_gro_flush(&c->gro, c->scratch, &c->stat, &c->stat.down);
+	if (r < 0)
+		link_gone(c);
 }
 
 /* ==== Timers, stats, the loop ==== */

@@ -777,23 +777,23 @@ static void conn_input(struct gw *g, struct conn *c)
 			break;
 		}
 	}
-	link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
 }
 
 /* The socket is readable: drain it up to a budget. */
 static void conn_readable(struct gw *g, struct conn *c)
 {
-	for (int i = 0; i < SOCK_BUDGET; i++) {
-		int r = link_read(&c->l, g->now);
+	int r = 1;
+
+	for (int i = 0; i < SOCK_BUDGET && r > 0; i++) {
+		r = link_read(&c->l, g->now);
 		tls_count(g, c);
-		if (r < 0) {
-			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
-			return;
-		}
-		if (r == 0)
-			return;
-		conn_input(g, c);
+		if (r > 0)
+			conn_input(g, c);
 	}
+	/* What the reads brought goes to the TUN coalesced across them. */
+	link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
+	if (r < 0)
+		conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
 }
 
 /* Counts a connection refused or evicted; a flood must not flood the log
