@@ -726,10 +726,11 @@ static void queue_super(struct link *l, uint8_t *p, size_t len, size_t skip, siz
 {
 	struct gso_seg s;
 	size_t bytes, k;
-	unsigned n = gso_segments(p, len, size, &bytes);
+	unsigned n;
 	uint8_t *room;
 
 	if (l->gso && skip >= GSO_WIRE_LEN && GSO_WIRE_LEN + len <= WS_MSG_MAX) {
+		n = gso_segments(p, len, size, &bytes);
 		gso_wire_put(p - GSO_WIRE_LEN, size);
 		tx_commit(l, false, p - GSO_WIRE_LEN, GSO_WIRE_LEN + len, WS_OP_BINARY, flow, now);
 		dir->packets += n;
