@@ -134,6 +134,7 @@ struct conn {
 	uint32_t armed;              /* the epoll events it is registered for */
 	int hand_to;                 /* the worker it goes to after this wake, or -1 */
 	struct conn *next_in;        /* in a worker's inbox */
+	unsigned hops;               /* hand-overs so far */
 	struct conn *wnext, *wprev;  /* in its timer bucket, when wheeled */
 	uint64_t wdue;               /* when its timers are due, as last seen */
 	unsigned wbucket;
@@ -939,6 +940,25 @@ static void upgrade(struct gw *g, struct conn *c)
 	c->req = NULL;
 }
 
+/* The worker with the most free slots, as they last published it: this
+ * one (g) when it has as many, unless others_only. */
+static unsigned most_free(const struct gw *g, bool others_only)
+{
+	const struct shared *sh = g->sh;
+	unsigned best = g->wid, most = 0;
+
+	if (!others_only)
+		most = atomic_load_explicit(&g->free_pub, memory_order_relaxed);
+	for (unsigned w = 0; w < sh->n; w++) {
+		unsigned n = atomic_load_explicit(&sh->w[w]->free_pub, memory_order_relaxed);
+		if (w != g->wid && n > most) {
+			best = w;
+			most = n;
+		}
+	}
+	return best;
+}
+
 /*
  * The worker a connection whose request is accepted belongs to: the one
  * holding the slot its session token names, else (a new session) the one
@@ -946,23 +966,11 @@ static void upgrade(struct gw *g, struct conn *c)
  */
 static unsigned worker_for(struct gw *g, const struct conn *c, const struct ws_req *r)
 {
-	struct shared *sh = g->sh;
 	uint8_t t[V1_TOKEN_LEN];
 	long i = c->v1 ? token_slot(g, c, r->session, t) : -1;
-	unsigned best = g->wid, most;
 
 	explicit_bzero(t, sizeof t);
-	if (i >= 0)
-		return (unsigned)i % sh->n;
-	most = atomic_load_explicit(&g->free_pub, memory_order_relaxed);
-	for (unsigned w = 0; w < sh->n; w++) {
-		unsigned n = atomic_load_explicit(&sh->w[w]->free_pub, memory_order_relaxed);
-		if (n > most) {
-			best = w;
-			most = n;
-		}
-	}
-	return best;
+	return i >= 0 ? (unsigned)i % g->sh->n : most_free(g, false);
 }
 
 /* The request is complete: answer it, and bind a slot on success; or, when
@@ -1079,18 +1087,42 @@ static void conn_input(struct gw *g, struct conn *c)
  * (worker_for): out of this worker's tables and epoll, into that one's
  * inbox. Its link goes as it is, TLS engine, request and unparsed bytes.
  */
-static void hand_over(struct gw *g, struct conn *c)
+static void inbox_put(struct gw *to, struct conn *c)
 {
-	struct gw *to = g->sh->w[c->hand_to];
-
-	log_info("%s handed to worker %d", c->peer, c->hand_to);
-	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	conn_forget(g, c);
+	c->hops++;
 	pthread_mutex_lock(&to->inbox_lock);
 	c->next_in = to->inbox;
 	to->inbox = c;
 	pthread_mutex_unlock(&to->inbox_lock);
 	wake(to->wake_fd);
+}
+
+static void hand_over(struct gw *g, struct conn *c)
+{
+	log_info("%s handed to worker %d", c->peer, c->hand_to);
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	conn_forget(g, c);
+	inbox_put(g->sh->w[c->hand_to], c);
+}
+
+/*
+ * A new session handed here as the slots stood when it was decided, which
+ * finds none free any more (another took the last meanwhile): on to the
+ * worker with the most, once per worker at most. Returns true if it went.
+ */
+static bool pass_on(struct gw *g, struct conn *c)
+{
+	unsigned w;
+
+	if (g->by_state[S_FREE].head || c->hops >= g->sh->n ||
+	    (c->v1 && slot_resume(g, c, c->req->session)))
+		return false;
+	w = most_free(g, true);
+	if (w == g->wid)
+		return false;
+	log_info("%s handed on to worker %u", c->peer, w);
+	inbox_put(g->sh->w[w], c);
+	return true;
 }
 
 /* The socket is readable: drain it up to a budget. */
@@ -1244,6 +1276,8 @@ static void inbox_take(struct gw *g)
 			conn_drop(c);
 			continue;
 		}
+		if (pass_on(g, c))
+			continue;
 		if ((g->n_live == g->max_conns && !evict_guest(g)) || conn_adopt(g, c) < 0) {
 			g->cnt.handshakes[HS_OVERLOAD]++;
 			note_overload(g);
@@ -1260,6 +1294,17 @@ static void inbox_take(struct gw *g)
 
 /* ==== The TUN side ==== */
 
+/* The TUN failed (its device was deleted under it, say): it leaves epoll,
+ * its client is closed, and the slot is never given out again. */
+static void tun_broken(struct gw *g, struct slot *s)
+{
+	log_warn("%s: read", s->name);
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, s->tun.fd, NULL);
+	if (s->conn)
+		conn_fail(g, s->conn, WS_CLOSE_INTERNAL);
+	slot_retire(g, s, "its TUN device failed");
+}
+
 static void tun_readable(struct gw *g, struct slot *s)
 {
 	struct link *l = s->conn ? &s->conn->l : NULL;
@@ -1267,7 +1312,7 @@ static void tun_readable(struct gw *g, struct slot *s)
 	if (link_tun_drain(l, &s->tun, g->cfg->pool.mtu, &s->nat, DROP_NO_CLIENT, &g->st,
 			   &g->st.down, g->scratch, TUN_BUDGET,
 			   g->cfg->client_rate ? &s->down : NULL, g->now) < 0)
-		log_warn("%s: read", s->name);
+		tun_broken(g, s);
 	if (s->conn)
 		touch(g, s->conn);
 }
