@@ -1,0 +1,254 @@
+# SPDX-License-Identifier: MIT
+# test/scale_test.py: many idle vpngw.v1 clients of one gateway at once, in
+# one asyncio process (python websockets; packets built once with scapy,
+# then patched by hand so that Python keeps up). test/scale.sh runs it in
+# its client namespace; the gateway, its pool and the Internet host are the
+# shell's. Every client connects and reads its assignment; then each sends
+# an ICMP echo request from its assigned address to the Internet host once
+# a second for SECONDS, the clients spread evenly over each second, and
+# every reply is matched to its request by ICMP id and sequence number.
+# Prints PASS/FAIL lines, then "N passed, N failed", and writes "PASSED
+# FAILED" to $VPNGW_RESULTS; with VPNGW_PID and VPNGW_LOG set, also checks
+# the gateway's own count of clients (its stats line after a SIGUSR1).
+#
+# Usage: scale_test.py URL INET CLIENTS SECONDS RTT_MS
+# The one timing assertion: the 99th percentile of the round trips is
+# under RTT_MS. The median, the p99 and the worst are printed either way.
+import asyncio
+import gc
+import json
+import os
+import resource
+import struct
+import sys
+import time
+
+import websockets
+
+import harness
+from scapy.layers.inet import ICMP, IP
+
+PAYLOAD = b"vpngw-scale-test"
+CONNECTS_AT_ONCE = 200     # handshakes in flight
+REPLY_GRACE_S = 2.0        # after the last request, for the last replies
+
+
+def raise_fd_limit(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def fold(s):
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+class Client:
+    """One connection: its assignment, its echo request (a bytearray whose
+    sequence number and checksum are patched for each send), the send time
+    of each sequence number and the round trip of each reply."""
+
+    def __init__(self, k):
+        self.k = k
+        self.ident = k & 0xFFFF
+        self.ws = None
+        self.addr = None
+        self.pkt = None
+        self.base_sum = 0       # ones' complement sum of the ICMP part, seq 0
+        self.sent = {}          # seq -> monotonic send time
+        self.rtts = {}          # seq -> seconds
+        self.stray = 0          # binary messages that answer no request
+
+    def build(self, inet):
+        p = IP(src=self.addr, dst=inet, id=self.ident, ttl=64) / \
+            ICMP(type=8, id=self.ident, seq=0) / PAYLOAD
+        self.pkt = bytearray(bytes(p))
+        self.ihl = (self.pkt[0] & 15) * 4
+        icmp = bytes(self.pkt[self.ihl:])
+        icmp = icmp[:2] + b"\0\0" + icmp[4:]
+        if len(icmp) % 2:
+            icmp += b"\0"
+        self.base_sum = fold(sum(struct.unpack("!%dH" % (len(icmp) // 2), icmp)))
+
+    def request(self, seq):
+        """The echo request with sequence number seq, checksum patched."""
+        o = self.ihl
+        struct.pack_into("!H", self.pkt, o + 6, seq)
+        struct.pack_into("!H", self.pkt, o + 2, ~fold(self.base_sum + seq) & 0xFFFF)
+        return bytes(self.pkt)
+
+    async def read(self):
+        ws = self.ws
+        try:
+            async for msg in ws:
+                now = time.monotonic()
+                if isinstance(msg, str) or len(msg) < 28:
+                    self.stray += 1
+                    continue
+                o = (msg[0] & 15) * 4
+                if msg[9] != 1 or len(msg) < o + 8 or msg[o] != 0:
+                    self.stray += 1
+                    continue
+                ident, seq = struct.unpack_from("!HH", msg, o + 4)
+                t = self.sent.get(seq)
+                if ident != self.ident or t is None or seq in self.rtts:
+                    self.stray += 1
+                    continue
+                self.rtts[seq] = now - t
+        except websockets.ConnectionClosed:
+            pass
+
+
+async def open_client(c, url, sem):
+    async with sem:
+        try:
+            c.ws = await websockets.connect(
+                url, subprotocols=["vpngw.v1"], ping_interval=None, compression=None,
+                open_timeout=20, close_timeout=1, max_queue=64, max_size=2 ** 16)
+            if c.ws.subprotocol != "vpngw.v1":
+                return "subprotocol %r" % c.ws.subprotocol
+            msg = await asyncio.wait_for(c.ws.recv(), 10)
+            if not isinstance(msg, str):
+                return "first message is binary"
+            c.addr = json.loads(msg)["address"].split("/")[0]
+            return None
+        except websockets.ConnectionClosed as e:
+            return "closed (%s) before the assignment" % e
+        except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake,
+                KeyError, ValueError) as e:
+            return "%s: %s" % (type(e).__name__, e)
+
+
+async def send_rounds(clients, seconds):
+    """Each client's request seq (1..seconds) at t0 + seq - 1 + k/n."""
+    n = len(clients)
+    t0 = time.monotonic() + 0.2
+    late = 0.0
+    for seq in range(1, seconds + 1):
+        for k, c in enumerate(clients):
+            due = t0 + (seq - 1) + k / n
+            now = time.monotonic()
+            if due > now:
+                await asyncio.sleep(due - now)
+            else:
+                late = max(late, now - due)
+            c.sent[seq] = time.monotonic()
+            try:
+                await c.ws.send(c.request(seq))
+            except websockets.ConnectionClosed:
+                pass
+    return late
+
+
+def percentile(xs, p):
+    """Nearest rank."""
+    k = max(0, min(len(xs) - 1, -(-p * len(xs) // 100) - 1))
+    return xs[int(k)]
+
+
+class Results:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def ok(self, name, detail=""):
+        self.passed += 1
+        print("PASS %s%s" % (name, ": " + detail if detail else ""), flush=True)
+
+    def bad(self, name, why):
+        self.failed += 1
+        print("FAIL %s: %s" % (name, why), flush=True)
+
+
+async def run(url, inet, n, seconds, rtt_ms, res):
+    limit = raise_fd_limit(n)
+    clients = [Client(k) for k in range(n)]
+    sem = asyncio.Semaphore(CONNECTS_AT_ONCE)
+    t = time.monotonic()
+    errs = await asyncio.gather(*(open_client(c, url, sem) for c in clients))
+    took = time.monotonic() - t
+    failed = [(c.k, e) for c, e in zip(clients, errs) if e]
+    addrs = {c.addr for c in clients if c.addr}
+    if failed:
+        res.bad("all_connected", "%d of %d clients failed (fd limit %d), first: client %d: %s"
+                % (len(failed), n, limit, failed[0][0], failed[0][1]))
+        return
+    if len(addrs) != n:
+        res.bad("all_connected", "%d clients, %d distinct addresses" % (n, len(addrs)))
+        return
+    res.ok("all_connected", "%d clients, %d distinct addresses, in %.1f s" % (n, len(addrs), took))
+
+    if os.environ.get("VPNGW_PID"):
+        try:
+            got = harness.stats().get("clients")
+            if got == n:
+                res.ok("stats_clients", "clients=%d" % got)
+            else:
+                res.bad("stats_clients", "the gateway counts clients=%s, not %d" % (got, n))
+        except harness.Fail as e:
+            res.bad("stats_clients", str(e))
+
+    for c in clients:
+        c.build(inet)
+    # No collector pass in the middle of the rounds: its pause would be
+    # counted as the gateway's.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    readers = [asyncio.ensure_future(c.read()) for c in clients]
+    late = await send_rounds(clients, seconds)
+    await asyncio.sleep(REPLY_GRACE_S)
+    for c in clients:
+        c.ws.transport.abort()
+    await asyncio.gather(*readers, return_exceptions=True)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    gc.enable()
+
+    sent = sum(len(c.sent) for c in clients)
+    got = sum(len(c.rtts) for c in clients)
+    stray = sum(c.stray for c in clients)
+    rtts = sorted(r * 1000 for c in clients for r in c.rtts.values())
+    print("  %d requests, %d replies, %d stray messages; the sender was at most "
+          "%.1f ms late; the clients' CPU %.1f s user, %.1f s system"
+          % (sent, got, stray, late * 1000, cpu1.ru_utime - cpu0.ru_utime,
+             cpu1.ru_stime - cpu0.ru_stime), flush=True)
+    lost = [(c.k, c.addr, s) for c in clients for s in c.sent if s not in c.rtts]
+    if got == sent == n * seconds and not stray:
+        res.ok("no_loss", "%d of %d echo requests answered" % (got, sent))
+    else:
+        res.bad("no_loss", "%d of %d answered, %d stray; first lost: %s"
+                % (got, n * seconds, stray, lost[:3]))
+    if not rtts:
+        res.bad("rtt_p99", "no reply at all")
+        return
+    p50, p99, worst = percentile(rtts, 50), percentile(rtts, 99), rtts[-1]
+    line = "p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d replies" % (p50, p99, worst, len(rtts))
+    if p99 < rtt_ms:
+        res.ok("rtt_p99", line)
+    else:
+        res.bad("rtt_p99", line + ": p99 is not under %g ms" % rtt_ms)
+
+
+def main():
+    if len(sys.argv) != 6:
+        sys.exit("usage: scale_test.py URL INET CLIENTS SECONDS RTT_MS")
+    url, inet = sys.argv[1], sys.argv[2]
+    n, seconds, rtt_ms = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    res = Results()
+    try:
+        asyncio.run(run(url, inet, n, seconds, rtt_ms, res))
+    except Exception as e:  # noqa: B902: any crash is one failure
+        res.bad("scale_test", "%s: %s" % (type(e).__name__, e))
+    print("%d passed, %d failed" % (res.passed, res.failed), flush=True)
+    if os.environ.get("VPNGW_RESULTS"):
+        with open(os.environ["VPNGW_RESULTS"], "w") as f:
+            f.write("%d %d\n" % (res.passed, res.failed))
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
