@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -76,7 +77,7 @@ struct opt {
 	check_fn *check;         /* K_STR, K_STRS: or NULL */
 };
 
-static check_fn check_listen, check_path, check_prefix, check_ifname, check_token;
+static check_fn check_listen, check_path, check_prefix, check_ifname, check_token, check_workers;
 
 #define AT(field) offsetof(struct cli_args, field)
 #define NUM(field, lo, hi) K_NUM, AT(field), lo, hi, NULL
@@ -124,7 +125,8 @@ static const struct opt opts[] = {
 	  SERVE, 0, NUM(keepalive, 0, 3600) },
 	{ "--max-message", NULL, "N", "largest message accepted, bytes (default 65535)",
 	  SERVE, 0, NUM(max_message, 1280, WS_MSG_MAX) },
-	{ "--workers", NULL, "N", NULL, SERVE, 0, TODO },
+	{ "--workers", NULL, "N", "packet loops on N threads, or auto: one per CPU (default 1)",
+	  SERVE, 0, STR(workers, check_workers) },
 	{ "--token-file", NULL, "FILE", "admit only clients with a token of FILE (HUP reloads)",
 	  SERVE, 0, STR(token_file, NULL) },
 	{ "--dns", NULL, "ADDR", NULL, SERVE, F_REPEAT, TODO },
@@ -650,6 +652,17 @@ static const char *check_listen(const char *s)
 static const char *check_path(const char *s)
 {
 	return s[0] == '/' ? NULL : "must start with '/'";
+}
+
+static const char *check_workers(const char *s)
+{
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+
+	if (!strcmp(s, "auto") || (s[0] >= '0' && s[0] <= '9' && !*end && n >= 1 &&
+				   n <= CLI_WORKERS_MAX))
+		return NULL;
+	return "expected auto or a number from 1 to " CLI_STR(CLI_WORKERS_MAX);
 }
 
 /* A name that is safe as an interface name and inside an nft string. */

@@ -26,6 +26,9 @@
 enum cli_cmd { CLI_SETUP, CLI_TEARDOWN, CLI_SERVE, CLI_CONNECT, CLI_CMD_N };
 
 #define CLI_LIST_MAX 64   /* values of one repeatable option */
+#define CLI_WORKERS_MAX 64 /* serve --workers */
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
 
 struct cli_strs {
 	const char *v[CLI_LIST_MAX];
@@ -50,6 +53,7 @@ struct cli_args {
 	long linger, keepalive, max_message;
 	struct cli_cidrs allow, deny;
 	const char *token_file, *metrics;   /* token_file: connect's too */
+	const char *workers;         /* "auto" or 1..CLI_WORKERS_MAX */
 	struct cli_cidrs trust_proxy;
 	long max_handshakes, handshake_rate, client_rate, gateway_id;
 	bool no_seccomp;

@@ -12,6 +12,7 @@
 #include "log.h"
 
 int log_verbosity = LOG_INFO;
+_Thread_local const char *log_tag = "";
 
 static void vlog(const char *fmt, va_list ap, int err)
 {
@@ -21,9 +22,9 @@ static void vlog(const char *fmt, va_list ap, int err)
 	if (n < 0)
 		return;
 	if (err)
-		fprintf(stderr, "vpngw: %s: %s\n", line, strerror(err));
+		fprintf(stderr, "vpngw: %s%s: %s\n", log_tag, line, strerror(err));
 	else
-		fprintf(stderr, "vpngw: %s\n", line);
+		fprintf(stderr, "vpngw: %s%s\n", log_tag, line);
 }
 
 #define LOG_BODY(err)              \

@@ -12,6 +12,9 @@
 enum log_level { LOG_QUIET = 0, LOG_INFO = 1, LOG_DEBUG = 2 };
 
 extern int log_verbosity;
+/* Written after "vpngw: " on each line of the calling thread (a worker's
+ * "worker 1: "); "" by default. */
+extern _Thread_local const char *log_tag;
 
 #define PRINTF(a, b) __attribute__((format(printf, a, b)))
 

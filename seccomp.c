@@ -173,7 +173,8 @@ struct rule {
 
 /*
  * What the serving loop calls: the sockets and TUNs (read, write, readv,
- * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, ppoll,
+ * writev, sendmsg, recvmsg, send/recv, accept4, shutdown, close, epoll,
+ * eventfds read and written, ppoll,
  * TCP_NODELAY and TCP_NOTSENT_LOWAT on each socket, SO_ERROR), the clock, getrandom for
  * session tokens, malloc (no executable memory), the files reread on SIGHUP
  * (opened for reading only; musl's open sets FD_CLOEXEC again with fcntl),
@@ -184,6 +185,7 @@ static const struct rule gateway[] = {
 	ANY(sendmsg), ANY(recvmsg), ANY(sendto), ANY(recvfrom),
 	ANY(accept4), ANY(shutdown), ANY(close), ANY(getsockopt),
 	ONE_OF(setsockopt, 2, 2, TCP_NODELAY, TCP_NOTSENT_LOWAT),
+	ANY(epoll_pwait), ANY(epoll_ctl),
 	WAIT_RULES SOCKETCALL CLOCK_RULES
 #ifdef __NR_gettimeofday
 	ANY(gettimeofday),

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,7 +298,7 @@ static bool is_cert(const struct pem_obj *o)
 /* ==== The server's credentials: chain and key, reference-counted ==== */
 
 struct creds {
-	unsigned refs;
+	atomic_uint refs;               /* connections move between workers */
 	int key_type;                   /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
 	br_x509_certificate *chain;     /* points into chain_mem */
 	size_t chain_len;
@@ -315,7 +316,7 @@ struct creds {
 
 static void creds_put(struct creds *k)
 {
-	if (!k || --k->refs)
+	if (!k || atomic_fetch_sub(&k->refs, 1) != 1)
 		return;
 	if (k->key_mem)
 		explicit_bzero(k->key_mem, k->key_len);
@@ -1096,7 +1097,7 @@ struct tls_conn *tls_conn_new(struct tls_server *s)
 	sc = &c->u.s;
 	c->eng = &sc->eng;
 	c->creds = k;
-	k->refs++;
+	atomic_fetch_add(&k->refs, 1);
 	br_ssl_server_zero(sc);
 	engine_setup(c->eng, k->suites, k->n_suites);
 	br_ssl_engine_add_flags(c->eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);

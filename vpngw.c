@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vpngw.c: main, the subcommand table, and the gateway's event loop.
+ * vpngw.c: main, the subcommand table, and the gateway's packet loops.
  *
  * It owns every file descriptor's lifetime, the slot table, the
- * connections and the only poll() of the gateway. Each connection is a
- * link (link.c: socket, TLS, frames, send queue, keepalive, the close
- * sequence); this file adds what only the gateway does: the upgrade
- * request's answer (its token checked by auth.c), slots and their
- * resumption, fair admission of connections that hold no slot (admit.c),
- * and the packets' way through nat.c. The host is tun.c's; the --metrics
- * listener is metrics.c's, given a view of the counters here when a
- * scraper asks. None of them calls back into this file.
+ * connections and the gateway's waits: one epoll per worker (--workers),
+ * each worker a thread owning its share of the slots, their TUNs, its
+ * listener and its connections, and sharing nothing on the packet path. A
+ * connection whose request names another worker's slot is handed to that
+ * worker whole. Each connection is a link (link.c: socket, TLS, frames,
+ * send queue, keepalive, the close sequence); this file adds what only the
+ * gateway does: the upgrade request's answer (its token checked by
+ * auth.c), slots and their resumption, fair admission of connections that
+ * hold no slot (admit.c), and the packets' way through nat.c. The host is
+ * tun.c's; the --metrics listener is metrics.c's, given a view of the
+ * counters here (summed over the workers) when a scraper asks. None of
+ * them calls back into this file.
  *
  * The packet paths (a packet may be a super-packet of up to 64 KiB, gso.h):
  *   socket -> link (unmask in place) -> nat_check, nat_out -> coalesced
@@ -26,13 +30,18 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -73,6 +82,12 @@
 #define LISTEN_BACKLOG 1024              /* (the kernel caps it at somaxconn) */
 #define TICK_MS        200
 
+/* What an epoll event is about: the top byte of its data (the TUN's slot,
+ * the metrics fd's place, or the connection's gen and id below it). */
+enum ep_kind { EP_LISTEN, EP_TUN, EP_PRIV, EP_WAKE, EP_METRICS, EP_CONN };
+#define EP_EVENTS      128               /* events one wait takes */
+#define WORKER_STACK   (512 * 1024)      /* a worker thread's (mapped, not touched) */
+
 /* ---- Configuration ---- */
 
 
@@ -92,6 +107,7 @@ struct config {
 	unsigned handshake_rate;     /* new connections per source a second */
 	uint64_t client_rate;        /* bit/s each way per client, 0: no limit */
 	unsigned gateway_id;         /* in every session token it issues */
+	unsigned workers;            /* packet loops, each on its thread */
 	bool seccomp;
 	bool offload;                /* super-packets: TUN offloads, vpngw-gso */
 	bool dry_run;
@@ -111,8 +127,12 @@ struct conn {
 	struct link l;
 	int fd;
 	unsigned id;                 /* its place in gw.by_id, and admission id */
+	unsigned gen;                /* tells its epoll events from a successor's */
 	unsigned live;               /* its place in gw.live */
-	int pidx;                    /* in the poll set, -1 if not in it */
+	unsigned dirty;              /* its place in gw.dirty, plus one; 0: not in it */
+	uint32_t armed;              /* the epoll events it is registered for */
+	int hand_to;                 /* the worker it goes to after this wake, or -1 */
+	struct conn *next_in;        /* in a worker's inbox */
 	bool v1;                     /* spoke vpngw.v1 */
 	bool quiet;                  /* its end was logged already */
 	const char *refusal;         /* why it is refused, for the log, or NULL */
@@ -142,10 +162,12 @@ enum slot_state {
 	S_FLUSHING,    /* the helper deletes its conntrack entries */
 	S_QUARANTINE,  /* flushed; replies already queued may still arrive */
 	S_RETIRED,     /* released with no way to flush it: never reused */
+	S_N
 };
 
 struct slot {
-	unsigned index;
+	unsigned index;              /* in the whole pool: vpngw<index> */
+	struct slot *next, *prev;    /* in the list of its state */
 	struct link_tun tun;
 	char name[TUN_NAME_MAX];
 	uint32_t net;                /* host order */
@@ -158,50 +180,121 @@ struct slot {
 	struct link_rate up, down;   /* --client-rate */
 };
 
-/* Everything one loop owns, so that several loops can run side by side. */
+/* The slots in one state, oldest first: the free one given out next, the
+ * next linger or quarantine to end. */
+struct slot_list {
+	struct slot *head, *tail;
+	unsigned n;
+};
+
+/* What a worker shows of itself, summed over the workers wherever shown. */
+struct tally {
+	struct link_stats st;
+	struct gw_counters cnt;
+	unsigned slots[S_N];         /* by state */
+	unsigned clients;            /* slots held by a connection */
+	unsigned connections, handshaking;
+};
+
+struct shared;
+
+/*
+ * Everything one packet loop (a worker) owns: its share of the slots (the
+ * pool's slot i is worker i % workers'), their TUNs, its listener, its
+ * connections. Nothing here is touched by another worker but the inbox,
+ * the published tally and free_pub, each as said.
+ */
 struct gw {
 	const struct config *cfg;
+	struct shared *sh;
+	unsigned wid;                /* this worker's number */
+	char tag[16];                /* "worker 1: " with several, else "" */
 	int listen_fd;
+	int epfd, wake_fd;           /* its epoll, and the eventfd that wakes it */
 	struct slot *slots;
 	unsigned n_slots;
+	struct slot_list by_state[S_N];
+	_Atomic unsigned free_pub;   /* by_state[S_FREE].n, for the other workers */
 	struct conn **by_id;         /* max_conns entries, NULL when free */
 	struct conn **live;          /* the n_live connections, dense */
 	unsigned n_live, max_conns;
 	unsigned *free_ids, n_free;
+	unsigned gen;                /* the last conn.gen given */
+	struct conn **dirty;         /* to flush before the next wait */
+	unsigned n_dirty;
 	struct admit *guests;        /* connections that hold no slot */
 	unsigned guest_cap;          /* the most allowed */
 	struct admit *shaking;       /* connections in their handshake (LINK_HTTP) */
-	struct limit_table *by_source; /* --handshake-rate's buckets */
-	unsigned rate_limited;       /* refused by it since the last log */
+	unsigned max_handshakes;     /* this worker's share of --max-handshakes */
+	unsigned rate_limited;       /* refused by --handshake-rate since the last log */
 	uint64_t rate_logged;
 	struct tls_server *tls;
 	struct auth_set auth;        /* --token-file's tokens */
-	int priv_fd;                 /* the conntrack helper, -1 without */
+	int priv_fd;                 /* to the conntrack helper, -1 without */
 	uint64_t fw[TUN_FW_N];       /* the firewall's counters, as it reported */
 	bool fw_known;
 	unsigned refused;            /* refused or evicted since the last log */
 	uint64_t refused_logged;
-	uint64_t now;
+	uint64_t now, term_at;
+	unsigned hup_seen, usr1_seen;
+	bool accept_due;
 	struct link_stats st;
 	struct gw_counters cnt;
-	struct metrics_srv *metrics; /* --metrics, NULL without */
+	struct metrics_srv *metrics; /* --metrics (worker 0's), NULL without */
+	struct pollfd mpfd[METRICS_PFDS], marmed[METRICS_PFDS]; /* its fds, in epoll */
 	uint64_t started, start_time_s; /* link_now() and Unix time at the start */
-	struct pollfd *pfd;
+	pthread_mutex_t inbox_lock;  /* connections handed over by other workers */
+	struct conn *inbox;
+	pthread_mutex_t tally_lock;  /* the tally it last published */
+	struct tally tally;
+	_Atomic unsigned tally_gen;  /* the stats request it was published for */
+	pthread_t thread;
+	struct epoll_event ev[EP_EVENTS];
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* a client's packets, coalesced */
 	uint8_t gro_buf[LINK_PKT_MAX];
 };
 
-static volatile sig_atomic_t got_term, got_usr1, got_hup;
+/* What the workers share: set up before they start, then read only, but
+ * for the --handshake-rate table (under its lock: handshakes only). */
+struct shared {
+	const struct config *cfg;
+	unsigned n;                  /* workers */
+	struct gw *w[CLI_WORKERS_MAX];
+	unsigned n_slots;            /* in the whole pool */
+	bool helper;                 /* the conntrack helper runs */
+	pthread_mutex_t rate_lock;
+	struct limit_table *by_source; /* --handshake-rate's buckets */
+};
 
+/* Signals, for every worker: each counts what it has seen. */
+static atomic_bool got_term;
+static atomic_uint got_usr1, got_hup;
+static int wake_fds[CLI_WORKERS_MAX];
+static unsigned n_wake;
+
+/* Wakes the worker whose eventfd fd is; safe in a signal handler. */
+static void wake(int fd)
+{
+	uint64_t one = 1;
+
+	(void)!write(fd, &one, sizeof one);
+}
+
+/* Counts the signal, and wakes every worker to see it. */
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	if (sig == SIGUSR1)
-		got_usr1 = 1;
+		atomic_fetch_add(&got_usr1, 1);
 	else if (sig == SIGHUP)
-		got_hup = 1;
+		atomic_fetch_add(&got_hup, 1);
 	else
-		got_term = 1;
+		atomic_store(&got_term, true);
+	for (unsigned i = 0; i < n_wake; i++)
+		wake(wake_fds[i]);
+	errno = saved;
 }
 
 /* ==== Guests: connections without a slot ==== */
@@ -218,6 +311,42 @@ static void guest_del(struct gw *g, struct conn *c)
 
 /* ==== Slots ==== */
 
+static void list_unlink(struct slot_list *l, struct slot *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		l->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		l->tail = s->prev;
+	s->next = s->prev = NULL;
+	l->n--;
+}
+
+static void list_append(struct slot_list *l, struct slot *s)
+{
+	s->next = NULL;
+	s->prev = l->tail;
+	if (l->tail)
+		l->tail->next = s;
+	else
+		l->head = s;
+	l->tail = s;
+	l->n++;
+}
+
+/* The one place a slot changes state: it moves to the end of its new
+ * state's list, so that each list is in the order its timers end. */
+static void slot_set(struct gw *g, struct slot *s, enum slot_state st)
+{
+	list_unlink(&g->by_state[s->state], s);
+	s->state = st;
+	list_append(&g->by_state[st], s);
+	atomic_store_explicit(&g->free_pub, g->by_state[S_FREE].n, memory_order_relaxed);
+}
+
 /* Separates a connection from its slot; the connection becomes a guest.
  * What its link still has queued goes out on that link. */
 static void conn_unbind(struct gw *g, struct conn *c)
@@ -230,9 +359,9 @@ static void conn_unbind(struct gw *g, struct conn *c)
 	guest_add(g, c);
 }
 
-static void slot_retire(struct slot *s, const char *why)
+static void slot_retire(struct gw *g, struct slot *s, const char *why)
 {
-	s->state = S_RETIRED;
+	slot_set(g, s, S_RETIRED);
 	log_warnx("%s retired until restart: %s", s->name, why);
 }
 
@@ -242,19 +371,24 @@ static void priv_gone(struct gw *g)
 	log_warnx("the conntrack helper is gone: released slots are retired from now on");
 	tun_priv_close(g->priv_fd);
 	g->priv_fd = -1;
-	for (unsigned i = 0; i < g->n_slots; i++)
-		if (g->slots[i].state == S_FLUSH || g->slots[i].state == S_FLUSHING)
-			slot_retire(&g->slots[i], "its conntrack entries cannot be deleted");
+	while (g->by_state[S_FLUSH].head)
+		slot_retire(g, g->by_state[S_FLUSH].head, "its conntrack entries cannot be deleted");
+	while (g->by_state[S_FLUSHING].head)
+		slot_retire(g, g->by_state[S_FLUSHING].head,
+			    "its conntrack entries cannot be deleted");
 }
 
 /* Asks the helper to flush s; a full queue leaves it in S_FLUSH, and the
- * timers ask again. Never blocks. */
-static void slot_flush(struct gw *g, struct slot *s)
+ * timers ask again. Never blocks. Returns false when the queue is full. */
+static bool slot_flush(struct gw *g, struct slot *s)
 {
-	if (tun_priv_flush(g->priv_fd, s->index) == 0)
-		s->state = S_FLUSHING;
-	else if (errno != EAGAIN && errno != EWOULDBLOCK)
+	if (tun_priv_flush(g->priv_fd, s->index) == 0) {
+		slot_set(g, s, S_FLUSHING);
+		return true;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		priv_gone(g);
+	return false;
 }
 
 /* Gives up the slot for good: the helper deletes its flows' conntrack
@@ -266,11 +400,19 @@ static void slot_release(struct gw *g, struct slot *s)
 	nat_reset(&s->nat);
 	s->conn = NULL;
 	if (g->priv_fd < 0) {
-		slot_retire(s, "no conntrack helper to delete its flows");
+		slot_retire(g, s, "no conntrack helper to delete its flows");
 		return;
 	}
-	s->state = S_FLUSH;
+	slot_set(g, s, S_FLUSH);
 	slot_flush(g, s);
+}
+
+/* The slot of the pool's slot index i, if it is this worker's. */
+static struct slot *slot_at(const struct gw *g, unsigned i)
+{
+	unsigned n = g->sh->n;
+
+	return i % n == g->wid && i / n < g->n_slots ? &g->slots[i / n] : NULL;
 }
 
 /* Messages of the helper: a slot flushed, or the firewall's counters. */
@@ -291,18 +433,18 @@ static void priv_readable(struct gw *g)
 			g->fw_known = true;
 			continue;
 		}
-		if (m.slot >= g->n_slots || g->slots[m.slot].state != S_FLUSHING)
+		struct slot *s = slot_at(g, m.slot);
+		if (!s || s->state != S_FLUSHING)
 			continue;
-		struct slot *s = &g->slots[m.slot];
 		if (m.result < 0) {
 			errno = (int)-m.result;
 			log_warn("%s: deleting its conntrack entries", s->name);
-			slot_retire(s, "its conntrack entries could not be deleted");
+			slot_retire(g, s, "its conntrack entries could not be deleted");
 			continue;
 		}
 		log_debug("%s: %lld conntrack entries deleted", s->name, (long long)m.result);
-		s->state = S_QUARANTINE;
 		s->until = g->now + QUARANTINE_MS;
+		slot_set(g, s, S_QUARANTINE);
 	}
 }
 
@@ -321,59 +463,59 @@ static void slot_leave(struct gw *g, struct conn *c, bool goodbye)
 	if (s->state != S_BUSY)
 		return;
 	if (!goodbye && s->has_token && g->cfg->linger_s) {
-		s->state = S_LINGER;
 		s->until = g->now + (uint64_t)g->cfg->linger_s * 1000;
+		slot_set(g, s, S_LINGER);
 	} else {
 		slot_release(g, s);
 	}
 }
 
 /*
- * The slot a session token names, if it still holds that session. A token's
- * first byte is the id of the gateway that issued it (--gateway-id), so that
- * a proxy in front of several can send a resuming client back to its issuer
- * (contrib/nginx-scale-out.conf). One that names another gateway was sent
- * here by mistake or by a proxy that lost its issuer: its slot is not here,
- * so the client gets a new one (its old flows are lost, not its tunnel).
+ * A session token: its first byte is the id of the gateway that issued it
+ * (--gateway-id), so that a proxy in front of several can send a resuming
+ * client back to its issuer (contrib/nginx-scale-out.conf); the next two
+ * are its slot's index in the pool, so that whichever worker takes the
+ * reconnection finds the worker holding it; the rest is random. Returns
+ * the slot index, or -1 for a token that is not one, or another gateway's.
  */
-static struct slot *slot_resume(struct gw *g, const struct conn *c, struct ws_str tok)
+static long token_slot(const struct gw *g, const struct conn *c, struct ws_str tok,
+		       uint8_t t[static V1_TOKEN_LEN])
 {
-	uint8_t t[V1_TOKEN_LEN];
-	struct slot *found = NULL;
-
 	if (!tok.len || v1_token_parse(t, tok.p, tok.len) < 0)
-		return NULL;
+		return -1;
 	if (t[0] != g->cfg->gateway_id) {
 		log_info("%s: its session is gateway %u's, not this one's (%u): a new slot",
 			 c->peer, t[0], g->cfg->gateway_id);
-		explicit_bzero(t, sizeof t);
-		return NULL;
+		return -1;
 	}
-	for (unsigned i = 0; i < g->n_slots; i++) {
-		struct slot *s = &g->slots[i];
-		bool live = s->state == S_LINGER || s->state == S_BUSY;
-		if (live && s->has_token && v1_token_equal(s->token, t))
-			found = s;
-	}
+	return get16(t + 1) < g->sh->n_slots ? get16(t + 1) : -1;
+}
+
+/* The slot a session token names, if it still holds that session. One that
+ * names another gateway was sent here by mistake or by a proxy that lost its
+ * issuer: its slot is not here, so the client gets a new one (its old flows
+ * are lost, not its tunnel). */
+static struct slot *slot_resume(struct gw *g, const struct conn *c, struct ws_str tok)
+{
+	uint8_t t[V1_TOKEN_LEN];
+	long i = token_slot(g, c, tok, t);
+	struct slot *s = i >= 0 ? slot_at(g, (unsigned)i) : NULL;
+	bool live = s && (s->state == S_LINGER || s->state == S_BUSY);
+
+	if (live && !(s->has_token && v1_token_equal(s->token, t)))
+		live = false;
 	explicit_bzero(t, sizeof t);
-	return found;
+	return live ? s : NULL;
 }
 
-static struct slot *slot_free(struct gw *g)
+/* A new session's token for s (token_slot); false without randomness. */
+static bool token_new(const struct gw *g, struct slot *s)
 {
-	for (unsigned i = 0; i < g->n_slots; i++)
-		if (g->slots[i].state == S_FREE)
-			return &g->slots[i];
-	return NULL;
-}
-
-static unsigned slots_in(const struct gw *g, enum slot_state st)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < g->n_slots; i++)
-		n += g->slots[i].state == st;
-	return n;
+	if (getrandom(s->token, V1_TOKEN_LEN, 0) != V1_TOKEN_LEN)
+		return false;
+	s->token[0] = (uint8_t)g->cfg->gateway_id;
+	put16(s->token + 1, (uint16_t)s->index);
+	return true;
 }
 
 /* ==== Connections ==== */
@@ -449,7 +591,10 @@ static bool source_is_proxy(const struct gw *g, const uint8_t source[static ADMI
 static bool handshake_rate_ok(struct gw *g, const uint8_t source[static ADMIT_KEY_LEN],
 			      const char *who)
 {
-	if (limit_table_take(g->by_source, source, g->now))
+	pthread_mutex_lock(&g->sh->rate_lock);
+	bool ok = limit_table_take(g->sh->by_source, source, g->now);
+	pthread_mutex_unlock(&g->sh->rate_lock);
+	if (ok)
 		return true;
 	g->rate_limited++;
 	if (g->rate_logged && g->now - g->rate_logged < LIMIT_LOG_MS)
@@ -511,6 +656,73 @@ static void tls_count(struct gw *g, struct conn *c)
 		hs_end(g, c, HS_BAD_REQUEST);
 }
 
+/* c is to be flushed, and its epoll events set again, before the next wait. */
+static void touch(struct gw *g, struct conn *c)
+{
+	if (!c->dirty) {
+		g->dirty[g->n_dirty++] = c;
+		c->dirty = g->n_dirty;
+	}
+}
+
+static void untouch(struct gw *g, struct conn *c)
+{
+	if (!c->dirty)
+		return;
+	struct conn *last = g->dirty[--g->n_dirty];
+	g->dirty[c->dirty - 1] = last;
+	last->dirty = c->dirty;
+	c->dirty = 0;
+}
+
+/* Takes c into this worker's tables (a new connection, or one handed over);
+ * returns -1 when epoll refuses it. */
+static int conn_adopt(struct gw *g, struct conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->id = g->free_ids[g->n_free - 1];
+	c->gen = ++g->gen & 0xffffff;
+	c->armed = EPOLLIN;
+	ev.data.u64 = (uint64_t)EP_CONN << 56 | (uint64_t)c->gen << 32 | c->id;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		log_warn("epoll");
+		return -1;
+	}
+	g->n_free--;
+	g->by_id[c->id] = c;
+	c->live = g->n_live;
+	g->live[g->n_live++] = c;
+	c->dirty = 0;
+	guest_add(g, c);
+	return 0;
+}
+
+/* Takes c out of this worker's tables (closed, or handed over). */
+static void conn_forget(struct gw *g, struct conn *c)
+{
+	untouch(g, c);
+	guest_del(g, c);
+	admit_del(g->shaking, c->id);
+	struct conn *last = g->live[--g->n_live];
+	g->live[c->live] = last;
+	last->live = c->live;
+	g->by_id[c->id] = NULL;
+	g->free_ids[g->n_free++] = c->id;
+}
+
+/* Frees c, in no table (any more). */
+static void conn_drop(struct conn *c)
+{
+	link_free(&c->l);
+	close(c->fd);
+	if (c->req) {
+		explicit_bzero(c->req, sizeof *c->req);
+		free(c->req);
+	}
+	free(c);
+}
+
 /* Closes the socket and forgets c; why, if not NULL, is logged. */
 static void conn_close(struct gw *g, struct conn *c, const char *why)
 {
@@ -521,20 +733,8 @@ static void conn_close(struct gw *g, struct conn *c, const char *why)
 	tls_count(g, c);
 	hs_end(g, c, HS_ABORTED);
 	slot_leave(g, c, false);
-	guest_del(g, c);
-	admit_del(g->shaking, c->id);
-	link_free(&c->l);
-	close(c->fd);
-	if (c->req) {
-		explicit_bzero(c->req, sizeof *c->req);
-		free(c->req);
-	}
-	struct conn *last = g->live[--g->n_live];
-	g->live[c->live] = last;
-	last->live = c->live;
-	g->by_id[c->id] = NULL;
-	g->free_ids[g->n_free++] = c->id;
-	free(c);
+	conn_forget(g, c);
+	conn_drop(c);
 }
 
 /* Starts the closing handshake with code (RFC 6455 §7.1.2); the slot is
@@ -543,6 +743,7 @@ static void conn_fail(struct gw *g, struct conn *c, uint16_t code)
 {
 	link_close(&c->l, code, g->now);
 	slot_leave(g, c, false);
+	touch(g, c);
 }
 
 /* Answers the handshake with an HTTP error and closes after sending it. */
@@ -592,24 +793,21 @@ static struct slot *conn_take_slot(struct gw *g, struct conn *c, const struct ws
 			/* The client roamed before its old connection died. */
 			conn_unbind(g, old);
 			link_close(&old->l, WS_CLOSE_NORMAL, g->now);
+			touch(g, old);
 		}
 		log_info("resume %s on %s", c->peer, s->name);
 		hs_end(g, c, HS_RESUMED);
 	} else {
-		s = slot_free(g);
+		s = g->by_state[S_FREE].head;
 		if (!s)
 			return NULL;
 		hs_end(g, c, HS_ACCEPTED);
 		nat_reset(&s->nat);
 		limit_fill(&s->up.b, &s->up.r, g->now);
 		limit_fill(&s->down.b, &s->down.r, g->now);
-		s->has_token = false;
-		if (c->v1 && getrandom(s->token, V1_TOKEN_LEN, 0) == V1_TOKEN_LEN) {
-			s->token[0] = (uint8_t)g->cfg->gateway_id; /* slot_resume */
-			s->has_token = true;
-		}
+		s->has_token = c->v1 && token_new(g, s);
 	}
-	s->state = S_BUSY;
+	slot_set(g, s, S_BUSY);
 	s->conn = c;
 	c->slot = s;
 	c->slot_name = s->name;
@@ -649,24 +847,13 @@ static void tokens_reload(struct gw *g)
 		 g->auth.n == 1 ? "" : "s");
 }
 
-/* The request is complete: answer it, and bind a slot on success. */
-static void handshake_done(struct gw *g, struct conn *c)
+/* Answers an accepted request with its 101 and binds the connection to a
+ * slot: the one its session token names, or a free one. */
+static void upgrade(struct gw *g, struct conn *c)
 {
 	struct ws_req *r = c->req;
-	int status = ws_req_status(r, g->cfg->path);
 	char buf[1024];
 
-	/* Behind a trusted proxy the rate of the client it names is checked
-	 * now, the proxy itself being exempt at accept. */
-	if (conn_forwarded(g, c, r) && !handshake_rate_ok(g, c->source, c->peer))
-		status = 429;
-	else if (status == 101 && !token_ok(g, c, r))
-		status = 401;
-	if (status != 101) {
-		http_refuse(g, c, status);
-		return;
-	}
-	c->v1 = r->proto_v1;
 	/* A peer's super-packet message may be as long as WS_MSG_MAX: below
 	 * that, --max-message would close the connection on its first one. */
 	bool gso = c->v1 && r->ext_gso && g->cfg->offload && g->cfg->max_msg >= WS_MSG_MAX;
@@ -693,6 +880,57 @@ static void handshake_done(struct gw *g, struct conn *c)
 	explicit_bzero(r, sizeof *r);
 	free(r);
 	c->req = NULL;
+}
+
+/*
+ * The worker a connection whose request is accepted belongs to: the one
+ * holding the slot its session token names, else (a new session) the one
+ * with the most free slots, this one when it has as many.
+ */
+static unsigned worker_for(struct gw *g, const struct conn *c, const struct ws_req *r)
+{
+	struct shared *sh = g->sh;
+	uint8_t t[V1_TOKEN_LEN];
+	long i = c->v1 ? token_slot(g, c, r->session, t) : -1;
+	unsigned best = g->wid, most;
+
+	explicit_bzero(t, sizeof t);
+	if (i >= 0)
+		return (unsigned)i % sh->n;
+	most = atomic_load_explicit(&g->free_pub, memory_order_relaxed);
+	for (unsigned w = 0; w < sh->n; w++) {
+		unsigned n = atomic_load_explicit(&sh->w[w]->free_pub, memory_order_relaxed);
+		if (n > most) {
+			best = w;
+			most = n;
+		}
+	}
+	return best;
+}
+
+/* The request is complete: answer it, and bind a slot on success; or, when
+ * another worker is to serve it, leave that to upgrade() there. */
+static void handshake_done(struct gw *g, struct conn *c)
+{
+	struct ws_req *r = c->req;
+	int status = ws_req_status(r, g->cfg->path);
+
+	/* Behind a trusted proxy the rate of the client it names is checked
+	 * now, the proxy itself being exempt at accept. */
+	if (conn_forwarded(g, c, r) && !handshake_rate_ok(g, c->source, c->peer))
+		status = 429;
+	else if (status == 101 && !token_ok(g, c, r))
+		status = 401;
+	if (status != 101) {
+		http_refuse(g, c, status);
+		return;
+	}
+	c->v1 = r->proto_v1;
+	unsigned w = g->sh->n > 1 ? worker_for(g, c, r) : g->wid;
+	if (w != g->wid)
+		c->hand_to = (int)w;
+	else
+		upgrade(g, c);
 }
 
 /* Handshake bytes: into the request parser, which copies what it takes. */
@@ -757,7 +995,7 @@ static void conn_input(struct gw *g, struct conn *c)
 	struct link_msg m;
 	enum link_ev ev;
 
-	while ((ev = link_next(&c->l, &m)) != LINK_EV_NONE) {
+	while (c->hand_to < 0 && (ev = link_next(&c->l, &m)) != LINK_EV_NONE) {
 		switch (ev) {
 		case LINK_EV_HTTP:
 			http_input(g, c, &m);
@@ -779,12 +1017,32 @@ static void conn_input(struct gw *g, struct conn *c)
 	}
 }
 
+/*
+ * Hands c, its request accepted, to the worker that is to serve it
+ * (worker_for): out of this worker's tables and epoll, into that one's
+ * inbox. Its link goes as it is, TLS engine, request and unparsed bytes.
+ */
+static void hand_over(struct gw *g, struct conn *c)
+{
+	struct gw *to = g->sh->w[c->hand_to];
+
+	log_info("%s handed to worker %d", c->peer, c->hand_to);
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	conn_forget(g, c);
+	pthread_mutex_lock(&to->inbox_lock);
+	c->next_in = to->inbox;
+	to->inbox = c;
+	pthread_mutex_unlock(&to->inbox_lock);
+	wake(to->wake_fd);
+}
+
 /* The socket is readable: drain it up to a budget. */
 static void conn_readable(struct gw *g, struct conn *c)
 {
 	int r = 1;
 
-	for (int i = 0; i < SOCK_BUDGET && r > 0; i++) {
+	touch(g, c);
+	for (int i = 0; i < SOCK_BUDGET && r > 0 && c->hand_to < 0; i++) {
 		r = link_read(&c->l, g->now);
 		tls_count(g, c);
 		if (r > 0)
@@ -794,7 +1052,10 @@ static void conn_readable(struct gw *g, struct conn *c)
 	link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
 	if (r < 0)
 		conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
+	else if (c->hand_to >= 0)
+		hand_over(g, c);
 }
+
 
 /* Counts a connection refused or evicted; a flood must not flood the log
  * too, so the count is logged at most once a minute. */
@@ -806,7 +1067,7 @@ static void note_overload(struct gw *g)
 	log_warnx("%u connections refused or cut before they held a slot: %u without a slot "
 		  "(at most %u), %u in their handshake (at most %u)", g->refused,
 		  admit_count(g->guests), g->guest_cap, admit_count(g->shaking),
-		  g->cfg->max_handshakes);
+		  g->max_handshakes);
 	g->refused = 0;
 	g->refused_logged = g->now;
 }
@@ -837,7 +1098,7 @@ _Static_assert(LIMIT_KEY_LEN == ADMIT_KEY_LEN, "one source key for both tables")
  */
 static void handshake_room(struct gw *g)
 {
-	while (admit_count(g->shaking) >= g->cfg->max_handshakes) {
+	while (admit_count(g->shaking) >= g->max_handshakes) {
 		long id = admit_victim(g->shaking);
 		if (id < 0)
 			return;
@@ -870,14 +1131,13 @@ static void conn_new(struct gw *g, int fd, const struct sockaddr_storage *ss)
 	}
 	handshake_room(g);
 	c->fd = fd;
-	c->pidx = -1;
+	c->hand_to = -1;
 	c->deadline = g->now + HANDSHAKE_MS;
 	link_init(&c->l, fd, false, NULL, g->tls, g->now);
-	c->id = g->free_ids[--g->n_free];
-	g->by_id[c->id] = c;
-	c->live = g->n_live;
-	g->live[g->n_live++] = c;
-	guest_add(g, c);
+	if (conn_adopt(g, c) < 0) {
+		link_free(&c->l);
+		goto refuse;
+	}
 	admit_add(g->shaking, c->id, c->source);
 	return;
 refuse:
@@ -905,6 +1165,38 @@ static void conn_accept(struct gw *g)
 	}
 }
 
+/*
+ * Connections other workers handed over: each is taken in, answered
+ * (upgrade) and what it sent after its request is read. One that finds no
+ * room here is closed, as a flood's would be at accept.
+ */
+static void inbox_take(struct gw *g)
+{
+	uint64_t n;
+	struct conn *c, *next;
+
+	(void)!read(g->wake_fd, &n, sizeof n);
+	pthread_mutex_lock(&g->inbox_lock);
+	c = g->inbox;
+	g->inbox = NULL;
+	pthread_mutex_unlock(&g->inbox_lock);
+	for (; c; c = next) {
+		next = c->next_in;
+		c->hand_to = -1;
+		if ((g->n_live == g->max_conns && !evict_guest(g)) || conn_adopt(g, c) < 0) {
+			g->cnt.handshakes[HS_OVERLOAD]++;
+			note_overload(g);
+			conn_drop(c);
+			continue;
+		}
+		upgrade(g, c);
+		if (c->l.st != LINK_DEAD && c->req == NULL)
+			conn_input(g, c);
+		link_gro_flush(&g->gro, g->scratch, &g->st, &g->st.up);
+		touch(g, c);
+	}
+}
+
 /* ==== The TUN side ==== */
 
 static void tun_readable(struct gw *g, struct slot *s)
@@ -915,6 +1207,8 @@ static void tun_readable(struct gw *g, struct slot *s)
 			   &g->st.down, g->scratch, TUN_BUDGET,
 			   g->cfg->client_rate ? &s->down : NULL, g->now) < 0)
 		log_warn("%s: read", s->name);
+	if (s->conn)
+		touch(g, s->conn);
 }
 
 /* ==== Timers ==== */
@@ -926,6 +1220,7 @@ static void conn_timers(struct gw *g, struct conn *c)
 		conn_close(g, c, "handshake timeout");
 		return;
 	}
+	touch(g, c);
 	switch (link_tick(&c->l, g->now)) {
 	case LINK_TICK_SILENT:
 		log_info("%s: %s", c->peer, link_why(&c->l));
@@ -939,18 +1234,22 @@ static void conn_timers(struct gw *g, struct conn *c)
 	}
 }
 
-static void slot_timers(struct gw *g, struct slot *s)
+/* The slots whose linger or quarantine is over, and those waiting for
+ * room in the helper's queue: the heads of their lists, in order. */
+static void slot_timers(struct gw *g)
 {
-	if (s->state == S_LINGER && g->now >= s->until)
+	struct slot *s;
+
+	while ((s = g->by_state[S_LINGER].head) && g->now >= s->until)
 		slot_release(g, s);
-	else if (s->state == S_FLUSH && g->priv_fd >= 0)
-		slot_flush(g, s);
-	else if (s->state == S_QUARANTINE && g->now >= s->until)
-		s->state = S_FREE;
+	while (g->priv_fd >= 0 && (s = g->by_state[S_FLUSH].head) && slot_flush(g, s))
+		;
+	while ((s = g->by_state[S_QUARANTINE].head) && g->now >= s->until)
+		slot_set(g, s, S_FREE);
 }
 
 /*
- * Every connection's and slot's timers. One pass closes at most
+ * Every connection's timers, and the slots'. One pass closes at most
  * CLOSE_BUDGET connections, each close costing the kernel a FIN or a
  * reset: when a flood's handshakes reach their deadline together, the rest
  * wait for the next pass, which runs once the loop has served what came in
@@ -965,29 +1264,88 @@ static bool timers(struct gw *g)
 		conn_timers(g, g->live[i]);
 		closed += n - g->n_live;
 	}
-	for (unsigned i = 0; i < g->n_slots; i++)
-		slot_timers(g, &g->slots[i]);
+	slot_timers(g);
 	return closed == CLOSE_BUDGET;
 }
 
-static void log_stats(const struct gw *g)
+/* ==== What the workers show: their tallies, summed ==== */
+
+/* Publishes this worker's tally, for the stats request gen. */
+static void tally_publish(struct gw *g, unsigned gen)
+{
+	pthread_mutex_lock(&g->tally_lock);
+	g->tally.st = g->st;
+	g->tally.cnt = g->cnt;
+	for (unsigned i = 0; i < S_N; i++)
+		g->tally.slots[i] = g->by_state[i].n;
+	g->tally.clients = 0;
+	for (struct slot *s = g->by_state[S_BUSY].head; s; s = s->next)
+		g->tally.clients += s->conn != NULL;
+	g->tally.connections = g->n_live;
+	g->tally.handshaking = admit_count(g->shaking);
+	pthread_mutex_unlock(&g->tally_lock);
+	atomic_store(&g->tally_gen, gen);
+}
+
+static void add64(uint64_t *sum, const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sum[i] += v[i];
+}
+
+/* The sum of every worker's last published tally. */
+static void tally_sum(const struct shared *sh, struct tally *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	for (unsigned w = 0; w < sh->n; w++) {
+		struct gw *g = sh->w[w];
+		pthread_mutex_lock(&g->tally_lock);
+		const struct tally *t = &g->tally;
+		add64(sum->st.drops, t->st.drops, DROP_N);
+		add64(&sum->st.up.packets, &t->st.up.packets, 1);
+		add64(&sum->st.up.bytes, &t->st.up.bytes, 1);
+		add64(&sum->st.down.packets, &t->st.down.packets, 1);
+		add64(&sum->st.down.bytes, &t->st.down.bytes, 1);
+		add64(sum->cnt.handshakes, t->cnt.handshakes, HS_N);
+		add64(sum->cnt.tls, t->cnt.tls, TLSR_N);
+		add64(&sum->cnt.auth_failures, &t->cnt.auth_failures, 1);
+		for (unsigned i = 0; i < S_N; i++)
+			sum->slots[i] += t->slots[i];
+		sum->clients += t->clients;
+		sum->connections += t->connections;
+		sum->handshaking += t->handshaking;
+		pthread_mutex_unlock(&g->tally_lock);
+	}
+}
+
+/* Whether every worker has published its tally for the request gen. */
+static bool tallies_in(const struct shared *sh, unsigned gen)
+{
+	for (unsigned w = 0; w < sh->n; w++)
+		if (atomic_load(&sh->w[w]->tally_gen) != gen)
+			return false;
+	return true;
+}
+
+static void log_stats(const struct gw *g, const struct tally *t)
 {
 	char line[1024];
 	int n = snprintf(line, sizeof line, "stats clients=%u free=%u lingering=%u quarantined=%u "
 			 "flushing=%u retired=%u",
-			 slots_in(g, S_BUSY), slots_in(g, S_FREE), slots_in(g, S_LINGER),
-			 slots_in(g, S_QUARANTINE), slots_in(g, S_FLUSH) + slots_in(g, S_FLUSHING),
-			 slots_in(g, S_RETIRED));
+			 t->slots[S_BUSY], t->slots[S_FREE], t->slots[S_LINGER],
+			 t->slots[S_QUARANTINE], t->slots[S_FLUSH] + t->slots[S_FLUSHING],
+			 t->slots[S_RETIRED]);
 	for (unsigned i = 0; g->fw_known && i < TUN_FW_N && n > 0 && (size_t)n < sizeof line; i++)
 		n += snprintf(line + n, sizeof line - (size_t)n, " fw_%s=%llu",
 			      tun_fw_name((enum tun_fw)i), (unsigned long long)g->fw[i]);
 	if (n > 0 && (size_t)n < sizeof line)
-		link_stats_format(line, sizeof line, (size_t)n, &g->st);
+		link_stats_format(line, sizeof line, (size_t)n, &t->st);
 	log_info("%s", line);
 }
 
-/* The gateway as a scrape shows it (metrics.h). */
-static void metrics_fill(const struct gw *g, struct metrics_view *v)
+/* The gateway as a scrape shows it (metrics.h): the tallies the workers
+ * published last, at most a tick ago, this worker's as it is now. */
+static void metrics_fill(struct gw *g, struct tally *t, struct metrics_view *v)
 {
 	static const enum metrics_slot of[] = {
 		[S_FREE] = METRICS_SLOT_FREE, [S_BUSY] = METRICS_SLOT_BUSY,
@@ -997,86 +1355,162 @@ static void metrics_fill(const struct gw *g, struct metrics_view *v)
 	};
 	const struct config *cfg = g->cfg;
 
+	tally_publish(g, atomic_load(&g->tally_gen));
+	tally_sum(g->sh, t);
 	*v = (struct metrics_view){
 		.version = VPNGW_VERSION, .tls_built = VPNGW_TLS, .tls_on = g->tls != NULL,
-		.stopping = got_term, .start_time_s = g->start_time_s,
-		.uptime_ms = g->now - g->started, .connections = g->n_live,
-		.handshaking = admit_count(g->shaking), .st = &g->st, .fw = g->fw_known ? g->fw : NULL,
-		.cnt = &g->cnt, .max_handshakes = cfg->max_handshakes,
+		.stopping = atomic_load(&got_term), .start_time_s = g->start_time_s,
+		.uptime_ms = g->now - g->started, .connections = t->connections,
+		.handshaking = t->handshaking, .st = &t->st, .fw = g->fw_known ? g->fw : NULL,
+		.cnt = &t->cnt, .max_handshakes = cfg->max_handshakes,
 		.handshake_rate = cfg->handshake_rate, .linger_s = cfg->linger_s,
 		.keepalive_s = cfg->keepalive_s, .client_rate = cfg->client_rate,
-		.max_msg = cfg->max_msg,
+		.max_msg = cfg->max_msg, .clients = t->clients,
 	};
-	for (unsigned i = 0; i < g->n_slots; i++) {
-		v->slots[of[g->slots[i].state]]++;
-		v->clients += g->slots[i].state == S_BUSY && g->slots[i].conn;
-	}
+	for (unsigned i = 0; i < S_N; i++)
+		v->slots[of[i]] += t->slots[i];
 }
 
 /* ==== The loop ==== */
 
-/* Where the poll set holds the metrics listener and its scrapers. */
-#define METRICS_PFD(g) (2 + (g)->n_slots)
-
-/* Builds the poll set: the listener, every TUN, the helper, the metrics
- * listener and its scrapers (METRICS_PFDS places, used or not), every
- * connection. */
-static nfds_t poll_set(struct gw *g, bool *busy)
+static int ep_add(int epfd, int fd, uint32_t events, uint64_t data)
 {
-	nfds_t n = 0;
+	struct epoll_event ev = { .events = events, .data.u64 = data };
 
-	g->pfd[n++] = (struct pollfd){ .fd = got_term ? -1 : g->listen_fd, .events = POLLIN };
-	for (unsigned i = 0; i < g->n_slots; i++)
-		g->pfd[n++] = (struct pollfd){ .fd = g->slots[i].tun.fd, .events = POLLIN };
-	g->pfd[n++] = (struct pollfd){ .fd = g->priv_fd, .events = POLLIN };
-	metrics_poll_set(g->metrics, g->pfd + n);
-	n += METRICS_PFDS;
-	for (unsigned i = 0; i < g->n_live; i++) {
-		struct conn *c = g->live[i];
-		if (link_busy(&c->l))
-			*busy = true;
-		c->pidx = (int)n;
-		g->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = link_events(&c->l) };
-	}
-	return n;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Registers c for what its link waits for now, if that changed. */
+static void conn_arm(struct gw *g, struct conn *c)
+{
+	short want = link_events(&c->l);
+	uint32_t ev = (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0);
+	struct epoll_event e = {
+		.events = ev, .data.u64 = (uint64_t)EP_CONN << 56 | (uint64_t)c->gen << 32 | c->id,
+	};
+
+	if (ev != c->armed && epoll_ctl(g->epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+		c->armed = ev;
 }
 
 /*
- * Handles what poll() reported. Connections are walked from the end, so
- * that one closing (swapped with the last) is never visited twice; new ones
- * are accepted last. A TLS connection with plaintext already decrypted is
- * readable whatever poll() said.
+ * The metrics listener and its scrapers (worker 0's), kept in epoll as
+ * metrics_poll_set asks. The listener is added once. A scraper's fd leaves
+ * epoll when it is closed, and its number may come back at once for the
+ * next scraper: while a scrape is under way (a few ms each), each wake
+ * registers the scrapers' fds again, added when epoll has forgotten them.
  */
-static void dispatch(struct gw *g)
+static void metrics_arm(struct gw *g)
 {
-	for (unsigned i = 0; i < g->n_slots; i++)
-		if (g->pfd[1 + i].revents & POLLIN)
-			tun_readable(g, &g->slots[i]);
-	if (g->pfd[1 + g->n_slots].revents & (POLLIN | POLLHUP | POLLERR))
-		priv_readable(g);
-	if (metrics_input(g->metrics, g->pfd + METRICS_PFD(g), g->now)) {
-		struct metrics_view v;
-		metrics_fill(g, &v);
-		metrics_answer(g->metrics, &v);
+	if (!g->metrics)
+		return;
+	metrics_poll_set(g->metrics, g->mpfd);
+	for (unsigned i = 0; i < METRICS_PFDS; i++) {
+		struct pollfd *p = &g->mpfd[i];
+		struct epoll_event e = {
+			.events = (p->events & POLLIN ? EPOLLIN : 0) |
+				  (p->events & POLLOUT ? EPOLLOUT : 0),
+			.data.u64 = (uint64_t)EP_METRICS << 56 | i,
+		};
+		if (p->fd < 0 || (i == 0 && p->fd == g->marmed[0].fd))
+			continue;
+		if (epoll_ctl(g->epfd, EPOLL_CTL_MOD, p->fd, &e) < 0 &&
+		    epoll_ctl(g->epfd, EPOLL_CTL_ADD, p->fd, &e) < 0)
+			continue;
+		g->marmed[i] = *p;
 	}
-	for (unsigned i = g->n_live; i-- > 0;) {
-		struct conn *c = g->live[i];
-		short re = c->pidx >= 0 ? g->pfd[c->pidx].revents : 0;
-		if ((re & (POLLIN | POLLHUP | POLLERR)) || link_busy(&c->l))
-			conn_readable(g, c);
-	}
-	if (g->pfd[0].revents & POLLIN)
-		conn_accept(g);
 }
 
-/* Flushes every connection just before poll(), and closes those done. */
-static void flush_all(struct gw *g)
+/* Scrapes: answered from the tallies (metrics_fill). */
+static void metrics_turn(struct gw *g, const struct epoll_event *ev, int n)
 {
-	for (unsigned i = g->n_live; i-- > 0;) {
-		struct conn *c = g->live[i];
-		if (link_flush(&c->l, g->now, &g->st) < 0)
-			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
+	struct pollfd *p = g->mpfd;
+
+	if (!g->metrics)
+		return;
+	for (unsigned i = 0; i < METRICS_PFDS; i++)
+		p[i].revents = 0;
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.u64 >> 56 == EP_METRICS) {
+			uint32_t e = ev[i].events;
+			p[ev[i].data.u64 & 0xff].revents =
+				(short)((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0) |
+					(e & EPOLLHUP ? POLLHUP : 0) | (e & EPOLLERR ? POLLERR : 0));
+		}
+	if (metrics_input(g->metrics, p, g->now)) {
+		struct metrics_view v;
+		struct tally t;
+		metrics_fill(g, &t, &v);
+		metrics_answer(g->metrics, &v);
 	}
+}
+
+/*
+ * Handles what epoll reported. A connection is found by its id, and only
+ * if its gen is the event's: one closed during this wake is not mistaken
+ * for a new one given its id. New connections are accepted last. A TLS
+ * connection with plaintext already decrypted is readable whatever epoll
+ * said (the busy ones, kept in gw.dirty).
+ */
+static void dispatch(struct gw *g, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t d = g->ev[i].data.u64;
+		uint32_t e = g->ev[i].events;
+		switch (d >> 56) {
+		case EP_LISTEN:
+			g->accept_due = true;
+			break;
+		case EP_TUN:
+			tun_readable(g, &g->slots[d & 0xffffffff]);
+			break;
+		case EP_PRIV:
+			priv_readable(g);
+			break;
+		case EP_WAKE:
+			inbox_take(g);
+			break;
+		case EP_CONN: {
+			struct conn *c = g->by_id[d & 0xffffffff];
+			if (c && c->gen == (d >> 32 & 0xffffff))
+				conn_readable(g, c);
+			(void)e;
+			break;
+		}
+		}
+	}
+	for (unsigned i = g->n_dirty; i-- > 0;) {
+		struct conn *c = g->dirty[i];
+		if (link_busy(&c->l))
+			conn_readable(g, c);
+	}
+	metrics_turn(g, g->ev, n);
+	if (g->accept_due && !atomic_load(&got_term)) {
+		g->accept_due = false;
+		conn_accept(g);
+	}
+}
+
+/* Flushes the connections touched in this wake, closes those done, and
+ * registers the others for what they wait for. Returns true when one holds
+ * decrypted bytes not read yet (the wait must not sleep). */
+static bool flush_dirty(struct gw *g)
+{
+	bool busy = false;
+
+	for (unsigned i = g->n_dirty; i-- > 0;) {
+		struct conn *c = g->dirty[i];
+		if (link_flush(&c->l, g->now, &g->st) < 0) {
+			conn_close(g, c, link_why(&c->l)[0] ? link_why(&c->l) : "closed");
+			continue;
+		}
+		conn_arm(g, c);
+		if (link_busy(&c->l))
+			busy = true;
+		else
+			untouch(g, c);
+	}
+	return busy;
 }
 
 static void shutdown_all(struct gw *g)
@@ -1090,54 +1524,89 @@ static void shutdown_all(struct gw *g)
 	}
 }
 
+/* Signals, as this worker sees them: shutting down, a stats line (summed by
+ * worker 0 once every worker has published), the files again. */
+static void signals(struct gw *g)
+{
+	unsigned usr1 = atomic_load(&got_usr1), hup = atomic_load(&got_hup);
+
+	if (atomic_load(&got_term) && !g->term_at) {
+		log_info("shutting down");
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->listen_fd, NULL);
+		shutdown_all(g);
+		g->term_at = g->now + LINK_CLOSE_MS;
+	}
+	if (usr1 != atomic_load(&g->tally_gen)) {
+		tally_publish(g, usr1);
+		if (g->wid)
+			wake(g->sh->w[0]->wake_fd);
+	}
+	if (g->wid == 0 && usr1 != g->usr1_seen && tallies_in(g->sh, usr1)) {
+		struct tally t;
+		const char *tag = log_tag;
+		g->usr1_seen = usr1;
+		tally_sum(g->sh, &t);
+		log_tag = "";
+		log_stats(g, &t);
+		log_tag = tag;
+	}
+	if (hup != g->hup_seen) {
+		g->hup_seen = hup;
+		if (g->tls)
+			tls_server_reload(g->tls);
+		tokens_reload(g);
+	}
+}
+
 static int gw_loop(struct gw *g)
 {
 	sigset_t empty;
-	uint64_t next_tick = 0, term_at = 0;
+	uint64_t next_tick = 0;
 
 	sigemptyset(&empty);
+	log_tag = g->tag;
 	for (;;) {
 		g->now = link_now();
-		if (got_term && !term_at) {
-			log_info("shutting down");
-			shutdown_all(g);
-			term_at = g->now + LINK_CLOSE_MS;
-		}
-		if (got_usr1) {
-			got_usr1 = 0;
-			log_stats(g);
-		}
-		if (got_hup) {
-			got_hup = 0;
-			if (g->tls)
-				tls_server_reload(g->tls);
-			tokens_reload(g);
-		}
-		if (g->now >= next_tick)
+		signals(g);
+		if (g->now >= next_tick) {
 			next_tick = timers(g) ? g->now : g->now + TICK_MS;
-		flush_all(g);
+			tally_publish(g, atomic_load(&g->tally_gen));
+		}
+		bool busy = flush_dirty(g);
 		metrics_flush(g->metrics, g->now);
-		if (term_at && (g->n_live == 0 || g->now >= term_at))
+		metrics_arm(g);
+		if (g->term_at && (g->n_live == 0 || g->now >= g->term_at))
 			return 0;
-		bool busy = next_tick <= g->now;
-		nfds_t n = poll_set(g, &busy);
-		struct timespec ts = { 0, busy ? 0 : TICK_MS * 1000000 };
-		int r = ppoll(g->pfd, n, &ts, &empty);
-		if (r < 0) {
+		busy = busy || next_tick <= g->now;
+		int n = epoll_pwait(g->epfd, g->ev, EP_EVENTS, busy ? 0 : TICK_MS, &empty);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_warn("poll");
+			log_warn("epoll");
 			return -1;
 		}
 		g->now = link_now();
-		if (r > 0 || busy)
-			dispatch(g);
+		dispatch(g, n);
 	}
 }
 
 /* ==== Start-up ==== */
 
-static int listen_on(const char *spec)
+/* SHIM until tun.c serves several loops */
+static int shim_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter,
+			   int fds[], unsigned n)
+{
+	fds[0] = tun_priv_start(p, uid, gid, filter);
+	for (unsigned i = 1; i < n; i++)
+		fds[i] = -1;
+	return fds[0] < 0 ? -1 : 0;
+}
+#define tun_priv_start shim_priv_start
+static void tun_priv_stop(void) {}
+
+/* A listener on spec (ADDR:PORT); with shared, one of several on the port,
+ * among which the kernel spreads connections (SO_REUSEPORT). */
+static int listen_on(const char *spec, bool shared)
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
@@ -1183,6 +1652,11 @@ static int listen_on(const char *spec)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+		log_warn("SO_REUSEPORT");
+		close(fd);
+		return -1;
+	}
 	/* A long accept queue: the gateway's fair admission decides who stays
 	 * under a flood, not SYNs dropped at random. */
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
@@ -1250,58 +1724,67 @@ static bool have_net_admin(void)
 }
 
 
+/* This worker's share of the pool: slots wid, wid + n, ...; all free. */
 static int open_slots(struct gw *g)
 {
 	const struct tun_pool *p = &g->cfg->pool;
+	unsigned n = g->sh->n;
 
-	g->n_slots = p->n;
-	g->slots = calloc(p->n, sizeof *g->slots);
+	g->n_slots = (p->n - g->wid + n - 1) / n;
+	g->slots = calloc(g->n_slots ? g->n_slots : 1, sizeof *g->slots);
 	if (!g->slots)
 		return -1;
 	uint16_t mss = p->mtu > 40 ? (uint16_t)(p->mtu - 40) : 0;
-	for (unsigned i = 0; i < p->n; i++) {
-		struct slot *s = &g->slots[i];
+	for (unsigned j = 0; j < g->n_slots; j++)
+		g->slots[j].tun.fd = -1;
+	for (unsigned j = 0; j < g->n_slots; j++) {
+		struct slot *s = &g->slots[j];
+		unsigned i = g->wid + j * n;
 		s->index = i;
-		s->tun.fd = -1;
 		s->tun.name = s->name;
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
 		limit_rate_init(&s->up.r, g->cfg->client_rate, limit_burst_bits(g->cfg->client_rate));
 		s->down.r = s->up.r;
+		list_append(&g->by_state[S_FREE], s);
 		s->tun.fd = tun_open(s->name, g->cfg->offload, &s->tun.offload);
 		if (s->tun.fd < 0) {
 			log_warn("open TUN %s (run 'vpngw setup' as root first)", s->name);
 			return -1;
 		}
+		if (ep_add(g->epfd, s->tun.fd, EPOLLIN, (uint64_t)EP_TUN << 56 | j) < 0) {
+			log_warn("epoll");
+			return -1;
+		}
 	}
+	g->free_pub = g->n_slots;
 	return 0;
 }
 
-/* The connection table: ids, the dense list, admission, the poll set. */
+/* The connection table: ids, the dense list, admission, the dirty list.
+ * Each worker takes its share of --max-handshakes and of the guests. */
 static int open_conns(struct gw *g)
 {
 	uint64_t seed = 0;
-
 	const struct config *cfg = g->cfg;
-	struct limit_rate hr;
+	unsigned n = g->sh->n;
 
 	/* Every connection in its handshake is a guest too, and the guests
 	 * also count those closing without a slot. */
+	g->max_handshakes = (cfg->max_handshakes + n - 1) / n;
 	g->guest_cap = cfg->max_handshakes > GUESTS ? cfg->max_handshakes : GUESTS;
+	g->guest_cap = (g->guest_cap + n - 1) / n;
 	g->max_conns = g->n_slots + g->guest_cap;
 	g->by_id = calloc(g->max_conns, sizeof *g->by_id);
 	g->live = calloc(g->max_conns, sizeof *g->live);
 	g->free_ids = calloc(g->max_conns, sizeof *g->free_ids);
-	g->pfd = calloc(2 + g->n_slots + METRICS_PFDS + g->max_conns, sizeof *g->pfd);
+	g->dirty = calloc(g->max_conns, sizeof *g->dirty);
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = link_now();
 	g->guests = admit_new(g->max_conns, seed);
 	g->shaking = admit_new(g->max_conns, seed);
-	limit_rate_init(&hr, cfg->handshake_rate, cfg->handshake_rate);
-	g->by_source = limit_table_new(RATE_SOURCES, &hr, seed ^ 0x5bd1e995u);
-	if (!g->by_id || !g->live || !g->free_ids || !g->pfd || !g->guests || !g->shaking ||
-	    !g->by_source) {
+	if (!g->by_id || !g->live || !g->free_ids || !g->dirty || !g->guests || !g->shaking) {
 		log_warnx("out of memory");
 		return -1;
 	}
@@ -1313,23 +1796,29 @@ static int open_conns(struct gw *g)
 
 /* Every slot's TUN and every connection needs an fd: raise the soft limit
  * as far as the hard one allows. */
-static void raise_fd_limit(const struct gw *g)
+static void raise_fd_limit(const struct shared *sh)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)g->n_slots + g->max_conns + 32;
+	rlim_t want = 32;
 
+	for (unsigned w = 0; w < sh->n; w++)
+		want += (rlim_t)sh->w[w]->n_slots + sh->w[w]->max_conns + 4;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
-		log_warnx("at most %llu open files: fewer connections than %u fit",
-			  (unsigned long long)rl.rlim_cur, g->max_conns);
+		log_warnx("at most %llu open files: fewer connections than %llu fit",
+			  (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 static void gw_free(struct gw *g)
 {
 	while (g->n_live)
 		conn_close(g, g->live[g->n_live - 1], "shutdown");
+	for (struct conn *c = g->inbox, *next; c; c = next) {
+		next = c->next_in;
+		conn_drop(c);
+	}
 	for (unsigned i = 0; g->slots && i < g->n_slots; i++)
 		if (g->slots[i].tun.fd >= 0)
 			close(g->slots[i].tun.fd);
@@ -1337,57 +1826,185 @@ static void gw_free(struct gw *g)
 	free(g->by_id);
 	free(g->live);
 	free(g->free_ids);
-	free(g->pfd);
+	free(g->dirty);
 	admit_free(g->guests);
 	admit_free(g->shaking);
-	limit_table_free(g->by_source);
 	if (g->priv_fd >= 0)
 		tun_priv_close(g->priv_fd);
 	if (g->listen_fd >= 0)
 		close(g->listen_fd);
+	if (g->wake_fd >= 0)
+		close(g->wake_fd);
+	if (g->epfd >= 0)
+		close(g->epfd);
 	if (g->tls)
 		tls_server_free(g->tls);
 	auth_set_free(&g->auth);
 	metrics_close(g->metrics);
+	pthread_mutex_destroy(&g->inbox_lock);
+	pthread_mutex_destroy(&g->tally_lock);
+	free(g);
+}
+
+/* One worker's loop and everything it needs, but its helper socket; its
+ * TUNs and listener are opened with the privileges serve started with. */
+static struct gw *gw_new(struct shared *sh, unsigned wid)
+{
+	const struct config *cfg = sh->cfg;
+	struct gw *g = calloc(1, sizeof *g);
+
+	if (!g) {
+		log_warnx("out of memory");
+		return NULL;
+	}
+	g->cfg = cfg;
+	g->sh = sh;
+	g->wid = wid;
+	g->listen_fd = g->priv_fd = g->wake_fd = g->epfd = -1;
+	pthread_mutex_init(&g->inbox_lock, NULL);
+	pthread_mutex_init(&g->tally_lock, NULL);
+	if (sh->n > 1)
+		snprintf(g->tag, sizeof g->tag, "worker %u: ", wid);
+	link_gro_init(&g->gro, g->gro_buf);
+	sh->w[wid] = g;
+	g->epfd = epoll_create1(EPOLL_CLOEXEC);
+	g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (g->epfd < 0 || g->wake_fd < 0 ||
+	    ep_add(g->epfd, g->wake_fd, EPOLLIN, (uint64_t)EP_WAKE << 56) < 0) {
+		log_warn("epoll");
+		return NULL;
+	}
+	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
+		return NULL;
+	if (cfg->token_file && auth_load(&g->auth, cfg->token_file, false) < 0)
+		return NULL;
+	g->listen_fd = listen_on(cfg->listen, sh->n > 1);
+	if (g->listen_fd < 0 ||
+	    ep_add(g->epfd, g->listen_fd, EPOLLIN, (uint64_t)EP_LISTEN << 56) < 0)
+		return NULL;
+	if (wid == 0 && cfg->metrics && !(g->metrics = metrics_open(cfg->metrics)))
+		return NULL;
+	for (unsigned i = 0; i < METRICS_PFDS; i++)
+		g->marmed[i].fd = -1;
+	return g;
+}
+
+/* After its TUNs: the helper's socket, in epoll. */
+static int gw_priv(struct gw *g, int fd)
+{
+	g->priv_fd = fd;
+	if (fd >= 0 && ep_add(g->epfd, fd, EPOLLIN, (uint64_t)EP_PRIV << 56) < 0) {
+		log_warn("epoll");
+		return -1;
+	}
+	return 0;
+}
+
+/* A worker's thread: its seccomp filter first, then its loop. */
+static void *worker_main(void *arg)
+{
+	struct gw *g = arg;
+
+	log_tag = g->tag;
+	if (g->cfg->seccomp && seccomp_install(SECCOMP_GATEWAY) < 0) {
+		log_warn("installing the seccomp filter");
+		atomic_store(&got_term, true);
+		return (void *)1;
+	}
+	return gw_loop(g) < 0 ? (void *)1 : NULL;
+}
+
+/* Starts workers 1.. on their threads; worker 0 is the caller's. */
+static int workers_start(struct shared *sh)
+{
+	pthread_attr_t a;
+	int rc = 0;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, WORKER_STACK);
+	for (unsigned w = 1; w < sh->n && !rc; w++)
+		if ((rc = pthread_create(&sh->w[w]->thread, &a, worker_main, sh->w[w])) != 0) {
+			errno = rc;
+			log_warn("starting worker %u", w);
+			atomic_store(&got_term, true);
+			for (unsigned i = 0; i < w; i++)
+				wake(sh->w[i]->wake_fd);
+			sh->n = w;     /* those started are joined */
+		}
+	pthread_attr_destroy(&a);
+	return rc ? -1 : 0;
+}
+
+/* Waits for workers 1..; returns -1 if one of them failed. */
+static int workers_join(struct shared *sh)
+{
+	int rc = 0;
+
+	for (unsigned w = 1; w < sh->n; w++) {
+		void *r = NULL;
+		pthread_join(sh->w[w]->thread, &r);
+		rc |= r != NULL;
+	}
+	return rc ? -1 : 0;
+}
+
+static void shared_free(struct shared *sh)
+{
+	for (unsigned w = 0; w < CLI_WORKERS_MAX; w++)
+		if (sh->w[w])
+			gw_free(sh->w[w]);
+	if (sh->helper)
+		tun_priv_stop();
+	limit_table_free(sh->by_source);
+	pthread_mutex_destroy(&sh->rate_lock);
+	free(sh);
 }
 
 /*
  * Starts the gateway: everything a user can get wrong (user, certificate,
  * token file, port) is checked before the host is touched; a pool this run
- * set up is torn down again if the start fails after it.
+ * set up is torn down again if the start fails after it. With --workers N,
+ * N loops each open their share of the slots and their own listener (the
+ * kernel spreads connections over them, SO_REUSEPORT); every one of them is
+ * ready before any serves, and privileges are dropped before the threads
+ * start, so that each inherits that and installs its filter first thing.
  */
 static int serve(struct config *cfg)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
-	struct gw *g = calloc(1, sizeof *g);
+	struct shared *sh = calloc(1, sizeof *sh);
+	struct gw *g;
 	bool did_setup = false, privileged = geteuid() == 0 || have_net_admin();
-	int rc = 1;
+	int rc = 1, priv[CLI_WORKERS_MAX];
 	uid_t uid = 0;
 	gid_t gid = 0;
+	struct limit_rate hr;
+	uint64_t seed = 0;
 
-	if (!g) {
+	if (!sh) {
 		log_warnx("out of memory");
 		return 1;
 	}
-	g->cfg = cfg;
-	g->listen_fd = g->priv_fd = -1;
-	link_gro_init(&g->gro, g->gro_buf);
-	if (lookup_user(cfg->user, &uid, &gid) < 0)
+	sh->cfg = cfg;
+	sh->n = cfg->workers;
+	sh->n_slots = cfg->pool.n;
+	pthread_mutex_init(&sh->rate_lock, NULL);
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = link_now();
+	limit_rate_init(&hr, cfg->handshake_rate, cfg->handshake_rate);
+	sh->by_source = limit_table_new(RATE_SOURCES, &hr, seed ^ 0x5bd1e995u);
+	if (!sh->by_source || lookup_user(cfg->user, &uid, &gid) < 0)
 		goto out;
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
 	/* The helper is forked before any key is loaded. */
+	for (unsigned w = 0; w < sh->n; w++)
+		priv[w] = -1;
 	if (privileged)
-		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp);
-	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
-		goto out;
-	if (cfg->token_file && auth_load(&g->auth, cfg->token_file, false) < 0)
-		goto out;
-	g->listen_fd = listen_on(cfg->listen);
-	if (g->listen_fd < 0)
-		goto out;
-	if (cfg->metrics && !(g->metrics = metrics_open(cfg->metrics)))
-		goto out;
+		sh->helper = tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp, priv, sh->n) == 0;
+	for (unsigned w = 0; w < sh->n; w++)
+		if (!gw_new(sh, w) || gw_priv(sh->w[w], priv[w]) < 0)
+			goto out;
 	if (geteuid() == 0 && !tun_pool_ready(&cfg->pool)) {
 		log_info("the pool is not set up; setting it up");
 		if (tun_setup(&cfg->pool, false) < 0)
@@ -1396,9 +2013,13 @@ static int serve(struct config *cfg)
 	} else if (geteuid() == 0 && tun_table_ensure(&cfg->pool) < 0) {
 		goto out;
 	}
+	for (unsigned w = 0; w < sh->n; w++)
+		wake_fds[w] = sh->w[w]->wake_fd;
+	n_wake = sh->n;
 	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, NULL);
-	if (open_slots(g) < 0 || open_conns(g) < 0)
-		goto out;
+	for (unsigned w = 0; w < sh->n; w++)
+		if (open_slots(sh->w[w]) < 0 || open_conns(sh->w[w]) < 0)
+			goto out;
 	/* The slots are ours: what a previous run left in conntrack goes. */
 	if (privileged) {
 		long n = tun_ct_flush_pool();
@@ -1407,14 +2028,11 @@ static int serve(struct config *cfg)
 		else if (n > 0)
 			log_info("deleted %ld conntrack entries a previous run left", n);
 	}
-	raise_fd_limit(g);
+	raise_fd_limit(sh);
 	if (privileged && drop_privileges(uid, gid) < 0)
 		goto out;
-	if (cfg->seccomp && seccomp_install(SECCOMP_GATEWAY) < 0) {
-		log_warn("installing the seccomp filter (--no-seccomp runs without it)");
-		goto out;
-	}
 	did_setup = false; /* serving: the pool stays for the next start */
+	g = sh->w[0];
 	if (g->priv_fd < 0)
 		log_warnx("no conntrack helper (serve needs root or CAP_NET_ADMIN): "
 			  "a released slot is retired until restart");
@@ -1425,18 +2043,25 @@ static int serve(struct config *cfg)
 			 g->auth.n == 1 ? "" : "s");
 	else
 		log_warnx("no --token-file: anyone who can reach %s may connect", cfg->listen);
-	log_info("listening on %s%s, %u slots %s0..%u, seccomp filter %s, offloads %s",
-		 cfg->listen, g->tls ? " (TLS)" : "", cfg->pool.n, cfg->pool.prefix_name,
-		 cfg->pool.n - 1, cfg->seccomp ? "on" : "off (--no-seccomp)",
+	log_info("listening on %s%s, %u slots %s0..%u, %u worker%s, seccomp filter %s, "
+		 "offloads %s", cfg->listen, g->tls ? " (TLS)" : "", cfg->pool.n,
+		 cfg->pool.prefix_name, cfg->pool.n - 1, sh->n, sh->n == 1 ? "" : "s",
+		 cfg->seccomp ? "on" : "off (--no-seccomp)",
 		 cfg->offload ? tun_offload_name(g->slots[0].tun.offload) : "off (--no-offload)");
 	if (g->metrics)
 		log_info("metrics on http://%s/metrics", cfg->metrics);
-	g->started = link_now();
-	g->start_time_s = (uint64_t)time(NULL);
-	rc = gw_loop(g) < 0;
+	for (unsigned w = 0; w < sh->n; w++) {
+		sh->w[w]->started = link_now();
+		sh->w[w]->start_time_s = (uint64_t)time(NULL);
+	}
+	if (workers_start(sh) < 0) {
+		workers_join(sh);
+		goto out;
+	}
+	rc = worker_main(g) != NULL;
+	rc |= workers_join(sh) < 0;
 out:
-	gw_free(g);
-	free(g);
+	shared_free(sh);
 	if (did_setup && tun_teardown(&cfg->pool, false) < 0)
 		log_warnx("the pool set up by this start could not be removed; run 'vpngw teardown'");
 	return rc;
@@ -1485,6 +2110,21 @@ static int acl_from(struct nat_acl *acl, const struct cli_args *a)
 	return 0;
 }
 
+/* --workers: a number (cli.c checked it), or auto: one per CPU this
+ * process may run on, as many as allowed. */
+static unsigned workers_from(const char *v)
+{
+	cpu_set_t set;
+	int n;
+
+	if (!v)
+		return 1;
+	if (strcmp(v, "auto"))
+		return (unsigned)strtoul(v, NULL, 10);
+	n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+	return n < 1 ? 1 : n > CLI_WORKERS_MAX ? CLI_WORKERS_MAX : (unsigned)n;
+}
+
 /* The configuration: the command line over the defaults. */
 static int config_from(struct config *cfg, const struct cli_args *a)
 {
@@ -1505,6 +2145,7 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->handshake_rate = (unsigned)given(a->handshake_rate, 20);
 	cfg->client_rate = given(a->client_rate, 0);
 	cfg->gateway_id = (unsigned)given(a->gateway_id, 0);
+	cfg->workers = workers_from(a->workers);
 	cfg->seccomp = !a->no_seccomp;
 	cfg->offload = !a->no_offload;
 	cfg->dry_run = a->dry_run;

@@ -13,10 +13,13 @@
 
 #include <linux/if_ether.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdnoreturn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
@@ -99,6 +102,47 @@ static int gw_reap(void)
 
 	return kill((pid_t)atoi(getenv("SECCOMP_TEST_CHILD")), SIGKILL) == 0 &&
 		wait(&status) > 0 && WIFSIGNALED(status);
+}
+
+/*
+ * A worker's thread (serve --workers): started before any filter, it
+ * installs its own when let go, then waits in epoll on an eventfd, and
+ * ends; the main thread, under its filter, lets it go and joins it.
+ */
+static int ep_fd, ev_fd, go[2];
+static pthread_t worker_thread;
+
+static void *worker(void *arg)
+{
+	struct epoll_event e = { .events = EPOLLIN }, got;
+	uint64_t one = 1, n;
+	sigset_t none;
+	char c;
+
+	(void)arg;
+	sigemptyset(&none);
+	if (read(go[0], &c, 1) != 1 || seccomp_install(SECCOMP_GATEWAY) < 0)
+		return NULL;
+	return epoll_ctl(ep_fd, EPOLL_CTL_ADD, ev_fd, &e) == 0 &&
+	       write(ev_fd, &one, sizeof one) == sizeof one &&
+	       epoll_pwait(ep_fd, &got, 1, 1000, &none) == 1 &&
+	       read(ev_fd, &n, sizeof n) == sizeof n &&
+	       epoll_ctl(ep_fd, EPOLL_CTL_DEL, ev_fd, NULL) == 0 ? (void *)1 : NULL;
+}
+
+static int gw_worker_start(void)
+{
+	ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return ep_fd >= 0 && ev_fd >= 0 && pipe(go) == 0 &&
+	       pthread_create(&worker_thread, NULL, worker, NULL) == 0;
+}
+
+static int gw_worker(void)
+{
+	void *r = NULL;
+
+	return write(go[1], "g", 1) == 1 && pthread_join(worker_thread, &r) == 0 && r;
 }
 
 /* ---- What neither may do ---- */
@@ -289,44 +333,46 @@ static const struct {
 	enum seccomp_role role;
 	int (*run)(void);
 	enum expect want;
+	int (*before)(void);     /* run before the filter, or NULL */
 } cases[] = {
-	{ "gateway_io", SECCOMP_GATEWAY, gw_io, WORKS },
-	{ "gateway_memory", SECCOMP_GATEWAY, gw_memory, WORKS },
-	{ "gateway_clock_random_poll", SECCOMP_GATEWAY, gw_misc, WORKS },
-	{ "gateway_read_file", SECCOMP_GATEWAY, gw_read_file, WORKS },
-	{ "gateway_reap_helper", SECCOMP_GATEWAY, gw_reap, WORKS },
-	{ "gateway_execve", SECCOMP_GATEWAY, do_execve, KILLED },
-	{ "gateway_fork", SECCOMP_GATEWAY, do_fork, KILLED },
-	{ "gateway_clone", SECCOMP_GATEWAY, do_clone, KILLED },
-	{ "gateway_ptrace", SECCOMP_GATEWAY, do_ptrace, KILLED },
-	{ "gateway_socket_inet", SECCOMP_GATEWAY, do_socket_inet, KILLED },
-	{ "gateway_socket_packet", SECCOMP_GATEWAY, do_socket_packet, KILLED },
-	{ "gateway_socket_netlink", SECCOMP_GATEWAY, do_socket_route, KILLED },
-	{ "gateway_open_wronly", SECCOMP_GATEWAY, do_open_write, KILLED },
-	{ "gateway_open_rdwr", SECCOMP_GATEWAY, do_open_rdwr, KILLED },
-	{ "gateway_open_creat", SECCOMP_GATEWAY, do_open_creat, KILLED },
-	{ "gateway_open_append", SECCOMP_GATEWAY, do_open_append, KILLED },
-	{ "gateway_mmap_exec", SECCOMP_GATEWAY, do_mmap_exec, KILLED },
-	{ "gateway_mprotect_exec", SECCOMP_GATEWAY, do_mprotect_exec, KILLED },
-	{ "gateway_kill_sigterm", SECCOMP_GATEWAY, do_kill_term, KILLED },
-	{ "gateway_setsockopt_reuseaddr", SECCOMP_GATEWAY, do_setsockopt_other, KILLED },
-	{ "gateway_ioctl", SECCOMP_GATEWAY, do_ioctl, KILLED },
-	{ "gateway_prctl", SECCOMP_GATEWAY, do_prctl, KILLED },
-	{ "gateway_getpid", SECCOMP_GATEWAY, do_getpid, KILLED },
+	{ "gateway_io", SECCOMP_GATEWAY, gw_io, WORKS, NULL },
+	{ "gateway_memory", SECCOMP_GATEWAY, gw_memory, WORKS, NULL },
+	{ "gateway_clock_random_poll", SECCOMP_GATEWAY, gw_misc, WORKS, NULL },
+	{ "gateway_read_file", SECCOMP_GATEWAY, gw_read_file, WORKS, NULL },
+	{ "gateway_reap_helper", SECCOMP_GATEWAY, gw_reap, WORKS, NULL },
+	{ "gateway_worker_thread", SECCOMP_GATEWAY, gw_worker, WORKS, gw_worker_start },
+	{ "gateway_execve", SECCOMP_GATEWAY, do_execve, KILLED, NULL },
+	{ "gateway_fork", SECCOMP_GATEWAY, do_fork, KILLED, NULL },
+	{ "gateway_clone", SECCOMP_GATEWAY, do_clone, KILLED, NULL },
+	{ "gateway_ptrace", SECCOMP_GATEWAY, do_ptrace, KILLED, NULL },
+	{ "gateway_socket_inet", SECCOMP_GATEWAY, do_socket_inet, KILLED, NULL },
+	{ "gateway_socket_packet", SECCOMP_GATEWAY, do_socket_packet, KILLED, NULL },
+	{ "gateway_socket_netlink", SECCOMP_GATEWAY, do_socket_route, KILLED, NULL },
+	{ "gateway_open_wronly", SECCOMP_GATEWAY, do_open_write, KILLED, NULL },
+	{ "gateway_open_rdwr", SECCOMP_GATEWAY, do_open_rdwr, KILLED, NULL },
+	{ "gateway_open_creat", SECCOMP_GATEWAY, do_open_creat, KILLED, NULL },
+	{ "gateway_open_append", SECCOMP_GATEWAY, do_open_append, KILLED, NULL },
+	{ "gateway_mmap_exec", SECCOMP_GATEWAY, do_mmap_exec, KILLED, NULL },
+	{ "gateway_mprotect_exec", SECCOMP_GATEWAY, do_mprotect_exec, KILLED, NULL },
+	{ "gateway_kill_sigterm", SECCOMP_GATEWAY, do_kill_term, KILLED, NULL },
+	{ "gateway_setsockopt_reuseaddr", SECCOMP_GATEWAY, do_setsockopt_other, KILLED, NULL },
+	{ "gateway_ioctl", SECCOMP_GATEWAY, do_ioctl, KILLED, NULL },
+	{ "gateway_prctl", SECCOMP_GATEWAY, do_prctl, KILLED, NULL },
+	{ "gateway_getpid", SECCOMP_GATEWAY, do_getpid, KILLED, NULL },
 #ifdef __x86_64__
-	{ "gateway_i386_abi", SECCOMP_GATEWAY, do_int80, KILLED_ABI },
-	{ "gateway_x32_abi", SECCOMP_GATEWAY, do_x32, KILLED },
-	{ "helper_i386_abi", SECCOMP_HELPER, do_int80, KILLED_ABI },
+	{ "gateway_i386_abi", SECCOMP_GATEWAY, do_int80, KILLED_ABI, NULL },
+	{ "gateway_x32_abi", SECCOMP_GATEWAY, do_x32, KILLED, NULL },
+	{ "helper_i386_abi", SECCOMP_HELPER, do_int80, KILLED_ABI, NULL },
 #endif
-	{ "helper_netlink", SECCOMP_HELPER, helper_netlink, WORKS },
-	{ "helper_socket_route", SECCOMP_HELPER, do_socket_route, KILLED },
-	{ "helper_socket_inet", SECCOMP_HELPER, do_socket_inet, KILLED },
-	{ "helper_open_read", SECCOMP_HELPER, do_open_read, KILLED },
-	{ "helper_read", SECCOMP_HELPER, do_read, KILLED },
-	{ "helper_execve", SECCOMP_HELPER, do_execve, KILLED },
-	{ "helper_fork", SECCOMP_HELPER, do_fork, KILLED },
-	{ "helper_clone", SECCOMP_HELPER, do_clone, KILLED },
-	{ "helper_ptrace", SECCOMP_HELPER, do_ptrace, KILLED },
+	{ "helper_netlink", SECCOMP_HELPER, helper_netlink, WORKS, NULL },
+	{ "helper_socket_route", SECCOMP_HELPER, do_socket_route, KILLED, NULL },
+	{ "helper_socket_inet", SECCOMP_HELPER, do_socket_inet, KILLED, NULL },
+	{ "helper_open_read", SECCOMP_HELPER, do_open_read, KILLED, NULL },
+	{ "helper_read", SECCOMP_HELPER, do_read, KILLED, NULL },
+	{ "helper_execve", SECCOMP_HELPER, do_execve, KILLED, NULL },
+	{ "helper_fork", SECCOMP_HELPER, do_fork, KILLED, NULL },
+	{ "helper_clone", SECCOMP_HELPER, do_clone, KILLED, NULL },
+	{ "helper_ptrace", SECCOMP_HELPER, do_ptrace, KILLED, NULL },
 };
 
 /* The child of case i: a child of its own to kill (as the gateway has
@@ -344,6 +390,8 @@ static noreturn void child(size_t i, const int sv[2], bool filter)
 	snprintf(buf, sizeof buf, "%d", (int)victim);
 	setenv("SECCOMP_TEST_CHILD", buf, 1);
 	if (victim < 0 || dup2(sv[0], 3) < 0 || dup2(sv[1], 4) < 0 || write(4, "ab", 2) != 2)
+		_exit(2);
+	if (cases[i].before && !cases[i].before())
 		_exit(2);
 	if (filter && seccomp_install(cases[i].role) < 0) {
 		perror("seccomp_install");
