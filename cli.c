@@ -125,7 +125,7 @@ static const struct opt opts[] = {
 	  SERVE, 0, NUM(keepalive, 0, 3600) },
 	{ "--max-message", NULL, "N", "largest message accepted, bytes (default 65535)",
 	  SERVE, 0, NUM(max_message, 1280, WS_MSG_MAX) },
-	{ "--workers", NULL, "N", "packet loops on N threads, or auto: one per CPU (default 1)",
+	{ "--workers", NULL, "N|auto", "packet loops on N threads, or auto: one per CPU (default 1)",
 	  SERVE, 0, STR(workers, check_workers) },
 	{ "--token-file", NULL, "FILE", "admit only clients with a token of FILE (HUP reloads)",
 	  SERVE, 0, STR(token_file, NULL) },

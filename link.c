@@ -638,6 +638,27 @@ enum link_tick link_tick(struct link *l, uint64_t now)
 	return LINK_TICK_OK;
 }
 
+uint64_t link_due(const struct link *l)
+{
+	uint64_t ka = l->keepalive_ms, ping;
+
+	switch (l->st) {
+	case LINK_OPEN:
+		if (!ka)
+			return UINT64_MAX;
+		ping = (l->last_rx > l->last_ping ? l->last_rx : l->last_ping) + ka;
+		return ping < l->last_rx + 3 * ka ? ping : l->last_rx + 3 * ka;
+	case LINK_CLOSING:
+	case LINK_FLUSH:
+	case LINK_DRAIN:
+		return l->deadline;
+	case LINK_HTTP:
+	case LINK_DEAD:
+		break;
+	}
+	return UINT64_MAX;
+}
+
 /* Whether a write now can make progress (no spinning on POLLOUT while a
  * TLS handshake still holds application data back). */
 static bool wants_write(struct link *l)

@@ -183,6 +183,10 @@ enum link_tick { LINK_TICK_OK, LINK_TICK_SILENT, LINK_TICK_DEAD };
  * (LINK_TICK_DEAD). Handshake deadlines are the owner's.
  */
 enum link_tick link_tick(struct link *l, uint64_t now);
+/* When link_tick has something to do next (ms, link_now's clock), as of
+ * now; UINT64_MAX for never (no keepalive, or no timer in this state).
+ * Only a read, link_tick and the close sequence move it. */
+uint64_t link_due(const struct link *l);
 
 /* poll() events the link waits for (POLLIN, POLLOUT). */
 short link_events(struct link *l);

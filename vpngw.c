@@ -86,6 +86,7 @@
  * the metrics fd's place, or the connection's gen and id below it). */
 enum ep_kind { EP_LISTEN, EP_TUN, EP_PRIV, EP_WAKE, EP_METRICS, EP_CONN };
 #define EP_EVENTS      128               /* events one wait takes */
+#define WHEEL          256               /* timer buckets of TICK_MS: 51.2 s */
 #define WORKER_STACK   (512 * 1024)      /* a worker thread's (mapped, not touched) */
 
 /* ---- Configuration ---- */
@@ -133,6 +134,10 @@ struct conn {
 	uint32_t armed;              /* the epoll events it is registered for */
 	int hand_to;                 /* the worker it goes to after this wake, or -1 */
 	struct conn *next_in;        /* in a worker's inbox */
+	struct conn *wnext, *wprev;  /* in its timer bucket, when wheeled */
+	uint64_t wdue;               /* when its timers are due, as last seen */
+	unsigned wbucket;
+	bool wheeled;
 	bool v1;                     /* spoke vpngw.v1 */
 	bool quiet;                  /* its end was logged already */
 	const char *refusal;         /* why it is refused, for the log, or NULL */
@@ -222,6 +227,8 @@ struct gw {
 	unsigned gen;                /* the last conn.gen given */
 	struct conn **dirty;         /* to flush before the next wait */
 	unsigned n_dirty;
+	struct conn *wheel[WHEEL];   /* connections by the tick their timers are due */
+	uint64_t wheel_at;           /* the next tick to run: none is put before it */
 	struct admit *guests;        /* connections that hold no slot */
 	unsigned guest_cap;          /* the most allowed */
 	struct admit *shaking;       /* connections in their handshake (LINK_HTTP) */
@@ -656,6 +663,53 @@ static void tls_count(struct gw *g, struct conn *c)
 		hs_end(g, c, HS_BAD_REQUEST);
 }
 
+/* ---- The timer wheel: each connection in the bucket of the tick its
+ * timers are due (link_due, or its handshake's deadline), for as many
+ * revolutions as that is ahead ---- */
+
+static void wheel_del(struct gw *g, struct conn *c)
+{
+	if (!c->wheeled)
+		return;
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		g->wheel[c->wbucket] = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	c->wheeled = false;
+}
+
+static void wheel_add(struct gw *g, struct conn *c, uint64_t due)
+{
+	uint64_t tick = due / TICK_MS < g->wheel_at ? g->wheel_at : due / TICK_MS;
+	struct conn **b = &g->wheel[tick % WHEEL];
+
+	c->wdue = due;
+	c->wbucket = (unsigned)(tick % WHEEL);
+	c->wprev = NULL;
+	c->wnext = *b;
+	if (*b)
+		(*b)->wprev = c;
+	*b = c;
+	c->wheeled = true;
+}
+
+/* Puts c where its timers are due now, unless it is already in as early
+ * a bucket (what moves a due time later is found when the bucket runs). */
+static void schedule(struct gw *g, struct conn *c)
+{
+	uint64_t due = link_due(&c->l);
+
+	if (c->l.st == LINK_HTTP && c->deadline < due)
+		due = c->deadline;
+	if (c->wheeled && c->wdue <= due)
+		return;
+	wheel_del(g, c);
+	if (due != UINT64_MAX)
+		wheel_add(g, c, due);
+}
+
 /* c is to be flushed, and its epoll events set again, before the next wait. */
 static void touch(struct gw *g, struct conn *c)
 {
@@ -694,7 +748,9 @@ static int conn_adopt(struct gw *g, struct conn *c)
 	c->live = g->n_live;
 	g->live[g->n_live++] = c;
 	c->dirty = 0;
+	c->wheeled = false;
 	guest_add(g, c);
+	schedule(g, c);
 	return 0;
 }
 
@@ -702,6 +758,7 @@ static int conn_adopt(struct gw *g, struct conn *c)
 static void conn_forget(struct gw *g, struct conn *c)
 {
 	untouch(g, c);
+	wheel_del(g, c);
 	guest_del(g, c);
 	admit_del(g->shaking, c->id);
 	struct conn *last = g->live[--g->n_live];
@@ -1183,6 +1240,10 @@ static void inbox_take(struct gw *g)
 	for (; c; c = next) {
 		next = c->next_in;
 		c->hand_to = -1;
+		if (atomic_load(&got_term)) {   /* too late: its worker is closing */
+			conn_drop(c);
+			continue;
+		}
 		if ((g->n_live == g->max_conns && !evict_guest(g)) || conn_adopt(g, c) < 0) {
 			g->cnt.handshakes[HS_OVERLOAD]++;
 			note_overload(g);
@@ -1249,20 +1310,43 @@ static void slot_timers(struct gw *g)
 }
 
 /*
- * Every connection's timers, and the slots'. One pass closes at most
- * CLOSE_BUDGET connections, each close costing the kernel a FIN or a
- * reset: when a flood's handshakes reach their deadline together, the rest
- * wait for the next pass, which runs once the loop has served what came in
- * meanwhile. Returns true when a pass is due at once.
+ * The connections whose timers are due, bucket by bucket up to now, and the
+ * slots'. One pass closes at most CLOSE_BUDGET connections, each close
+ * costing the kernel a FIN or a reset: when a flood's handshakes reach
+ * their deadline together, the rest wait for the next pass, which runs
+ * once the loop has served what came in meanwhile. Returns true when a
+ * pass is due at once.
  */
 static bool timers(struct gw *g)
 {
 	unsigned closed = 0;
+	uint64_t last = g->now / TICK_MS;
 
-	for (unsigned i = g->n_live; i-- > 0 && closed < CLOSE_BUDGET;) {
-		unsigned n = g->n_live;
-		conn_timers(g, g->live[i]);
-		closed += n - g->n_live;
+	if (last - g->wheel_at >= WHEEL)
+		g->wheel_at = last - WHEEL + 1;  /* every bucket once, then on */
+	while (g->wheel_at <= last && closed < CLOSE_BUDGET) {
+		uint64_t t = g->wheel_at++;
+		struct conn *c = g->wheel[t % WHEEL], *next;
+		g->wheel[t % WHEEL] = NULL;
+		for (; c; c = next) {
+			next = c->wnext;
+			c->wheeled = false;
+			if (closed == CLOSE_BUDGET) {
+				g->wheel_at = t;        /* back in this bucket, for the next pass */
+				wheel_add(g, c, c->wdue);
+				g->wheel_at = t + 1;
+			} else if (c->wdue > g->now) {
+				wheel_add(g, c, c->wdue);   /* a later bucket, or turn */
+			} else {
+				unsigned n = g->n_live;
+				conn_timers(g, c);
+				closed += n - g->n_live;
+				if (n == g->n_live)
+					schedule(g, c);
+			}
+		}
+		if (closed == CLOSE_BUDGET)
+			g->wheel_at = t;
 	}
 	slot_timers(g);
 	return closed == CLOSE_BUDGET;
@@ -1278,9 +1362,7 @@ static void tally_publish(struct gw *g, unsigned gen)
 	g->tally.cnt = g->cnt;
 	for (unsigned i = 0; i < S_N; i++)
 		g->tally.slots[i] = g->by_state[i].n;
-	g->tally.clients = 0;
-	for (struct slot *s = g->by_state[S_BUSY].head; s; s = s->next)
-		g->tally.clients += s->conn != NULL;
+	g->tally.clients = g->by_state[S_BUSY].n;  /* each held by its connection */
 	g->tally.connections = g->n_live;
 	g->tally.handshaking = admit_count(g->shaking);
 	pthread_mutex_unlock(&g->tally_lock);
@@ -1505,6 +1587,7 @@ static bool flush_dirty(struct gw *g)
 			continue;
 		}
 		conn_arm(g, c);
+		schedule(g, c);
 		if (link_busy(&c->l))
 			busy = true;
 		else

@@ -2,7 +2,8 @@
 /*
  * unit_cli.c: cases for cli.c's parser: each kind of value lands where its
  * row says (strings, flags, numbers, prefixes, lists, the interface
- * address, operands), what was not given stays unset, and every refusal
+ * address, operands, --workers' number or auto), what was not given stays
+ * unset, and every refusal
  * (another command's option, an unknown one, a missing or bad value, a
  * value for a flag, an option not supported yet, an operand where none is
  * taken, a list given too often) is a failure. Error lines go to stderr,
@@ -56,6 +57,9 @@ static void stores_each_kind(void)
 	CHECK(parse(CLI_SERVE, "serve --client-rate 1000T", &a) == CLI_OK &&
 	      a.client_rate == 1000000000000000);
 	CHECK(parse(CLI_SERVE, "serve --client-rate 0", &a) == CLI_OK && a.client_rate == 0);
+	CHECK(parse(CLI_SERVE, "serve --workers 64", &a) == CLI_OK && !strcmp(a.workers, "64"));
+	CHECK(parse(CLI_SERVE, "serve --workers=auto", &a) == CLI_OK && !strcmp(a.workers, "auto"));
+	CHECK(parse(CLI_SERVE, "serve", &a) == CLI_OK && !a.workers);
 
 	CHECK(parse(CLI_CONNECT, "connect ws://192.0.2.1:8080/ --address 10.0.100.7/24 "
 		    "--route 198.51.100.0/24 --default-route wss://gw.example/ --retries 3 "
@@ -99,6 +103,12 @@ static void refuses(void)
 		{ CLI_SERVE, "serve --client-rate 20MM" },
 		{ CLI_SERVE, "serve --handshake-rate 0" },
 		{ CLI_SERVE, "serve --max-handshakes 65537" },
+		{ CLI_SERVE, "serve --workers 0" },
+		{ CLI_SERVE, "serve --workers 65" },
+		{ CLI_SERVE, "serve --workers x" },
+		{ CLI_SERVE, "serve --workers 2x" },
+		{ CLI_SERVE, "serve --workers -1" },
+		{ CLI_SETUP, "setup --workers 2" },              /* serve's */
 		{ CLI_CONNECT, "connect ws://h/ --address 10.0.100.2" },
 		{ CLI_CONNECT, "connect ws://h/ --address 127.0.0.1/8" },
 		{ CLI_CONNECT, "connect ws://h/ --token a\tb" },
