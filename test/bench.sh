@@ -345,7 +345,7 @@ multi_stop() { stop "$MPID"; }
 
 # multi_tcp WORKERS: the four clients' streams through one gateway.
 multi_tcp() {
-	local w=$1 k pids=() runs=() dir
+	local w=$1 k pids=() runs=() rev=() dir
 	local wargs=()
 	[ "$w" = 1 ] || wargs=(--workers "$w")
 	multi_gw 8080 --pool 8 --subnet 10.1.0.0/24 "${wargs[@]}" ||
@@ -363,9 +363,11 @@ multi_tcp() {
 	done
 	for dir in down up; do
 		runs=()
+		rev=()
+		[ $dir = up ] || rev=(-R)
 		for k in 0 1 2 3; do
 			bg_in "$C" timeout $((SECS + 15)) iperf3 -c "${MULTI_DST[$k]}" -t "$SECS" -J \
-				--connect-timeout 3000 $([ $dir = down ] && echo -R) \
+				--connect-timeout 3000 "${rev[@]}" \
 				>"$LIB_TMP/multi-w$w-$dir-$k.json" 2>/dev/null
 			runs+=("$BG_PID")
 		done
