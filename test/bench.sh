@@ -39,7 +39,13 @@
 # 64-byte packets (received per second, loss). Then ping RTT idle, and
 # during the TCP upload and download; the gateway's CPU seconds per GB over
 # the TCP runs, its RSS idle and with its client (after the runs), and the
-# size of its program. test/bench_report.py prints the table and writes
+# size of its program. Then, on links of their own (6), four `vpngw
+# connect` clients at once through one ws:// gateway, with --workers 1
+# and with --workers 2 (when this vpngw has it): their aggregate TCP
+# throughput each way, and the ratio; and a gateway's RSS idle and with 200
+# idle ws:// and then wss:// clients (test/idle_clients.py), as KiB per
+# client. test/bench_pool.sh (a pool of a thousand slots), when there, adds
+# its own lines. test/bench_report.py prints the table and writes
 # the JSON ($LIB_TMP/bench.json, and BENCH_JSON when set), with, after
 # the table, the user-space instructions per packet each way that
 # test/replay.sh counts with callgrind (when valgrind is installed): a
@@ -65,18 +71,18 @@ note() { echo "bench: $*" >&2; }
 fact() { echo "$1 $2 $3" >>"$FACTS"; }
 dst() { [ "$1" = 0 ] && echo 198.51.100.1 || echo "198.51.100.$((10 + $1))"; }
 gw_addr() { echo "192.0.2.$((16 * $1 + 1))"; }
+MULTI_DST=(198.51.100.21 198.51.100.22 198.51.100.23 198.51.100.24)
 
 # The client and inet namespaces, and the inet host's iperf3 servers.
 ns_add C cli && ns_add I inet || exit 1
 start_servers() {
-	local n a
-	for n in 0 1 2 3 4 5; do
-		a=$(dst $n)
+	local a
+	for a in $(for n in 0 1 2 3 4 5; do dst $n; done) "${MULTI_DST[@]}"; do
 		ip -n "$I" addr add "$a/32" dev lo
 		bg_in "$I" iperf3 -s -B "$a" >/dev/null 2>&1
 	done
-	for n in 0 1 2 3 4 5; do
-		wait_port "$I" "$(dst $n)" 5201 || return 1
+	for a in $(for n in 0 1 2 3 4 5; do dst $n; done) "${MULTI_DST[@]}"; do
+		wait_port "$I" "$a" 5201 || return 1
 	done
 }
 
@@ -302,6 +308,121 @@ measure_all() {
 	each iperf udp-64 -u -l 64 -b 0
 }
 
+
+# ---- Four clients on one gateway, by workers; an idle client's memory ----
+# On links 6 (192.0.2.96/28, 203.0.113.96/28), one gateway namespace
+# where gateways run one after another: with --workers 1 and then 2
+# (--pool 8, slots 10.1.0.0/24 on), four `vpngw connect` clients, each
+# routing its own iperf3 server (MULTI_DST) through its own tunnel, move
+# data at once, down then up (multi-wW-DIR-K.json); then a ws:// and a
+# wss:// gateway (--pool 200, 10.2.0.0/24 on) weighed idle and with 200
+# idle vpngw.v1 clients of test/idle_clients.py (facts idle-ws and
+# idle-wss).
+MPID=''
+MULTI=''
+
+# multi_gw PORT ARGS...: a gateway in the multi namespace on PORT.
+multi_gw() {
+	local port=$1
+	shift
+	VPNGW_STATE_FILE=$LIB_TMP/state-multi bg_in "$MULTI" "$VPNGW" serve -q \
+		--listen "$(gw_addr 6):$port" --allow 198.51.100.0/24 \
+		--handshake-rate 100000 --max-handshakes 1024 "$@" 2>>"$LIB_TMP/multi-gw.log"
+	MPID=$BG_PID
+	wait_port "$MULTI" "$(gw_addr 6)" "$port"
+}
+
+# stop PID: SIGTERM, waits (up to 10 s), and takes PID off the trap's list.
+stop() {
+	local i
+	kill -TERM "$1" 2>/dev/null
+	wait_exit "$1" 10
+	for i in "${!LIB_PIDS[@]}"; do
+		[ "${LIB_PIDS[$i]}" = "$1" ] && unset 'LIB_PIDS[i]'
+	done
+}
+multi_stop() { stop "$MPID"; }
+
+# multi_tcp WORKERS: the four clients' streams through one gateway.
+multi_tcp() {
+	local w=$1 k pids=() runs=() rev=() dir
+	local wargs=()
+	[ "$w" = 1 ] || wargs=(--workers "$w")
+	multi_gw 8080 --pool 8 --subnet 10.1.0.0/24 "${wargs[@]}" ||
+		{ note "no gateway with --workers $w: its column is left out"; multi_stop; return 1; }
+	for k in 0 1 2 3; do
+		bg_in "$C" "$VPNGW" connect -q --tun "vw-m$k" --route "${MULTI_DST[$k]}/32" \
+			"ws://$(gw_addr 6):8080/" 2>>"$LIB_TMP/multi-cl.log"
+		pids+=("$BG_PID")
+	done
+	for k in 0 1 2 3; do
+		for _ in $(seq 30); do
+			ns_exec "$C" ping -c1 -W0.3 "${MULTI_DST[$k]}" >/dev/null 2>&1 && break
+			sleep 0.2
+		done
+	done
+	for dir in down up; do
+		runs=()
+		rev=()
+		[ $dir = up ] || rev=(-R)
+		for k in 0 1 2 3; do
+			bg_in "$C" timeout $((SECS + 15)) iperf3 -c "${MULTI_DST[$k]}" -t "$SECS" -J \
+				--connect-timeout 3000 "${rev[@]}" \
+				>"$LIB_TMP/multi-w$w-$dir-$k.json" 2>/dev/null
+			runs+=("$BG_PID")
+		done
+		for k in "${runs[@]}"; do reap "$k"; done
+	done
+	for k in "${pids[@]}"; do stop "$k"; done
+	multi_stop
+}
+
+# multi_idle NAME SCHEME PORT ARGS...: the gateway's RSS idle and with 200
+# idle clients.
+multi_idle() {
+	local name=$1 scheme=$2 port=$3 idle cl
+	shift 3
+	multi_gw "$port" --pool 200 --subnet 10.2.0.0/24 --tun-prefix vi "$@" ||
+		{ note "the $name gateway did not start: its row is left out"; multi_stop; return 1; }
+	sleep 0.5
+	idle=$(rss_of "$MPID")
+	bg_in "$C" "$PY" test/idle_clients.py "$scheme://$(gw_addr 6):$port/" 200 \
+		>"$LIB_TMP/$name-clients.log" 2>&1
+	cl=$BG_PID
+	if wait_log "$LIB_TMP/$name-clients.log" '^200 connected$' 60 "$cl"; then
+		sleep 1
+		fact "$name" rss_idle_kib "$idle"
+		fact "$name" rss_200_kib "$(rss_of "$MPID")"
+	else
+		note "the $name idle clients failed: $(tail -n 1 "$LIB_TMP/$name-clients.log")"
+	fi
+	stop "$cl"
+	multi_stop
+}
+
+measure_multi() {
+	local t0=$SECONDS
+	ns_add MULTI g-multi || return 1
+	veth_add "$C" c6 "$MULTI" g0 && veth_add "$MULTI" g1 "$I" i6 || return 1
+	ip -n "$C" addr add 192.0.2.98/28 dev c6
+	ip -n "$MULTI" addr add "$(gw_addr 6)/28" dev g0
+	ip -n "$MULTI" addr add 203.0.113.98/28 dev g1
+	ip -n "$I" addr add 203.0.113.97/28 dev i6
+	ip -n "$MULTI" route add default via 203.0.113.97
+	multi_tcp 1
+	if "$VPNGW" serve --help 2>&1 | grep -q -- --workers; then
+		multi_tcp 2
+	else
+		note "this vpngw has no --workers: the --workers 2 column is left out"
+	fi
+	multi_idle idle-ws ws 8080
+	if [ -s "$LIB_TMP/certs/server.pem" ] && ! "$VPNGW" --version | grep -q 'no TLS'; then
+		multi_idle idle-wss wss 8443 --tls-cert "$LIB_TMP/certs/server.pem" \
+			--tls-key "$LIB_TMP/certs/server.key"
+	fi
+	note "four clients and idle clients measured in $((SECONDS - t0)) s"
+}
+
 start_servers || exit 1
 bring_up
 [ "${#SYSTEMS[@]}" -gt 0 ] || { note "no system came up"; exit 1; }
@@ -313,10 +434,13 @@ for n in "${SYSTEMS[@]}"; do
 	fact "$n" cpu_tcp_s "${CPU[$n]:-0}"
 	fact "$n" rss_client_kib "$(rss_of "${GPID[$n]}")"
 done
+measure_multi || note "the four-client and idle-client figures failed"
 # User-space instructions per packet, by callgrind on test/replay: no
 # network, no timing, so the same figure on a busy machine as on an idle one.
 test/replay.sh "$LIB_TMP/replay" >/dev/null || note "the instructions-per-packet run failed"
 "$PY" test/bench_report.py "$LIB_TMP" "$SECS" "$(nproc)" "$(($(date +%s) - START))" \
 	"${SYSTEMS[@]}" || exit 1
 echo "binary: $(stat -c %s "$VPNGW") bytes ($("$VPNGW" --version))"
+# A pool of a thousand slots: setup, teardown and serve's start-up times.
+[ -x test/bench_pool.sh ] && { test/bench_pool.sh || note "test/bench_pool.sh failed"; }
 echo "elapsed: $(($(date +%s) - START)) s"

@@ -6,11 +6,14 @@
 
 Reads what bench.sh left in DIR: SYSTEM-FIG.json (iperf3 -J),
 SYSTEM-ping-*.txt (ping output), facts ("SYSTEM KEY VALUE" lines: the
-gateway's RSS, CPU seconds over the TCP runs, binary size) and replay
-("MODE TOTAL GATEWAY" lines of test/replay.sh, when it ran). Prints one
-table, each figure with its ratio to the kernel and to openvpn-tcp (when
-those rows exist), then the user-space instructions per packet of each
-replay mode, and writes every figure to DIR/bench.json (which the bench
+gateway's RSS, CPU seconds over the TCP runs, binary size; idle-ws and
+idle-wss: its RSS idle and with 200 idle clients), multi-wW-DIR-K.json
+(four clients' iperf3 runs at once through one gateway with --workers W)
+and replay ("MODE TOTAL GATEWAY" lines of test/replay.sh, when it ran).
+Prints one table, each figure with its ratio to the kernel and to
+openvpn-tcp (when those rows exist), then two small ones (the four
+clients' aggregate throughput by workers, and the KiB an idle client
+costs), then the user-space instructions per packet of each replay mode, and writes every figure to DIR/bench.json (which the bench
 removes unless KEEP_TMP is set), and to $BENCH_JSON as well when that is
 set.
 """
@@ -167,6 +170,54 @@ def read_replay(dirname):
     return r
 
 
+def multi(dirname):
+    """The four clients' aggregate TCP Mbit/s through one gateway, by
+    workers and direction: {"workers_1": {"down": x, "up": y}, ...}; a run
+    whose four streams did not all report is left out."""
+    r = {}
+    for w in (1, 2):
+        for d in ("down", "up"):
+            runs = [tcp(load(os.path.join(dirname, f"multi-w{w}-{d}-{k}.json")))[0]
+                    for k in range(4)]
+            if all(x is not None for x in runs):
+                r.setdefault(f"workers_{w}", {})[d] = sum(runs)
+    for d in ("down", "up"):
+        a, b = r.get("workers_1", {}).get(d), r.get("workers_2", {}).get(d)
+        if a and b:
+            r.setdefault("ratio_2_to_1", {})[d] = b / a
+    return r
+
+
+def idle(facts):
+    """The gateway's RSS idle and with 200 idle clients, by scheme, and the
+    KiB each client adds."""
+    r = {}
+    for scheme in ("ws", "wss"):
+        f = facts.get(f"idle-{scheme}", {})
+        if "rss_idle_kib" in f and "rss_200_kib" in f:
+            r[scheme] = {"rss_idle_kib": f["rss_idle_kib"], "rss_200_kib": f["rss_200_kib"],
+                         "kib_per_client": (f["rss_200_kib"] - f["rss_idle_kib"]) / 200}
+    return r
+
+
+def print_multi(m, idl):
+    if m:
+        print("four `vpngw connect` clients at once through one ws:// gateway, each its own "
+              "iperf3 stream (aggregate Mbit/s)")
+        print(f"  {'':<10} {'--workers 1':>12} {'--workers 2':>12} {'2 / 1':>7}")
+        for d in ("down", "up"):
+            cells = [m.get(f"workers_{w}", {}).get(d) for w in (1, 2)]
+            cells.append(m.get("ratio_2_to_1", {}).get(d))
+            print(f"  {'TCP ' + d:<10}" + "".join(f" {fmt(v):>12}" for v in cells[:2])
+                  + f" {fmt(cells[2]):>7}")
+    if idl:
+        print("gateway RSS with 200 idle vpngw.v1 clients (--pool 200)")
+        print(f"  {'':<8} {'idle KiB':>10} {'200 KiB':>10} {'KiB/client':>11}")
+        for scheme, f in idl.items():
+            print(f"  {scheme + '://':<8} {fmt(f['rss_idle_kib']):>10} "
+                  f"{fmt(f['rss_200_kib']):>10} {fmt(f['kib_per_client']):>11}")
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -212,6 +263,9 @@ def main():
             line += f"{cell:>{w}}"
         print(line)
 
+    m, idl = multi(dirname), idle(facts)
+    print_multi(m, idl)
+
     replay = read_replay(dirname)
     if replay:
         print("user-space instructions per packet (callgrind on test/replay, "
@@ -232,6 +286,10 @@ def main():
     }
     if replay:
         out["instructions_per_packet"] = replay
+    if m:
+        out["four_clients_tcp_mbit"] = m
+    if idl:
+        out["idle_clients_200"] = idl
     paths = [os.path.join(dirname, "bench.json")]
     if os.environ.get("BENCH_JSON"):
         paths.append(os.environ["BENCH_JSON"])

@@ -6,7 +6,8 @@
 # by systemd-analyze, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the limits under a
-# flood, the metrics, super-packets), then all but setup again against an
+# flood, the metrics, super-packets, --workers, a pool of a thousand
+# clients), then all but setup and the thousand clients again against an
 # ASan+UBSan build.
 # Each suite ends with its own "N passed, N failed" line (followed by ", N
 # skipped" when it skipped tests it cannot run here); this script adds them
@@ -150,6 +151,8 @@ selected proxy && suite proxy test/proxy.sh
 selected flood && suite flood test/flood.sh
 selected metrics && suite metrics test/metrics.sh
 selected offload && suite offload test/offload.sh
+selected workers && suite workers test/workers.sh
+selected scale && suite scale test/scale.sh
 # The client's paths once more with TUN offloads off (one packet a read);
 # the gateway's run so under ASan+UBSan, below.
 selected nooffload && VPNGW=$PWD/test/nooffload.sh suite "client (--no-offload)" test/client.sh
@@ -169,6 +172,7 @@ elif selected asan-e2e; then
 		VPNGW=$adir/vpngw FLOOD_RTT_MS=300 suite "flood (ASan+UBSan)" test/flood.sh
 		VPNGW=$adir/vpngw suite "metrics (ASan+UBSan)" test/metrics.sh
 		VPNGW=$adir/vpngw suite "offload (ASan+UBSan)" test/offload.sh
+		VPNGW=$adir/vpngw suite "workers (ASan+UBSan)" test/workers.sh
 	else
 		tail -n 5 "$adir/build.log"
 		fail_run "the ASan+UBSan build failed"
