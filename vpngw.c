@@ -1377,8 +1377,8 @@ static int serve(struct config *cfg)
 	cfg->pool.uid = uid;
 	cfg->pool.gid = gid;
 	/* The helper is forked before any key is loaded. */
-	if (privileged)
-		g->priv_fd = tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp);
+	if (privileged && tun_priv_start(&cfg->pool, uid, gid, cfg->seccomp, &g->priv_fd, 1) < 0)
+		g->priv_fd = -1;
 	if (cfg->tls_cert && !(g->tls = tls_server_new(cfg->tls_cert, cfg->tls_key)))
 		goto out;
 	if (cfg->token_file && auth_load(&g->auth, cfg->token_file, false) < 0)
