@@ -241,6 +241,19 @@ static int rt_talk(struct nl_msg *m)
 	return err;
 }
 
+/* Opens a socket, dumps m to cb, closes it: 0 or -errno. */
+static int rt_dump(struct nl_msg *m, nl_cb cb, void *arg)
+{
+	int fd = nl_open(NETLINK_ROUTE);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = nl_dump(fd, m, cb, arg);
+	close(fd);
+	return err;
+}
+
 /* Sets addr/prefix on ifindex, replacing the same address if present. */
 static int rt_addr(int fd, unsigned ifindex, uint32_t addr, unsigned prefix)
 {
@@ -428,18 +441,12 @@ static int links_load(struct links *ls)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nl_msg m;
-	int fd = nl_open(NETLINK_ROUTE), err;
+	int err;
 
 	*ls = (struct links){ .v = NULL };
-	if (fd < 0) {
-		errno = -fd;
-		log_warn("rtnetlink");
-		return -1;
-	}
 	nl_msg_init(&m, RTM_GETLINK, 0);
 	nl_msg_put(&m, &ifi, sizeof ifi);
-	err = nl_dump(fd, &m, links_cb, ls);
-	close(fd);
+	err = rt_dump(&m, links_cb, ls);
 	if (!err && ls->failed)
 		err = -ENOMEM;
 	if (err) {
@@ -525,18 +532,11 @@ static int default_egress(char out[static TUN_NAME_MAX])
 	struct rtmsg rtm = { .rtm_family = AF_INET };
 	struct nl_msg m;
 	char name[IF_NAMESIZE];
-	int fd, err;
+	int err;
 
-	fd = nl_open(NETLINK_ROUTE);
-	if (fd < 0) {
-		errno = -fd;
-		log_warn("rtnetlink");
-		return -1;
-	}
 	nl_msg_init(&m, RTM_GETROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
-	err = nl_dump(fd, &m, default_route_cb, &d);
-	close(fd);
+	err = rt_dump(&m, default_route_cb, &d);
 	if (err < 0) {
 		errno = -err;
 		log_warn("reading the routing table");

@@ -28,11 +28,7 @@ RUNS=${RUNS:-3}
 SUBNET=10.64.0.0/10
 ARGS=(--pool "$POOL" --tun-prefix vbp --subnet "$SUBNET" --client-prefix 24)
 
-ns_add N bpool || exit 1
-ip -n "$N" link add e0 type veth peer name e1 || exit 1
-ip -n "$N" addr add 198.51.100.2/24 dev e0
-ip -n "$N" link set e0 up
-ip -n "$N" route add default via 198.51.100.1
+ns_dead_end N bpool || exit 1
 export VPNGW_STATE_FILE=$LIB_TMP/state
 
 in_ns() { ns_exec "$N" "$@"; }
@@ -107,7 +103,7 @@ row() {
 	# shellcheck disable=SC2086
 	m=$(median ${T[$3]})
 	awk -v n="$name" -v m="$m" -v b="$base" -v bn="$4" \
-		'BEGIN { r = 0; if (b > 0) r = m / b; printf "%-34s %8.3f s  %6.1fx %s\n", n, m, r, bn }'
+		'BEGIN { r = 0; if (b > 0) r = m / b; printf "%-34s %8.3f s  %7.2fx %s\n", n, m, r, bn }'
 }
 printf 'pool of %d slots, median of %d runs (kernel: ip -batch tuntap)\n' "$POOL" "$RUNS"
 row "kernel: create $POOL tun" "$kadd" kadd "kernel add"

@@ -21,11 +21,7 @@ cd "$(dirname "$0")/.."
 suite_start
 check() { local name=$1 why=$2; shift 2; if "$@"; then ok "$name"; else bad "$name" "$why"; fi; }
 
-ns_add N setup || exit 1
-ip -n "$N" link add e0 type veth peer name e1 || exit 1
-ip -n "$N" addr add 198.51.100.2/24 dev e0
-ip -n "$N" link set e0 up
-ip -n "$N" route add default via 198.51.100.1
+ns_dead_end N setup || exit 1
 export VPNGW_STATE_FILE=$LIB_TMP/state
 ARGS=(--pool 3 --tun-prefix vst --subnet 10.0.120.0/24)
 TD_ARGS=(--pool 3 --tun-prefix vst)   # what names the pool for teardown
@@ -62,7 +58,8 @@ $(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]')"
 	fi
 }
 # refused NAME REGEX CMD...: CMD exits 1 with one line on stderr that
-# matches REGEX. refused_clean: and the snapshot is still $before.
+# matches REGEX. refused_clean: and the snapshot is still $before (or
+# the function SNAP's output is still SNAP_BEFORE).
 refusal() {
 	local re=$1 err rc
 	shift
@@ -86,7 +83,8 @@ refused_clean() {
 	local name=$1
 	shift
 	refusal "$@"
-	[ -n "$WHY" ] || [ "$(snapshot)" = "$before" ] || WHY="$SAID, but the snapshot changed"
+	[ -n "$WHY" ] || [ "$(${SNAP:-snapshot})" = "${SNAP_BEFORE:-$before}" ] ||
+		WHY="$SAID, but the snapshot changed"
 	if [ -z "$WHY" ]; then ok "$name" "$SAID"; else bad "$name" "$WHY"; fi
 }
 # one_line NAME CMD...: CMD fails with exactly one line on stderr.
@@ -227,11 +225,7 @@ check serve_dry_run_binds_nothing "exit $rc: $out" said "$rc" "$out" 'would list
 # Large pools, in a namespace of their own: setup --pool 1000 then teardown
 # leaves the links, the addresses and the whole ruleset exactly as they
 # were; 4096 slots fit in 10.64.0.0/10, and the state file holds them all.
-ns_add B big || exit 1
-ip -n "$B" link add e0 type veth peer name e1 || exit 1
-ip -n "$B" addr add 198.51.100.2/24 dev e0
-ip -n "$B" link set e0 up
-ip -n "$B" route add default via 198.51.100.1
+ns_dead_end B big || exit 1
 in_big() { ns_exec "$B" "$@"; }
 big_snapshot() { in_big ip -d link; in_big ip addr; in_big nft list ruleset; }
 # big_same NAME WANT [CONTEXT]: big_snapshot is WANT; else the difference.
@@ -247,16 +241,22 @@ $(diff <(printf '%s\n' "$2") <(printf '%s\n' "$got") | grep '^[<>]' | head -20)"
 }
 count_of() { in_big ip -o link show group "$1" | wc -l; }
 GROUP=0x76706777
-BIG=(--pool 1000 --tun-prefix vbig --subnet 10.64.0.0/10 --client-prefix 24)
+# big_pool N LAST: setup --pool N makes N devices in the group, the last
+# with address LAST; teardown then restores the namespace.
+big_pool() {
+	local out rc
+	out=$(in_big "$VPNGW" setup --pool "$1" --tun-prefix vbig --subnet 10.64.0.0/10 \
+		--client-prefix 24 2>&1)
+	rc=$?
+	check "setup_pool_$1" "exit $rc: $out; $(count_of $GROUP) in the group" \
+		test "$rc" = 0 -a "$(count_of $GROUP)" = "$1"
+	check "setup_pool_$1_last_address" "$(in_big ip -br -4 addr show dev "vbig$(($1 - 1))")" \
+		test "$(in_big ip -br -4 addr show dev "vbig$(($1 - 1))" | awk '{print $3}')" = "$2"
+	out=$(in_big "$VPNGW" teardown --pool "$1" --tun-prefix vbig 2>&1)
+	big_same "teardown_pool_$1_restores" "$big_before" "exit $?: $out"
+}
 big_before=$(big_snapshot)
-out=$(in_big "$VPNGW" setup "${BIG[@]}" 2>&1)
-rc=$?
-check setup_pool_1000 "exit $rc: $out; $(count_of $GROUP) in the group" \
-	test "$rc" = 0 -a "$(count_of $GROUP)" = 1000
-check setup_pool_1000_last_address "$(in_big ip -br -4 addr show dev vbig999)" \
-	test "$(in_big ip -br -4 addr show dev vbig999 | awk '{print $3}')" = 10.67.231.1/24
-out=$(in_big "$VPNGW" teardown --pool 1000 --tun-prefix vbig 2>&1)
-big_same teardown_pool_1000_restores "$big_before" "exit $?: $out"
+big_pool 1000 10.67.231.1/24
 
 # Someone else's devices in the pool's group (a veth, a TUN) survive
 # teardown, which then deletes the pool's devices one by one.
@@ -273,26 +273,11 @@ in_big ip link del xveth0
 in_big ip link del xtun0
 big_same teardown_spares_others_restores "$big_before" "$out"
 
-BIG=(--pool 4096 --tun-prefix vbig --subnet 10.64.0.0/10 --client-prefix 24)
-out=$(in_big "$VPNGW" setup "${BIG[@]}" 2>&1)
-rc=$?
-check setup_pool_4096 "exit $rc: $out; $(count_of $GROUP) in the group" \
-	test "$rc" = 0 -a "$(count_of $GROUP)" = 4096
-check setup_pool_4096_last_address "$(in_big ip -br -4 addr show dev vbig4095)" \
-	test "$(in_big ip -br -4 addr show dev vbig4095 | awk '{print $3}')" = 10.79.255.1/24
-out=$(in_big "$VPNGW" teardown --pool 4096 --tun-prefix vbig 2>&1)
-big_same teardown_pool_4096_restores "$big_before" "exit $?: $out"
-# big_refused NAME REGEX CMD...: refused as refusal says, nothing changed.
-big_refused() {
-	local name=$1
-	shift
-	refusal "$@"
-	[ -n "$WHY" ] || [ "$(big_snapshot)" = "$big_before" ] || WHY="$SAID, but the namespace changed"
-	if [ -z "$WHY" ]; then ok "$name" "$SAID"; else bad "$name" "$WHY"; fi
-}
-big_refused setup_pool_4096_does_not_fit '^vpngw: --pool 4096 does not fit after --subnet$' \
+big_pool 4096 10.79.255.1/24
+# Too many for the address space, or for vpngw: one line, nothing done.
+SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4096_does_not_fit '^vpngw: --pool 4096 does not fit after --subnet$' \
 	in_big "$VPNGW" setup --pool 4096 --tun-prefix vbig --subnet 255.241.0.0/24
-big_refused setup_pool_4097 '^vpngw: setup: --pool 4097: expected a number from 1 to 4096' \
+SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4097 '^vpngw: setup: --pool 4097: expected a number from 1 to 4096' \
 	in_big "$VPNGW" setup --pool 4097 --tun-prefix vbig --subnet 10.64.0.0/10
 
 # Errors a user can cause: one line, non-zero, nothing configured.
