@@ -2208,9 +2208,12 @@ int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter,
 	pid_t parent = getpid(), pid;
 	unsigned i;
 
-	if (n == 0 || n > TUN_PRIV_MAX || priv_pid > 0) {
-		log_warnx("conntrack helper: %u sockets: must be 1..%d, one helper",
-			  n, TUN_PRIV_MAX);
+	if (n == 0 || n > TUN_PRIV_MAX) {
+		log_warnx("conntrack helper: %u sockets: must be 1..%d", n, TUN_PRIV_MAX);
+		return -1;
+	}
+	if (priv_pid > 0) {
+		log_warnx("conntrack helper: already running");
 		return -1;
 	}
 	if (priv_pairs(fds, theirs, n) < 0)
