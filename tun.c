@@ -6,7 +6,10 @@
  * records what setup changed in a state file so that teardown restores
  * exactly that, opens TUN devices, runs the privileged helper that deletes
  * a released slot's conntrack entries and reads the firewall's counters,
- * and configures the client's interface and routes. It talks rtnetlink,
+ * and configures the client's interface and routes. The pool's devices
+ * share link group TUN_GROUP, so that teardown deletes them with one
+ * message; setup, teardown and the readiness check read one link dump
+ * rather than ask per device. It talks rtnetlink,
  * ctnetlink and nf_tables through netlink.c and runs nft to install the
  * table (run_nft). Every reply of the kernel and the state file are parsed
  * by pure functions over (buf, len). It owns no fd it returns: the caller

@@ -140,9 +140,9 @@ const char *tun_fw_name(enum tun_fw c);
 /*
  * A child process that keeps CAP_NET_ADMIN so that the gateway need not: it
  * runs as the gateway's user with no other capability, no new privileges,
- * no fd but its socket, and dies with its parent. It deletes one slot's
- * conntrack entries when asked and pushes the firewall counters about once
- * a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
+ * no fd but its sockets to the gateway (one per packet loop), and dies
+ * with its parent. It deletes one slot's conntrack entries when asked and
+ * pushes the firewall counters about once a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
  */
 enum tun_priv_type {
 	TUN_PRIV_READY = 1,   /* helper -> gateway, once: result 0 or -errno */
