@@ -5,8 +5,9 @@
  * are at hand: the state file parser, --open-port, the netlink message
  * walker and attribute parser, and every reply parser (the default route,
  * a route lookup, conntrack entries by mark, the nf_tables table comment and
- * counters), fed replies built here byte by byte, whole, truncated and
- * lying about their lengths; and the firewall's script and fingerprint.
+ * counters, the link dump and teardown's link group filter), fed replies
+ * built here byte by byte, whole, truncated and lying about their lengths;
+ * and the firewall's script and fingerprint.
  * Nothing here opens a socket. The harness (CHECK, the runner) is unit.c's.
  */
 #include "../netlink.c"
