@@ -61,6 +61,9 @@ test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/seccomp_test.c
 test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ test/seccomp_test.c
+# The conntrack helper with several sockets (root), as the binary builds it.
+test/priv_test: test/priv_test.c tun.c netlink.c seccomp.c log.c $(wildcard *.h) .flags $(KH)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/priv_test.c seccomp.c log.c
 # The packet-replay harness (test/replay.sh): the binary's compiler and
 # flags, without TLS, and with its symbols (callgrind counts by function).
 REPLAY := test/replay.c link.c txq.c ws.c nat.c gso.c limit.c admit.c log.c sha1.c base64.c
@@ -68,7 +71,7 @@ test/replay: $(REPLAY) $(wildcard *.h) .flags $(KH)
 	$(Q)$(CC) $(filter-out -DVPNGW_TLS=1 -MMD -MP,$(XCFLAGS)) $(CFLAGS) $(XLDFLAGS) -o $@ $(REPLAY)
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan
-test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc
+test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc test/priv_test
 	$(Q)test/run.sh
 fuzz:
 	$(Q)test/fuzz/run.sh $(or $(SECONDS_EACH),30)
@@ -80,6 +83,6 @@ demo: vpngw
 	$(Q)test/demo.sh
 clean:
 	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
-	test/seccomp_test test/seccomp_test-glibc test/replay test/*.d test/fuzz/bin
+	test/seccomp_test test/seccomp_test-glibc test/priv_test test/replay test/*.d test/fuzz/bin
 .PHONY: FORCE all check test fuzz bench replay demo clean
 -include $(OBJ:.o=.d)

@@ -15,6 +15,7 @@
 #include "netlink.h"
 
 #define NL_RECV_MAX 65536	/* a dump skb is at most 32 KiB */
+#define NL_ACK_MAX (NL_MSG_MAX + 1024)	/* an error quotes the request */
 #define NL_WALK_MORE 1		/* walk: no ACK, DONE or error yet */
 
 static uint32_t seq_next = 1;	/* per socket in effect: races are harmless */
@@ -206,19 +207,20 @@ static int walk(const unsigned char *buf, size_t len, uint32_t seq, bool dump,
 	return off == len ? NL_WALK_MORE : -EBADMSG;
 }
 
-/* Reads replies to seq until walk finds the end. Returns 0 or -errno. */
-static int receive_into(int fd, unsigned char *buf, uint32_t seq, bool dump,
+/* Reads replies to seq into buf[cap] until walk finds the end. Returns 0
+ * or -errno (-EMSGSIZE: a message larger than cap). */
+static int receive_into(int fd, unsigned char *buf, size_t cap, uint32_t seq, bool dump,
 			nl_cb cb, void *arg)
 {
 	for (;;) {
-		ssize_t n = recv(fd, buf, NL_RECV_MAX, MSG_TRUNC);
+		ssize_t n = recv(fd, buf, cap, MSG_TRUNC);
 		int rc;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		if ((size_t)n > NL_RECV_MAX)
+		if ((size_t)n > cap)
 			return -EMSGSIZE;
 		rc = walk(buf, (size_t)n, seq, dump, cb, arg);
 		if (rc != NL_WALK_MORE)
@@ -226,15 +228,23 @@ static int receive_into(int fd, unsigned char *buf, uint32_t seq, bool dump,
 	}
 }
 
-/* Not the hot path: a buffer per exchange keeps this thread-safe. */
+/*
+ * Not the hot path, but setup makes thousands of exchanges: a bare ACK (or
+ * an error, which quotes our small request) is read on the stack; a reply
+ * or dump into a buffer per exchange, which keeps this thread-safe.
+ */
 static int receive(int fd, uint32_t seq, bool dump, nl_cb cb, void *arg)
 {
-	unsigned char *buf = malloc(NL_RECV_MAX);
+	_Alignas(struct nlmsghdr) unsigned char ack[NL_ACK_MAX];
+	unsigned char *buf;
 	int err;
 
+	if (!cb && !dump)
+		return receive_into(fd, ack, sizeof ack, seq, dump, cb, arg);
+	buf = malloc(NL_RECV_MAX);
 	if (!buf)
 		return -ENOMEM;
-	err = receive_into(fd, buf, seq, dump, cb, arg);
+	err = receive_into(fd, buf, NL_RECV_MAX, seq, dump, cb, arg);
 	free(buf);
 	return err;
 }

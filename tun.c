@@ -6,7 +6,10 @@
  * records what setup changed in a state file so that teardown restores
  * exactly that, opens TUN devices, runs the privileged helper that deletes
  * a released slot's conntrack entries and reads the firewall's counters,
- * and configures the client's interface and routes. It talks rtnetlink,
+ * and configures the client's interface and routes. The pool's devices
+ * share link group TUN_GROUP, so that teardown deletes them with one
+ * message; setup, teardown and the readiness check read one link dump
+ * rather than ask per device. It talks rtnetlink,
  * ctnetlink and nf_tables through netlink.c and runs nft to install the
  * table (run_nft). Every reply of the kernel and the state file are parsed
  * by pure functions over (buf, len). It owns no fd it returns: the caller
@@ -56,7 +59,7 @@
 
 #define TUN_STATE_FILE "/run/vpngw/state"
 #define TUN_STATE_ENV "VPNGW_STATE_FILE"	/* overrides it (tests) */
-#define TUN_STATE_MAX 65536	/* bytes: 1024 devices take about 20 KiB */
+#define TUN_STATE_MAX 262144	/* bytes: 4096 devices take about 80 KiB */
 #define STATE_SYSCTL_MAX 8
 #define SYSCTL_VAL_MAX 32
 #define TABLE_COMMENT_MAX 64	/* "vpngw <16 hex digits>" */
@@ -241,8 +244,21 @@ static int rt_talk(struct nl_msg *m)
 	return err;
 }
 
+/* Opens a socket, dumps m to cb, closes it: 0 or -errno. */
+static int rt_dump(struct nl_msg *m, nl_cb cb, void *arg)
+{
+	int fd = nl_open(NETLINK_ROUTE);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = nl_dump(fd, m, cb, arg);
+	close(fd);
+	return err;
+}
+
 /* Sets addr/prefix on ifindex, replacing the same address if present. */
-static int rt_addr(unsigned ifindex, uint32_t addr, unsigned prefix)
+static int rt_addr(int fd, unsigned ifindex, uint32_t addr, unsigned prefix)
 {
 	struct nl_msg m;
 	struct ifaddrmsg ifa = {
@@ -257,11 +273,12 @@ static int rt_addr(unsigned ifindex, uint32_t addr, unsigned prefix)
 	nl_msg_put(&m, &ifa, sizeof ifa);
 	nl_attr_put(&m, IFA_LOCAL, &a, sizeof a);
 	nl_attr_put(&m, IFA_ADDRESS, &a, sizeof a);
-	return rt_talk(&m);
+	return nl_talk(fd, &m);
 }
 
-/* Sets the MTU of ifindex and brings it up. */
-static int rt_link_up(unsigned ifindex, unsigned mtu)
+/* Sets the MTU of ifindex, its link group unless group is 0, and brings it
+ * up: one RTM_NEWLINK. */
+static int rt_link_up(int fd, unsigned ifindex, unsigned mtu, uint32_t group)
 {
 	struct nl_msg m;
 	struct ifinfomsg ifi = {
@@ -274,7 +291,9 @@ static int rt_link_up(unsigned ifindex, unsigned mtu)
 	nl_msg_init(&m, RTM_NEWLINK, 0);
 	nl_msg_put(&m, &ifi, sizeof ifi);
 	nl_attr_put_u32(&m, IFLA_MTU, mtu);
-	return rt_talk(&m);
+	if (group)
+		nl_attr_put_u32(&m, IFLA_GROUP, group);
+	return nl_talk(fd, &m);
 }
 
 static int rt_link_del(const char *name)
@@ -286,6 +305,181 @@ static int rt_link_del(const char *name)
 	nl_msg_put(&m, &ifi, sizeof ifi);
 	nl_attr_put(&m, IFLA_IFNAME, name, strlen(name) + 1);
 	return rt_talk(&m);
+}
+
+/*
+ * Deletes every device of link group group: an RTM_DELLINK with no index
+ * and no name but IFLA_GROUP, which the kernel (rtnl_group_dellink) does
+ * with one unregister_netdevice_many, one RCU grace period for all.
+ */
+static int rt_group_del(uint32_t group)
+{
+	struct nl_msg m;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+
+	nl_msg_init(&m, RTM_DELLINK, 0);
+	nl_msg_put(&m, &ifi, sizeof ifi);
+	nl_attr_put_u32(&m, IFLA_GROUP, group);
+	return rt_talk(&m);
+}
+
+/* ---- The link dump ---- */
+
+/* One device as an RTM_NEWLINK of a dump describes it. */
+struct link {
+	char name[TUN_NAME_MAX];
+	unsigned index;
+	uint32_t group;
+	bool tun;		/* kind "tun", of type IFF_TUN */
+	bool has_owner, has_gid;
+	uint32_t owner, gid;	/* a TUN's owner and group, when set */
+	bool want;		/* teardown: one of the devices it removes */
+};
+
+/* Every device of the namespace, sorted by name once loaded. */
+struct links {
+	struct link *v;
+	unsigned n, cap;
+	bool failed;		/* out of memory */
+};
+
+/* IFLA_LINKINFO of a TUN: kind "tun", then IFLA_TUN_* in its data. */
+static void link_tun_info(const struct nlattr *info, struct link *l)
+{
+	const struct nlattr *li[IFLA_INFO_MAX + 1], *t[IFLA_TUN_MAX + 1];
+	const unsigned char *type;
+
+	if (nl_parse(nl_attr_data(info), nl_attr_len(info), li, IFLA_INFO_MAX) < 0 ||
+	    !nl_attr_str_is(li[IFLA_INFO_KIND], "tun") || !li[IFLA_INFO_DATA] ||
+	    nl_parse(nl_attr_data(li[IFLA_INFO_DATA]), nl_attr_len(li[IFLA_INFO_DATA]),
+		     t, IFLA_TUN_MAX) < 0 ||
+	    !t[IFLA_TUN_TYPE] || nl_attr_len(t[IFLA_TUN_TYPE]) < 1)
+		return;
+	type = nl_attr_data(t[IFLA_TUN_TYPE]);
+	l->tun = *type == IFF_TUN;
+	l->has_owner = nl_attr_u32(t[IFLA_TUN_OWNER], &l->owner);
+	l->has_gid = nl_attr_u32(t[IFLA_TUN_GROUP], &l->gid);
+}
+
+/*
+ * Parses one message of an RTM_GETLINK dump into *l: index, name, link
+ * group (0 when absent), and whether it is a TUN and whose. Pure: every
+ * length is checked. Returns false for another message type, a malformed
+ * one, or a name that is empty or too long.
+ */
+static bool link_parse(const struct nlmsghdr *h, struct link *l)
+{
+	const struct nlattr *tb[IFLA_MAX + 1];
+	struct ifinfomsg ifi;
+	size_t len;
+
+	if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof ifi) ||
+	    nl_parse_msg(h, sizeof ifi, tb, IFLA_MAX) < 0 || !tb[IFLA_IFNAME])
+		return false;
+	memcpy(&ifi, NLMSG_DATA(h), sizeof ifi);
+	memset(l, 0, sizeof *l);
+	len = strnlen(nl_attr_data(tb[IFLA_IFNAME]), nl_attr_len(tb[IFLA_IFNAME]));
+	if (len == 0 || len >= TUN_NAME_MAX || ifi.ifi_index <= 0)
+		return false;
+	memcpy(l->name, nl_attr_data(tb[IFLA_IFNAME]), len);
+	l->index = (unsigned)ifi.ifi_index;
+	(void)nl_attr_u32(tb[IFLA_GROUP], &l->group);
+	if (tb[IFLA_LINKINFO])
+		link_tun_info(tb[IFLA_LINKINFO], l);
+	return true;
+}
+
+static void links_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct links *ls = arg;
+	struct link l;
+
+	if (ls->failed || !link_parse(h, &l))
+		return;
+	if (ls->n == ls->cap) {
+		unsigned cap = ls->cap ? ls->cap * 2 : 64;
+		struct link *v = realloc(ls->v, cap * sizeof *v);
+
+		if (!v) {
+			ls->failed = true;
+			return;
+		}
+		ls->v = v;
+		ls->cap = cap;
+	}
+	ls->v[ls->n++] = l;
+}
+
+static int link_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct link *)a)->name, ((const struct link *)b)->name);
+}
+
+static void links_sort(struct links *ls)
+{
+	if (ls->n)
+		qsort(ls->v, ls->n, sizeof *ls->v, link_cmp);
+}
+
+/* The device called name in sorted ls, or NULL. */
+static struct link *links_find(const struct links *ls, const char *name)
+{
+	struct link key;
+
+	if (!ls->n || strlen(name) >= TUN_NAME_MAX)
+		return NULL;
+	snprintf(key.name, sizeof key.name, "%s", name);
+	return bsearch(&key, ls->v, ls->n, sizeof *ls->v, link_cmp);
+}
+
+static void links_free(struct links *ls)
+{
+	free(ls->v);
+	*ls = (struct links){ .v = NULL };
+}
+
+/* Every device of the namespace with one RTM_GETLINK dump, sorted by name,
+ * into ls. Returns 0, or -1 after one line. */
+static int links_load(struct links *ls)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nl_msg m;
+	int err;
+
+	*ls = (struct links){ .v = NULL };
+	nl_msg_init(&m, RTM_GETLINK, 0);
+	nl_msg_put(&m, &ifi, sizeof ifi);
+	err = rt_dump(&m, links_cb, ls);
+	if (!err && ls->failed)
+		err = -ENOMEM;
+	if (err) {
+		errno = -err;
+		log_warn("listing the network devices");
+		links_free(ls);
+		return -1;
+	}
+	links_sort(ls);
+	return 0;
+}
+
+/*
+ * What teardown may do with link group group, ls's want marks set: the
+ * number of devices in the group it wants, or -1 if the group holds any
+ * other device, or one of its own that is not a TUN (then it deletes its
+ * own one by one). Pure.
+ */
+static long group_ours(const struct links *ls, uint32_t group)
+{
+	long ours = 0;
+
+	for (unsigned i = 0; i < ls->n; i++) {
+		if (ls->v[i].group != group)
+			continue;
+		if (!ls->v[i].want || !ls->v[i].tun)
+			return -1;
+		ours++;
+	}
+	return ours;
 }
 
 struct default_route {
@@ -341,18 +535,11 @@ static int default_egress(char out[static TUN_NAME_MAX])
 	struct rtmsg rtm = { .rtm_family = AF_INET };
 	struct nl_msg m;
 	char name[IF_NAMESIZE];
-	int fd, err;
+	int err;
 
-	fd = nl_open(NETLINK_ROUTE);
-	if (fd < 0) {
-		errno = -fd;
-		log_warn("rtnetlink");
-		return -1;
-	}
 	nl_msg_init(&m, RTM_GETROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
-	err = nl_dump(fd, &m, default_route_cb, &d);
-	close(fd);
+	err = rt_dump(&m, default_route_cb, &d);
 	if (err < 0) {
 		errno = -err;
 		log_warn("reading the routing table");
@@ -460,57 +647,29 @@ static int make_persistent(const char *name, uid_t uid, gid_t gid, bool persist)
 	return err ? -1 : 0;
 }
 
-/* Reads /sys/class/net/<name>/<attr> as a number; false if unreadable. */
-static bool sys_attr(const char *name, const char *attr, long *v)
-{
-	char path[96], buf[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "/sys/class/net/%s/%s", name, attr);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	*v = strtol(buf, NULL, 0);
-	return true;
-}
-
-static bool sysfs_up(void)
-{
-	return access("/sys/class/net/lo", F_OK) == 0;
-}
-
 /*
- * An existing device must be a TUN owned by the pool's uid:gid. Another
- * owner is fixed if possible (the device is not in use).
+ * An existing device (l, from the link dump) must be a TUN owned by the
+ * pool's uid:gid. Another owner is fixed if possible (the device is not in
+ * use).
  */
-static int check_existing(const struct tun_pool *p, const char *name, bool dry_run)
+static int check_existing(const struct tun_pool *p, const struct link *l, bool dry_run)
 {
-	long flags, owner = -1, group = -1;
-
-	if (sysfs_up()) {
-		if (!sys_attr(name, "tun_flags", &flags) || !(flags & IFF_TUN)) {
-			log_warnx("%s exists but is not a TUN device; remove it "
-				  "or use --tun-prefix", name);
-			return -1;
-		}
-		if (sys_attr(name, "owner", &owner) && sys_attr(name, "group", &group) &&
-		    owner == (long)p->uid && group == (long)p->gid)
-			return 0;
+	if (!l->tun) {
+		log_warnx("%s exists but is not a TUN device; remove it "
+			  "or use --tun-prefix", l->name);
+		return -1;
 	}
+	if (l->has_owner && l->has_gid && l->owner == (uint32_t)p->uid &&
+	    l->gid == (uint32_t)p->gid)
+		return 0;
 	if (dry_run) {
-		say("would set owner of tun %s to %u:%u", name,
+		say("would set owner of tun %s to %u:%u", l->name,
 		    (unsigned)p->uid, (unsigned)p->gid);
 		return 0;
 	}
-	if (make_persistent(name, p->uid, p->gid, false) < 0) {
+	if (make_persistent(l->name, p->uid, p->gid, false) < 0) {
 		log_warn("%s exists, owned by uid %ld, and its owner cannot be set to %u",
-			 name, owner, (unsigned)p->uid);
+			 l->name, l->has_owner ? (long)l->owner : -1L, (unsigned)p->uid);
 		return -1;
 	}
 	return 0;
@@ -1337,19 +1496,23 @@ static void undo_run(struct undo *u)
 			log_warn("restoring %s", dotted(u->sys[i].path, name));
 }
 
-/* Creates or fixes slot i's device, then its address, MTU and link. */
-static int setup_slot(const struct tun_pool *p, unsigned i, struct state *st,
-		      struct undo *u, bool dry_run)
+/*
+ * Creates or fixes slot i's device (ls: the devices that exist), then its
+ * address, MTU, link group and link, through the rtnetlink socket rt.
+ */
+static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *ls,
+		      int rt, struct state *st, struct undo *u, bool dry_run)
 {
 	char name[TUN_NAME_MAX], gw[INET_ADDRSTRLEN];
 	uint32_t addr = tun_slot_net(p, i) + 1;
+	const struct link *l;
 	unsigned idx;
 	int err;
 
 	tun_slot_name(p, i, name);
 	ip4(addr, gw);
-	idx = if_nametoindex(name);
-	if (!idx) {
+	l = links_find(ls, name);
+	if (!l) {
 		if (dry_run) {
 			say("would create tun %s %s/%u mtu %u owner %u:%u", name, gw,
 			    p->prefix, p->mtu, (unsigned)p->uid, (unsigned)p->gid);
@@ -1367,25 +1530,49 @@ static int setup_slot(const struct tun_pool *p, unsigned i, struct state *st,
 			return -1;
 		}
 	} else {
-		if (check_existing(p, name, dry_run) < 0)
+		if (check_existing(p, l, dry_run) < 0)
 			return -1;
 		if (dry_run) {
 			say("would configure tun %s %s/%u mtu %u up", name, gw,
 			    p->prefix, p->mtu);
 			return 0;
 		}
+		idx = l->index;
 	}
 	err = no_ipv6(name);
 	if (!err)
-		err = rt_addr(idx, addr, p->prefix);
+		err = rt_addr(rt, idx, addr, p->prefix);
 	if (!err)
-		err = rt_link_up(idx, p->mtu);
+		err = rt_link_up(rt, idx, p->mtu, TUN_GROUP);
 	if (err) {
 		errno = -err;
 		log_warn("configuring %s %s/%u mtu %u", name, gw, p->prefix, p->mtu);
 		return -1;
 	}
 	return 0;
+}
+
+/* Every slot's device, through one link dump and one rtnetlink socket. */
+static int setup_slots(const struct tun_pool *p, struct state *st, struct undo *u,
+		       bool dry_run)
+{
+	struct links ls;
+	int rt, rc = 0;
+
+	if (links_load(&ls) < 0)
+		return -1;
+	rt = nl_open(NETLINK_ROUTE);
+	if (rt < 0) {
+		errno = -rt;
+		log_warn("rtnetlink");
+		links_free(&ls);
+		return -1;
+	}
+	for (unsigned i = 0; i < p->n && rc == 0; i++)
+		rc = setup_slot(p, i, &ls, rt, st, u, dry_run);
+	close(rt);
+	links_free(&ls);
+	return rc;
 }
 
 /*
@@ -1458,14 +1645,12 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 		       struct undo *u, bool dry_run)
 {
 	char egress[TUN_NAME_MAX];
-	unsigned i, k;
+	unsigned k;
 	bool changed;
 
-	if (find_nft() < 0 || find_egress(p, st, egress) < 0)
+	if (find_nft() < 0 || find_egress(p, st, egress) < 0 ||
+	    setup_slots(p, st, u, dry_run) < 0)
 		return -1;
-	for (i = 0; i < p->n; i++)
-		if (setup_slot(p, i, st, u, dry_run) < 0)
-			return -1;
 	if (setup_sysctl(0, st, u, dry_run) < 0)
 		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
@@ -1515,8 +1700,6 @@ static int teardown_dev(const char *name, bool dry_run)
 {
 	int err;
 
-	if (!if_nametoindex(name))
-		return 0;
 	if (dry_run) {
 		say("would delete tun %s", name);
 		return 0;
@@ -1528,6 +1711,59 @@ static int teardown_dev(const char *name, bool dry_run)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Deletes the devices teardown wants (marked in ls): all of link group
+ * TUN_GROUP at once when the group holds nothing else, then one by one
+ * those left (outside the group: an older setup's; or all of them when the
+ * group holds another device).
+ */
+static int teardown_devs(struct links *ls, bool dry_run)
+{
+	long ours = group_ours(ls, TUN_GROUP);
+	bool group_gone = false;
+	int err, rc = 0;
+
+	if (ours < 0)
+		log_info("link group %#x holds devices not of this pool: "
+			 "deleting the pool's one by one", TUN_GROUP);
+	if (ours > 0 && dry_run) {
+		say("would delete the %ld tun devices of link group %#x at once", ours,
+		    TUN_GROUP);
+		group_gone = true;
+	} else if (ours > 0) {
+		err = rt_group_del(TUN_GROUP);
+		if (err) {
+			errno = -err;
+			log_warn("deleting link group %#x; deleting one by one", TUN_GROUP);
+		}
+		group_gone = !err;
+	}
+	for (unsigned i = 0; i < ls->n; i++)
+		if (ls->v[i].want && !(group_gone && ls->v[i].group == TUN_GROUP) &&
+		    teardown_dev(ls->v[i].name, dry_run) < 0)
+			rc = -1;
+	return rc;
+}
+
+/* Marks in ls the devices teardown removes: those the state file lists,
+ * or with none (had 0) the pool's names. */
+static void teardown_mark(struct links *ls, const struct state *st, int had,
+			  const struct tun_pool *p)
+{
+	char name[TUN_NAME_MAX];
+	struct link *l;
+
+	for (unsigned i = 0; i < (had ? st->n_devs : p->n); i++) {
+		if (had)
+			snprintf(name, sizeof name, "%s", st->devs[i]);
+		else
+			tun_slot_name(p, i, name);
+		l = links_find(ls, name);
+		if (l)
+			l->want = true;
+	}
 }
 
 static int teardown_sysctls(const struct state *st, bool dry_run)
@@ -1551,9 +1787,8 @@ static int teardown_sysctls(const struct state *st, bool dry_run)
 
 int tun_teardown(const struct tun_pool *p, bool dry_run)
 {
-	char name[TUN_NAME_MAX];
+	struct links ls;
 	struct state st;
-	unsigned i;
 	int had, rc = 0;
 
 	if (pool_check(p) < 0 || state_init(&st) < 0)
@@ -1566,13 +1801,12 @@ int tun_teardown(const struct tun_pool *p, bool dry_run)
 	if (had == 0)
 		log_warnx("no state file %s: removing the pool's devices and table, "
 			  "leaving sysctls alone", state_path());
-	for (i = 0; i < (had ? st.n_devs : p->n); i++) {
-		if (had)
-			snprintf(name, sizeof name, "%s", st.devs[i]);
-		else
-			tun_slot_name(p, i, name);
-		if (teardown_dev(name, dry_run) < 0)
-			rc = -1;
+	if (links_load(&ls) < 0) {
+		rc = -1;
+	} else {
+		teardown_mark(&ls, &st, had, p);
+		rc = teardown_devs(&ls, dry_run);
+		links_free(&ls);
 	}
 	if (dry_run)
 		say("would delete nft table ip %s", TUN_TABLE);
@@ -1594,14 +1828,17 @@ int tun_teardown(const struct tun_pool *p, bool dry_run)
 bool tun_pool_ready(const struct tun_pool *p)
 {
 	char name[TUN_NAME_MAX];
-	unsigned i;
+	struct links ls;
+	bool ready = p->n > 0;
 
-	for (i = 0; i < p->n; i++) {
+	if (links_load(&ls) < 0)
+		return false;
+	for (unsigned i = 0; i < p->n && ready; i++) {
 		tun_slot_name(p, i, name);
-		if (!if_nametoindex(name))
-			return false;
+		ready = links_find(&ls, name) != NULL;
 	}
-	return p->n > 0;
+	links_free(&ls);
+	return ready;
 }
 
 int tun_table_ensure(const struct tun_pool *p)
@@ -1712,6 +1949,7 @@ long tun_ct_flush_pool(void)
 /* ---- The privileged helper ---- */
 
 static pid_t priv_pid;		/* the helper, while it runs */
+static unsigned priv_open;	/* the gateway's sockets to it still open */
 
 static uint64_t priv_now(void)
 {
@@ -1721,49 +1959,76 @@ static uint64_t priv_now(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Sends one message, blocking (the helper's side). */
-static int priv_send(int sock, const struct tun_priv_msg *m)
+/* Sends one message (the helper's side): blocking, or with MSG_DONTWAIT
+ * in flags not. Returns 0 or -1. */
+static int priv_send(int sock, const struct tun_priv_msg *m, int flags)
 {
 	ssize_t n;
 
 	do
-		n = send(sock, m, sizeof *m, MSG_NOSIGNAL);
+		n = send(sock, m, sizeof *m, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)sizeof *m ? 0 : -1;
 }
 
-/* Closes every fd but keep. */
-static void close_all_but(int keep)
+/*
+ * Closes every fd but keep[0..n), which it sorts: the ranges between them
+ * with close_range where the kernel has it, else one by one.
+ */
+static void close_all_but(int keep[], unsigned n)
 {
 	long max = sysconf(_SC_OPEN_MAX);
+	unsigned i, j;
 
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
 #ifdef SYS_close_range
-	if ((keep == 0 || syscall(SYS_close_range, 0u, (unsigned)keep - 1, 0u) == 0) &&
-	    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
-		return;
+	{
+		unsigned lo = 0;
+		bool ok = true;
+
+		for (i = 0; i < n && ok; i++) {
+			if ((unsigned)keep[i] > lo)
+				ok = syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0u) == 0;
+			lo = (unsigned)keep[i] + 1;
+		}
+		if (ok && syscall(SYS_close_range, lo, ~0u, 0u) == 0)
+			return;
+	}
 #endif
 	if (max < 0 || max > 65536)
 		max = 65536;
-	for (int fd = 0; fd < max; fd++)
-		if (fd != keep)
+	for (int fd = 0, k = 0; fd < max; fd++) {
+		while ((unsigned)k < n && keep[k] < fd)
+			k++;
+		if ((unsigned)k >= n || keep[k] != fd)
 			close(fd);
+	}
 }
 
 /*
  * Becomes the helper: uid:gid (when root) with CAP_NET_ADMIN alone, in the
  * bounding set too; no new privileges, not dumpable (the gateway, of the
- * same uid, cannot ptrace it), killed when parent dies. Returns 0 or -errno.
+ * same uid, cannot ptrace it), killed when parent dies; no fd but its
+ * sockets socks[0..n). Returns 0 or -errno.
  */
-static int priv_become(int sock, uid_t uid, gid_t gid, pid_t parent)
+static int priv_become(int socks[], unsigned n, uid_t uid, gid_t gid, pid_t parent)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
+	int keep[TUN_PRIV_MAX];
 	sigset_t none;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "vpngw-ct", 0, 0, 0);
-	close_all_but(sock);
+	memcpy(keep, socks, n * sizeof *keep);
+	close_all_but(keep, n);
 	if (geteuid() == 0) {
 		for (int cap = 0; cap <= 63; cap++)
 			if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
@@ -1788,8 +2053,9 @@ static int priv_become(int sock, uid_t uid, gid_t gid, pid_t parent)
 	return 0;
 }
 
-/* One request: a flush of a slot below n, answered whatever happens. */
-static void priv_request(int sock, const struct tun_priv_msg *req, unsigned n)
+/* One request: a flush of a slot below n, answered whatever happens.
+ * Returns -1 if the answer cannot be sent (that socket is done). */
+static int priv_request(int sock, const struct tun_priv_msg *req, unsigned n)
 {
 	struct tun_priv_msg m = { .type = TUN_PRIV_FLUSHED, .slot = req->slot };
 
@@ -1797,112 +2063,199 @@ static void priv_request(int sock, const struct tun_priv_msg *req, unsigned n)
 		m.result = -EINVAL;
 	else
 		m.result = ct_flush_marked(TUN_CT_MARK | (req->slot + 1), 0xffffffffu);
-	if (priv_send(sock, &m) < 0)
-		_exit(1);
+	return priv_send(sock, &m, 0);
+}
+
+/* One readable socket: 0 while it is open, -1 once it is closed. */
+static int priv_readable(int sock, unsigned n)
+{
+	struct tun_priv_msg req;
+	ssize_t got = recv(sock, &req, sizeof req, MSG_TRUNC | MSG_DONTWAIT);
+
+	if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (got <= 0)
+		return -1;
+	if ((size_t)got == sizeof req)
+		return priv_request(sock, &req, n);
+	return 0;
 }
 
 /*
- * The helper's loop: requests are answered in order; between them, and at
- * least every PRIV_TICK_MS, the counters are read and pushed when they
- * changed. EOF on the socket (the gateway is gone) ends it.
+ * The counters to every open socket in pfd[0..k) that has not seen them:
+ * without blocking, since one loop that does not read must not stop the
+ * others; a socket whose queue is full gets them at the next tick.
  */
-static noreturn void priv_serve(int sock, unsigned n)
+static void priv_push(struct pollfd *pfd, unsigned k, const struct tun_priv_msg *cnt,
+		      uint64_t (*last)[TUN_FW_N])
 {
-	struct tun_priv_msg req, cnt = { .type = TUN_PRIV_COUNTERS }, last = { 0 };
-	uint64_t next = 0;
-
-	for (;;) {
-		uint64_t now = priv_now();
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		int r;
-		ssize_t got;
-
-		if (now >= next) {
-			if (fw_read(cnt.packets) == 0 &&
-			    memcmp(cnt.packets, last.packets, sizeof cnt.packets) != 0) {
-				if (priv_send(sock, &cnt) < 0)
-					_exit(1);
-				last = cnt;
-			}
-			next = now + PRIV_TICK_MS;
-		}
-		r = poll(&pfd, 1, (int)(next - now));
-		if (r < 0 && errno != EINTR)
-			_exit(1);
-		if (r <= 0)
+	for (unsigned i = 0; i < k; i++) {
+		if (pfd[i].fd < 0 || memcmp(cnt->packets, last[i], sizeof last[i]) == 0)
 			continue;
-		got = recv(sock, &req, sizeof req, MSG_TRUNC);
-		if (got == 0)
-			_exit(0);
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got < 0)
-			_exit(1);
-		if ((size_t)got == sizeof req)
-			priv_request(sock, &req, n);
+		if (priv_send(pfd[i].fd, cnt, MSG_DONTWAIT) == 0)
+			memcpy(last[i], cnt->packets, sizeof last[i]);
+		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			pfd[i].fd = -1;
 	}
 }
 
-int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter)
+/*
+ * The helper's loop over socks[0..k): each request is answered on the
+ * socket it came on; between them, and at least every PRIV_TICK_MS, the
+ * counters are read and pushed to each socket when they changed for it.
+ * It serves while one socket is open, and exits when none is.
+ */
+static noreturn void priv_serve(const int socks[], unsigned k, unsigned n)
+{
+	struct tun_priv_msg cnt = { .type = TUN_PRIV_COUNTERS };
+	struct pollfd pfd[TUN_PRIV_MAX];
+	uint64_t last[TUN_PRIV_MAX][TUN_FW_N];
+	uint64_t next = 0;
+	unsigned open = k;
+
+	memset(last, 0, sizeof last);
+	for (unsigned i = 0; i < k; i++)
+		pfd[i] = (struct pollfd){ .fd = socks[i], .events = POLLIN };
+	while (open > 0) {
+		uint64_t now = priv_now();
+		int r;
+
+		if (now >= next) {
+			if (fw_read(cnt.packets) == 0)
+				priv_push(pfd, k, &cnt, last);
+			next = now + PRIV_TICK_MS;
+		}
+		r = poll(pfd, k, (int)(next - now));
+		if (r < 0 && errno != EINTR)
+			_exit(1);
+		for (unsigned i = 0; r > 0 && i < k; i++)
+			if (pfd[i].fd >= 0 && pfd[i].revents &&
+			    priv_readable(pfd[i].fd, n) < 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			}
+		open = 0;
+		for (unsigned i = 0; i < k; i++)
+			open += pfd[i].fd >= 0;
+	}
+	_exit(0);
+}
+
+static void priv_reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static void close_fds(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* n socket pairs: the gateway's ends in mine, the helper's in theirs. */
+static int priv_pairs(int mine[], int theirs[], unsigned n)
+{
+	int sv[2];
+
+	for (unsigned i = 0; i < n; i++)
+		mine[i] = theirs[i] = -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+			log_warn("conntrack helper: socketpair");
+			close_fds(mine, i);
+			close_fds(theirs, i);
+			for (unsigned j = 0; j < i; j++)
+				mine[j] = theirs[j] = -1;
+			return -1;
+		}
+		mine[i] = sv[0];
+		theirs[i] = sv[1];
+	}
+	return 0;
+}
+
+/* The helper's first message, on the first socket: 0 when it is ready, or
+ * -1 after one line. */
+static int priv_wait_ready(int fd, uid_t uid, bool filter)
 {
 	struct tun_priv_msg m;
-	struct pollfd pfd;
-	pid_t parent = getpid(), pid;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t got = -1;
-	int sv[2], r;
+	int r;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("conntrack helper: socketpair");
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		log_warn("conntrack helper: fork");
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		struct tun_priv_msg ready = { .type = TUN_PRIV_READY };
-		unsigned n = p->n;
-
-		ready.result = priv_become(sv[1], uid, gid, parent);
-		if (!ready.result && filter && seccomp_install(SECCOMP_HELPER) < 0)
-			ready.result = -errno;
-		if (priv_send(sv[1], &ready) < 0 || ready.result)
-			_exit(1);
-		priv_serve(sv[1], n);
-	}
-	close(sv[1]);
 	/* Start-up may block: nothing is served yet. */
-	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
 	do
 		r = poll(&pfd, 1, PRIV_READY_MS);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
-		got = recv(sv[0], &m, sizeof m, MSG_TRUNC | MSG_DONTWAIT);
-	if (got != (ssize_t)sizeof m || m.type != TUN_PRIV_READY || m.result) {
-		if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result < 0) {
-			errno = (int)-m.result;
-			log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN%s",
-				 (unsigned)uid, filter ? " under its seccomp filter" : "");
-		} else {
-			log_warnx("conntrack helper: no answer at start-up");
+		got = recv(fd, &m, sizeof m, MSG_TRUNC | MSG_DONTWAIT);
+	if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result == 0)
+		return 0;
+	if (got == (ssize_t)sizeof m && m.type == TUN_PRIV_READY && m.result < 0) {
+		errno = (int)-m.result;
+		log_warn("conntrack helper: dropping to uid %u with CAP_NET_ADMIN%s",
+			 (unsigned)uid, filter ? " under its seccomp filter" : "");
+	} else {
+		log_warnx("conntrack helper: no answer at start-up");
+	}
+	return -1;
+}
+
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter,
+		   int fds[], unsigned n)
+{
+	int theirs[TUN_PRIV_MAX];
+	pid_t parent = getpid(), pid;
+	unsigned i;
+
+	if (n == 0 || n > TUN_PRIV_MAX) {
+		log_warnx("conntrack helper: %u sockets: must be 1..%d", n, TUN_PRIV_MAX);
+		return -1;
+	}
+	if (priv_pid > 0) {
+		log_warnx("conntrack helper: already running");
+		return -1;
+	}
+	if (priv_pairs(fds, theirs, n) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		log_warn("conntrack helper: fork");
+		close_fds(fds, n);
+		close_fds(theirs, n);
+		return -1;
+	}
+	if (pid == 0) {
+		struct tun_priv_msg ready = { .type = TUN_PRIV_READY };
+		unsigned slots = p->n;
+
+		ready.result = priv_become(theirs, n, uid, gid, parent);
+		if (!ready.result && filter && seccomp_install(SECCOMP_HELPER) < 0)
+			ready.result = -errno;
+		if (priv_send(theirs[0], &ready, 0) < 0 || ready.result)
+			_exit(1);
+		priv_serve(theirs, n, slots);
+	}
+	close_fds(theirs, n);
+	if (priv_wait_ready(fds[0], uid, filter) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0) {
+			log_warn("conntrack helper: socket");
+			goto fail;
 		}
-		close(sv[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		log_warn("conntrack helper: socket");
-		close(sv[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
 	priv_pid = pid;
-	return sv[0];
+	__atomic_store_n(&priv_open, n, __ATOMIC_SEQ_CST);
+	return 0;
+fail:
+	close_fds(fds, n);
+	for (i = 0; i < n; i++)
+		fds[i] = -1;
+	priv_reap(pid);
+	return -1;
 }
 
 int tun_priv_flush(int fd, unsigned slot)
@@ -1937,16 +2290,40 @@ int tun_priv_read(int fd, struct tun_priv_msg *m)
 
 void tun_priv_close(int fd)
 {
+	unsigned v = __atomic_load_n(&priv_open, __ATOMIC_SEQ_CST);
+
 	close(fd);
-	if (priv_pid > 0) {
-		kill(priv_pid, SIGKILL);
-		while (waitpid(priv_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		priv_pid = 0;
-	}
+	while (v > 0 && !__atomic_compare_exchange_n(&priv_open, &v, v - 1, false,
+						     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	if (v == 1)
+		tun_priv_stop();
+}
+
+void tun_priv_stop(void)
+{
+	pid_t pid = __atomic_exchange_n(&priv_pid, 0, __ATOMIC_SEQ_CST);
+
+	__atomic_store_n(&priv_open, 0, __ATOMIC_SEQ_CST);
+	if (pid > 0)
+		priv_reap(pid);
 }
 
 /* ---- The client's interface ---- */
+
+/* Address, MTU and link up on a socket of its own: 0 or -errno. */
+static int rt_configure(unsigned idx, uint32_t addr, unsigned prefix, unsigned mtu)
+{
+	int fd = nl_open(NETLINK_ROUTE), err;
+
+	if (fd < 0)
+		return fd;
+	err = rt_addr(fd, idx, addr, prefix);
+	if (!err)
+		err = rt_link_up(fd, idx, mtu, 0);
+	close(fd);
+	return err;
+}
 
 int tun_create(const char *name, bool offload, unsigned *got)
 {
@@ -1972,9 +2349,7 @@ int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu
 	}
 	err = no_ipv6(name);
 	if (!err)
-		err = rt_addr(idx, addr, prefix);
-	if (!err)
-		err = rt_link_up(idx, mtu);
+		err = rt_configure(idx, addr, prefix, mtu);
 	if (err) {
 		errno = -err;
 		log_warn("configuring %s %s/%u mtu %u", name, ip4(addr, a), prefix, mtu);

@@ -16,10 +16,17 @@
 #include <sys/types.h>
 
 #define TUN_NAME_MAX 16        /* IFNAMSIZ */
-#define TUN_POOL_MAX 1024
+#define TUN_POOL_MAX 4096
 #define TUN_MTU_DEFAULT 1500
 #define TUN_TABLE "vpngw"      /* the nftables table setup owns */
 #define TUN_OPEN_MAX 32        /* --open-port entries */
+/*
+ * The link group setup puts the pool's devices in, so that teardown deletes
+ * them all with one RTM_DELLINK (one RCU grace period for all). "vpgw" in
+ * ASCII: far above the small numbers operators name in /etc/iproute2/group.
+ */
+#define TUN_GROUP 0x76706777u
+#define TUN_PRIV_MAX 64        /* sockets to the one privileged helper */
 
 /* A port of the gateway host that clients may connect to (--open-port). */
 struct tun_port {
@@ -68,10 +75,15 @@ void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAM
  */
 int tun_setup(const struct tun_pool *p, bool dry_run) __attribute__((warn_unused_result));
 
-/* Undoes tun_setup: removes the devices and table, restores the sysctls. */
+/*
+ * Undoes tun_setup: removes the devices and table, restores the sysctls.
+ * The devices go with one RTM_DELLINK of link group TUN_GROUP when every
+ * device in that group is one of the pool's TUN devices; otherwise, and for
+ * devices an older setup left outside the group, one by one.
+ */
 int tun_teardown(const struct tun_pool *p, bool dry_run) __attribute__((warn_unused_result));
 
-/* true if every device of the pool exists (setup was done). */
+/* true if every device of the pool exists (setup was done); one link dump. */
 bool tun_pool_ready(const struct tun_pool *p);
 
 /*
@@ -128,9 +140,9 @@ const char *tun_fw_name(enum tun_fw c);
 /*
  * A child process that keeps CAP_NET_ADMIN so that the gateway need not: it
  * runs as the gateway's user with no other capability, no new privileges,
- * no fd but its socket, and dies with its parent. It deletes one slot's
- * conntrack entries when asked and pushes the firewall counters about once
- * a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
+ * no fd but its sockets to the gateway (one per packet loop), and dies
+ * with its parent. It deletes one slot's conntrack entries when asked and
+ * pushes the firewall counters about once a second. Messages are fixed-size SOCK_SEQPACKET records, each way.
  */
 enum tun_priv_type {
 	TUN_PRIV_READY = 1,   /* helper -> gateway, once: result 0 or -errno */
@@ -150,11 +162,14 @@ struct tun_priv_msg {
  * Forks the helper for pool p; it becomes uid:gid (when started as root)
  * keeping only CAP_NET_ADMIN, and accepts slot indexes below p->n only;
  * with filter, it then confines itself to seccomp.c's SECCOMP_HELPER list.
- * Waits (up to 5 s) until it is ready. Returns the gateway's end, a
- * non-blocking close-on-exec socket, or -1 after one line.
+ * Waits (up to 5 s) until it is ready. Fills fds[0..n) (n from 1 to
+ * TUN_PRIV_MAX, one per packet loop) with the gateway's ends of n sockets
+ * to that one helper, non-blocking and close-on-exec: the helper answers
+ * each request on the socket it came on and pushes the counters to every
+ * one. Returns 0, or -1 after one line (no socket open, no helper left).
  */
-int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter)
-	__attribute__((warn_unused_result));
+int tun_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter,
+		   int fds[], unsigned n) __attribute__((warn_unused_result));
 
 /*
  * Asks the helper to delete slot's conntrack entries; never blocks. Returns
@@ -171,8 +186,19 @@ int tun_priv_flush(int fd, unsigned slot) __attribute__((warn_unused_result));
  */
 int tun_priv_read(int fd, struct tun_priv_msg *m) __attribute__((warn_unused_result));
 
-/* Closes the helper's socket; the helper exits, and is reaped. */
+/*
+ * Closes one of the helper's sockets (safe from any thread). The helper
+ * serves while one is open; once the last is closed here it exits, and is
+ * reaped.
+ */
 void tun_priv_close(int fd);
+
+/*
+ * Ends the helper now, whatever sockets are still open (the caller closes
+ * them), and reaps it: the shutdown path that does not wait for every loop
+ * to close its socket. Does nothing when no helper runs.
+ */
+void tun_priv_stop(void);
 
 /* ---- The client's interface ---- */
 

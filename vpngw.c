@@ -1720,18 +1720,6 @@ static int gw_loop(struct gw *g)
 
 /* ==== Start-up ==== */
 
-/* SHIM until tun.c serves several loops */
-static int shim_priv_start(const struct tun_pool *p, uid_t uid, gid_t gid, bool filter,
-			   int fds[], unsigned n)
-{
-	fds[0] = tun_priv_start(p, uid, gid, filter);
-	for (unsigned i = 1; i < n; i++)
-		fds[i] = -1;
-	return fds[0] < 0 ? -1 : 0;
-}
-#define tun_priv_start shim_priv_start
-static void tun_priv_stop(void) {}
-
 /* A listener on spec (ADDR:PORT); with shared, one of several on the port,
  * among which the kernel spreads connections (SO_REUSEPORT). */
 static int listen_on(const char *spec, bool shared)

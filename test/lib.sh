@@ -86,6 +86,17 @@ veth_add() {
 	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
 
+# ns_dead_end VAR NAME: ns_add, then a default route out of e0
+# (198.51.100.2/24, via 198.51.100.1) with nothing behind it, as setup
+# needs one to find its egress interface.
+ns_dead_end() {
+	ns_add "$1" "$2" || return 1
+	ip -n "${!1}" link add e0 type veth peer name e1 || return 1
+	ip -n "${!1}" addr add 198.51.100.2/24 dev e0 &&
+		ip -n "${!1}" link set e0 up &&
+		ip -n "${!1}" route add default via 198.51.100.1
+}
+
 # bg_in NS CMD...: starts CMD in NS in the background; records its PID
 # (also left in BG_PID). `ip netns exec` execs CMD, so the PID is CMD's.
 bg_in() {

@@ -5,11 +5,11 @@
 # allowed calls work, others kill), contrib/vpngw.service checked offline
 # by systemd-analyze, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS, access tokens, behind nginx, setup and errors, the limits under a
-# flood, the metrics, super-packets, --workers, a pool of a thousand
-# clients), then those that drive the packet paths and the handshakes
-# (gateway, client, TLS, tokens, the flood, super-packets, --workers) again
-# against an ASan+UBSan build.
+# TLS, access tokens, behind nginx, setup and errors, the conntrack helper
+# with several sockets, the limits under a flood, the metrics,
+# super-packets, --workers, a pool of a thousand clients), then those that
+# drive the packet paths and the handshakes (gateway, client, TLS, tokens,
+# the flood, super-packets, --workers) again against an ASan+UBSan build.
 # Each suite ends with its own "N passed, N failed" line (followed by ", N
 # skipped" when it skipped tests it cannot run here); this script adds them
 # up, prints the total as its last line and fails if any failed.
@@ -131,7 +131,7 @@ asan_build() {
 }
 
 sel=("$@")
-make -s vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc || { echo "0 passed, 1 failed"; exit 1; }
+make -s vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc test/priv_test || { echo "0 passed, 1 failed"; exit 1; }
 
 selected unit && suite unit test/unit
 selected replay && suite replay replay
@@ -143,6 +143,7 @@ selected builds && suite builds builds
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.
 selected setup && suite setup test/setup.sh
+selected helper && suite helper test/priv_test
 selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh

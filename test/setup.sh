@@ -4,9 +4,12 @@
 # one-line errors of every command, in a namespace of their own:
 #
 #   [ ns: e0 198.51.100.2/24, default via 198.51.100.1 ]   (nothing behind e0)
+#   [ ns big: the same, for pools of 1000 and 4096 slots ]
 #
 # setup must be idempotent, teardown must restore exactly what setup changed
-# (devices, table, sysctls), a failed setup or serve start must leave nothing,
+# (devices, table, sysctls; for large pools `ip -d link`, `ip addr` and the
+# whole ruleset), a device someone else put in the pool's link group must
+# survive teardown, a failed setup or serve start must leave nothing,
 # and each error a user can cause is one line on stderr and a non-zero exit.
 # Each command takes exactly the options its --help lists, refuses every
 # other with one line, and serve --dry-run only says what serve would do.
@@ -18,11 +21,7 @@ cd "$(dirname "$0")/.."
 suite_start
 check() { local name=$1 why=$2; shift 2; if "$@"; then ok "$name"; else bad "$name" "$why"; fi; }
 
-ns_add N setup || exit 1
-ip -n "$N" link add e0 type veth peer name e1 || exit 1
-ip -n "$N" addr add 198.51.100.2/24 dev e0
-ip -n "$N" link set e0 up
-ip -n "$N" route add default via 198.51.100.1
+ns_dead_end N setup || exit 1
 export VPNGW_STATE_FILE=$LIB_TMP/state
 ARGS=(--pool 3 --tun-prefix vst --subnet 10.0.120.0/24)
 TD_ARGS=(--pool 3 --tun-prefix vst)   # what names the pool for teardown
@@ -59,7 +58,8 @@ $(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]')"
 	fi
 }
 # refused NAME REGEX CMD...: CMD exits 1 with one line on stderr that
-# matches REGEX. refused_clean: and the snapshot is still $before.
+# matches REGEX. refused_clean: and the snapshot is still $before (or
+# the function SNAP's output is still SNAP_BEFORE).
 refusal() {
 	local re=$1 err rc
 	shift
@@ -83,7 +83,8 @@ refused_clean() {
 	local name=$1
 	shift
 	refusal "$@"
-	[ -n "$WHY" ] || [ "$(snapshot)" = "$before" ] || WHY="$SAID, but the snapshot changed"
+	[ -n "$WHY" ] || [ "$(${SNAP:-snapshot})" = "${SNAP_BEFORE:-$before}" ] ||
+		WHY="$SAID, but the snapshot changed"
 	if [ -z "$WHY" ]; then ok "$name" "$SAID"; else bad "$name" "$WHY"; fi
 }
 # one_line NAME CMD...: CMD fails with exactly one line on stderr.
@@ -190,6 +191,18 @@ same teardown_restores "$before" "$out"
 out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" 2>&1)
 same teardown_idempotent "$before" "exit $?: $out"
 
+# teardown --dry-run deletes the pool's link group at once: nothing else is
+# in it. A device an older setup left outside the group (in the state file,
+# not in the group) goes too, one by one.
+out=$(in_ns "$VPNGW" setup "${ARGS[@]}" 2>&1)
+out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" --dry-run 2>&1)
+rc=$?
+check teardown_dry_run_group "exit $rc: $out" said "$rc" "$out" \
+	'would delete the 3 tun devices of link group 0x76706777 at once'
+in_ns ip link set vst1 group default
+out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" 2>&1)
+same teardown_outside_group "$before" "exit $?: $out"
+
 # A failing setup undoes itself.
 one_line setup_bad_egress in_ns "$VPNGW" setup "${ARGS[@]}" --egress nosuch0
 same setup_bad_egress_clean "$before"
@@ -208,6 +221,64 @@ same serve_port_in_use_clean "$before"
 out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run 2>&1)
 rc=$?
 check serve_dry_run_binds_nothing "exit $rc: $out" said "$rc" "$out" 'would listen on 127.0.0.1:8080'
+
+# Large pools, in a namespace of their own: setup --pool 1000 then teardown
+# leaves the links, the addresses and the whole ruleset exactly as they
+# were; 4096 slots fit in 10.64.0.0/10, and the state file holds them all.
+ns_dead_end B big || exit 1
+in_big() { ns_exec "$B" "$@"; }
+big_snapshot() { in_big ip -d link; in_big ip addr; in_big nft list ruleset; }
+# big_same NAME WANT [CONTEXT]: big_snapshot is WANT; else the difference.
+big_same() {
+	local got
+	got=$(big_snapshot)
+	if [ "$got" = "$2" ]; then
+		ok "$1"
+	else
+		bad "$1" "${3:+$3; }changed (< expected, > now):
+$(diff <(printf '%s\n' "$2") <(printf '%s\n' "$got") | grep '^[<>]' | head -20)"
+	fi
+}
+count_of() { in_big ip -o link show group "$1" | wc -l; }
+GROUP=0x76706777
+# big_pool N LAST: setup --pool N makes N devices in the group, the last
+# with address LAST; teardown then restores the namespace.
+big_pool() {
+	local out rc
+	out=$(in_big "$VPNGW" setup --pool "$1" --tun-prefix vbig --subnet 10.64.0.0/10 \
+		--client-prefix 24 2>&1)
+	rc=$?
+	check "setup_pool_$1" "exit $rc: $out; $(count_of $GROUP) in the group" \
+		test "$rc" = 0 -a "$(count_of $GROUP)" = "$1"
+	check "setup_pool_$1_last_address" "$(in_big ip -br -4 addr show dev "vbig$(($1 - 1))")" \
+		test "$(in_big ip -br -4 addr show dev "vbig$(($1 - 1))" | awk '{print $3}')" = "$2"
+	out=$(in_big "$VPNGW" teardown --pool "$1" --tun-prefix vbig 2>&1)
+	big_same "teardown_pool_$1_restores" "$big_before" "exit $?: $out"
+}
+big_before=$(big_snapshot)
+big_pool 1000 10.67.231.1/24
+
+# Someone else's devices in the pool's group (a veth, a TUN) survive
+# teardown, which then deletes the pool's devices one by one.
+out=$(in_big "$VPNGW" setup --pool 3 --tun-prefix vbig --subnet 10.64.0.0/24 2>&1)
+in_big ip link add xveth0 group "$GROUP" type veth peer name xveth1
+in_big ip tuntap add xtun0 mode tun
+in_big ip link set xtun0 group "$GROUP"
+out=$(in_big "$VPNGW" teardown --pool 3 --tun-prefix vbig 2>&1)
+rc=$?
+left=$(in_big ip -o link show group "$GROUP" | awk -F': ' '{print $2}' | sort | tr '\n' ' ')
+check teardown_spares_others_in_group "exit $rc: $out; left in the group: $left" \
+	test "$rc" = 0 -a "$left" = "xtun0 xveth0@xveth1 "
+in_big ip link del xveth0
+in_big ip link del xtun0
+big_same teardown_spares_others_restores "$big_before" "$out"
+
+big_pool 4096 10.79.255.1/24
+# Too many for the address space, or for vpngw: one line, nothing done.
+SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4096_does_not_fit '^vpngw: --pool 4096 does not fit after --subnet$' \
+	in_big "$VPNGW" setup --pool 4096 --tun-prefix vbig --subnet 255.241.0.0/24
+SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4097 '^vpngw: setup: --pool 4097: expected a number from 1 to 4096' \
+	in_big "$VPNGW" setup --pool 4097 --tun-prefix vbig --subnet 10.64.0.0/10
 
 # Errors a user can cause: one line, non-zero, nothing configured.
 one_line err_no_command "$VPNGW"

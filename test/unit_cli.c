@@ -87,7 +87,7 @@ static void refuses(void)
 		{ CLI_SERVE, "serve --dns 192.0.2.1" },          /* not yet */
 		{ CLI_SERVE, "serve extra" },                    /* no operands */
 		{ CLI_SERVE, "serve --pool 0" },
-		{ CLI_SERVE, "serve --pool 1025" },
+		{ CLI_SERVE, "serve --pool 4097" },
 		{ CLI_SERVE, "serve --pool 5x" },
 		{ CLI_SERVE, "serve --pool 99999999999999999999" },
 		{ CLI_SERVE, "serve --listen nowhere" },

@@ -5,8 +5,9 @@
  * are at hand: the state file parser, --open-port, the netlink message
  * walker and attribute parser, and every reply parser (the default route,
  * a route lookup, conntrack entries by mark, the nf_tables table comment and
- * counters), fed replies built here byte by byte, whole, truncated and
- * lying about their lengths; and the firewall's script and fingerprint.
+ * counters, the link dump and teardown's link group filter), fed replies
+ * built here byte by byte, whole, truncated and lying about their lengths;
+ * and the firewall's script and fingerprint.
  * Nothing here opens a socket. The harness (CHECK, the runner) is unit.c's.
  */
 #include "../netlink.c"
@@ -584,9 +585,156 @@ static void table_rules(void)
 	p.prefix = 30;
 	CHECK(script_of(&p, "eth0", &b, c1));
 	CHECK(!strstr(b.p, "dport"));
-	CHECK(strstr(b.p, "10.0.15.252 : 0x56500400 }") != NULL);
+	CHECK(strstr(b.p, "10.0.63.252 : 0x56501000 }") != NULL);
 	CHECK(strstr(b.p, "ip saddr and 255.255.255.252 map") != NULL);
 	free(b.p);
+}
+
+/* ---- The link dump ---- */
+
+/* An RTM_NEWLINK of a dump: name, index, group (0: none), and a TUN's
+ * IFLA_LINKINFO when kind is given (type IFF_TUN or IFF_TAP, owner -1:
+ * none). */
+static void link_msg(struct nl_msg *m, const char *name, int index, uint32_t group,
+		     const char *kind, uint8_t type, long owner)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index };
+	size_t info, data;
+
+	nl_msg_init(m, RTM_NEWLINK, 0);
+	nl_msg_put(m, &ifi, sizeof ifi);
+	if (name)
+		nl_attr_put_str(m, IFLA_IFNAME, name);
+	nl_attr_put_u32(m, IFLA_MTU, 1500);
+	if (group)
+		nl_attr_put_u32(m, IFLA_GROUP, group);
+	if (!kind)
+		return;
+	info = nl_attr_nest_start(m, IFLA_LINKINFO);
+	nl_attr_put_str(m, IFLA_INFO_KIND, kind);
+	data = nl_attr_nest_start(m, IFLA_INFO_DATA);
+	nl_attr_put(m, IFLA_TUN_TYPE, &type, 1);
+	if (owner >= 0) {
+		nl_attr_put_u32(m, IFLA_TUN_OWNER, (uint32_t)owner);
+		nl_attr_put_u32(m, IFLA_TUN_GROUP, (uint32_t)owner);
+	}
+	nl_attr_nest_end(m, data);
+	nl_attr_nest_end(m, info);
+}
+
+static void link_dump(void)
+{
+	struct nl_msg m;
+	struct link l;
+
+	link_msg(&m, "vpngw3", 7, TUN_GROUP, "tun", IFF_TUN, 65534);
+	CHECK(link_parse(&m.u.hdr, &l));
+	CHECK(strcmp(l.name, "vpngw3") == 0 && l.index == 7 && l.group == TUN_GROUP);
+	CHECK(l.tun && l.has_owner && l.owner == 65534 && l.has_gid && l.gid == 65534);
+	CHECK(!l.want);
+	/* No group, no owner; a TAP and a veth are no TUN. */
+	link_msg(&m, "vpngw4", 8, 0, "tun", IFF_TUN, -1);
+	CHECK(link_parse(&m.u.hdr, &l) && l.tun && !l.has_owner && l.group == 0);
+	link_msg(&m, "tap0", 9, TUN_GROUP, "tun", IFF_TAP, 0);
+	CHECK(link_parse(&m.u.hdr, &l) && !l.tun && l.group == TUN_GROUP);
+	link_msg(&m, "veth0", 10, TUN_GROUP, "veth", IFF_TUN, 0);
+	CHECK(link_parse(&m.u.hdr, &l) && !l.tun);
+	link_msg(&m, "lo", 1, 0, NULL, 0, -1);
+	CHECK(link_parse(&m.u.hdr, &l) && !l.tun);
+	/* No name, an empty or too long one, no index, another type. */
+	link_msg(&m, NULL, 3, 0, NULL, 0, -1);
+	CHECK(!link_parse(&m.u.hdr, &l));
+	link_msg(&m, "", 3, 0, NULL, 0, -1);
+	CHECK(!link_parse(&m.u.hdr, &l));
+	link_msg(&m, "sixteen-chars-xx", 3, 0, NULL, 0, -1);
+	CHECK(!link_parse(&m.u.hdr, &l));
+	link_msg(&m, "x", 0, 0, NULL, 0, -1);
+	CHECK(!link_parse(&m.u.hdr, &l));
+	link_msg(&m, "x", 3, 0, NULL, 0, -1);
+	m.u.hdr.nlmsg_type = RTM_NEWADDR;
+	CHECK(!link_parse(&m.u.hdr, &l));
+	/* Too short for its family header; an attribute that lies. */
+	link_msg(&m, "x", 3, 0, NULL, 0, -1);
+	m.u.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)) - 1;
+	CHECK(!link_parse(&m.u.hdr, &l));
+	link_msg(&m, "x", 3, 0, NULL, 0, -1);
+	m.u.buf[NLMSG_LENGTH(sizeof(struct ifinfomsg))] = 200;
+	CHECK(!link_parse(&m.u.hdr, &l));
+	/* A kind inside the nest that lies about its length: no TUN. */
+	link_msg(&m, "vpngw5", 11, 0, "tun", IFF_TUN, 0);
+	unsigned char *kind = memmem(m.u.buf, m.u.hdr.nlmsg_len, "tun", 4);
+	CHECK(kind != NULL);
+	if (kind) {
+		kind[-4] = 0xff;
+		CHECK(link_parse(&m.u.hdr, &l) && !l.tun);
+	}
+}
+
+/* The group filter: a dump of devices, the ones teardown wants marked. */
+static void group_filter(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t group;
+		bool tun, want;
+	} cases[][4] = {
+		/* All of the group ours: the whole group at once. */
+		{ { "v0", TUN_GROUP, true, true }, { "v1", TUN_GROUP, true, true },
+		  { "e0", 0, false, false }, { "v2", 0, true, true } },
+		/* Another device in the group: one by one. */
+		{ { "v0", TUN_GROUP, true, true }, { "d0", TUN_GROUP, false, false },
+		  { NULL, 0, false, false } },
+		/* Another TUN in the group, not one teardown wants. */
+		{ { "v0", TUN_GROUP, true, true }, { "t0", TUN_GROUP, true, false },
+		  { NULL, 0, false, false } },
+		/* One of ours by name, but no TUN. */
+		{ { "v0", TUN_GROUP, false, true }, { NULL, 0, false, false } },
+		/* Another group entirely: nothing of ours in ours. */
+		{ { "v0", 7, true, true }, { "d0", 7, false, false }, { NULL, 0, false, false } },
+		/* Nothing at all. */
+		{ { NULL, 0, false, false } },
+	};
+	static const long want[] = { 2, -1, -1, -1, 0, 0 };
+	struct link v[4];
+
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct links ls = { .v = v, .n = 0 };
+
+		for (unsigned i = 0; i < 4 && cases[c][i].name; i++) {
+			memset(&v[i], 0, sizeof v[i]);
+			snprintf(v[i].name, sizeof v[i].name, "%s", cases[c][i].name);
+			v[i].group = cases[c][i].group;
+			v[i].tun = cases[c][i].tun;
+			v[i].want = cases[c][i].want;
+			ls.n++;
+		}
+		CHECK(group_ours(&ls, TUN_GROUP) == want[c]);
+	}
+}
+
+/* The dump sorted and looked up by name, as setup and teardown do. */
+static void link_lookup(void)
+{
+	struct links ls = { .v = NULL };
+	struct nl_msg m;
+	static const char *const names[] = { "vpngw10", "e0", "vpngw2", "lo", "vpngw1" };
+
+	for (unsigned i = 0; i < 5; i++) {
+		link_msg(&m, names[i], (int)i + 1, 0, NULL, 0, -1);
+		links_cb(&m.u.hdr, &ls);
+	}
+	/* Not a link: ignored. */
+	link_msg(&m, "x", 9, 0, NULL, 0, -1);
+	m.u.hdr.nlmsg_type = RTM_NEWROUTE;
+	links_cb(&m.u.hdr, &ls);
+	CHECK(ls.n == 5 && !ls.failed);
+	links_sort(&ls);
+	CHECK(links_find(&ls, "vpngw2") && links_find(&ls, "vpngw2")->index == 3);
+	CHECK(links_find(&ls, "lo") && links_find(&ls, "lo")->index == 4);
+	CHECK(!links_find(&ls, "vpngw3") && !links_find(&ls, ""));
+	CHECK(!links_find(&ls, "a-name-too-long-for-a-device"));
+	links_free(&ls);
+	CHECK(!links_find(&ls, "lo"));
 }
 
 const struct unit_case unit_tun[] = {
@@ -602,5 +750,8 @@ const struct unit_case unit_tun[] = {
 	{ "tun_nft_counters", nft_counters },
 	{ "tun_nft_table_comment", nft_table_comment },
 	{ "tun_table_rules", table_rules },
+	{ "tun_link_dump", link_dump },
+	{ "tun_link_group_filter", group_filter },
+	{ "tun_link_lookup", link_lookup },
 	{ NULL, NULL },
 };

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * priv_test.c (root): the conntrack helper of tun.c with several sockets,
+ * against the real kernel, in a network namespace of its own (it unshares
+ * one first, so the conntrack table and nftables it touches are its own).
+ * One helper serves n sockets: each request is answered on the socket it
+ * came on, the firewall's counters reach every socket, the helper serves
+ * while one socket is open, and it is gone once the last is closed or
+ * tun_priv_stop ends it. It #includes tun.c and netlink.c for their
+ * statics, as unit_tun.c does. Prints "N passed, N failed".
+ */
+#include "../netlink.c"
+#include "../tun.c"
+
+#include <sched.h>
+
+static unsigned passed, failed;
+
+static void check(bool ok, const char *name)
+{
+	printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+	fflush(stdout);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+/* The next message on fd within a second: 1 and *m, or 0 for none. */
+static int next_msg(int fd, struct tun_priv_msg *m)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 1000) != 1)
+		return 0;
+	return tun_priv_read(fd, m) == 1;
+}
+
+/* The helper answers slot on fd with FLUSHED of that slot and result. */
+static bool answers(int fd, unsigned slot, bool valid)
+{
+	struct tun_priv_msg m;
+
+	if (tun_priv_flush(fd, slot) < 0)
+		return false;
+	/* Counters may come first: skip them. */
+	for (int i = 0; i < 4; i++) {
+		if (!next_msg(fd, &m))
+			return false;
+		if (m.type == TUN_PRIV_FLUSHED)
+			return m.slot == slot && (valid ? m.result >= 0 : m.result == -EINVAL);
+	}
+	return false;
+}
+
+/* The counters reach fd: unsolicited is 5, as the table was made. */
+static bool counted(int fd)
+{
+	struct tun_priv_msg m;
+
+	for (int i = 0; i < 3; i++)
+		if (next_msg(fd, &m) && m.type == TUN_PRIV_COUNTERS)
+			return m.packets[TUN_FW_UNSOLICITED] == 5;
+	return false;
+}
+
+static bool gone(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+int main(void)
+{
+	struct tun_pool p;
+	int fds[TUN_PRIV_MAX + 1];
+	bool each = true;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("FAIL netns: %s (needs root)\n0 passed, 1 failed\n", strerror(errno));
+		return 1;
+	}
+	tun_pool_default(&p);
+	p.n = 3;
+	/* A table with its counters, one of them not zero: the helper pushes. */
+	if (run_nft("table ip " TUN_TABLE " {\n"
+		    "\tcounter unsolicited { packets 5 bytes 300 }\n"
+		    "\tcounter invalid { }\n}\n") < 0) {
+		printf("FAIL nft\n0 passed, 1 failed\n");
+		return 1;
+	}
+	check(tun_priv_start(&p, 65534, 65534, true, fds, 0) < 0, "refuses_no_socket");
+	check(tun_priv_start(&p, 65534, 65534, true, fds, TUN_PRIV_MAX + 1) < 0,
+	      "refuses_too_many");
+	check(tun_priv_start(&p, 65534, 65534, true, fds, 3) == 0, "starts_with_3");
+	pid = priv_pid;
+	check(tun_priv_start(&p, 65534, 65534, true, fds + 3, 1) < 0, "one_helper");
+	for (unsigned i = 0; i < 3; i++)
+		each &= counted(fds[i]);
+	check(each, "counters_to_every_socket");
+	each = true;
+	for (unsigned i = 0; i < 3; i++)
+		each &= answers(fds[i], 2 - i, true);
+	check(each, "answers_on_its_socket");
+	check(answers(fds[1], 3, false), "refuses_slot_out_of_pool");
+	tun_priv_close(fds[0]);
+	tun_priv_close(fds[1]);
+	check(!gone(pid) && priv_pid == pid && answers(fds[2], 1, true),
+	      "serves_while_one_is_open");
+	tun_priv_close(fds[2]);
+	check(priv_pid == 0 && gone(pid), "reaped_after_the_last");
+
+	check(tun_priv_start(&p, 65534, 65534, false, fds, 2) == 0, "starts_again");
+	pid = priv_pid;
+	tun_priv_stop();
+	check(priv_pid == 0 && gone(pid), "stop_reaps");
+	struct tun_priv_msg m;
+	check(next_msg(fds[0], &m) == 0 && tun_priv_read(fds[1], &m) < 0, "stopped_is_eof");
+	close(fds[0]);
+	close(fds[1]);
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed != 0;
+}
