@@ -190,6 +190,7 @@ struct gw {
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* a client's packets, coalesced */
 	uint8_t gro_buf[LINK_PKT_MAX];
+	struct link_rxbuf rxb;         /* every connection's reads */
 };
 
 static volatile sig_atomic_t got_term, got_usr1, got_hup;
@@ -785,7 +786,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 	int r = 1;
 
 	for (int i = 0; i < SOCK_BUDGET && r > 0; i++) {
-		r = link_read(&c->l, g->now);
+		r = link_read(&c->l, &g->rxb, g->now);
 		tls_count(g, c);
 		if (r > 0)
 			conn_input(g, c);
