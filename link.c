@@ -469,10 +469,13 @@ static void own_tidy(struct link *l)
 static int own_grow(struct link *l, size_t cap)
 {
 	size_t n = held(l);
+	bool secret = l->in_secret;
 	uint8_t *p;
 
 	if (cap <= l->in_cap) {
 		memmove(l->in, l->in + l->in_off, n);
+		if (secret)
+			explicit_bzero(l->in + n, l->in_len - n);
 		l->in_off = 0;
 		l->in_len = n;
 		return 0;
@@ -485,6 +488,7 @@ static int own_grow(struct link *l, size_t cap)
 	l->in = p;
 	l->in_len = n;
 	l->in_cap = cap;
+	l->in_secret = secret;
 	return 0;
 }
 
