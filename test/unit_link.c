@@ -105,23 +105,42 @@ static bool is_msg(const struct link_msg *m, unsigned k)
 	return true;
 }
 
+/* A link receiving the stream, and what it received. */
+struct rcv {
+	struct link l;
+	int peer;
+	unsigned k;      /* the next message expected */
+	bool bad;        /* a message came wrong, or the buffer stayed held */
+};
+
+static void rcv_open(struct rcv *r)
+{
+	pair(&r->l, &r->peer);
+	link_open(&r->l, WS_MSG_MAX, 0);
+	r->k = 0;
+	r->bad = false;
+}
+
 /*
- * One wake: a read of l, then its events, each checked against the next
- * message expected (*k). After LINK_EV_NONE the link holds the shared
+ * One wake: s[0..n) sent, a read, then the events, each checked against
+ * the next message expected. After LINK_EV_NONE the link holds the shared
  * buffer no longer, which is then scribbled over. Returns the bytes read.
  */
-static int wake(struct link *l, unsigned *k, bool *bad)
+static int wake(struct rcv *r, const uint8_t *s, size_t n)
 {
 	struct link_msg m;
-	int r = link_read(l, &rxb, 0);
+	int got;
 
-	while (r > 0 && link_next(l, &m) != LINK_EV_NONE)
-		if (!is_msg(&m, (*k)++))
-			*bad = true;
-	if (rxb.holder || l->rxb)
-		*bad = true;
+	if (n)
+		CHECK(write(r->peer, s, n) == (ssize_t)n);
+	got = link_read(&r->l, &rxb, 0);
+	while (got > 0 && link_next(&r->l, &m) != LINK_EV_NONE)
+		if (!is_msg(&m, r->k++))
+			r->bad = true;
+	if (rxb.holder || r->l.rxb)
+		r->bad = true;
 	memset(rxb.buf, 0xa5, sizeof rxb.buf);
-	return r;
+	return got;
 }
 
 /* The stream cut in two at every byte position: each message whole, once. */
@@ -132,22 +151,15 @@ static void split_every(void)
 	unsigned fails = 0;
 
 	for (size_t cut = 0; cut <= len; cut++) {
-		struct link l;
-		unsigned k = 0;
-		bool bad = false;
-		int peer;
+		struct rcv r;
 
-		pair(&l, &peer);
-		link_open(&l, WS_MSG_MAX, 0);
-		if (cut)
-			CHECK(write(peer, s, cut) == (ssize_t)cut);
-		(void)wake(&l, &k, &bad);
-		CHECK(write(peer, s + cut, len - cut) == (ssize_t)(len - cut));
-		(void)wake(&l, &k, &bad);
-		if (bad || k != N_MSG || l.in || l.rx.frag || l.st != LINK_OPEN)
+		rcv_open(&r);
+		(void)wake(&r, s, cut);
+		(void)wake(&r, s + cut, len - cut);
+		if (r.bad || r.k != N_MSG || r.l.in || r.l.rx.frag || r.l.st != LINK_OPEN)
 			fails++;
-		CHECK(txq_pending(&l.q));   /* the pong */
-		unpair(&l, peer);
+		CHECK(txq_pending(&r.l.q));   /* the pong */
+		unpair(&r.l, r.peer);
 	}
 	CHECK(fails == 0);
 }
@@ -157,22 +169,17 @@ static void byte_at_a_time(void)
 {
 	static uint8_t s[8192];
 	size_t len = stream(s);
-	struct link l;
-	unsigned k = 0;
-	bool bad = false;
-	int peer;
+	struct rcv r;
 
-	pair(&l, &peer);
-	link_open(&l, WS_MSG_MAX, 0);
+	rcv_open(&r);
 	for (size_t i = 0; i < len; i++) {
-		CHECK(write(peer, s + i, 1) == 1);
-		CHECK(wake(&l, &k, &bad) == 1);
+		CHECK(wake(&r, s + i, 1) == 1);
 		/* What is kept never outgrows the frame it completes. */
-		CHECK(l.in_cap <= 3000 + WS_HDR_MAX);
+		CHECK(r.l.in_cap <= 3000 + WS_HDR_MAX);
 	}
-	CHECK(!bad && k == N_MSG);
-	CHECK(!l.in && !l.rx.frag);
-	unpair(&l, peer);
+	CHECK(!r.bad && r.k == N_MSG);
+	CHECK(!r.l.in && !r.l.rx.frag);
+	unpair(&r.l, r.peer);
 }
 
 /*
