@@ -48,7 +48,7 @@ vpngw: $(OBJ)
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
-	test/unit_metrics.c test/unit_gso.c test/unit_txq.c txq.c ws.c v1.c nat.c gso.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
+	test/unit_metrics.c test/unit_gso.c test/unit_txq.c test/unit_link.c link.c txq.c ws.c v1.c nat.c gso.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
 	cli.c log.c seccomp.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.

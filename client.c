@@ -159,6 +159,7 @@ struct client {
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* the gateway's packets, coalesced */
 	uint8_t gro_buf[LINK_PKT_MAX];
+	struct link_rxbuf rxb;         /* the link's reads */
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
@@ -886,7 +887,7 @@ static void sock_readable(struct client *c)
 	for (int i = 0; i < SOCK_BUDGET && r > 0 && c->st >= C_HTTP && c->exit_code < 0; i++) {
 		struct link_msg m;
 
-		r = link_read(&c->l, c->now);
+		r = link_read(&c->l, &c->rxb, c->now);
 		while (r > 0 && c->st >= C_HTTP && c->exit_code < 0 &&
 		       link_next(&c->l, &m) != LINK_EV_NONE)
 			client_event(c, &m);

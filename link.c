@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "link.h"
 #include "log.h"
 #include "tls.h"
@@ -108,17 +109,22 @@ void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
 	l->rng |= 1;
 }
 
+static void own_free(struct link *l);
+static void frag_free(struct link *l);
+static void rxb_drop(struct link_rxbuf *b);
+
 void link_free(struct link *l)
 {
 	/* Heads carry session tokens, TLS buffers plaintext: wipe them. */
-	if (l->in)
-		explicit_bzero(l->in, l->in_max);
-	free(l->in);
-	free(l->frag);
+	if (l->rxb)
+		rxb_drop(l->rxb);
+	l->rxb = NULL;
+	l->in_secret = true;
+	own_free(l);
+	frag_free(l);
 	txq_free(&l->q);
 	if (l->tls)
 		tls_conn_free(l->tls);
-	l->in = l->frag = NULL;
 	l->tls = NULL;
 	l->st = LINK_DEAD;
 }
@@ -127,13 +133,10 @@ void link_open(struct link *l, size_t max, uint64_t now)
 {
 	if (l->st != LINK_HTTP)
 		return;
-	if (!l->frag && !(l->frag = malloc(WS_MSG_MAX))) {
-		(void)fail(l, "out of memory");
-		return;
-	}
 	if (max > WS_MSG_MAX)
 		max = WS_MSG_MAX;
-	ws_rx_init(&l->rx, !l->client, max, l->frag, WS_MSG_MAX);
+	l->msg_max = max;
+	ws_rx_init(&l->rx, !l->client, max, NULL, 0);
 	l->st = LINK_OPEN;
 	l->last_rx = l->last_ping = now;
 }
@@ -437,39 +440,201 @@ static void tls_outcome(struct link *l, ssize_t r)
 		l->tls_hs = LINK_TLS_FAILED;
 }
 
-static void compact(struct link *l)
+/* ==== What a read left: the link's own bytes ==== */
+
+/* Bytes the link holds of its own, not yet parsed. */
+static size_t held(const struct link *l)
 {
-	if (!l->in_off)
-		return;
-	memmove(l->in, l->in + l->in_off, l->in_len - l->in_off);
-	l->in_len -= l->in_off;
-	l->in_off = 0;
+	return l->in_len - l->in_off;
 }
 
-int link_read(struct link *l, uint64_t now)
+static void own_free(struct link *l)
+{
+	if (l->in && l->in_secret)
+		explicit_bzero(l->in, l->in_len);
+	free(l->in);
+	l->in = NULL;
+	l->in_off = l->in_len = l->in_cap = 0;
+	l->in_secret = false;
+}
+
+/* Frees the allocation once everything in it is parsed. */
+static void own_tidy(struct link *l)
+{
+	if (l->in && l->in_off == l->in_len)
+		own_free(l);
+}
+
+/* Room for cap bytes in all, the unparsed ones moved to the front. */
+static int own_grow(struct link *l, size_t cap)
+{
+	size_t n = held(l);
+	bool secret = l->in_secret;
+	uint8_t *p;
+
+	if (cap <= l->in_cap) {
+		memmove(l->in, l->in + l->in_off, n);
+		if (secret)
+			explicit_bzero(l->in + n, l->in_len - n);
+		l->in_off = 0;
+		l->in_len = n;
+		return 0;
+	}
+	if (!(p = malloc(cap)))
+		return fail(l, "out of memory");
+	if (n)
+		memcpy(p, l->in + l->in_off, n);
+	own_free(l);
+	l->in = p;
+	l->in_len = n;
+	l->in_cap = cap;
+	l->in_secret = secret;
+	return 0;
+}
+
+/*
+ * How long the frame at p[0..n) is (§5.2): the whole of it once the
+ * length is there, else the bytes that bring the length. More than
+ * LINK_IN_CAP means more than any frame the parser lets through.
+ */
+static size_t frame_len(const uint8_t *p, size_t n)
+{
+	uint64_t plen;
+	size_t ext, h;
+
+	if (n < 2)
+		return 2;
+	plen = p[1] & 0x7f;
+	ext = plen == 126 ? 2 : plen == 127 ? 8 : 0;
+	if (n < 2 + ext)
+		return 2 + ext;
+	if (ext == 2)
+		plen = get16(p + 2);
+	else if (ext == 8)
+		plen = get64(p + 2);
+	h = 2 + ext + (p[1] & 0x80 ? 4 : 0);
+	return plen > LINK_IN_CAP ? LINK_IN_CAP + 1 : h + (size_t)plen;
+}
+
+/*
+ * Keeps p[0..n), what the loop's buffer holds unparsed, after the link's
+ * own bytes: a frame begun gets room for all of it, so that the next reads
+ * complete it without another copy.
+ */
+static int keep(struct link *l, const uint8_t *p, size_t n)
+{
+	size_t cap = held(l) + n;
+
+	if (!held(l) && (l->st == LINK_OPEN || l->st == LINK_CLOSING)) {
+		size_t want = frame_len(p, n);
+		if (want > cap && want <= LINK_IN_CAP)
+			cap = want;
+	}
+	if (own_grow(l, cap) < 0)
+		return -1;
+	memcpy(l->in + l->in_len, p, n);
+	l->in_len += n;
+	l->in_secret |= l->st == LINK_HTTP;
+	return 0;
+}
+
+/*
+ * The frame the link's own bytes begin is cut: the bytes it lacks, as far
+ * as the loop's buffer has them, join it. Returns false when it had none.
+ */
+static bool top_up(struct link *l)
+{
+	struct link_rxbuf *b = l->rxb;
+	size_t have = held(l), want = frame_len(l->in + l->in_off, have), k;
+
+	if (!b || b->off == b->len || want <= have || want > LINK_IN_CAP)
+		return false;
+	k = want - have < b->len - b->off ? want - have : b->len - b->off;
+	if (own_grow(l, want) < 0)
+		return false;
+	memcpy(l->in + l->in_len, b->buf + b->off, k);
+	l->in_len += k;
+	b->off += k;
+	return true;
+}
+
+/* The loop's buffer is free again: HTTP bytes are wiped first. */
+static void rxb_drop(struct link_rxbuf *b)
+{
+	if (b->secret)
+		explicit_bzero(b->buf, b->len);
+	b->holder = NULL;
+	b->off = b->len = 0;
+	b->secret = false;
+}
+
+int link_release(struct link *l)
+{
+	struct link_rxbuf *b = l->rxb;
+	int rc = 0;
+
+	if (!b)
+		return 0;
+	if (b->off < b->len && l->st < LINK_FLUSH)
+		rc = keep(l, b->buf + b->off, b->len - b->off);
+	rxb_drop(b);
+	l->rxb = NULL;
+	return rc;
+}
+
+/* Nothing more is parsed: what the link holds, and holds here, goes. */
+static void discard_input(struct link *l)
+{
+	own_free(l);
+	if (l->rxb)
+		l->rxb->off = l->rxb->len;
+}
+
+/* ==== Reading into the loop's buffer ==== */
+
+/*
+ * Takes the buffer b for l: a link that still holds it lets go first
+ * (its bytes become its own). Returns -1 when l itself could not keep its
+ * bytes.
+ */
+static int take_rxbuf(struct link *l, struct link_rxbuf *b)
+{
+	struct link *h = b->holder;
+
+	if (l->rxb && l->rxb != b && link_release(l) < 0)
+		return -1;
+	if (h && link_release(h) < 0 && h == l)
+		return -1;
+	return 0;
+}
+
+int link_read(struct link *l, struct link_rxbuf *b, uint64_t now)
 {
 	bool discard = l->st == LINK_FLUSH || l->st == LINK_DRAIN;
+	size_t pre = 0, room;
 	ssize_t r;
 
-	if (l->st == LINK_DEAD)
+	if (l->st == LINK_DEAD || take_rxbuf(l, b) < 0)
 		return -1;
-	if (!l->in && !(l->in = malloc(LINK_IN_CAP)))
-		return fail(l, "out of memory");
 	if (l->tls_srv && !l->tls) {
 		if (!(l->tls = tls_conn_new(l->tls_srv)))
 			return fail(l, "no memory for TLS");
 		l->tls_hs = LINK_TLS_PENDING;
 	}
-	compact(l);
+	own_tidy(l);
 	if (discard)
-		l->in_off = l->in_len = 0;
-	if (l->in_len == LINK_IN_CAP)
+		own_free(l);
+	/* A head is handed over in one piece: what is kept of it goes in
+	 * front of what arrives. Frames are completed where they are kept. */
+	if (l->st == LINK_HTTP)
+		pre = held(l);
+	if ((room = LINK_IN_CAP - held(l)) == 0)
 		return 0;
 	if (l->tls && !discard) {
-		r = tls_fill(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
+		r = tls_fill(l, b->buf + pre, room);
 		tls_outcome(l, r);
 	} else
-		r = sock_read(l, l->in + l->in_len, LINK_IN_CAP - l->in_len);
+		r = sock_read(l, b->buf + pre, room);
 	if (r == -2)
 		return 0;
 	if (r == 0 && l->st == LINK_DRAIN) {
@@ -482,23 +647,81 @@ int link_read(struct link *l, uint64_t now)
 		return -1;
 	l->last_rx = now;
 	l->http_pending = false;
-	if (!discard) {
-		l->in_len += (size_t)r;
-		if (l->in_len > l->in_max)
-			l->in_max = l->in_len;
+	if (discard)
+		return (int)r;
+	if (pre) {
+		memcpy(b->buf, l->in + l->in_off, pre);
+		own_free(l);
 	}
+	b->holder = l;
+	b->off = 0;
+	b->len = pre + (size_t)r;
+	b->secret = l->st == LINK_HTTP;
+	l->rxb = b;
 	return (int)r;
+}
+
+/* The bytes link_next parses now: the link's own first, then the loop's. */
+static uint8_t *run(struct link *l, size_t *n, bool *own)
+{
+	struct link_rxbuf *b = l->rxb;
+
+	*own = held(l) > 0;
+	if (*own) {
+		*n = held(l);
+		return l->in + l->in_off;
+	}
+	*n = b ? b->len - b->off : 0;
+	return b ? b->buf + b->off : NULL;
+}
+
+static void advance(struct link *l, bool own, size_t n)
+{
+	if (own)
+		l->in_off += n;
+	else
+		l->rxb->off += n;
 }
 
 void link_consume(struct link *l, size_t n)
 {
-	size_t held = l->in_len - l->in_off;
+	size_t len;
+	bool own;
 
-	l->in_off += n < held ? n : held;
+	run(l, &len, &own);
+	advance(l, own, n < len ? n : len);
 	l->http_pending = false;
 }
 
 /* ==== Events: frames, control frames, the close sequence ==== */
+
+/* The reassembly buffer goes once no fragmented message is open. */
+static void frag_free(struct link *l)
+{
+	if (!l->rx.frag)
+		return;
+	explicit_bzero(l->rx.frag, l->rx.frag_len);
+	free(l->rx.frag);
+	l->rx.frag = NULL;
+	l->rx.frag_cap = l->rx.frag_len = 0;
+}
+
+/* A fragmented message starts with the frame at p (§5.4; one byte at
+ * least): its buffer is made. Returns false when memory ran out (the link
+ * is dead). */
+static bool frag_ready(struct link *l, const uint8_t *p)
+{
+	unsigned op = p[0] & 0x0f;
+
+	if (l->rx.frag || (p[0] & 0x80) || (op != WS_OP_TEXT && op != WS_OP_BINARY))
+		return true;
+	if (!(l->rx.frag = malloc(l->msg_max ? l->msg_max : 1))) {
+		(void)fail(l, "out of memory");
+		return false;
+	}
+	l->rx.frag_cap = l->msg_max;
+	return true;
+}
 
 /* The peer broke the protocol or closed: answer, and send nothing more. */
 static void peer_done(struct link *l, uint16_t code)
@@ -506,7 +729,7 @@ static void peer_done(struct link *l, uint16_t code)
 	txq_drop_unsent(&l->q);
 	close_frame(l, code);
 	l->st = LINK_FLUSH;
-	l->in_off = l->in_len;
+	discard_input(l);
 }
 
 /* A frame's event in OPEN or CLOSING. true when it goes to the owner. */
@@ -530,7 +753,7 @@ static bool frame(struct link *l, struct ws_msg *w, struct link_msg *m)
 	case WS_EV_CLOSE:
 		if (!open) {
 			l->st = LINK_FLUSH;  /* the answer to our close */
-			l->in_off = l->in_len;
+			discard_input(l);
 			return false;
 		}
 		peer_done(l, w->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : w->code);
@@ -554,27 +777,37 @@ static bool frame(struct link *l, struct ws_msg *w, struct link_msg *m)
 
 enum link_ev link_next(struct link *l, struct link_msg *m)
 {
+	struct ws_msg w;
+	size_t n, used;
+	uint8_t *p;
+	bool own;
+
 	*m = (struct link_msg){ .ev = LINK_EV_NONE };
-	if (l->st == LINK_HTTP) {
-		if (l->http_pending || l->in_off == l->in_len)
-			return LINK_EV_NONE;
+	if (l->rx.frag_op == WS_OP_CONT)
+		frag_free(l);
+	own_tidy(l);
+	if (l->st == LINK_HTTP && !l->http_pending && (p = run(l, &n, &own)) && n) {
 		l->http_pending = true;
 		m->ev = LINK_EV_HTTP;
-		m->data = l->in + l->in_off;
-		m->len = l->in_len - l->in_off;
+		m->data = p;
+		m->len = n;
 		return m->ev;
 	}
-	while (l->st == LINK_OPEN || l->st == LINK_CLOSING) {
-		struct ws_msg w;
-		size_t used = ws_rx_next(&l->rx, l->in + l->in_off, l->in_len - l->in_off, &w);
-
-		if (w.ev != WS_EV_ERROR && used == 0)
+	while ((l->st == LINK_OPEN || l->st == LINK_CLOSING) && (p = run(l, &n, &own)) && n) {
+		if (!frag_ready(l, p))
 			break;
-		l->in_off += used;
+		used = ws_rx_next(&l->rx, p, n, &w);
+		if (w.ev != WS_EV_ERROR && used == 0) {
+			if (own && top_up(l))
+				continue;
+			break;
+		}
+		advance(l, own, used);
 		if (frame(l, &w, m))
 			return m->ev;
+		own_tidy(l);
 	}
-	compact(l);
+	(void)link_release(l);
 	return LINK_EV_NONE;
 }
 
@@ -600,7 +833,7 @@ void link_finish(struct link *l, uint64_t now)
 		return;
 	l->st = LINK_FLUSH;
 	l->deadline = now + LINK_CLOSE_MS;
-	l->in_off = l->in_len;
+	discard_input(l);
 }
 
 /* ==== Timers and poll() ==== */
@@ -609,6 +842,7 @@ enum link_tick link_tick(struct link *l, uint64_t now)
 {
 	uint64_t ka = l->keepalive_ms, idle = now - l->last_rx;
 
+	txq_trim(&l->q, now);
 	switch (l->st) {
 	case LINK_OPEN:
 		if (!ka)
@@ -638,7 +872,8 @@ enum link_tick link_tick(struct link *l, uint64_t now)
 	return LINK_TICK_OK;
 }
 
-uint64_t link_due(const struct link *l)
+/* When link_tick's keepalive or close step is due, UINT64_MAX if never. */
+static uint64_t state_due(const struct link *l)
 {
 	uint64_t ka = l->keepalive_ms, ping;
 
@@ -657,6 +892,13 @@ uint64_t link_due(const struct link *l)
 		break;
 	}
 	return UINT64_MAX;
+}
+
+uint64_t link_due(const struct link *l)
+{
+	uint64_t s = state_due(l), q = txq_due(&l->q);
+
+	return s < q ? s : q;
 }
 
 /* Whether a write now can make progress (no spinning on POLLOUT while a
@@ -678,7 +920,7 @@ short link_events(struct link *l)
 
 	if (l->st == LINK_DEAD)
 		return 0;
-	if (l->in_len < LINK_IN_CAP || l->st >= LINK_FLUSH)
+	if (held(l) < LINK_IN_CAP || l->st >= LINK_FLUSH)
 		ev |= POLLIN;
 	if (l->st != LINK_DRAIN && wants_write(l))
 		ev |= POLLOUT;
@@ -689,7 +931,7 @@ bool link_busy(struct link *l)
 {
 	size_t len;
 
-	return l->tls && l->st < LINK_FLUSH && l->in_len < LINK_IN_CAP &&
+	return l->tls && l->st < LINK_FLUSH && held(l) < LINK_IN_CAP &&
 	       tls_app_rx(l->tls, &len);
 }
 

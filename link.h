@@ -32,6 +32,7 @@
 #define LINK_PKT_MAX    65535             /* largest packet, and message */
 #define LINK_HDR_MAX    WS_HDR_MAX        /* room kept in front of a packet */
 #define LINK_IN_CAP     (2 * 65536)       /* socket bytes held for parsing */
+#define LINK_RX_CAP     LINK_IN_CAP       /* a loop's receive buffer */
 #define LINK_SCRATCH    (GSO_VNET_LEN + LINK_PKT_MAX)  /* a loop's spare packet */
 #define LINK_NOTSENT    (32 * 1024)       /* unsent bytes the kernel holds */
 #define LINK_CLOSE_MS   2000              /* each closing step's deadline */
@@ -91,10 +92,35 @@ enum link_tls {
 
 struct link_msg {
 	enum link_ev ev;
-	uint8_t *data;     /* the link's buffer: valid until the next call */
+	uint8_t *data;     /* in the loop's buffer or the link's own: valid
+			      until the next link_* call on this link and
+			      the next link_read into that loop's buffer */
 	size_t len;
 	uint16_t code;
 	bool error;
+};
+
+/*
+ * A loop's receive buffer, one for all the links the loop reads: link_read
+ * reads into it and link_next parses from it, so that an idle link holds
+ * no buffer. Zeroed by its owner (calloc or static); nothing to free.
+ *
+ * Its bytes belong to the link that read them (holder) until that link is
+ * done with them for this wake: when its link_next returns LINK_EV_NONE,
+ * or at its link_release or link_free. Then what is left unparsed (a part
+ * of a frame, or of an HTTP head) has been copied once into the link's own
+ * allocation, sized to it and freed as soon as it is parsed, and the
+ * buffer may be reused: by the next link_read of any link, in any order.
+ * A link_read into a buffer another link still holds releases that link
+ * first. Between wakes nothing a link needs lies here, so a link may move
+ * to another loop (and read into that loop's buffer) between two wakes,
+ * once its owner saw LINK_EV_NONE or called link_release.
+ */
+struct link_rxbuf {
+	struct link *holder;              /* whose bytes lie here, or NULL */
+	size_t off, len;                  /* parsed, read */
+	bool secret;                      /* they were HTTP: wiped at release */
+	uint8_t buf[LINK_RX_CAP];
 };
 
 struct link {
@@ -111,10 +137,12 @@ struct link {
 	uint16_t close_code;              /* the close we sent or echoed */
 	uint64_t rng;                     /* mask keys */
 	char why[128];                    /* the first failure, for the log */
-	uint8_t *in;                      /* LINK_IN_CAP, at the first read */
-	size_t in_off, in_len, in_max;    /* parsed, held, high-water */
-	uint8_t *frag;                    /* reassembly, at link_open */
-	struct ws_rx rx;
+	struct link_rxbuf *rxb;           /* the buffer it reads now, or NULL */
+	uint8_t *in;                      /* what a read left unparsed, or NULL */
+	size_t in_off, in_len, in_cap;    /* parsed, held, allocated */
+	bool in_secret;                   /* it holds HTTP bytes: wiped at free */
+	size_t msg_max;                   /* link_open's limit: reassembly's size */
+	struct ws_rx rx;                  /* rx.frag: while a message is fragmented */
 	struct txq q;                     /* frames waiting for the socket */
 };
 
@@ -131,19 +159,33 @@ void link_init(struct link *l, int fd, bool client, struct tls_conn *tls,
 void link_free(struct link *l);
 
 /*
- * One read from the socket (through TLS if any) into the link's buffer.
- * Returns the bytes read (> 0), 0 when none can be had now, -1 when the
- * link is dead (EOF, error: link_why says; the expected EOF of DRAIN
- * too). In FLUSH and DRAIN what arrives is discarded.
+ * One read from the socket (through TLS if any) into the loop's buffer b,
+ * which l holds from now until it is done with it (struct link_rxbuf).
+ * It reads at most what keeps l's bytes within LINK_IN_CAP. Returns the
+ * bytes read (> 0), 0 when none can be had now, -1 when the link is dead
+ * (EOF, error: link_why says; the expected EOF of DRAIN too). In FLUSH
+ * and DRAIN what arrives is discarded.
  */
-int link_read(struct link *l, uint64_t now) __attribute__((warn_unused_result));
+int link_read(struct link *l, struct link_rxbuf *b, uint64_t now)
+	__attribute__((warn_unused_result));
+/*
+ * l is done with its loop's buffer for this wake: what it left there
+ * unparsed is copied into its own allocation. link_next does this when it
+ * returns LINK_EV_NONE; an owner that stops before calls it (a hand-over
+ * to another loop). Returns 0, or -1 when memory ran out (l is dead).
+ */
+int link_release(struct link *l);
 
 /*
- * The next event in what has been read. Control frames are answered here
- * (a ping gets its pong) and the close sequence is run here; only data,
- * the handshake bytes and the peer's close reach the owner. In LINK_HTTP
- * each event hands over every unparsed byte once: the owner feeds its
- * head parser and link_consume()s what it took.
+ * The next event in what has been read: first what l kept from earlier
+ * reads, then what its last link_read brought. A whole frame in the loop's
+ * buffer is parsed (and unmasked) where it lies; a frame that a read cut
+ * is completed in l's own allocation, each of its bytes copied once.
+ * Control frames are answered here (a ping gets its pong) and the close
+ * sequence is run here; only data, the handshake bytes and the peer's
+ * close reach the owner. In LINK_HTTP each event hands over every
+ * unparsed byte once: the owner feeds its head parser and link_consume()s
+ * what it took. LINK_EV_NONE: l released the loop's buffer.
  */
 enum link_ev link_next(struct link *l, struct link_msg *m);
 void link_consume(struct link *l, size_t n);
@@ -184,8 +226,9 @@ enum link_tick { LINK_TICK_OK, LINK_TICK_SILENT, LINK_TICK_DEAD };
  */
 enum link_tick link_tick(struct link *l, uint64_t now);
 /* When link_tick has something to do next (ms, link_now's clock), as of
- * now; UINT64_MAX for never (no keepalive, or no timer in this state).
- * Only a read, link_tick and the close sequence move it. */
+ * now: the keepalive, a close step, the send queue's trim (txq_due);
+ * UINT64_MAX for never. Only a read, a queued frame, link_tick and the
+ * close sequence move it. */
 uint64_t link_due(const struct link *l);
 
 /* poll() events the link waits for (POLLIN, POLLOUT). */

@@ -14,11 +14,14 @@
  * Only ECDHE with AES-GCM or ChaCha20-Poly1305 is offered, TLS 1.2 only,
  * server preference order, no renegotiation, no session cache.
  *
- * Memory per connection: struct tls_conn is 4.3 KiB of engine state plus a
- * full 16709-byte input buffer (a peer may send 16 KiB records) and an
- * 8277-byte output buffer (records of up to 8 KiB: five full-size packets),
- * 29384 bytes in all, one calloc per connection (measured with sizeof on
- * x86_64). A client connection also has a 20 KiB verifier.
+ * Memory per connection: struct tls_conn, 4.3 KiB of engine state (calloc),
+ * and the record buffers in one anonymous mapping of their own: a full
+ * 16709-byte input buffer (a peer may send 16 KiB records) and a 16469-byte
+ * output buffer (records of up to 16 KiB). A page of a mapping costs memory
+ * only once it is written, and the engine writes each record from the
+ * start of its buffer: an idle connection holds the pages of the largest
+ * record it saw (its handshake's), not all 32 KiB. A client connection
+ * also has a 20 KiB verifier.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1082,9 +1086,27 @@ struct tls_conn {
 		br_ssl_server_context s;
 		br_ssl_client_context c;
 	} u;
-	uint8_t ibuf[TLS_IN_LEN];
-	uint8_t obuf[TLS_OUT_LEN];
+	uint8_t *bufs;                  /* TLS_IN_LEN, then TLS_OUT_LEN: mapped */
 };
+
+#define BUFS_LEN (TLS_IN_LEN + TLS_OUT_LEN)
+
+/*
+ * The record buffers, given to the engine. Mapped, not malloc'd, so that
+ * untouched pages stay free and the whole goes back to the kernel at the
+ * end (which zeroes it before any other use: nothing to wipe here).
+ */
+static bool bufs_new(struct tls_conn *c)
+{
+	void *p = mmap(NULL, BUFS_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	c->bufs = p;
+	br_ssl_engine_set_buffers_bidi(c->eng, c->bufs, TLS_IN_LEN, c->bufs + TLS_IN_LEN,
+				       TLS_OUT_LEN);
+	return true;
+}
 
 struct tls_conn *tls_conn_new(struct tls_server *s)
 {
@@ -1109,7 +1131,10 @@ struct tls_conn *tls_conn_new(struct tls_server *s)
 		br_ssl_server_set_single_ec(sc, k->chain, k->chain_len, &k->sk.ec,
 					    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(),
 					    br_ecdsa_sign_asn1_get_default());
-	br_ssl_engine_set_buffers_bidi(c->eng, c->ibuf, sizeof c->ibuf, c->obuf, sizeof c->obuf);
+	if (!bufs_new(c)) {
+		tls_conn_free(c);
+		return NULL;
+	}
 	seed(c->eng);
 	if (!br_ssl_server_reset(sc)) {
 		log_warnx("TLS: cannot start a handshake (error %d)",
@@ -1142,7 +1167,10 @@ struct tls_conn *tls_conn_client(const char *host, const char *ca_file,
 	br_ssl_engine_set_rsavrfy(c->eng, br_rsa_pkcs1_vrfy_get_default());
 	br_ssl_engine_set_ecdsa(c->eng, br_ecdsa_vrfy_asn1_get_default());
 	br_ssl_engine_set_x509(c->eng, &c->v->vtable);
-	br_ssl_engine_set_buffers_bidi(c->eng, c->ibuf, sizeof c->ibuf, c->obuf, sizeof c->obuf);
+	if (!bufs_new(c)) {
+		log_warnx("out of memory");
+		goto fail;
+	}
 	seed(c->eng);
 	/* No SNI for an address (RFC 6066 §3); the name is then checked by us. */
 	if (!br_ssl_client_reset(cc, c->v->ip_len ? NULL : host, 0)) {
@@ -1162,7 +1190,9 @@ void tls_conn_free(struct tls_conn *c)
 		return;
 	creds_put(c->creds);
 	verifier_free(c->v);
-	explicit_bzero(c, sizeof *c); /* session keys and plaintext */
+	if (c->bufs)
+		munmap(c->bufs, BUFS_LEN);
+	explicit_bzero(c, sizeof *c); /* session keys */
 	free(c);
 }
 

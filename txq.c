@@ -27,7 +27,22 @@ static void lane_free(struct txq_lane *l)
 	free(l->buf);
 	l->buf = NULL;
 	l->rec = NULL;
-	l->count = 0;
+	l->head = l->count = 0;
+	l->head_sent = l->bytes = l->used_max = 0;
+}
+
+/* An empty lane unused for TXQ_IDLE_MS gives its ring back. */
+static void lane_trim(struct txq_lane *l, uint64_t now)
+{
+	if (!l->buf)
+		return;
+	if (l->count || l->used) {
+		l->used = false;
+		l->active = now;
+		return;
+	}
+	if (now - l->active >= TXQ_IDLE_MS)
+		lane_free(l);
 }
 
 void txq_init(struct txq *q)
@@ -43,6 +58,23 @@ void txq_free(struct txq *q)
 	lane_free(&q->fast);
 	explicit_bzero(q->ctrl, sizeof q->ctrl);
 	q->ctrl_len = 0;
+}
+
+void txq_trim(struct txq *q, uint64_t now)
+{
+	lane_trim(&q->bulk, now);
+	lane_trim(&q->fast, now);
+}
+
+uint64_t txq_due(const struct txq *q)
+{
+	uint64_t due = UINT64_MAX;
+
+	if (q->bulk.buf)
+		due = q->bulk.active + TXQ_IDLE_MS;
+	if (q->fast.buf && q->fast.active + TXQ_IDLE_MS < due)
+		due = q->fast.active + TXQ_IDLE_MS;
+	return due;
 }
 
 static struct txq_rec *rec_at(const struct txq_lane *l, unsigned i)
@@ -66,6 +98,7 @@ static long reserve(struct txq_lane *l, size_t need)
 			return -1;
 		l->rec = (struct txq_rec *)(void *)(l->buf + l->cap);
 	}
+	l->used = true;
 	if (l->count == 0)
 		return 0;
 	first = rec_at(l, 0)->off;

@@ -17,6 +17,12 @@
  * Records leave lane by lane, the fast one first, except that a record
  * begun is finished first, HTTP heads go before everything, and control
  * frames go between records, never inside one, never before an HTTP head.
+ *
+ * A lane's ring exists only while it is in use: it is allocated by the
+ * first txq_room, and txq_trim, from the owner's timer, gives it back once
+ * the lane has queued nothing for TXQ_IDLE_MS, so that an idle link holds
+ * no ring (control frames, a ping's pong, need none). Traffic of a packet
+ * every second or more keeps it: no allocation per packet.
  */
 #ifndef VPNGW_TXQ_H
 #define VPNGW_TXQ_H
@@ -37,6 +43,7 @@
 #define TXQ_IOV         (TXQ_RECS + TXQ_FAST_RECS + 2)
 #define TXQ_TARGET_MS   5              /* CoDel's target and interval */
 #define TXQ_INTERVAL_MS 100
+#define TXQ_IDLE_MS     2000           /* an unused lane's ring goes */
 
 struct txq_rec {
 	uint32_t off, len;     /* where the record lies in its lane's ring */
@@ -53,6 +60,8 @@ struct txq_lane {
 	size_t head_sent;      /* bytes of the head record written */
 	size_t bytes;          /* bytes queued */
 	size_t used_max;       /* high-water mark, wiped at free */
+	bool used;             /* a record since the last txq_trim */
+	uint64_t active;       /* the last txq_trim that saw it in use, ms */
 };
 
 struct txq {
@@ -67,6 +76,15 @@ struct txq {
 void txq_init(struct txq *q);
 /* Frees the rings, wiping what they held. */
 void txq_free(struct txq *q);
+/*
+ * As of now (ms): frees the ring of each lane that is empty and has taken
+ * no record (nor given room) since a txq_trim at least TXQ_IDLE_MS ago.
+ * The next txq_room allocates it again.
+ */
+void txq_trim(struct txq *q, uint64_t now);
+/* When txq_trim may next have something to do (ms): UINT64_MAX while no
+ * lane holds a ring. */
+uint64_t txq_due(const struct txq *q);
 
 /*
  * Room for a record of up to need bytes in a lane (the fast one when fast):

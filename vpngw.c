@@ -261,6 +261,7 @@ struct gw {
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* a client's packets, coalesced */
 	uint8_t gro_buf[LINK_PKT_MAX];
+	struct link_rxbuf rxb;         /* every connection's reads */
 };
 
 /* What the workers share: set up before they start, then read only, but
@@ -1099,6 +1100,11 @@ static void inbox_put(struct gw *to, struct conn *c)
 
 static void hand_over(struct gw *g, struct conn *c)
 {
+	/* What it sent after its request is in this loop's buffer still. */
+	if (link_release(&c->l) < 0) {
+		conn_close(g, c, "out of memory");
+		return;
+	}
 	log_info("%s handed to worker %d", c->peer, c->hand_to);
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	conn_forget(g, c);
@@ -1132,7 +1138,7 @@ static void conn_readable(struct gw *g, struct conn *c)
 
 	touch(g, c);
 	for (int i = 0; i < SOCK_BUDGET && r > 0 && c->hand_to < 0; i++) {
-		r = link_read(&c->l, g->now);
+		r = link_read(&c->l, &g->rxb, g->now);
 		tls_count(g, c);
 		if (r > 0)
 			conn_input(g, c);

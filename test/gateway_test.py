@@ -1387,6 +1387,53 @@ async def slow_reader_tail_drop():
         await other.close()
 
 
+@test(timeout=40)
+async def queue_memory_given_back():
+    """A client's send queue holds memory only while it sends: a backlog
+    toward a client that does not read touches the 1 MiB ring; once the
+    client has read it all and stayed idle, the gateway's RSS falls back,
+    and the next packet is still delivered (the ring made again)."""
+    pid = int(os.environ["VPNGW_PID"])
+    r = await asyncio.to_thread(raw_open, URL, None, 4096)
+
+    def backlog():
+        payload = bytes(1400)
+        r.sock.settimeout(2.0)
+        for i in range(3000):
+            pkt = bytes(IP(src=SRC, dst=INET) / UDP(sport=42000 + i % 1000, dport=7)
+                        / payload)
+            r.sock.sendall(frame(2, pkt))
+        time.sleep(0.5)  # the echoes come back and wait in the queue
+
+    def drain_then_idle(seconds):
+        end = time.monotonic() + seconds
+        r.buf = b""
+        while time.monotonic() < end:
+            r.send(frame(9, b"here"))  # not silent (--keepalive 1)
+            try:
+                r.read_frame(0.5)
+            except socket.timeout:
+                pass
+    try:
+        rss0 = rss_kb(pid)
+        await asyncio.to_thread(backlog)
+        rss1 = rss_kb(pid)
+        await asyncio.to_thread(drain_then_idle, 4.5)
+        rss2 = rss_kb(pid)
+        info("RSS %d kB, %d kB with a backlog, %d kB idle again" % (rss0, rss1, rss2))
+        check(rss1 - rss0 >= 256, "a backlog of echoes grew the RSS by %d kB only: "
+              "the test did not fill the queue" % (rss1 - rss0))
+        check(rss1 - rss2 >= (rss1 - rss0) * 2 // 3,
+              "RSS %d kB with the backlog, still %d kB after 4 s idle (from %d kB)"
+              % (rss1, rss2, rss0))
+        ident, pkt = icmp_echo_bytes()
+        r.buf = b""
+        r.send(frame(2, pkt))
+        await asyncio.to_thread(raw_expect_echo_reply, r, ident)
+    finally:
+        r.close()
+
+
 @test(timeout=60)
 async def pool_full_1013():
     clients = []

@@ -67,6 +67,7 @@ struct end {
 	uint8_t scratch[LINK_SCRATCH];
 	struct link_gro gro;
 	uint8_t gro_buf[LINK_PKT_MAX];
+	struct link_rxbuf rxb;       /* the end's loop buffer */
 };
 
 static struct end gw, cl;
@@ -124,7 +125,7 @@ static void readable(struct end *e, void (*packet)(uint8_t *, size_t))
 	struct link_msg m;
 
 	for (int i = 0; i < SOCK_ROUNDS; i++) {
-		int r = link_read(&e->l, NOW);
+		int r = link_read(&e->l, &e->rxb, NOW);
 		if (r < 0)
 			die("%s link: %s", e == &gw ? "gateway" : "client", link_why(&e->l));
 		if (r == 0)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unit.c: runs the table-driven tests of the pure files (sha1, base64, ws,
- * nat, admit, limit, v1, auth, the metrics renderer, gso, txq) and of the parsers in
- * tun.c and netlink.c. `unit` runs
+ * nat, admit, limit, v1, auth, the metrics renderer, gso, txq), of link.c's
+ * receive side, and of the parsers in tun.c and netlink.c. `unit` runs
  * them all; `unit NAME...` runs the cases whose names start with one of the
  * NAMEs. Ends with "N passed, N failed".
  */
@@ -35,7 +35,7 @@ unsigned unit_rn(unsigned n)
 
 static const struct unit_case *const tables[] = {
 	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_limit, unit_v1, unit_tun, unit_cli,
-	unit_auth, unit_metrics, unit_gso, unit_txq,
+	unit_auth, unit_metrics, unit_gso, unit_txq, unit_link,
 };
 
 static int selected(const char *name, int argc, char **argv)

@@ -45,5 +45,6 @@ extern const struct unit_case unit_auth[];
 extern const struct unit_case unit_metrics[];
 extern const struct unit_case unit_gso[];
 extern const struct unit_case unit_txq[];
+extern const struct unit_case unit_link[];
 
 #endif

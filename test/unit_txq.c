@@ -7,7 +7,8 @@
  * leave, the control frames' reserve, the per-flow counts behind
  * txq_sparse, txq_drop_unsent, txq_records and txq_pending, and CoDel at
  * the bulk lane's head: when it starts, the spacing of its drops, when it
- * stops, what it never drops, and the clock's uint32 wrap-around.
+ * stops, what it never drops, and the clock's uint32 wrap-around; and the
+ * rings given back once unused (txq_trim).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -627,6 +628,52 @@ static void codel_small(void)
 	}
 }
 
+/* ---- Memory ---- */
+
+/*
+ * A lane's ring exists while the lane is in use: kept while a record
+ * waits however long, and while records come each second; given back
+ * TXQ_IDLE_MS after the last trim that saw one; made again by txq_room,
+ * its records intact.
+ */
+static void trim_idle(void)
+{
+	uint8_t out[100];
+	uint64_t t = 1000;
+
+	txq_init(&q);
+	txq_trim(&q, t);
+	CHECK(!q.bulk.buf && !q.fast.buf);
+	CHECK(push(false, 100, 7, false, 1, t));
+	for (int i = 0; i < 20; i++)
+		txq_trim(&q, t += 200);
+	CHECK(q.bulk.buf != NULL);
+	CHECK(take(100, NULL) == 100);   /* the last trim saw it queued */
+	txq_trim(&q, t + 200);
+	txq_trim(&q, t + TXQ_IDLE_MS - 1);
+	CHECK(q.bulk.buf != NULL);
+	txq_trim(&q, t += TXQ_IDLE_MS);
+	CHECK(!q.bulk.buf && q.bulk.used_max == 0 && q.bulk.count == 0);
+
+	for (int i = 0; i < 10 * 5; i++) {
+		if (i % 5 == 0) {
+			CHECK(push(true, 100, 9, false, 2, t));
+			CHECK(take(100, NULL) == 100);
+		}
+		txq_trim(&q, t += 200);
+		CHECK(q.fast.buf != NULL);
+	}
+	while (q.fast.buf && t < 100000)
+		txq_trim(&q, t += 200);
+	CHECK(!q.fast.buf);
+
+	CHECK(push(true, 100, 3, false, 2, t));
+	CHECK(q.fast.buf != NULL);
+	CHECK(take(100, out) == 100);
+	CHECK(out[0] == 3 && out[99] == 3);
+	txq_free(&q);
+}
+
 const struct unit_case unit_txq[] = {
 	{ "txq_ring_bulk", ring_bulk },
 	{ "txq_ring_fast", ring_fast },
@@ -639,5 +686,6 @@ const struct unit_case unit_txq[] = {
 	{ "txq_codel_standing", codel_standing },
 	{ "txq_codel_never", codel_never },
 	{ "txq_codel_small", codel_small },
+	{ "txq_trim_idle", trim_idle },
 	{ NULL, NULL },
 };
