@@ -17,7 +17,7 @@
 # Usage: test/docs.sh [PAGE] (default vpngw.8; the install uses vpngw.8).
 # Ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 page=${1:-vpngw.8}
 VPNGW=${VPNGW:-./vpngw}
 PASSED=0 FAILED=0
@@ -232,7 +232,8 @@ root=$dir/root
 wrong=()
 make -s vpngw >/dev/null 2>&1 || wrong+=("make vpngw failed")
 out=$(make install DESTDIR="$root" PREFIX=/usr 2>&1) || wrong+=("make install failed: $out")
-grep -qE '^  (CC|LD) ' <<<"$out" && wrong+=("make install rebuilt: $(echo $out)")
+built=$(grep -E '^  (CC|LD) ' <<<"$out" | tr -s ' \n' ' ')
+[ -z "$built" ] || wrong+=("make install rebuilt:$built")
 bin=$root/usr/sbin/vpngw man8=$root/usr/share/man/man8/vpngw.8
 [ "$(stat -c %a "$bin" 2>/dev/null)" = 755 ] && cmp -s "$bin" vpngw ||
 	wrong+=("no $bin of mode 755, the built vpngw ($(stat -c %a "$bin" 2>&1))")
