@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 # vpngw: one static binary. `make`, `make TLS=0`, `make test`, `make fuzz`,
-# `make bench`, `make replay`, `make demo`. CROSS_COMPILE=arm-linux-musleabihf- and a
+# `make bench`, `make replay`, `make demo`, `make install`, `make uninstall`
+# (PREFIX=/usr/local, DESTDIR). CROSS_COMPILE=arm-linux-musleabihf- and a
 # config.mak of your own override the toolchain.
 -include config.mak
 
 TLS ?= 1
+PREFIX ?= /usr/local
 ifeq ($(origin CC),default)
 CC := $(if $(CROSS_COMPILE),$(CROSS_COMPILE)gcc,$(shell command -v musl-gcc || echo cc))
 endif
@@ -81,8 +83,15 @@ replay: test/replay
 	$(Q)test/replay.sh
 demo: vpngw
 	$(Q)test/demo.sh
+# The binary as built (root installs it, never builds it) and its page.
+install: vpngw
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 vpngw $(DESTDIR)$(PREFIX)/bin/vpngw
+	install -m 644 vpngw.8 $(DESTDIR)$(PREFIX)/share/man/man8/vpngw.8
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vpngw $(DESTDIR)$(PREFIX)/share/man/man8/vpngw.8
 clean:
 	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
 	test/seccomp_test test/seccomp_test-glibc test/priv_test test/replay test/*.d test/fuzz/bin
-.PHONY: FORCE all check test fuzz bench replay demo clean
+.PHONY: FORCE all check test fuzz bench replay demo install uninstall clean
 -include $(OBJ:.o=.d)

@@ -3,7 +3,8 @@
 # run.sh: every test of vpngw, suite by suite: the unit tests (plain, then
 # under ASan+UBSan), the seccomp filters (built against musl, then glibc:
 # allowed calls work, others kill), contrib/vpngw.service checked offline
-# by systemd-analyze, a short fuzz run of each parser, the builds without TLS,
+# by systemd-analyze, the manual page against the parsers, --help and `make
+# install`, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
@@ -139,6 +140,7 @@ selected asan && suite "unit (ASan+UBSan)" test/unit-asan
 selected seccomp && suite "seccomp (musl)" test/seccomp_test
 selected seccomp && suite "seccomp (glibc)" test/seccomp_test-glibc
 selected systemd && suite systemd test/systemd.sh
+selected docs && suite docs test/docs.sh
 selected builds && suite builds builds
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.
