@@ -1258,7 +1258,7 @@ uint64_t link_now(void)
 
 void link_signals(const int *sigs, size_t n, void (*handler)(int), sigset_t *old)
 {
-	struct sigaction sa = { .sa_handler = handler };
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART };
 	sigset_t block;
 
 	sigemptyset(&sa.sa_mask);

@@ -337,9 +337,11 @@ size_t link_stats_format(char *out, size_t cap, size_t len, const struct link_st
 uint64_t link_now(void);
 
 /*
- * Routes sigs[0..n) to handler and blocks them (the previous mask goes to
- * *old when not NULL): the loops' ppoll() unblocks them, so that a signal
- * is never missed between a check and the wait. SIGPIPE is ignored.
+ * Routes sigs[0..n) to handler (SA_RESTART) and blocks them (the previous
+ * mask goes to *old when not NULL): the client's ppoll() unblocks them, so
+ * that a signal is never missed between a check and the wait; the
+ * gateway's workers unblock them, their handler waking each one's
+ * eventfd. SIGPIPE is ignored.
  */
 void link_signals(const int *sigs, size_t n, void (*handler)(int), sigset_t *old);
 

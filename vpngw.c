@@ -1692,12 +1692,19 @@ static void signals(struct gw *g)
 	}
 }
 
+/*
+ * One worker's loop. Its signals are not blocked: the handler only counts
+ * them and writes every worker's eventfd, so that a signal between the
+ * check and the wait still ends the wait, and one that comes while every
+ * wait returns events (a busy gateway) is still seen at once.
+ */
 static int gw_loop(struct gw *g)
 {
 	sigset_t empty;
 	uint64_t next_tick = 0;
 
 	sigemptyset(&empty);
+	pthread_sigmask(SIG_SETMASK, &empty, NULL);
 	log_tag = g->tag;
 	for (;;) {
 		g->now = link_now();
@@ -1712,7 +1719,7 @@ static int gw_loop(struct gw *g)
 		if (g->term_at && (g->n_live == 0 || g->now >= g->term_at))
 			return 0;
 		busy = busy || next_tick <= g->now;
-		int n = epoll_pwait(g->epfd, g->ev, EP_EVENTS, busy ? 0 : TICK_MS, &empty);
+		int n = epoll_pwait(g->epfd, g->ev, EP_EVENTS, busy ? 0 : TICK_MS, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
