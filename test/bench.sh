@@ -390,7 +390,7 @@ multi_idle() {
 		>"$LIB_TMP/$name-clients.log" 2>&1
 	cl=$BG_PID
 	if wait_log "$LIB_TMP/$name-clients.log" '^200 connected$' 60 "$cl"; then
-		sleep 1
+		sleep 3 # idle: past the 2 s after which a send queue's rings go back
 		fact "$name" rss_idle_kib "$idle"
 		fact "$name" rss_200_kib "$(rss_of "$MPID")"
 	else
