@@ -458,11 +458,33 @@ static void own_free(struct link *l)
 	l->in_secret = false;
 }
 
-/* Frees the allocation once everything in it is parsed. */
+/*
+ * Once everything in it is parsed, the allocation is empty again: kept for
+ * the next cut frame while the link is busy (an allocation per frame would
+ * cost more than the frame's copy), freed at once when it held HTTP bytes,
+ * and given back by own_trim once unused for TXQ_IDLE_MS, as the send
+ * queue's rings are.
+ */
 static void own_tidy(struct link *l)
 {
-	if (l->in && l->in_off == l->in_len)
+	if (!l->in || l->in_off != l->in_len)
+		return;
+	if (l->in_secret)
 		own_free(l);
+	else
+		l->in_off = l->in_len = 0;
+}
+
+static void own_trim(struct link *l, uint64_t now)
+{
+	if (!l->in || held(l))
+		return;
+	if (l->in_used) {
+		l->in_used = false;
+		l->in_active = now;
+	} else if (now - l->in_active >= TXQ_IDLE_MS) {
+		own_free(l);
+	}
 }
 
 /* Room for cap bytes in all, the unparsed ones moved to the front. */
@@ -535,6 +557,7 @@ static int keep(struct link *l, const uint8_t *p, size_t n)
 	memcpy(l->in + l->in_len, p, n);
 	l->in_len += n;
 	l->in_secret |= l->st == LINK_HTTP;
+	l->in_used = true;
 	return 0;
 }
 
@@ -843,6 +866,7 @@ enum link_tick link_tick(struct link *l, uint64_t now)
 	uint64_t ka = l->keepalive_ms, idle = now - l->last_rx;
 
 	txq_trim(&l->q, now);
+	own_trim(l, now);
 	switch (l->st) {
 	case LINK_OPEN:
 		if (!ka)
@@ -898,6 +922,8 @@ uint64_t link_due(const struct link *l)
 {
 	uint64_t s = state_due(l), q = txq_due(&l->q);
 
+	if (l->in && l->in_active + TXQ_IDLE_MS < q)
+		q = l->in_active + TXQ_IDLE_MS;
 	return s < q ? s : q;
 }
 

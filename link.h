@@ -109,8 +109,9 @@ struct link_msg {
  * done with them for this wake: when its link_next returns LINK_EV_NONE,
  * or at its link_release or link_free. Then what is left unparsed (a part
  * of a frame, or of an HTTP head) has been copied once into the link's own
- * allocation, sized to it and freed as soon as it is parsed, and the
- * buffer may be reused: by the next link_read of any link, in any order.
+ * allocation, sized to the frame (kept for the next while the link is
+ * busy, given back once unused for TXQ_IDLE_MS; an HTTP head's is wiped
+ * and freed once parsed), and the buffer may be reused: by the next link_read of any link, in any order.
  * A link_read into a buffer another link still holds releases that link
  * first. Between wakes nothing a link needs lies here, so a link may move
  * to another loop (and read into that loop's buffer) between two wakes,
@@ -141,6 +142,8 @@ struct link {
 	uint8_t *in;                      /* what a read left unparsed, or NULL */
 	size_t in_off, in_len, in_cap;    /* parsed, held, allocated */
 	bool in_secret;                   /* it holds HTTP bytes: wiped at free */
+	bool in_used;                     /* since the last own_trim (link_tick) */
+	uint64_t in_active;               /* the last link_tick that saw it used */
 	size_t msg_max;                   /* link_open's limit: reassembly's size */
 	struct ws_rx rx;                  /* rx.frag: while a message is fragmented */
 	struct txq q;                     /* frames waiting for the socket */

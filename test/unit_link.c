@@ -143,6 +143,12 @@ static int wake(struct rcv *r, const uint8_t *s, size_t n)
 	return got;
 }
 
+/* What l holds of its own, not yet parsed. */
+static size_t held(const struct link *l)
+{
+	return l->in_len - l->in_off;
+}
+
 /* The stream cut in two at every byte position: each message whole, once. */
 static void split_every(void)
 {
@@ -156,7 +162,7 @@ static void split_every(void)
 		rcv_open(&r);
 		(void)wake(&r, s, cut);
 		(void)wake(&r, s + cut, len - cut);
-		if (r.bad || r.k != N_MSG || r.l.in || r.l.rx.frag || r.l.st != LINK_OPEN)
+		if (r.bad || r.k != N_MSG || held(&r.l) || r.l.rx.frag || r.l.st != LINK_OPEN)
 			fails++;
 		CHECK(txq_pending(&r.l.q));   /* the pong */
 		unpair(&r.l, r.peer);
@@ -178,7 +184,7 @@ static void byte_at_a_time(void)
 		CHECK(r.l.in_cap <= 3000 + WS_HDR_MAX);
 	}
 	CHECK(!r.bad && r.k == N_MSG);
-	CHECK(!r.l.in && !r.l.rx.frag);
+	CHECK(!held(&r.l) && !r.l.rx.frag);
 	unpair(&r.l, r.peer);
 }
 
@@ -223,6 +229,13 @@ static void partial_later(void)
 	CHECK(lb.in && lb.in_len == 10 && !lb.rxb);
 	CHECK(link_next(&la, &m) == LINK_EV_BINARY && is_msg(&m, 3));
 	CHECK(link_next(&la, &m) == LINK_EV_NONE);
+	CHECK(la.in && !held(&la));
+	/* Kept while in use; given back once unused for TXQ_IDLE_MS. */
+	(void)link_tick(&la, 1);
+	CHECK(la.in);
+	(void)link_tick(&la, TXQ_IDLE_MS);
+	CHECK(la.in);
+	(void)link_tick(&la, 1 + TXQ_IDLE_MS);
 	CHECK(!la.in);
 	unpair(&la, pa);
 	unpair(&lb, pb);
@@ -297,7 +310,7 @@ static void http_kept(void)
 			}
 			memset(rxb.buf, 0x5a, sizeof rxb.buf);
 		}
-		if (heads != 1 || got != 1 || l.in)
+		if (heads != 1 || got != 1 || held(&l))
 			fails++;
 		unpair(&l, peer);
 	}
