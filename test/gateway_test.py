@@ -32,7 +32,7 @@ import urllib.request
 import websockets
 
 import harness
-from harness import Fail, check, expect, expect_none, info, recv_pkt, stats, test
+from harness import Fail, Skip, check, expect, expect_none, info, recv_pkt, stats, test
 from scapy.layers.inet import ICMP, IP, IPOption_NOP, TCP, UDP, defragment, fragment
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
@@ -1394,6 +1394,9 @@ async def queue_memory_given_back():
     client has read it all and stayed idle, the gateway's RSS falls back,
     and the next packet is still delivered (the ring made again)."""
     pid = int(os.environ["VPNGW_PID"])
+    with open("/proc/%d/exe" % pid, "rb") as f:
+        if b"AddressSanitizer" in f.read():
+            raise Skip("an ASan build keeps freed memory in its quarantine")
     r = await asyncio.to_thread(raw_open, URL, None, 4096)
 
     def backlog():

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # test/harness.py: what the python end-to-end scripts (gateway_test.py,
-# firewall_test.py, auth_test.py, metrics_test.py) share: the Fail exception
-# and check(), the gateway's stats line read after a SIGUSR1, reading
+# firewall_test.py, auth_test.py, metrics_test.py) share: the Fail and Skip
+# exceptions and check(), the gateway's stats line read after a SIGUSR1, reading
 # packets off a tunnel until one matches (or none does), the @test registry,
 # running one test in a thread with a deadline, and the runner that prints
-# PASS/FAIL lines and "N passed, N failed" (and writes them to
+# PASS/FAIL/SKIP lines and "N passed, N failed" (and writes them to
 # $VPNGW_RESULTS for the shell suite that started it). For the small clients
 # whose failure is their exit status (client_test.py, proxy_test.py): the
 # vpngw.v1 assignment, read or exit. The tests themselves, and every other
@@ -28,6 +28,11 @@ TESTS = []
 
 class Fail(Exception):
     pass
+
+
+class Skip(Exception):
+    """A test that cannot run against this gateway: printed and counted as
+    skipped, never as passed."""
 
 
 def check(cond, msg):
@@ -152,6 +157,8 @@ def run_one(fn, timeout):
     e = res.get("exc")
     if e is None:
         return None
+    if isinstance(e, Skip):
+        return e
     if isinstance(e, Fail):
         return str(e)
     if isinstance(e, (asyncio.TimeoutError, socket.timeout)):
@@ -173,7 +180,7 @@ def main(argv, all_by_default=True):
         if a not in names:
             print("unknown test %s (see --list)" % a, file=sys.stderr)
             return 2
-    passed = failed = 0
+    passed = failed = skipped = 0
     for name, fn, timeout in TESTS:
         if (args or not all_by_default) and name not in args:
             continue
@@ -183,11 +190,15 @@ def main(argv, all_by_default=True):
         if err is None:
             passed += 1
             print("PASS %s" % name + (" (%.1f s)" % dt if VERBOSE else ""), flush=True)
+        elif isinstance(err, Skip):
+            skipped += 1
+            print("SKIP %s: %s" % (name, err), flush=True)
         else:
             failed += 1
             print("FAIL %s: %s" % (name, err), flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    print("%d passed, %d failed" % (passed, failed) +
+          (", %d skipped" % skipped if skipped else ""), flush=True)
     if os.environ.get("VPNGW_RESULTS"):
         with open(os.environ["VPNGW_RESULTS"], "w") as f:
-            f.write("%d %d\n" % (passed, failed))
+            f.write("%d %d %d\n" % (passed, failed, skipped))
     return 1 if failed else 0

@@ -86,6 +86,21 @@ veth_add() {
 	ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
 
+# inet_topology INET_ADDR: three namespaces (the workers and scale suites), in CLI,
+# GW and INET: the client at 192.0.2.2 on the gateway's 192.0.2.1, the
+# gateway at 198.51.100.2 routing by default to the Internet host at
+# INET_ADDR (in 198.51.100.0/24).
+inet_topology() {
+	local inet=$1
+	ns_add CLI cli && ns_add GW gw && ns_add INET inet || return 1
+	veth_add "$CLI" eth0 "$GW" eth1 && veth_add "$GW" eth0 "$INET" eth0 || return 1
+	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
+		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 &&
+		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
+		ip -n "$GW" route add default via "$inet" &&
+		ip -n "$INET" addr add "$inet/24" dev eth0
+}
+
 # ns_dead_end VAR NAME: ns_add, then a default route out of e0
 # (198.51.100.2/24, via 198.51.100.1) with nothing behind it, as setup
 # needs one to find its egress interface.
@@ -191,14 +206,15 @@ finish() {
 }
 
 # py_results FILE NAME [WHAT]: adds the counts a python part (NAME) wrote
-# to FILE ("PASSED FAILED", as harness.py writes $VPNGW_RESULTS) to this
+# to FILE ("PASSED FAILED SKIPPED", as harness.py writes $VPNGW_RESULTS) to this
 # suite's; when FILE holds none, one failure: NAME did not report WHAT
 # ("its results" by default).
 py_results() {
-	local p f
-	if read -r p f <"$1" 2>/dev/null; then
+	local p f k
+	if read -r p f k <"$1" 2>/dev/null; then
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
+		SKIPPED=$((SKIPPED + ${k:-0}))
 	else
 		bad "$2" "did not report ${3:-its results}"
 	fi

@@ -42,16 +42,6 @@ RTT_MS=${SCALE_RTT_MS:-5}
 INET_ADDR=198.51.100.1
 SLOTS=(--pool "$N" --subnet 10.64.0.0/24 --client-prefix 24)
 
-setup_topology() {
-	ns_add CLI cli && ns_add GW gw && ns_add INET inet || return 1
-	veth_add "$CLI" eth0 "$GW" eth1 && veth_add "$GW" eth0 "$INET" eth0 || return 1
-	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
-		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 &&
-		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
-		ip -n "$GW" route add default via "$INET_ADDR" &&
-		ip -n "$INET" addr add "$INET_ADDR/24" dev eth0
-}
-
 # ms_since T0: milliseconds since T0 (date +%s%N).
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
@@ -107,7 +97,7 @@ stop_gw() {
 	fi
 }
 
-if ! setup_topology || ! ns_exec "$GW" ping -c 1 -W 2 "$INET_ADDR" >/dev/null; then
+if ! inet_topology "$INET_ADDR" || ! ns_exec "$GW" ping -c 1 -W 2 "$INET_ADDR" >/dev/null; then
 	bad topology "could not build the namespaces"
 	finish
 fi

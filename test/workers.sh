@@ -38,16 +38,6 @@ TOKENS=$LIB_TMP/tokens
 TOKEN_A=a-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TOKEN_B=b-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-setup_topology() {
-	ns_add CLI cli && ns_add GW gw && ns_add INET inet || return 1
-	veth_add "$CLI" eth0 "$GW" eth1 && veth_add "$GW" eth0 "$INET" eth0 || return 1
-	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
-		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 &&
-		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
-		ip -n "$GW" route add default via "$INET_ADDR" &&
-		ip -n "$INET" addr add "$INET_ADDR/24" dev eth0
-}
-
 # The gateway runs as nobody after start-up: for a reload, the token file
 # must be readable by nobody.
 write_tokens() {
@@ -135,7 +125,7 @@ t_bad() {
 	fi
 }
 
-if ! setup_topology || ! write_tokens || ! ns_exec "$GW" ping -c 1 -W 2 "$INET_ADDR" >/dev/null; then
+if ! inet_topology "$INET_ADDR" || ! write_tokens || ! ns_exec "$GW" ping -c 1 -W 2 "$INET_ADDR" >/dev/null; then
 	bad topology "could not build the namespaces"
 	finish
 fi
