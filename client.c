@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,13 +164,20 @@ struct client {
 };
 
 static volatile sig_atomic_t got_term, got_usr1;
+static int wake_fd = -1;         /* the handler writes it: the loop's wait ends */
 
 static void on_signal(int sig)
 {
+	uint64_t one = 1;
+	int saved = errno;
+
 	if (sig == SIGUSR1)
 		got_usr1 = 1;
 	else
 		got_term = sig;
+	if (wake_fd >= 0)
+		(void)!write(wake_fd, &one, sizeof one);
+	errno = saved;
 }
 
 static const char *ip4(uint32_t host_order, char out[static INET_ADDRSTRLEN])
@@ -969,13 +977,19 @@ static void tun_readable(struct client *c)
 	}
 }
 
+/*
+ * The loop runs with its signals unblocked: the handler sets a flag and
+ * writes wake_fd, so that a signal between the check and the wait ends the
+ * wait, and one that comes while every wait returns events is still seen.
+ */
 static void loop(struct client *c)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	sigset_t empty;
-	uint64_t next_tick = 0;
+	uint64_t next_tick = 0, n;
 
 	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
 	while (c->exit_code < 0) {
 		c->now = link_now();
 		if (got_term)
@@ -1005,9 +1019,10 @@ static void loop(struct client *c)
 			wait = c->deadline > c->now ? c->deadline - c->now : 0;
 		if (wait > TICK_MS)
 			wait = TICK_MS;
+		pfd[2] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
 		bool busy = linked && link_busy(&c->l);
 		struct timespec ts = { 0, busy ? 0 : (long)wait * 1000000 };
-		int r = ppoll(pfd, 2, &ts, &empty);
+		int r = ppoll(pfd, 3, &ts, NULL);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1016,6 +1031,8 @@ static void loop(struct client *c)
 			break;
 		}
 		c->now = link_now();
+		if (pfd[2].revents & POLLIN)
+			(void)!read(wake_fd, &n, sizeof n);
 		if (pfd[1].fd >= 0 && c->st == C_CONNECT && pfd[1].revents)
 			link_connect_done(c);
 		else if (linked && (busy || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))))
@@ -1066,6 +1083,12 @@ int client_main(int argc, char **argv)
 		client_free(c);
 		return 1;
 	}
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0) {
+		log_warn("connect: eventfd");
+		client_free(c);
+		return 1;
+	}
 	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, &old);
 	if (tun_open_checked(c) < 0)
 		goto out;
@@ -1078,5 +1101,7 @@ int client_main(int argc, char **argv)
 out:
 	client_free(c);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(wake_fd);
+	wake_fd = -1;
 	return rc;
 }

@@ -341,10 +341,11 @@ uint64_t link_now(void);
 
 /*
  * Routes sigs[0..n) to handler (SA_RESTART) and blocks them (the previous
- * mask goes to *old when not NULL): the client's ppoll() unblocks them, so
- * that a signal is never missed between a check and the wait; the
- * gateway's workers unblock them, their handler waking each one's
- * eventfd. SIGPIPE is ignored.
+ * mask goes to *old when not NULL) until the caller's loop runs: each loop
+ * (the client's, each gateway worker's) unblocks them there, its handler
+ * writing an eventfd the loop waits on, so that a signal is never missed
+ * between a check and the wait, nor while every wait returns events.
+ * SIGPIPE is ignored.
  */
 void link_signals(const int *sigs, size_t n, void (*handler)(int), sigset_t *old);
 

@@ -413,6 +413,26 @@ t_path_mtu() {
 	ip -n "$INET" link set eth0 mtu 1500
 }
 
+# SIGTERM while every wait of the client's loop returns events (a UDP
+# flood both ways through the tunnel): it is seen at once all the same, and
+# the client closes and cleans up; then a client as before, for what follows.
+t_sigterm_busy() {
+	local flood
+	bg_in "$CLI" iperf3 -c 198.51.100.1 -p 5201 -u -b 0 -l 1400 -t 6 --bidir \
+		>"$LIB_TMP/flood.log" 2>&1
+	flood=$BG_PID
+	sleep 2
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
+		ok sigterm_busy "exit 0 under a UDP flood both ways, interface and routes gone"
+	else
+		bad sigterm_busy "status ${EXIT_STATUS:-still running}, left: $(leftovers | tr '\n' ' ')"
+	fi
+	kill "$flood" 2>/dev/null
+	wait_exit "$flood" 5
+	start_client client --route 198.51.100.0/24 --route 203.0.113.0/24 --keepalive 2 ||
+		bad sigterm_busy_restart "no 'connected' line: $(tail -n 3 "$LIB_TMP/client.log" | tr '\n' ' ')"
+}
+
 t_sigterm_cleanup() {
 	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ -z "$(leftovers)" ]; then
 		ok sigterm_cleanup "exit 0, interface and routes gone"
@@ -701,7 +721,7 @@ t_gateway_gone() {
 
 # ---- Main ----
 TESTS=(connect ping curl download iperf stats resume resume_link wrong_token
-	original_protocol keepalive roaming path_mtu sigterm_cleanup default_route
+	original_protocol keepalive roaming path_mtu sigterm_busy sigterm_cleanup default_route
 	errors original_gateway failover tls pool_full new_session gateway_gone)
 select_tests "$@"
 if ! setup_topology || ! start_servers || ! start_fake; then
