@@ -69,7 +69,7 @@ suite() {
 }
 
 builds() {
-	local p=0 f=0 dir
+	local p=0 f=0 dir other
 	dir=$(mktemp -d)
 	for flags in "TLS=0" "TLS=1"; do
 		if git ls-files -z | xargs -0 cp --parents -t "$dir" 2>/dev/null &&
@@ -85,7 +85,20 @@ builds() {
 			f=$((f + 1))
 		fi
 	done
-	rm -rf "$dir"
+	# Reproducible: the same sources built in another folder, under
+	# another path, give the same bytes (no path or time is embedded).
+	other=$(mktemp -d)/elsewhere/deeper
+	mkdir -p "$other"
+	if git ls-files -z | xargs -0 cp --parents -t "$other" 2>/dev/null &&
+	   make -s -C "$other" TLS=1 >"$other/log" 2>&1 &&
+	   cmp -s "$dir/vpngw" "$other/vpngw"; then
+		echo "PASS build_reproducible: two folders, $(stat -c %s "$other/vpngw") bytes each, identical"
+		p=$((p + 1))
+	else
+		echo "FAIL build_reproducible: the build in another folder differs (or failed)"
+		f=$((f + 1))
+	fi
+	rm -rf "$dir" "${other%/elsewhere/deeper}"
 	echo "$p passed, $f failed"
 	[ "$f" = 0 ]
 }
