@@ -107,7 +107,7 @@ static const struct opt opts[] = {
 	  SETUP | SERVE, 0, NUM(client_prefix, 16, 30) },
 	{ "--tun-prefix", NULL, "NAME", "slot devices are NAME0, NAME1, ... (default vpngw)",
 	  SETUP | TEARDN | SERVE, 0, STR(tun_prefix, check_prefix) },
-	{ "--user", NULL, "USER", "owns the devices; serve drops to it (default nobody)",
+	{ "--user", NULL, "USER", "owns the devices; serve drops to it: a name or UID[:GID] (default nobody)",
 	  SETUP | SERVE, 0, STR(user, NULL) },
 	{ "--egress", NULL, "IFACE", "masquerade out of IFACE (default: the default route's)",
 	  SETUP | SERVE, 0, STR(egress, check_ifname) },

@@ -1796,24 +1796,40 @@ static int listen_on(const char *spec, bool shared)
 	return fd;
 }
 
-/* Resolves --user: a name from /etc/passwd or a numeric uid. */
+/* One id of --user's UID[:GID]: digits, below 2^32 - 1 (-1 means "none"
+ * to the kernel). */
+static bool id_parse(const char *s, size_t len, unsigned long *v)
+{
+	char buf[16], *end;
+
+	if (!len || len >= sizeof buf || s[0] < '0' || s[0] > '9')
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	*v = strtoul(buf, &end, 10);
+	return !*end && *v < 0xffffffffu;
+}
+
+/* Resolves --user: a name from /etc/passwd, or UID[:GID] (the gid is the
+ * uid's without one), which needs no user database (a scratch root). */
 static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
 {
 	struct passwd *pw = getpwnam(user);
-	char *end;
+	const char *colon = strchr(user, ':');
+	size_t ul = colon ? (size_t)(colon - user) : strlen(user);
+	unsigned long u, g;
 
 	if (pw) {
 		*uid = pw->pw_uid;
 		*gid = pw->pw_gid;
 		return 0;
 	}
-	unsigned long v = strtoul(user, &end, 10);
-	if (*user && !*end && v < 0xffffffffu) {
-		*uid = (uid_t)v;
-		*gid = (gid_t)v;
+	if (id_parse(user, ul, &u) && (!colon || id_parse(colon + 1, strlen(colon + 1), &g))) {
+		*uid = (uid_t)u;
+		*gid = (gid_t)(colon ? g : u);
 		return 0;
 	}
-	log_warnx("--user %s: no such user", user);
+	log_warnx("--user %s: no such user (a name, or UID[:GID])", user);
 	return -1;
 }
 

@@ -302,6 +302,15 @@ one_line err_bad_allow in_ns "$VPNGW" serve --allow 300.1.2.3/8
 one_line err_bad_listen in_ns "$VPNGW" serve --listen nowhere
 one_line err_bad_port in_ns "$VPNGW" serve --listen 127.0.0.1:70000
 one_line err_bad_user in_ns "$VPNGW" serve --user no-such-user-here
+one_line err_bad_user_gid in_ns "$VPNGW" setup --dry-run --user 65534:x
+one_line err_bad_user_id in_ns "$VPNGW" setup --dry-run --user 4294967295
+# A numeric UID[:GID] needs no user database (a scratch root has none).
+out=$(in_ns "$VPNGW" setup --dry-run --pool 1 --user 65534:65533 2>&1)
+if [ "$?" = 0 ] && echo "$out" | grep -q 'owner 65534:65533'; then
+	ok user_uid_gid "$(echo "$out" | head -n 1)"
+else
+	bad user_uid_gid "$(echo "$out" | head -n 2 | tr '\n' ' ')"
+fi
 one_line err_pool_too_big in_ns "$VPNGW" setup --pool 1000 --subnet 255.255.0.0/24
 one_line err_cert_without_key in_ns "$VPNGW" serve --tls-cert /nonexistent.pem
 one_line err_missing_cert in_ns "$VPNGW" serve --tls-cert /nonexistent.pem --tls-key /nonexistent.key
