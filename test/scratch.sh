@@ -1,0 +1,202 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# test/scratch.sh: the static binary alone in an empty root, as a `FROM
+# scratch` container image holds it (contrib/Dockerfile), as root. The root
+# holds /vpngw and the mount points it needs: /dev/null, /dev/urandom and
+# /dev/net/tun (the host's nodes bound over empty files), /proc (a proc
+# mounted there, so that /proc/sys is the gateway namespace's) and /run (an
+# empty directory, for /run/vpngw/state). Each command runs as
+# `ip netns exec NS unshare -m sh -c 'mount...; exec chroot ROOT /vpngw ...'`:
+# the mounts live in a mount namespace of their own and vanish with it, and
+# no nft, ip or shell is reachable inside the root. The gateway's setup,
+# serve (as --user 65534:65534: a scratch root has no /etc/passwd) and
+# teardown all run there; the client and the checks run outside it, with
+# the host's tools.
+#
+#   ns scr-cli: eth0 192.0.2.2/24, no default route
+#      |     runs: vpngw connect ws://192.0.2.1:8080/ --route 203.0.113.0/24
+#      |     (the host's binary), ping, curl
+#   ns scr-gw: eth1 192.0.2.1/24, eth0 203.0.113.2/24, default via .1
+#      |     runs: chroot ROOT /vpngw setup, serve, teardown
+#      |
+#   ns scr-inet: eth0 203.0.113.1/24
+#            runs: python3 -m http.server on :80, a 2 MB random file
+#
+# The tests: the root's layout, --version and setup --dry-run in it, setup
+# (its devices, owner, table and state file), serve dropped to 65534, a ping
+# and an HTTP download with its SHA-256 through the tunnel, serve's exit on
+# SIGTERM, then teardown, after which the gateway namespace's `ip -d link`,
+# `ip addr` and `nft list ruleset` must each be what they were before setup.
+# lib.sh removes every namespace and process it made, even on failure or ^C.
+# Ends with "N passed, N failed".
+#
+# Environment: VPNGW (the binary copied into the root, default ./vpngw),
+# KEEP_TMP=1 keeps the logs and the root. SCRATCH_CHROOT=0 is a debugging
+# aid: the same flow with the same state file, without the chroot (so with
+# the host's nft within reach), to tell a fault of the empty root from one
+# of the flow.
+# shellcheck disable=SC2016 # single-quoted scripts get their values as "$1"...
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. test/lib.sh
+
+suite_start
+check() { local name=$1 why=$2; shift 2; if "$@"; then ok "$name"; else bad "$name" "$why"; fi; }
+
+CHROOT=${SCRATCH_CHROOT:-1}
+ROOT=$LIB_TMP/root
+STATE=$ROOT/run/vpngw/state
+POOL=(--pool 2 --user 65534:65534)
+ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+
+# ---- The root: the binary and empty mount points, nothing else ----
+if ! { mkdir -p "$ROOT/dev/net" "$ROOT/proc" "$ROOT/run" &&
+	touch "$ROOT/dev/null" "$ROOT/dev/urandom" "$ROOT/dev/net/tun" &&
+	cp "$VPNGW" "$ROOT/vpngw" && chmod 755 "$ROOT" "$ROOT/vpngw"; }; then
+	bad root "could not build $ROOT"
+	finish
+fi
+# The mounts, in the mount namespace of one command: the host's device
+# nodes over the empty files, a proc. Then the command, in the root.
+MOUNT='r=$1; shift
+for d in null urandom net/tun; do mount --bind "/dev/$d" "$r/dev/$d" || exit 125; done
+mount -t proc proc "$r/proc" || exit 125
+exec "$@"'
+# RUN: what runs `vpngw ARGS` in a namespace: `ns_exec NS "${RUN[@]}" ARGS`.
+if [ "$CHROOT" = 0 ]; then
+	RUN=("${ENV[@]}" VPNGW_STATE_FILE="$STATE" "$VPNGW")
+	step mode "SCRATCH_CHROOT=0: no chroot, the host's tools within reach"
+else
+	RUN=(unshare -m --propagation private sh -c "$MOUNT" sh "$ROOT" "${ENV[@]}" chroot "$ROOT" /vpngw)
+fi
+
+got=$(cd "$ROOT" && find . | sort | tr '\n' ' ')
+want='. ./dev ./dev/net ./dev/net/tun ./dev/null ./dev/urandom ./proc ./run ./vpngw '
+check root_layout "the root holds: $got" test "$got" = "$want"
+out=$("${RUN[@]}" --version 2>&1)
+check root_version "exit $?: $out" bash -c '[[ "$1" == "vpngw "[0-9]* ]]' _ "$out"
+
+# ---- Topology and the Internet host ----
+setup_topology() {
+	ns_add CLI scr-cli && ns_add GW scr-gw && ns_add INET scr-inet || return 1
+	veth_add "$CLI" eth0 "$GW" eth1 && veth_add "$GW" eth0 "$INET" eth0 || return 1
+	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
+		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 &&
+		ip -n "$GW" addr add 203.0.113.2/24 dev eth0 &&
+		ip -n "$GW" route add default via 203.0.113.1 &&
+		ip -n "$INET" addr add 203.0.113.1/24 dev eth0 || return 1
+	mkdir -p "$LIB_TMP/www" && head -c 2M /dev/urandom >"$LIB_TMP/www/blob" || return 1
+	bg_in "$INET" "$PY" -m http.server 80 --bind 203.0.113.1 --directory "$LIB_TMP/www" \
+		>"$LIB_TMP/http.log" 2>&1
+	wait_port "$INET" 203.0.113.1 80 &&
+		ns_exec "$GW" ping -c 1 -W 2 203.0.113.1 >/dev/null &&
+		ns_exec "$GW" curl -sS -o /dev/null --max-time 5 http://203.0.113.1/blob
+}
+if setup_topology; then
+	step topology
+else
+	bad topology "could not build the namespaces or reach the Internet host"
+	finish
+fi
+BLOB_SUM=$(sha256sum <"$LIB_TMP/www/blob" | cut -d' ' -f1)
+in_gw() { ns_exec "$GW" "$@"; }
+snap_links() { in_gw ip -d link; }
+snap_addrs() { in_gw ip addr; }
+snap_rules() { in_gw nft list ruleset; }
+# The namespace loads nf_conntrack on first use; load it now so that setup
+# finds the conntrack sysctls it lowers, as on a host whose firewall runs.
+in_gw nft -f - <<'EOF'
+table ip probe {
+	chain c {
+		type filter hook output priority 0; policy accept;
+		ct state new accept
+	}
+}
+delete table ip probe
+EOF
+# IPv6 duplicate address detection ends a moment after the links came up:
+# let it, so that the picture before setup is one that stays.
+for _ in $(seq 50); do
+	snap_addrs | grep -q tentative || break
+	sleep 0.1
+done
+links_before=$(snap_links) addrs_before=$(snap_addrs) rules_before=$(snap_rules)
+
+# ---- setup, in the root ----
+out=$(in_gw "${RUN[@]}" setup "${POOL[@]}" --dry-run 2>&1)
+rc=$?
+check setup_dry_run "exit $rc: $out" bash -c '[ "$1" = 0 ] &&
+	[[ "$2" == *"would create tun vpngw1 10.0.101.1/24 mtu 1500 owner 65534:65534"* ]]' _ "$rc" "$out"
+out=$(in_gw "${RUN[@]}" setup "${POOL[@]}" 2>&1)
+rc=$?
+check setup "exit $rc: $out" test "$rc" = 0
+owner=$(in_gw cat /sys/class/net/vpngw1/owner /sys/class/net/vpngw1/group 2>/dev/null | tr '\n' ' ')
+check setup_devices "vpngw1 tun owner and group: '$owner'" test "$owner" = "65534 65534 "
+tbl=$(in_gw nft list table ip vpngw 2>&1)
+check setup_table "$(printf '%s' "$tbl" | head -n 3 | tr '\n' ' ')" \
+	bash -c '[[ "$1" == *"oifname \"eth0\" masquerade"* ]]' _ "$tbl"
+check setup_state_file "no $STATE" test -s "$STATE"
+
+# ---- serve, in the root, as 65534 ----
+SERVE_PID=
+bg_in "$GW" "${RUN[@]}" serve "${POOL[@]}" --listen 192.0.2.1:8080 \
+	--allow 203.0.113.0/24 >"$LIB_TMP/serve.log" 2>&1
+if wait_log "$LIB_TMP/serve.log" 'vpngw: listening on' 10 "$BG_PID"; then
+	SERVE_PID=$BG_PID
+	step serve "$(grep -m1 'listening on' "$LIB_TMP/serve.log")"
+	uid=$(ps -o uid= -p "$SERVE_PID" | tr -d ' ')
+	check serve_user "serve runs as uid '$uid'" test "$uid" = 65534
+else
+	bad serve "no 'listening on' within 10 s: $(tail -n 3 "$LIB_TMP/serve.log" | tr '\n' ' ')"
+fi
+
+# ---- A client, outside the root, reaches the Internet host ----
+CLIENT_PID=
+if [ -n "$SERVE_PID" ]; then
+	check no_route_without_tunnel "the client reaches 203.0.113.1 without the tunnel" \
+		bash -c '! ip netns exec "$1" ping -c 1 -W 1 203.0.113.1 >/dev/null 2>&1' _ "$CLI"
+	bg_in "$CLI" "$VPNGW" connect ws://192.0.2.1:8080/ --route 203.0.113.0/24 \
+		>"$LIB_TMP/client.log" 2>&1
+	if wait_log "$LIB_TMP/client.log" 'connected to' 10 "$BG_PID"; then
+		CLIENT_PID=$BG_PID
+		step client "$(grep -m1 'connected to' "$LIB_TMP/client.log")"
+	else
+		bad client "not connected within 10 s: $(tail -n 3 "$LIB_TMP/client.log" | tr '\n' ' ')"
+	fi
+fi
+if [ -n "$CLIENT_PID" ]; then
+	out=$(ns_exec "$CLI" ping -c 3 -i 0.2 -W 2 203.0.113.1 2>&1)
+	check ping_through_tunnel "$(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')" \
+		bash -c '[[ "$1" == *" 3 received"* ]]' _ "$out"
+	sum=$(ns_exec "$CLI" curl -sS --max-time 20 http://203.0.113.1/blob 2>&1 | sha256sum | cut -d' ' -f1)
+	check http_through_tunnel "SHA-256 $sum, want $BLOB_SUM" test "$sum" = "$BLOB_SUM"
+	kill -TERM "$CLIENT_PID"
+	wait_exit "$CLIENT_PID" 5
+fi
+
+# ---- Stop serve, teardown in the root: the namespace as it was ----
+if [ -n "$SERVE_PID" ]; then
+	kill -TERM "$SERVE_PID"
+	if ! wait_exit "$SERVE_PID" 5; then
+		bad serve_exit "serve still running 5 s after SIGTERM"
+	else
+		check serve_exit "serve exited with status $EXIT_STATUS after SIGTERM" test "$EXIT_STATUS" = 0
+	fi
+fi
+out=$(in_gw "${RUN[@]}" teardown --pool 2 2>&1)
+rc=$?
+check teardown "exit $rc: $out" test "$rc" = 0
+# same NAME BEFORE NOW: NOW is BEFORE; else the difference.
+same() {
+	if [ "$3" = "$2" ]; then
+		ok "$1"
+	else
+		bad "$1" "changed (< before setup, > after teardown):
+$(diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | grep '^[<>]' | head -20)"
+	fi
+}
+same teardown_links "$links_before" "$(snap_links)"
+same teardown_addresses "$addrs_before" "$(snap_addrs)"
+same teardown_ruleset "$rules_before" "$(snap_rules)"
+
+finish
