@@ -718,13 +718,17 @@ static int sysctl_write(const char *path, const char *value)
 /*
  * Turns IPv6 off on a tunnel device until vpngw carries IPv6: otherwise the
  * kernel sends its own router solicitations into it. A kernel without IPv6
- * has no such file, which is fine. The setting goes with the device.
+ * has no such file, which is fine. The setting goes with the device. A
+ * device born with it off (net.ipv6.conf.default.disable_ipv6 = 1) is left
+ * alone, so that a container whose /proc/sys is read-only can set it up.
  */
 static int no_ipv6(const char *name)
 {
-	char path[96];
+	char path[96], cur[SYSCTL_VAL_MAX];
 
 	snprintf(path, sizeof path, "net/ipv6/conf/%s/disable_ipv6", name);
+	if (sysctl_read(path, cur) == 0 && strcmp(cur, "1") == 0)
+		return 0;
 	if (sysctl_write(path, "1") < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
