@@ -27,6 +27,9 @@
 # and an HTTP download with its SHA-256 through the tunnel, serve's exit on
 # SIGTERM, then teardown, after which the gateway namespace's `ip -d link`,
 # `ip addr` and `nft list ruleset` must each be what they were before setup.
+# Then the same (container_*) as `docker run` starts contrib/Dockerfile's
+# image: /proc/sys read-only, the sysctls set beforehand from outside as its
+# --sysctl flags set them, and serve alone, setting the pool up itself.
 # lib.sh removes every namespace and process it made, even on failure or ^C.
 # Ends with "N passed, N failed".
 #
@@ -58,17 +61,23 @@ if ! { mkdir -p "$ROOT/dev/net" "$ROOT/proc" "$ROOT/run" &&
 fi
 # The mounts, in the mount namespace of one command: the host's device
 # nodes over the empty files, a proc. Then the command, in the root.
-MOUNT='r=$1; shift
+# With "ro" /proc/sys is read-only, as in a container.
+MOUNT='r=$1 ro=$2; shift 2
 for d in null urandom net/tun; do mount --bind "/dev/$d" "$r/dev/$d" || exit 125; done
 mount -t proc proc "$r/proc" || exit 125
-exec "$@"'
-# RUN: what runs `vpngw ARGS` in a namespace: `ns_exec NS "${RUN[@]}" ARGS`.
-if [ "$CHROOT" = 0 ]; then
-	RUN=("${ENV[@]}" VPNGW_STATE_FILE="$STATE" "$VPNGW")
-	step mode "SCRATCH_CHROOT=0: no chroot, the host's tools within reach"
-else
-	RUN=(unshare -m --propagation private sh -c "$MOUNT" sh "$ROOT" "${ENV[@]}" chroot "$ROOT" /vpngw)
+if [ "$ro" = ro ]; then
+	mount --bind "$r/proc/sys" "$r/proc/sys" && mount -o remount,bind,ro "$r/proc/sys" || exit 125
 fi
+exec "$@"'
+# RUN, RUN_RO: what runs `vpngw ARGS` in a namespace, /proc/sys writable
+# or read-only: `ns_exec NS "${RUN[@]}" ARGS`.
+R=$ROOT CMD=("${ENV[@]}" chroot "$ROOT" /vpngw)
+if [ "$CHROOT" = 0 ]; then
+	R=/ CMD=("${ENV[@]}" VPNGW_STATE_FILE="$STATE" "$VPNGW")
+	step mode "SCRATCH_CHROOT=0: no chroot, the host's tools within reach"
+fi
+RUN=(unshare -m --propagation private sh -c "$MOUNT" sh "$R" rw "${CMD[@]}")
+RUN_RO=(unshare -m --propagation private sh -c "$MOUNT" sh "$R" ro "${CMD[@]}")
 
 got=$(cd "$ROOT" && find . | sort | tr '\n' ' ')
 want='. ./dev ./dev/net ./dev/net/tun ./dev/null ./dev/urandom ./proc ./run ./vpngw '
@@ -137,55 +146,61 @@ check setup_table "$(printf '%s' "$tbl" | head -n 3 | tr '\n' ' ')" \
 	bash -c '[[ "$1" == *"oifname \"eth0\" masquerade"* ]]' _ "$tbl"
 check setup_state_file "no $STATE" test -s "$STATE"
 
-# ---- serve, in the root, as 65534 ----
-SERVE_PID=
-bg_in "$GW" "${RUN[@]}" serve "${POOL[@]}" --listen 192.0.2.1:8080 \
-	--allow 203.0.113.0/24 >"$LIB_TMP/serve.log" 2>&1
-if wait_log "$LIB_TMP/serve.log" 'vpngw: listening on' 10 "$BG_PID"; then
-	SERVE_PID=$BG_PID
-	step serve "$(grep -m1 'listening on' "$LIB_TMP/serve.log")"
-	uid=$(ps -o uid= -p "$SERVE_PID" | tr -d ' ')
-	check serve_user "serve runs as uid '$uid'" test "$uid" = 65534
-else
-	bad serve "no 'listening on' within 10 s: $(tail -n 3 "$LIB_TMP/serve.log" | tr '\n' ' ')"
-fi
+# ---- serve, a client through it, teardown: the functions of each round ----
+# start_serve PFX RUN...: `vpngw serve` as 65534:65534 through RUN (the
+# array's words) in the gateway namespace; SERVE_PID once it listens.
+start_serve() {
+	local pfx=$1 uid
+	shift
+	SERVE_PID=
+	bg_in "$GW" "$@" serve "${POOL[@]}" --listen 192.0.2.1:8080 \
+		--allow 203.0.113.0/24 >"$LIB_TMP/${pfx}serve.log" 2>&1
+	if wait_log "$LIB_TMP/${pfx}serve.log" 'vpngw: listening on' 10 "$BG_PID"; then
+		SERVE_PID=$BG_PID
+		step "${pfx}serve" "$(grep -m1 'listening on' "$LIB_TMP/${pfx}serve.log")"
+		uid=$(ps -o uid= -p "$SERVE_PID" | tr -d ' ')
+		check "${pfx}serve_user" "serve runs as uid '$uid'" test "$uid" = 65534
+	else
+		bad "${pfx}serve" "no 'listening on' within 10 s: $(tail -n 3 "$LIB_TMP/${pfx}serve.log" | tr '\n' ' ')"
+	fi
+}
 
-# ---- A client, outside the root, reaches the Internet host ----
-CLIENT_PID=
-if [ -n "$SERVE_PID" ]; then
-	check no_route_without_tunnel "the client reaches 203.0.113.1 without the tunnel" \
+# through_tunnel PFX: the client, outside the root, reaches the Internet
+# host only through the tunnel: a ping and a download, checksummed.
+through_tunnel() {
+	local pfx=$1 out sum client=
+	check "${pfx}no_route_without_tunnel" "the client reaches 203.0.113.1 without the tunnel" \
 		bash -c '! ip netns exec "$1" ping -c 1 -W 1 203.0.113.1 >/dev/null 2>&1' _ "$CLI"
 	bg_in "$CLI" "$VPNGW" connect ws://192.0.2.1:8080/ --route 203.0.113.0/24 \
-		>"$LIB_TMP/client.log" 2>&1
-	if wait_log "$LIB_TMP/client.log" 'connected to' 10 "$BG_PID"; then
-		CLIENT_PID=$BG_PID
-		step client "$(grep -m1 'connected to' "$LIB_TMP/client.log")"
+		>"$LIB_TMP/${pfx}client.log" 2>&1
+	if wait_log "$LIB_TMP/${pfx}client.log" 'connected to' 10 "$BG_PID"; then
+		client=$BG_PID
+		step "${pfx}client" "$(grep -m1 'connected to' "$LIB_TMP/${pfx}client.log")"
 	else
-		bad client "not connected within 10 s: $(tail -n 3 "$LIB_TMP/client.log" | tr '\n' ' ')"
+		bad "${pfx}client" "not connected within 10 s: $(tail -n 3 "$LIB_TMP/${pfx}client.log" | tr '\n' ' ')"
+		return
 	fi
-fi
-if [ -n "$CLIENT_PID" ]; then
 	out=$(ns_exec "$CLI" ping -c 3 -i 0.2 -W 2 203.0.113.1 2>&1)
-	check ping_through_tunnel "$(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')" \
+	check "${pfx}ping_through_tunnel" "$(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')" \
 		bash -c '[[ "$1" == *" 3 received"* ]]' _ "$out"
 	sum=$(ns_exec "$CLI" curl -sS --max-time 20 http://203.0.113.1/blob 2>&1 | sha256sum | cut -d' ' -f1)
-	check http_through_tunnel "SHA-256 $sum, want $BLOB_SUM" test "$sum" = "$BLOB_SUM"
-	kill -TERM "$CLIENT_PID"
-	wait_exit "$CLIENT_PID" 5
-fi
+	check "${pfx}http_through_tunnel" "SHA-256 $sum, want $BLOB_SUM" test "$sum" = "$BLOB_SUM"
+	kill -TERM "$client"
+	wait_exit "$client" 5
+}
 
-# ---- Stop serve, teardown in the root: the namespace as it was ----
-if [ -n "$SERVE_PID" ]; then
+# stop_serve PFX: SIGTERM to serve (by its PID), which exits with 0.
+stop_serve() {
+	[ -n "$SERVE_PID" ] || return
 	kill -TERM "$SERVE_PID"
 	if ! wait_exit "$SERVE_PID" 5; then
-		bad serve_exit "serve still running 5 s after SIGTERM"
+		bad "${1}serve_exit" "serve still running 5 s after SIGTERM"
 	else
-		check serve_exit "serve exited with status $EXIT_STATUS after SIGTERM" test "$EXIT_STATUS" = 0
+		check "${1}serve_exit" "serve exited with status $EXIT_STATUS after SIGTERM" \
+			test "$EXIT_STATUS" = 0
 	fi
-fi
-out=$(in_gw "${RUN[@]}" teardown --pool 2 2>&1)
-rc=$?
-check teardown "exit $rc: $out" test "$rc" = 0
+}
+
 # same NAME BEFORE NOW: NOW is BEFORE; else the difference.
 same() {
 	if [ "$3" = "$2" ]; then
@@ -195,8 +210,36 @@ same() {
 $(diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | grep '^[<>]' | head -20)"
 	fi
 }
-same teardown_links "$links_before" "$(snap_links)"
-same teardown_addresses "$addrs_before" "$(snap_addrs)"
-same teardown_ruleset "$rules_before" "$(snap_rules)"
+
+# teardown_restores PFX RUN...: teardown through RUN, then the namespace's
+# links, addresses and ruleset are what they were before setup.
+teardown_restores() {
+	local pfx=$1 out rc
+	shift
+	out=$(in_gw "$@" teardown --pool 2 2>&1)
+	rc=$?
+	check "${pfx}teardown" "exit $rc: $out" test "$rc" = 0
+	same "${pfx}teardown_links" "$links_before" "$(snap_links)"
+	same "${pfx}teardown_addresses" "$addrs_before" "$(snap_addrs)"
+	same "${pfx}teardown_ruleset" "$rules_before" "$(snap_rules)"
+}
+
+# ---- Round 1: setup (above), serve, teardown, each in the root ----
+start_serve "" "${RUN[@]}"
+[ -n "$SERVE_PID" ] && through_tunnel ""
+stop_serve ""
+teardown_restores "" "${RUN[@]}"
+
+# ---- Round 2: as `docker run` starts the image ----
+# /proc/sys is read-only, as a container's is; the sysctls setup would
+# change are set beforehand from outside, as `docker run --sysctl` sets
+# them (contrib/Dockerfile's line); serve alone, the image's command, sets
+# the pool up itself.
+in_gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.default.disable_ipv6=1 \
+	net.netfilter.nf_conntrack_udp_timeout_stream=60 net.netfilter.nf_conntrack_icmp_timeout=10
+start_serve container_ "${RUN_RO[@]}"
+[ -n "$SERVE_PID" ] && through_tunnel container_
+stop_serve container_
+teardown_restores container_ "${RUN_RO[@]}"
 
 finish
