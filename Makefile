@@ -48,13 +48,15 @@ vpngw: $(OBJ)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
 .flags: FORCE	# rebuild when the flags change (TLS=0 vs 1)
 	@echo '$(CC) $(XCFLAGS) $(CFLAGS) $(HOTFLAGS)' | cmp -s - $@ || echo '$(CC) $(XCFLAGS) $(CFLAGS) $(HOTFLAGS)' > $@
+# BearSSL's archive is copied without its unwind tables, as our objects are.
 .kh/.links:
 	$(Q)mkdir -p .kh && ln -sfn /usr/include/linux .kh/linux && \
 	ln -sfn /usr/include/asm-generic .kh/asm-generic && \
 	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm && \
 	ln -sfn /usr/include/bearssl.h .kh/bearssl.h && \
 	ln -sfn /usr/include/bearssl .kh/bearssl && \
-	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
+	b=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a && \
+	{ [ ! -f $$b ] || objcopy -R .eh_frame $$b .kh/libbearssl.a; } && touch $@
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
