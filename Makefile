@@ -10,7 +10,14 @@ PREFIX ?= /usr/local
 ifeq ($(origin CC),default)
 CC := $(if $(CROSS_COMPILE),$(CROSS_COMPILE)gcc,$(shell command -v musl-gcc || echo cc))
 endif
-CFLAGS ?= -O2
+# -Os, and -O2 for the packet path (HOT: what runs per packet; test/replay.sh
+# shows it no slower); no unwind tables, which C without exceptions or
+# backtraces never reads. A CFLAGS of your own applies to every file alike.
+ifeq ($(origin CFLAGS),undefined)
+CFLAGS := -Os -fno-asynchronous-unwind-tables
+HOTFLAGS := -O2
+endif
+HOT := link.o txq.o ws.o nat.o gso.o limit.o
 LDFLAGS ?= -s
 XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wall -Wextra -Werror -Wshadow \
@@ -29,6 +36,7 @@ XLDFLAGS += -L.kh
 KH := .kh/.links
 endif
 OBJ := $(SRC:.c=.o)
+$(HOT): CFLAGS += $(HOTFLAGS)
 Q := $(if $(V),,@)
 
 all: vpngw
@@ -39,14 +47,16 @@ vpngw: $(OBJ)
 	@$(if $(Q),echo "  CC $@")
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
 .flags: FORCE	# rebuild when the flags change (TLS=0 vs 1)
-	@echo '$(CC) $(XCFLAGS) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(XCFLAGS) $(CFLAGS)' > $@
+	@echo '$(CC) $(XCFLAGS) $(CFLAGS) $(HOTFLAGS)' | cmp -s - $@ || echo '$(CC) $(XCFLAGS) $(CFLAGS) $(HOTFLAGS)' > $@
+# BearSSL's archive is copied without its unwind tables, as our objects are.
 .kh/.links:
 	$(Q)mkdir -p .kh && ln -sfn /usr/include/linux .kh/linux && \
 	ln -sfn /usr/include/asm-generic .kh/asm-generic && \
 	ln -sfn /usr/include/$$(gcc -dumpmachine)/asm .kh/asm && \
 	ln -sfn /usr/include/bearssl.h .kh/bearssl.h && \
 	ln -sfn /usr/include/bearssl .kh/bearssl && \
-	ln -sfn /usr/lib/$$(gcc -dumpmachine)/libbearssl.a .kh/libbearssl.a && touch $@
+	b=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a && \
+	{ [ ! -f $$b ] || objcopy -R .eh_frame $$b .kh/libbearssl.a; } && touch $@
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
@@ -67,10 +77,11 @@ test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
 test/priv_test: test/priv_test.c tun.c netlink.c seccomp.c log.c $(wildcard *.h) .flags $(KH)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/priv_test.c seccomp.c log.c
 # The packet-replay harness (test/replay.sh): the binary's compiler and
-# flags, without TLS, and with its symbols (callgrind counts by function).
+# the packet path's flags, without TLS, and with its symbols (callgrind
+# counts by function).
 REPLAY := test/replay.c link.c txq.c ws.c nat.c gso.c limit.c admit.c log.c sha1.c base64.c
 test/replay: $(REPLAY) $(wildcard *.h) .flags $(KH)
-	$(Q)$(CC) $(filter-out -DVPNGW_TLS=1 -MMD -MP,$(XCFLAGS)) $(CFLAGS) $(XLDFLAGS) -o $@ $(REPLAY)
+	$(Q)$(CC) $(filter-out -DVPNGW_TLS=1 -MMD -MP,$(XCFLAGS)) $(CFLAGS) $(HOTFLAGS) $(XLDFLAGS) -o $@ $(REPLAY)
 check: test/unit test/unit-asan
 	$(Q)test/unit && test/unit-asan
 test: vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc test/priv_test

@@ -84,6 +84,62 @@ static const struct impls *impls(void)
 	return &im;
 }
 
+/*
+ * The curves: X25519 (the group most clients choose) with BearSSL's fast
+ * m31 code; P-256, P-384 and P-521 with its generic i31 code. BearSSL's
+ * default (br_ec_all_m31) adds 9 KiB of code for P-256 alone, which makes
+ * its point multiplications (ECDHE, ECDSA) 2.4 times cheaper: a cost paid
+ * once per handshake, never per record.
+ */
+static const br_ec_impl *ec_for(int curve)
+{
+	return curve == BR_EC_curve25519 ? &br_ec_c25519_m31 : &br_ec_prime_i31;
+}
+
+static const unsigned char *ec_generator(int curve, size_t *len)
+{
+	return ec_for(curve)->generator(curve, len);
+}
+
+static const unsigned char *ec_order(int curve, size_t *len)
+{
+	return ec_for(curve)->order(curve, len);
+}
+
+static size_t ec_xoff(int curve, size_t *len)
+{
+	return ec_for(curve)->xoff(curve, len);
+}
+
+static uint32_t ec_mul(unsigned char *g, size_t g_len, const unsigned char *x, size_t x_len,
+		       int curve)
+{
+	return ec_for(curve)->mul(g, g_len, x, x_len, curve);
+}
+
+static size_t ec_mulgen(unsigned char *r, const unsigned char *x, size_t x_len, int curve)
+{
+	return ec_for(curve)->mulgen(r, x, x_len, curve);
+}
+
+static uint32_t ec_muladd(unsigned char *a, const unsigned char *b, size_t len,
+			  const unsigned char *x, size_t x_len, const unsigned char *y,
+			  size_t y_len, int curve)
+{
+	return ec_for(curve)->muladd(a, b, len, x, x_len, y, y_len, curve);
+}
+
+static const br_ec_impl ec_impl = {
+	.supported_curves = 1u << BR_EC_secp256r1 | 1u << BR_EC_secp384r1 |
+			    1u << BR_EC_secp521r1 | 1u << BR_EC_curve25519,
+	.generator = ec_generator,
+	.order = ec_order,
+	.xoff = ec_xoff,
+	.mul = ec_mul,
+	.mulgen = ec_mulgen,
+	.muladd = ec_muladd,
+};
+
 /* The three ciphers in our order of preference, for the key type (RSA or
  * EC), or for both when key_type is 0 (a client). Returns the count. */
 static size_t suites_for(uint16_t *out, int key_type)
@@ -130,7 +186,7 @@ static void engine_setup(br_ssl_engine_context *eng, const uint16_t *suites, siz
 	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable);
 	br_ssl_engine_set_chacha20(eng, im->chacha);
 	br_ssl_engine_set_poly1305(eng, im->poly);
-	br_ssl_engine_set_ec(eng, br_ec_get_default());
+	br_ssl_engine_set_ec(eng, &ec_impl);
 	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
 }
 
@@ -423,7 +479,7 @@ static const char *key_take(struct creds *k, const struct pem *p)
 		snprintf(k->what, sizeof k->what, "RSA %u", r->n_bitlen);
 	} else {
 		const br_ec_private_key *e = br_skey_decoder_get_ec(&dc);
-		const br_ec_impl *ec = br_ec_get_default();
+		const br_ec_impl *ec = &ec_impl;
 		if (e->curve == BR_EC_curve25519 || !((ec->supported_curves >> e->curve) & 1)) {
 			why = "unsupported EC curve (need P-256, P-384 or P-521)";
 			goto out;
@@ -476,7 +532,7 @@ static bool ec_matches(const br_ec_private_key *sk, const br_ec_public_key *pk)
 
 	if (sk->curve != pk->curve)
 		return false;
-	if (!br_ec_compute_pub(br_ec_get_default(), &mine, q, sk))
+	if (!br_ec_compute_pub(&ec_impl, &mine, q, sk))
 		return false;
 	return mine.qlen == pk->qlen && !memcmp(mine.q, pk->q, pk->qlen);
 }
@@ -1064,7 +1120,7 @@ static struct verifier *verifier_new(const char *host, const char *ca_file,
 	br_x509_minimal_set_hash(&v->mini, br_sha384_ID, &br_sha384_vtable);
 	br_x509_minimal_set_hash(&v->mini, br_sha512_ID, &br_sha512_vtable);
 	br_x509_minimal_set_rsa(&v->mini, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(&v->mini, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
+	br_x509_minimal_set_ecdsa(&v->mini, &ec_impl, br_ecdsa_vrfy_asn1_get_default());
 	set_now(&v->mini);
 	return v;
 fail:
@@ -1129,7 +1185,7 @@ struct tls_conn *tls_conn_new(struct tls_server *s)
 					     br_rsa_pkcs1_sign_get_default());
 	else
 		br_ssl_server_set_single_ec(sc, k->chain, k->chain_len, &k->sk.ec,
-					    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(),
+					    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, &ec_impl,
 					    br_ecdsa_sign_asn1_get_default());
 	if (!bufs_new(c)) {
 		tls_conn_free(c);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1981,7 +1982,9 @@ static int priv_send(int sock, const struct tun_priv_msg *m, int flags)
  */
 static void close_all_but(int keep[], unsigned n)
 {
-	long max = sysconf(_SC_OPEN_MAX);
+	struct rlimit rl;	/* sysconf(_SC_OPEN_MAX), without its 1 KiB of libc */
+	long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
+		   (long)rl.rlim_cur : 65536;
 	unsigned i, j;
 
 	for (i = 1; i < n; i++)
@@ -2005,8 +2008,6 @@ static void close_all_but(int keep[], unsigned n)
 			return;
 	}
 #endif
-	if (max < 0 || max > 65536)
-		max = 65536;
 	for (int fd = 0, k = 0; fd < max; fd++) {
 		while ((unsigned)k < n && keep[k] < fd)
 			k++;
