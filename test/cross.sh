@@ -121,6 +121,11 @@ target() {
 for t in "${targets[@]}"; do
 	[ -n "$(machine "$t")" ] || { echo "no target $t (${targets[*]})"; exit 1; }
 done
+if ! git ls-files --error-unmatch Makefile >/dev/null 2>&1; then
+	echo "FAIL cross: not a git checkout (each target builds a copy of the tracked files)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 mkdir -p .cross/build
 s0=$SECONDS
 # The source once, before the targets build at once (a clear line if not).
