@@ -54,8 +54,11 @@ build() {
 	local t=$1 tls=$2 d=$top/.cross/build/$1/tls$2 what="build TLS=$2" s0=$SECONDS
 	local cross=() info
 	[ "$t" = x86_64 ] || cross=(CROSS_COMPILE="$t-")
-	mkdir -p "$d" && ln -sfn "$top/.cross" "$d/.cross" &&
-		git ls-files -z | xargs -0 cp -p --parents -t "$d" || return 1
+	if ! { mkdir -p "$d" && ln -sfn "$top/.cross" "$d/.cross" &&
+	       git ls-files -z | xargs -0 cp -p --parents -t "$d"; }; then
+		echo "FAIL $t $what: could not copy the sources to $d"
+		return 1
+	fi
 	if ! make -s -C "$d" "${cross[@]}" TLS="$tls" >"$d/log" 2>&1; then
 		echo "FAIL $t $what: $(grep -v 'statically linked' "$d/log" | tail -n 3 | tr '\n' ' ')"
 		return 1
@@ -108,7 +111,7 @@ target() {
 	local t=$1 tls
 	if [ "$t" != x86_64 ]; then
 		command -v "$t-gcc" >/dev/null ||
-			{ echo "FAIL $t: no $t-gcc (apt-get install gcc-$t libc6-dev-*-cross)"; return; }
+			{ echo "FAIL $t: no $t-gcc (apt-get install gcc-$t, with its libc6-dev)"; return; }
 		[ "$mode" = size ] || command -v "$(qemu "$t")" >/dev/null ||
 			{ echo "FAIL $t: no $(qemu "$t") (apt-get install qemu-user)"; return; }
 	fi
