@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # vpngw: one static binary. `make`, `make TLS=0`, `make test`, `make fuzz`,
 # `make bench`, `make replay`, `make demo`, `make install`, `make uninstall`
-# (PREFIX=/usr/local, DESTDIR). CROSS_COMPILE=arm-linux-musleabihf- and a
-# config.mak of your own override the toolchain.
+# (PREFIX=/usr/local, DESTDIR), `make test-cross`, `make size`.
+# CROSS_COMPILE=aarch64-linux-gnu- (or arm-linux-gnueabihf-, mipsel-linux-gnu-,
+# mips-linux-gnu-) and a config.mak of your own override the toolchain.
 -include config.mak
 
 TLS ?= 1
@@ -30,10 +31,18 @@ SRC += tls.c compat.c
 LDLIBS += -lbearssl
 XCFLAGS += -DVPNGW_TLS=1
 endif
-ifneq ($(filter %musl-gcc,$(CC)),)
+ifneq ($(filter musl-gcc %/musl-gcc,$(CC)),)
 XCFLAGS += -isystem .kh	# musl ships no kernel or BearSSL headers: link them in
 XLDFLAGS += -L.kh
 KH := .kh/.links
+endif
+# A cross gcc has its own kernel headers; BearSSL is built for the target
+# from Debian's source package, fetched once into .cross/bearssl.
+BR := .cross/$(notdir $(CROSS_COMPILE:%-=%))
+ifeq ($(TLS)$(if $(CROSS_COMPILE),x),1x)
+XCFLAGS += -isystem .cross/bearssl/inc
+XLDFLAGS += -L$(BR)
+KH := $(BR)/libbearssl.a
 endif
 OBJ := $(SRC:.c=.o)
 $(HOT): CFLAGS += $(HOTFLAGS)
@@ -57,6 +66,14 @@ vpngw: $(OBJ)
 	ln -sfn /usr/include/bearssl .kh/bearssl && \
 	b=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a && \
 	{ [ ! -f $$b ] || objcopy -R .eh_frame $$b .kh/libbearssl.a; } && touch $@
+.cross/bearssl/Makefile:
+	$(Q)rm -rf .cross/src .cross/bearssl && mkdir -p .cross/src && cd .cross/src && \
+	{ apt-get source -q bearssl >log 2>&1 || { echo "BearSSL's source: apt-get source" \
+	  "bearssl failed (a deb-src line? see .cross/src/log)"; exit 1; }; } && mv bearssl-*/ ../bearssl
+$(BR)/libbearssl.a: .cross/bearssl/Makefile
+	@$(if $(Q),echo "  AR $@")
+	$(Q)$(MAKE) -s -C .cross/bearssl lib BUILD=$(CURDIR)/$(BR) CC='$(CC)' \
+	AR=$(CROSS_COMPILE)ar CFLAGS='-Os -pipe -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables'
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
@@ -94,6 +111,10 @@ replay: test/replay
 	$(Q)test/replay.sh
 demo: vpngw
 	$(Q)test/demo.sh
+test-cross:
+	$(Q)test/cross.sh
+size:
+	$(Q)test/cross.sh size
 # The binary as built (root installs it, never builds it) and its page.
 install: vpngw
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
@@ -104,5 +125,5 @@ uninstall:
 clean:
 	rm -rf vpngw *.o *.d .kh .flags test/unit test/unit-asan \
 	test/seccomp_test test/seccomp_test-glibc test/priv_test test/replay test/*.d test/fuzz/bin
-.PHONY: FORCE all check test fuzz bench replay demo install uninstall clean
+.PHONY: FORCE all check test fuzz bench replay demo test-cross size install uninstall clean
 -include $(OBJ:.o=.d)

@@ -51,7 +51,7 @@ enum kind {
 	K_FLAG,         /* bool: true */
 	K_STR,          /* const char *, after its check */
 	K_NUM,          /* long, from lo to hi */
-	K_BITS,         /* long, bit/s from lo to hi: 20000000, 20M, 1G */
+	K_BITS,         /* long long, bit/s from lo to hi: 20000000, 20M, 1G */
 	K_CIDR,         /* struct nat_cidr */
 	K_CIDRS,        /* struct cli_cidrs: one more */
 	K_STRS,         /* struct cli_strs: one more, after its check */
@@ -73,7 +73,7 @@ struct opt {
 	unsigned flags;
 	enum kind kind;
 	size_t off;              /* in struct cli_args */
-	long lo, hi;             /* K_NUM's range; K_LOG's level */
+	long long lo, hi;        /* K_NUM's range; K_LOG's level */
 	check_fn *check;         /* K_STR, K_STRS: or NULL */
 };
 
@@ -286,9 +286,10 @@ static bool is_option(const char *s)
 	return false;
 }
 
-static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi,
-		   unsigned long *out);
-static bool bits(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
+static bool number(const char *s, size_t len, unsigned long long lo, unsigned long long hi,
+		   unsigned long long *out);
+static bool bits(const char *s, unsigned long long lo, unsigned long long hi,
+		 unsigned long long *out);
 
 /* Appends s to a list of row o; NULL, or why not. */
 static const char *append_str(const struct opt *o, struct cli_strs *l, const char *s)
@@ -319,7 +320,7 @@ static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct 
 {
 	void *dst = (char *)a + o->off;
 	const char *why = NULL;
-	unsigned long n;
+	unsigned long long n;
 
 	switch (o->kind) {
 	case K_FLAG:
@@ -334,20 +335,20 @@ static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct 
 		*(const char **)dst = val;
 		return 0;
 	case K_NUM:
-		if (!number(val, strlen(val), (unsigned long)o->lo, (unsigned long)o->hi, &n)) {
-			log_warnx("%s: %s %s: expected a number from %ld to %ld", cmds[cmd].name,
+		if (!number(val, strlen(val), (unsigned long long)o->lo, (unsigned long long)o->hi, &n)) {
+			log_warnx("%s: %s %s: expected a number from %lld to %lld", cmds[cmd].name,
 				  o->name, val, o->lo, o->hi);
 			return -1;
 		}
 		*(long *)dst = (long)n;
 		return 0;
 	case K_BITS:
-		if (!bits(val, (unsigned long)o->lo, (unsigned long)o->hi, &n)) {
-			log_warnx("%s: %s %s: expected bit/s from %ld to %ld, or with a suffix "
+		if (!bits(val, (unsigned long long)o->lo, (unsigned long long)o->hi, &n)) {
+			log_warnx("%s: %s %s: expected bit/s from %lld to %lld, or with a suffix "
 				  "like 20M or 1G", cmds[cmd].name, o->name, val, o->lo, o->hi);
 			return -1;
 		}
-		*(long *)dst = (long)n;
+		*(long long *)dst = (long long)n;
 		return 0;
 	case K_CIDR:
 		if (nat_cidr_parse(dst, val) < 0)
@@ -552,17 +553,17 @@ void cli_help(FILE *f)
 /* ==== Values ==== */
 
 /* Digits only, lo <= value <= hi; no sign, no spaces, no overflow. */
-static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi,
-		   unsigned long *out)
+static bool number(const char *s, size_t len, unsigned long long lo, unsigned long long hi,
+		   unsigned long long *out)
 {
-	unsigned long v = 0;
+	unsigned long long v = 0;
 
 	if (len == 0)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return false;
-		unsigned long d = (unsigned long)(s[i] - '0');
+		unsigned long long d = (unsigned long long)(s[i] - '0');
 		if (d > hi || v > (hi - d) / 10)
 			return false;
 		v = v * 10 + d;
@@ -575,11 +576,12 @@ static bool number(const char *s, size_t len, unsigned long lo, unsigned long hi
 
 /* A rate in bit/s: digits and one optional suffix k, M, G or T (powers of
  * 1000, as for link speeds), the value in lo..hi. */
-static bool bits(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+static bool bits(const char *s, unsigned long long lo, unsigned long long hi,
+		 unsigned long long *out)
 {
 	static const char suffix[] = "kMGT";
 	size_t len = strlen(s);
-	unsigned long mult = 1, v;
+	unsigned long long mult = 1, v;
 	const char *p;
 
 	if (len > 1 && (p = strchr(suffix, s[len - 1]))) {
@@ -598,7 +600,7 @@ static const char *addr_port(const char *text, struct sockaddr_storage *ss, sock
 {
 	const char *colon = strrchr(text, ':');
 	char host[INET6_ADDRSTRLEN + 2], *h = host;
-	unsigned long port;
+	unsigned long long port;
 	size_t hl;
 
 	if (!colon || (size_t)(colon - text) >= sizeof host)

@@ -55,7 +55,8 @@ struct cli_args {
 	const char *token_file, *metrics;   /* token_file: connect's too */
 	const char *workers;         /* "auto" or 1..CLI_WORKERS_MAX */
 	struct cli_cidrs trust_proxy;
-	long max_handshakes, handshake_rate, client_rate, gateway_id;
+	long max_handshakes, handshake_rate, gateway_id;
+	long long client_rate;       /* bit/s: beyond a 32-bit long */
 	bool no_seccomp;
 	bool no_offload;             /* serve's and connect's */
 	/* the pool: setup, teardown, serve */

@@ -113,7 +113,7 @@ static void sample(struct out *o, const char *name, const char *label, const cha
 		out_str(o, "\"}");
 	}
 	out_str(o, " ");
-	out_uint(o, (unsigned long)v);
+	out_uint(o, v);
 	out_str(o, "\n");
 }
 
@@ -130,7 +130,7 @@ static void milli(struct out *o, uint64_t v)
 	char d[4] = { (char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10),
 		      (char)('0' + v % 10), 0 };
 
-	out_uint(o, (unsigned long)(v / 1000));
+	out_uint(o, v / 1000);
 	out_str(o, ".");
 	out_mem(o, d, 3);
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct out {
@@ -45,8 +46,8 @@ static inline void out_str(struct out *o, const char *s)
 	out_mem(o, s, strlen(s));
 }
 
-/* v in decimal. */
-static inline void out_uint(struct out *o, unsigned long v)
+/* v in decimal, all 64 bits of it where a long has 32. */
+static inline void out_uint(struct out *o, uint64_t v)
 {
 	char d[24];
 	size_t i = sizeof d;

@@ -2288,7 +2288,7 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->trust_proxy = a->trust_proxy;
 	cfg->max_handshakes = (unsigned)given(a->max_handshakes, 256);
 	cfg->handshake_rate = (unsigned)given(a->handshake_rate, 20);
-	cfg->client_rate = given(a->client_rate, 0);
+	cfg->client_rate = a->client_rate > 0 ? (uint64_t)a->client_rate : 0;
 	cfg->gateway_id = (unsigned)given(a->gateway_id, 0);
 	cfg->workers = workers_from(a->workers);
 	cfg->seccomp = !a->no_seccomp;

@@ -5,6 +5,7 @@
 # allowed calls work, others kill), contrib/vpngw.service checked offline
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
+# the cross builds (aarch64, arm, mipsel, mips: tried under qemu-user),
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
 # TLS, access tokens, behind nginx, setup and errors, the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
@@ -155,6 +156,7 @@ selected seccomp && suite "seccomp (glibc)" test/seccomp_test-glibc
 selected systemd && suite systemd test/systemd.sh
 selected docs && suite docs test/docs.sh
 selected builds && suite builds builds
+selected cross && suite cross test/cross.sh
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.
 selected setup && suite setup test/setup.sh

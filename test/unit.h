@@ -2,7 +2,8 @@
 /*
  * unit.h: the small harness of test/unit.c. A test file defines functions
  * that call CHECK and lists them in a table of struct unit_case; unit.c runs
- * the tables, by name when names are given on the command line.
+ * the tables, by name when names are given on the command line. A case
+ * that cannot mean anything here calls unit_skip and returns.
  */
 #ifndef VPNGW_UNIT_H
 #define VPNGW_UNIT_H
@@ -26,6 +27,13 @@ void unit_seed(uint64_t seed);
 uint64_t unit_rnd(void);
 /* A number below n (0 for n = 0). */
 unsigned unit_rn(unsigned n);
+
+/* Marks the running case skipped, why printed with its name; checks it
+ * made before count still. */
+void unit_skip(const char *why);
+/* True when VPNGW_UNIT_EMULATED=1 says the tests run under an emulator
+ * (qemu-user), where timings say nothing about the code. */
+int unit_emulated(void);
 
 struct unit_case {
 	const char *name;

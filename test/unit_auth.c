@@ -5,7 +5,8 @@
  * empty file, the first token for the client), matching against the
  * digests, the token= query value's decoding, the file read from disk, and
  * that the time a match takes does not depend on how much of a stored
- * token the candidate shares. The harness is unit.c's.
+ * token the candidate shares (skipped under an emulator). The harness is
+ * unit.c's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,6 +249,10 @@ static void match_time_flat(void)
 	struct auth_set s;
 	unsigned line, hits = 0;
 
+	if (unit_emulated()) {
+		unit_skip("emulated (VPNGW_UNIT_EMULATED=1): its timings say nothing");
+		return;
+	}
 	for (size_t i = 0; i < AUTH_TOKEN_MAX; i++)
 		file[i] = (char)('!' + i % 90);
 	file[AUTH_TOKEN_MAX] = '\n';
