@@ -345,7 +345,8 @@ const struct nlmsghdr *nl_batch_msg(const struct nl_batch *b, unsigned i)
 struct batch_acks {
 	uint32_t seq;		/* the first request's sequence number */
 	unsigned n;		/* requests */
-	unsigned acked;		/* replies, ACKs or errors, to them */
+	unsigned acked;		/* replies, ACKs or errors, to all but the
+				   first and last (see nl_batch_talk) */
 	unsigned failed;	/* the first request that failed, or n */
 	int err;		/* its error */
 };
@@ -377,7 +378,7 @@ static int batch_walk(const unsigned char *buf, size_t len, struct batch_acks *a
 		err = error_of(h);
 		if (err == -EBADMSG)
 			return err;
-		a->acked++;
+		a->acked += i > 0 && i + 1 < a->n;
 		if (err && i < a->failed) {
 			a->failed = i;
 			a->err = err;
@@ -464,7 +465,7 @@ int nl_batch_talk(int fd, struct nl_batch *b, unsigned *failed)
 	*failed = a.failed;
 	if (a.err)
 		return a.err;
-	return a.acked == b->n ? 0 : -EIO;
+	return b->n < 2 || a.acked == b->n - 2 ? 0 : -EIO;
 }
 
 /* ---- Parsing ---- */

@@ -81,11 +81,15 @@ const struct nlmsghdr *nl_batch_msg(const struct nl_batch *b, unsigned i);
 /*
  * Sends b in one sendto() and reads the ACK of every request: the kernel
  * answers a batch before sendto() returns, so what is queued then is all
- * there is. Returns 0 when every request was acknowledged, else the first
- * error (in the order of the requests) with its index in *failed, or -EIO
- * (*failed = b->n) when ACKs are missing, or -errno of the socket.
+ * there is. The first and last requests frame the batch (nfnetlink's
+ * BATCH_BEGIN and BATCH_END): older kernels do not acknowledge those,
+ * so only their errors count. Returns 0 when every other request was
+ * acknowledged, else the first error (in the order of the requests) with
+ * its index in *failed, or -EIO (*failed = b->n) when ACKs are missing, or
+ * -errno of the socket.
  */
-int nl_batch_talk(int fd, struct nl_batch *b, unsigned *failed);
+int nl_batch_talk(int fd, struct nl_batch *b, unsigned *failed)
+	__attribute__((warn_unused_result));
 
 /*
  * Attribute parsing. nl_parse reads the attributes in buf/len (a message's
