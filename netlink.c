@@ -403,17 +403,30 @@ static uint32_t batch_number(struct nl_batch *b)
 	return seq;
 }
 
-/* Sends the whole batch at once; a socket's send buffer is raised to hold
- * it (root can force that), and errors quote no request (NETLINK_CAP_ACK). */
+/* Raises fd's buffer opt (SO_SNDBUF, SO_RCVBUF) to size; root can force
+ * it past the system's maximum (force: SO_SNDBUFFORCE, SO_RCVBUFFORCE). */
+static void buffer_at_least(int fd, int opt, int force, size_t size)
+{
+	int v = size > 0x10000000 ? 0x10000000 : (int)size;
+
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof v) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+}
+
+/*
+ * Sends the whole batch at once. The socket's buffers are raised to hold
+ * it, and every ACK (about 1 KiB of buffer each) until it is read; errors
+ * quote no request (NETLINK_CAP_ACK).
+ */
 static int batch_send(int fd, const struct nl_batch *b)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int one = 1, size = b->len > 0x10000000 ? 0x10000000 : (int)b->len + 65536;
+	int one = 1;
 	ssize_t n;
 
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	buffer_at_least(fd, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 65536);
+	buffer_at_least(fd, SO_RCVBUF, SO_RCVBUFFORCE, (size_t)b->n * 1024 + 65536);
 	do
 		n = sendto(fd, b->buf, b->len, 0, (struct sockaddr *)&sa, sizeof sa);
 	while (n < 0 && errno == EINTR);
