@@ -276,6 +276,211 @@ int nl_dump(int fd, struct nl_msg *m, nl_cb cb, void *arg)
 	return receive(fd, m->u.hdr.nlmsg_seq, true, cb, arg);
 }
 
+/* ---- Batches ---- */
+
+void nl_batch_init(struct nl_batch *b)
+{
+	*b = (struct nl_batch){ .buf = NULL };
+}
+
+void nl_batch_free(struct nl_batch *b)
+{
+	free(b->buf);
+	nl_batch_init(b);
+}
+
+void nl_batch_add(struct nl_batch *b, const struct nl_msg *m)
+{
+	size_t len = NLMSG_ALIGN(m->u.hdr.nlmsg_len);
+	struct nlmsghdr h;
+
+	if (b->failed || m->overflow) {
+		b->failed = true;
+		return;
+	}
+	if (len > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 16384;
+		unsigned char *p;
+
+		while (len > cap - b->len)
+			cap *= 2;
+		p = realloc(b->buf, cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, m->u.buf, m->u.hdr.nlmsg_len);
+	memset(b->buf + b->len + m->u.hdr.nlmsg_len, 0, len - m->u.hdr.nlmsg_len);
+	memcpy(&h, b->buf + b->len, sizeof h);
+	h.nlmsg_flags |= NLM_F_ACK;
+	memcpy(b->buf + b->len, &h, sizeof h);
+	b->len += len;
+	b->n++;
+}
+
+/* The offset of request i in b, walking the lengths nl_batch_add wrote. */
+static size_t batch_off(const struct nl_batch *b, unsigned i)
+{
+	size_t off = 0;
+	struct nlmsghdr h;
+
+	for (; i > 0; i--) {
+		memcpy(&h, b->buf + off, sizeof h);
+		off += NLMSG_ALIGN(h.nlmsg_len);
+	}
+	return off;
+}
+
+const struct nlmsghdr *nl_batch_msg(const struct nl_batch *b, unsigned i)
+{
+	if (b->failed || i >= b->n)
+		return NULL;
+	return (const void *)(b->buf + batch_off(b, i));
+}
+
+/* What the replies to a batch said so far. */
+struct batch_acks {
+	uint32_t seq;		/* the first request's sequence number */
+	unsigned n;		/* requests */
+	unsigned acked;		/* replies, ACKs or errors, to all but the
+				   first and last (see nl_batch_talk) */
+	unsigned failed;	/* the first request that failed, or n */
+	int err;		/* its error */
+};
+
+/*
+ * Walks the messages in buf/len (one recv()) for replies to the batch in
+ * *a: an NLMSG_ERROR of one of its sequence numbers is an ACK (error 0) or
+ * an error, the one of the lowest request kept. Pure: every length is
+ * checked before it is read; buf must be 4-byte aligned. Returns 0, or
+ * -EBADMSG for a malformed buffer.
+ */
+static int batch_walk(const unsigned char *buf, size_t len, struct batch_acks *a)
+{
+	size_t off = 0;
+
+	while (len - off >= NLMSG_HDRLEN) {
+		const struct nlmsghdr *h = (const void *)(buf + off);
+		size_t step;
+		uint32_t i;
+		int err;
+
+		if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len - off)
+			return -EBADMSG;
+		step = NLMSG_ALIGN(h->nlmsg_len);
+		off = step < len - off ? off + step : len;
+		i = h->nlmsg_seq - a->seq;
+		if (h->nlmsg_type != NLMSG_ERROR || i >= a->n)
+			continue;
+		err = error_of(h);
+		if (err == -EBADMSG)
+			return err;
+		a->acked += i > 0 && i + 1 < a->n;
+		if (err && i < a->failed) {
+			a->failed = i;
+			a->err = err;
+		}
+	}
+	return off == len ? 0 : -EBADMSG;
+}
+
+/* Numbers b's requests from seq_next on; returns the first. */
+static uint32_t batch_number(struct nl_batch *b)
+{
+	uint32_t seq = seq_next;
+	size_t off = 0;
+	struct nlmsghdr h;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		memcpy(&h, b->buf + off, sizeof h);
+		h.nlmsg_seq = seq_next++;
+		memcpy(b->buf + off, &h, sizeof h);
+		off += NLMSG_ALIGN(h.nlmsg_len);
+	}
+	return seq;
+}
+
+/* Raises fd's buffer opt (SO_SNDBUF, SO_RCVBUF) to size; root can force
+ * it past the system's maximum (force: SO_SNDBUFFORCE, SO_RCVBUFFORCE). */
+static void buffer_at_least(int fd, int opt, int force, size_t size)
+{
+	int v = size > 0x10000000 ? 0x10000000 : (int)size;
+
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof v) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+}
+
+/*
+ * Sends the whole batch at once. The socket's buffers are raised to hold
+ * it, and every ACK (about 1 KiB of buffer each) until it is read; errors
+ * quote no request (NETLINK_CAP_ACK).
+ */
+static int batch_send(int fd, const struct nl_batch *b)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int one = 1;
+	ssize_t n;
+
+	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+	buffer_at_least(fd, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 65536);
+	buffer_at_least(fd, SO_RCVBUF, SO_RCVBUFFORCE, (size_t)b->n * 1024 + 65536);
+	do
+		n = sendto(fd, b->buf, b->len, 0, (struct sockaddr *)&sa, sizeof sa);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == b->len ? 0 : -EIO;
+}
+
+/* Reads every reply queued on fd into *a, never blocking. */
+static int batch_receive(int fd, struct batch_acks *a)
+{
+	unsigned char *buf = malloc(NL_RECV_MAX);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!err) {
+		ssize_t n = recv(fd, buf, NL_RECV_MAX, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			err = -errno;
+		else if ((size_t)n > NL_RECV_MAX)
+			err = -EMSGSIZE;
+		else
+			err = batch_walk(buf, (size_t)n, a);
+	}
+	free(buf);
+	return err;
+}
+
+int nl_batch_talk(int fd, struct nl_batch *b, unsigned *failed)
+{
+	struct batch_acks a = { .n = b->n, .failed = b->n };
+	int err;
+
+	*failed = b->n;
+	if (b->failed)
+		return -ENOMEM;
+	a.seq = batch_number(b);
+	err = batch_send(fd, b);
+	if (!err)
+		err = batch_receive(fd, &a);
+	if (err)
+		return err;
+	*failed = a.failed;
+	if (a.err)
+		return a.err;
+	return b->n < 2 || a.acked == b->n - 2 ? 0 : -EIO;
+}
+
 /* ---- Parsing ---- */
 
 int nl_parse(const void *buf, size_t len, const struct nlattr **tb, unsigned max)

@@ -59,6 +59,39 @@ int nl_query(int fd, struct nl_msg *m, nl_cb cb, void *arg);
 int nl_dump(int fd, struct nl_msg *m, nl_cb cb, void *arg);
 
 /*
+ * A batch: finished requests laid end to end in one growing buffer, sent
+ * with one sendto() so that the kernel takes them as one unit (nfnetlink's
+ * transactions). failed sticks once a request overflowed or memory ran out.
+ */
+struct nl_batch {
+	unsigned char *buf;
+	size_t len, cap;
+	unsigned n;                 /* requests */
+	bool failed;
+};
+
+void nl_batch_init(struct nl_batch *b);
+void nl_batch_free(struct nl_batch *b);
+/* Appends a copy of m, asking for its ACK; its sequence number is set when
+ * the batch is sent. */
+void nl_batch_add(struct nl_batch *b, const struct nl_msg *m);
+/* Request i of b (i < b->n), for the caller to describe; NULL if none. */
+const struct nlmsghdr *nl_batch_msg(const struct nl_batch *b, unsigned i);
+
+/*
+ * Sends b in one sendto() and reads the ACK of every request: the kernel
+ * answers a batch before sendto() returns, so what is queued then is all
+ * there is. The first and last requests frame the batch (nfnetlink's
+ * BATCH_BEGIN and BATCH_END): older kernels do not acknowledge those,
+ * so only their errors count. Returns 0 when every other request was
+ * acknowledged, else the first error (in the order of the requests) with
+ * its index in *failed, or -EIO (*failed = b->n) when ACKs are missing, or
+ * -errno of the socket.
+ */
+int nl_batch_talk(int fd, struct nl_batch *b, unsigned *failed)
+	__attribute__((warn_unused_result));
+
+/*
  * Attribute parsing. nl_parse reads the attributes in buf/len (a message's
  * or a nest's payload) and fills tb[0..max] with the last one of each type
  * (NULL if absent, flags masked off), ignoring types above max; it returns

@@ -10,10 +10,12 @@
  * share link group TUN_GROUP, so that teardown deletes them with one
  * message; setup, teardown and the readiness check read one link dump
  * rather than ask per device. It talks rtnetlink,
- * ctnetlink and nf_tables through netlink.c and runs nft to install the
- * table (run_nft). Every reply of the kernel and the state file are parsed
- * by pure functions over (buf, len). It owns no fd it returns: the caller
- * (vpngw.c, client.c) closes them. Packets are not its business.
+ * ctnetlink and nf_tables through netlink.c, and runs no program: it
+ * decides what the table holds (fw_describe) and nft.c says it, as nft's
+ * text for --dry-run and as the netlink batch it sends. Every reply of the
+ * kernel and the state file are parsed by pure functions over (buf, len).
+ * It owns no fd it returns: the caller (vpngw.c, client.c) closes them.
+ * Packets are not its business.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +46,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 
@@ -55,6 +58,7 @@
 #include "gso.h"
 #include "log.h"
 #include "netlink.h"
+#include "nft.h"
 #include "seccomp.h"
 #include "tun.h"
 
@@ -664,8 +668,10 @@ static int check_existing(const struct tun_pool *p, const struct link *l, bool d
 	    l->gid == (uint32_t)p->gid)
 		return 0;
 	if (dry_run) {
-		say("would set owner of tun %s to %u:%u", l->name,
-		    (unsigned)p->uid, (unsigned)p->gid);
+		/* ip tuntap add refuses a device that exists (IFF_TUN_EXCL). */
+		say("# %s exists, owned by uid %ld: setup makes it %u:%u "
+		    "(TUNSETOWNER, TUNSETGROUP; no ip command does)", l->name,
+		    l->has_owner ? (long)l->owner : -1L, (unsigned)p->uid, (unsigned)p->gid);
 		return 0;
 	}
 	if (make_persistent(l->name, p->uid, p->gid, false) < 0) {
@@ -965,12 +971,33 @@ static int state_dir(const char *path)
 	return 0;
 }
 
+/* The lines of the state file for st, to f, each after prefix. */
+static void state_write(FILE *f, const struct state *st, const char *prefix)
+{
+	unsigned i;
+
+	fprintf(f, "%s# vpngw setup: what teardown restores\n", prefix);
+	for (i = 0; i < st->n_sys; i++)
+		fprintf(f, "%ssysctl %s %s\n", prefix, st->sys[i].path, st->sys[i].value);
+	for (i = 0; i < st->n_devs; i++)
+		fprintf(f, "%sdev %s\n", prefix, st->devs[i]);
+	if (st->egress[0])
+		fprintf(f, "%segress %s\n", prefix, st->egress);
+}
+
+/* What state_save would write, as comments of a dry run's script. */
+static void state_say(const struct state *st)
+{
+	say("# setup records in %s (vpngw's own, no command writes it):", state_path());
+	state_write(stdout, st, "#   ");
+	fflush(stdout);
+}
+
 /* Writes st atomically (temporary file, rename). */
 static int state_save(const struct state *st)
 {
 	const char *path = state_path();
 	char tmp[PATH_MAX];
-	unsigned i;
 	FILE *f;
 	int fd;
 
@@ -986,13 +1013,7 @@ static int state_save(const struct state *st)
 			close(fd);
 		return -1;
 	}
-	fprintf(f, "# vpngw setup: what teardown restores\n");
-	for (i = 0; i < st->n_sys; i++)
-		fprintf(f, "sysctl %s %s\n", st->sys[i].path, st->sys[i].value);
-	for (i = 0; i < st->n_devs; i++)
-		fprintf(f, "dev %s\n", st->devs[i]);
-	if (st->egress[0])
-		fprintf(f, "egress %s\n", st->egress);
+	state_write(f, st, "");
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		log_warn("%s", tmp);
 		fclose(f);
@@ -1008,139 +1029,7 @@ static int state_save(const struct state *st)
 	return 0;
 }
 
-/* ---- nft ---- */
-
-static char nft_path[PATH_MAX];
-
-/* Finds nft in PATH or the usual sbin directories. */
-static int find_nft(void)
-{
-	const char *env = getenv("PATH");
-	char dirs[2048];
-	char *dir, *save = NULL;
-
-	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/local/sbin",
-		 env ? env : "");
-	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		if (!*dir)
-			continue;
-		snprintf(nft_path, sizeof nft_path, "%s/nft", dir);
-		if (access(nft_path, X_OK) == 0)
-			return 0;
-	}
-	log_warnx("nft not found: install nftables");
-	return -1;
-}
-
-/* The first line of nft's complaint worth showing ("Error: ..."). */
-static const char *nft_error(char *out)
-{
-	char *e = strstr(out, "Error:");
-	char *nl;
-
-	if (!e)
-		e = out;
-	nl = strchr(e, '\n');
-	if (nl)
-		*nl = '\0';
-	return *e ? e : "no message";
-}
-
-static void run_nft_child(int in, int err)
-{
-	char *argv[] = { "nft", "-f", "-", NULL };
-
-	if (dup2(in, 0) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	execv(nft_path, argv);
-	_exit(127);
-}
-
-/*
- * Runs `nft -f -` with script on its stdin; nft applies it as one
- * transaction. Returns 0, or -1 with one line carrying nft's error. The only
- * place vpngw runs a program; nf_tables netlink will replace it.
- */
-static int run_nft(const char *script)
-{
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-	int in[2], err[2], status;
-	size_t len = strlen(script), off = 0, got = 0;
-	char out[512];
-	ssize_t n;
-	pid_t pid;
-
-	if (!nft_path[0] && find_nft() < 0)
-		return -1;
-	if (pipe2(in, O_CLOEXEC) < 0)
-		goto fail;
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		goto fail;
-	}
-	pid = fork();
-	if (pid == 0)
-		run_nft_child(in[0], err[1]);
-	close(in[0]);
-	close(err[1]);
-	if (pid < 0) {
-		close(in[1]);
-		close(err[0]);
-		goto fail;
-	}
-	/* nft may exit before reading: a write error, not a SIGPIPE. */
-	sigaction(SIGPIPE, &ign, &old);
-	while (off < len) {
-		n = write(in[1], script + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += n;
-	}
-	close(in[1]);
-	sigaction(SIGPIPE, &old, NULL);
-	for (;;) {
-		char skip[256];
-
-		n = got < sizeof out - 1 ? read(err[0], out + got, sizeof out - 1 - got)
-					 : read(err[0], skip, sizeof skip);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (got < sizeof out - 1)
-			got += n;
-	}
-	out[got] = '\0';
-	close(err[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			goto fail;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		log_warnx("cannot run %s", nft_path);
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_warnx("nft failed: %s", nft_error(out));
-		return -1;
-	}
-	return 0;
-fail:
-	log_warn("running nft");
-	return -1;
-}
-
 /* ---- nf_tables over netlink: the table's comment, the counters ---- */
-
-static void nft_msg(struct nl_msg *m, unsigned type, uint16_t flags)
-{
-	struct nfgenmsg nfg = { .nfgen_family = NFPROTO_IPV4, .version = NFNETLINK_V0 };
-
-	nl_msg_init(m, (NFNL_SUBSYS_NFTABLES << 8) | type, flags);
-	nl_msg_put(m, &nfg, sizeof nfg);
-}
 
 /* true if h is an nf_tables message of type type, for table TUN_TABLE. */
 static bool nft_reply(const struct nlmsghdr *h, unsigned type, unsigned name_attr,
@@ -1211,7 +1100,7 @@ static int table_comment(char out[static TABLE_COMMENT_MAX])
 
 	if (fd < 0)
 		return fd;
-	nft_msg(&m, NFT_MSG_GETTABLE, 0);
+	nft_msg_init(&m, NFT_MSG_GETTABLE, 0);
 	nl_attr_put_str(&m, NFTA_TABLE_NAME, TUN_TABLE);
 	err = nl_query(fd, &m, table_cb, &t);
 	close(fd);
@@ -1261,7 +1150,7 @@ static int fw_read(uint64_t packets[static TUN_FW_N])
 
 	if (fd < 0)
 		return fd;
-	nft_msg(&m, NFT_MSG_GETOBJ, 0);
+	nft_msg_init(&m, NFT_MSG_GETOBJ, 0);
 	nl_attr_put_str(&m, NFTA_OBJ_TABLE, TUN_TABLE);
 	nl_attr_put_be32(&m, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	err = nl_dump(fd, &m, counter_cb, &a);
@@ -1331,144 +1220,272 @@ static uint64_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-/* The open ports of proto as an nft set ("{ 22, 53 }"); false if none. */
-static bool open_set(const struct tun_pool *p, uint8_t proto, char out[static 256])
+/* The open ports of proto into out; how many. */
+static unsigned open_ports(const struct tun_pool *p, uint8_t proto,
+			   uint16_t out[static TUN_OPEN_MAX])
 {
-	size_t len = 0;
-	unsigned i;
+	unsigned n = 0;
 
-	for (i = 0; i < p->n_open && len < 256 - 16; i++)
+	for (unsigned i = 0; i < p->n_open && n < TUN_OPEN_MAX; i++)
 		if (p->open[i].proto == proto)
-			len += (size_t)snprintf(out + len, 256 - len, "%s%u",
-						len ? ", " : "{ ", p->open[i].port);
-	if (len)
-		snprintf(out + len, 256 - len, " }");
-	return len != 0;
+			out[n++] = p->open[i].port;
+	return n;
+}
+
+/* The firewall as nft.h's data, and the storage its terms point to. */
+struct fw_table {
+	struct nft_table t;
+	uint16_t tcp[TUN_OPEN_MAX], udp[TUN_OPEN_MAX];
+};
+
+static struct nft_chain *fw_chain(struct nft_table *t, const char *name, bool nat,
+				  unsigned hook, int prio)
+{
+	struct nft_chain *c = &t->chains[t->n_chains++];
+
+	*c = (struct nft_chain){ .name = name, .nat = nat, .hook = hook, .prio = prio };
+	return c;
+}
+
+#define IIF(x) { .op = NFT_T_IFNAME, .s = (x), .wild = true }
+#define OIF(x) { .op = NFT_T_IFNAME, .s = (x), .wild = true, .out = true }
+#define CT(bits) { .op = NFT_T_CT_STATE, .a = (bits) }
+#define COUNT(x) { .op = NFT_T_COUNTER, .s = (x) }
+#define DO(o) { .op = (o) }
+#define ADD(c, ...) (rc |= nft_rule_add((c), (const struct nft_term[]){ __VA_ARGS__, DO(NFT_T_END) }))
+#define CT_EST_REL (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED))
+#define CT_NEW NF_CT_STATE_BIT(IP_CT_NEW)
+#define CT_INVALID NF_CT_STATE_INVALID_BIT
+
+/* prerouting: each new flow from a slot gets that slot's conntrack mark. */
+static int fw_prerouting(struct nft_table *t, const struct tun_pool *p)
+{
+	struct nft_chain *c = fw_chain(t, "prerouting", false, NF_INET_PRE_ROUTING, -150);
+	int rc = 0;
+
+	t->map = (struct nft_map){ .name = "slot_mark", .net = p->net,
+				   .step = (uint32_t)1 << (32 - p->prefix),
+				   .mark = TUN_CT_MARK | 1, .n = p->n };
+	ADD(c, IIF(p->prefix_name), CT(CT_NEW),
+	    { .op = NFT_T_MARK_MAP, .a = mask_of(p->prefix), .s = "slot_mark" });
+	return rc;
+}
+
+/* forward: no slot to slot, only replies into the pool, the MSS clamped. */
+static int fw_forward(struct nft_table *t, const char *n)
+{
+	struct nft_chain *c = fw_chain(t, "forward", false, NF_INET_FORWARD, 0);
+	int rc = 0;
+
+	ADD(c, IIF(n), OIF(n), COUNT("cross_slot"), DO(NFT_T_DROP));
+	ADD(c, OIF(n), DO(NFT_T_TCP_SYN), DO(NFT_T_MSS_CLAMP));
+	ADD(c, OIF(n), CT(CT_EST_REL), DO(NFT_T_ACCEPT));
+	ADD(c, OIF(n), COUNT("unsolicited"), DO(NFT_T_DROP));
+	ADD(c, IIF(n), CT(CT_INVALID), COUNT("invalid"), DO(NFT_T_DROP));
+	ADD(c, IIF(n), DO(NFT_T_TCP_SYN), DO(NFT_T_MSS_CLAMP));
+	ADD(c, IIF(n), DO(NFT_T_ACCEPT));
+	return rc;
+}
+
+/* input: the gateway host answers the pool on its open ports alone. */
+static int fw_input(struct fw_table *fw, const struct tun_pool *p)
+{
+	struct nft_chain *c = fw_chain(&fw->t, "input", false, NF_INET_LOCAL_IN, 0);
+	const char *n = p->prefix_name;
+	unsigned n_tcp = open_ports(p, IPPROTO_TCP, fw->tcp);
+	unsigned n_udp = open_ports(p, IPPROTO_UDP, fw->udp);
+	int rc = 0;
+
+	ADD(c, IIF(n), CT(CT_EST_REL), DO(NFT_T_ACCEPT));
+	ADD(c, IIF(n), CT(CT_INVALID), COUNT("invalid"), DO(NFT_T_DROP));
+	if (n_tcp)
+		ADD(c, IIF(n), { .op = NFT_T_DPORT, .a = IPPROTO_TCP, .ports = fw->tcp,
+				 .n_ports = n_tcp }, DO(NFT_T_ACCEPT));
+	if (n_udp)
+		ADD(c, IIF(n), { .op = NFT_T_DPORT, .a = IPPROTO_UDP, .ports = fw->udp,
+				 .n_ports = n_udp }, DO(NFT_T_ACCEPT));
+	ADD(c, IIF(n), { .op = NFT_T_L4PROTO, .a = IPPROTO_TCP }, COUNT("to_host"),
+	    { .op = NFT_T_REJECT, .a = 1 });
+	ADD(c, IIF(n), COUNT("to_host"), DO(NFT_T_REJECT));
+	return rc;
+}
+
+/* postrouting: the pool masqueraded out of egress; nothing of the pool's
+ * leaves elsewhere (but to lo and the pool). */
+static int fw_postrouting(struct nft_table *t, const struct tun_pool *p, const char *egress)
+{
+	uint32_t lo = p->net, hi = tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix);
+	struct nft_chain *c = fw_chain(t, "postrouting", true, NF_INET_POST_ROUTING, 100);
+	int rc = 0;
+
+	ADD(c, { .op = NFT_T_SADDR, .a = lo, .b = hi }, { .op = NFT_T_IFNAME, .s = egress, .out = true },
+	    DO(NFT_T_MASQ));
+	c = fw_chain(t, "egress_guard", false, NF_INET_POST_ROUTING, 101);
+	ADD(c, { .op = NFT_T_SADDR, .a = lo, .b = hi },
+	    { .op = NFT_T_IFNAME, .s = "lo", .out = true, .neg = true },
+	    { .op = NFT_T_IFNAME, .s = p->prefix_name, .out = true, .neg = true, .wild = true },
+	    COUNT("leak"), DO(NFT_T_DROP));
+	return rc;
 }
 
 /*
- * The table's rules, everything inside "table ip vpngw { ... }" but its
- * comment (README, "Setup, the firewall and privileges", says why each is
- * there). Only traffic from or to the pool's interfaces is judged.
+ * The table p describes into fw (README, "Setup, the firewall and
+ * privileges", says why each rule is there). Only traffic from or to the
+ * pool's interfaces is judged. Returns 0, or -1 after one line.
  */
-static void table_body(struct sbuf *b, const struct tun_pool *p, const char *egress)
+static int fw_describe(struct fw_table *fw, const struct tun_pool *p, const char *egress)
 {
-	char lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
-	char ports[256];
-	const char *t = p->prefix_name;
-	unsigned i;
+	struct nft_table *t = &fw->t;
 
-	ip4(p->net, lo);
-	ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
-	ip4(mask_of(p->prefix), mask);
-	for (i = 0; i < TUN_FW_N; i++)
-		sb_put(b, "\tcounter %s { }\n", fw_names[i]);
-	sb_put(b, "\tmap slot_mark {\n\t\ttype ipv4_addr : mark\n\t\telements = {");
-	for (i = 0; i < p->n; i++)
-		sb_put(b, "%s%s : 0x%08x", i ? (i % 4 ? ", " : ",\n\t\t\t") : " ",
-		       ip4(tun_slot_net(p, i), net), TUN_CT_MARK | (i + 1));
-	sb_put(b, " }\n\t}\n");
-	sb_put(b, "\tchain prerouting {\n"
-		  "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
-		  "\t\tiifname \"%s*\" ct state new ct mark set ip saddr and %s map @slot_mark\n"
-		  "\t}\n", t, mask);
-	sb_put(b, "\tchain forward {\n"
-		  "\t\ttype filter hook forward priority filter; policy accept;\n"
-		  "\t\tiifname \"%s*\" oifname \"%s*\" counter name cross_slot drop\n"
-		  "\t\toifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		  "\t\toifname \"%s*\" ct state established,related accept\n"
-		  "\t\toifname \"%s*\" counter name unsolicited drop\n"
-		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n"
-		  "\t\tiifname \"%s*\" tcp flags syn tcp option maxseg size set rt mtu\n"
-		  "\t\tiifname \"%s*\" accept\n"
-		  "\t}\n", t, t, t, t, t, t, t, t);
-	sb_put(b, "\tchain input {\n"
-		  "\t\ttype filter hook input priority filter; policy accept;\n"
-		  "\t\tiifname \"%s*\" ct state established,related accept\n"
-		  "\t\tiifname \"%s*\" ct state invalid counter name invalid drop\n", t, t);
-	if (open_set(p, IPPROTO_TCP, ports))
-		sb_put(b, "\t\tiifname \"%s*\" tcp dport %s accept\n", t, ports);
-	if (open_set(p, IPPROTO_UDP, ports))
-		sb_put(b, "\t\tiifname \"%s*\" udp dport %s accept\n", t, ports);
-	sb_put(b, "\t\tiifname \"%s*\" meta l4proto tcp counter name to_host reject with tcp reset\n"
-		  "\t\tiifname \"%s*\" counter name to_host reject\n"
-		  "\t}\n", t, t);
-	sb_put(b, "\tchain postrouting {\n"
-		  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		  "\t\tip saddr %s-%s oifname \"%s\" masquerade\n"
-		  "\t}\n", lo, hi, egress);
-	sb_put(b, "\tchain egress_guard {\n"
-		  "\t\ttype filter hook postrouting priority srcnat + 1; policy accept;\n"
-		  "\t\tip saddr %s-%s oifname != \"lo\" oifname != \"%s*\" counter name leak drop\n"
-		  "\t}\n"
-		  "}\n", lo, hi, t);
+	memset(fw, 0, sizeof *fw);
+	t->name = TUN_TABLE;
+	t->counters = fw_names;
+	t->n_counters = TUN_FW_N;
+	if (fw_prerouting(t, p) || fw_forward(t, p->prefix_name) || fw_input(fw, p) ||
+	    fw_postrouting(t, p, egress)) {
+		log_warnx("the nft table has more rules than nft.h allows");
+		return -1;
+	}
+	return 0;
 }
 
 /* "table ip vpngw" then its deletion: removes it whether or not it exists. */
 #define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n"
 
 /*
- * The script that replaces the table in one transaction, into b, and the
+ * The script that replaces table t in one transaction, into b, and the
  * comment that names this exact table ("vpngw" and the fingerprint of its
  * rules) into comment. Returns 0, or -1 after one line.
  */
-static int table_script(struct sbuf *b, const struct tun_pool *p, const char *egress,
-			char comment[static TABLE_COMMENT_MAX])
+static int table_text(const struct nft_table *t, struct sbuf *b,
+		      char comment[static TABLE_COMMENT_MAX])
 {
-	struct sbuf body = { .failed = false };
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	bool failed = !f;
 
-	table_body(&body, p, egress);
-	if (!body.failed) {
-		snprintf(comment, TABLE_COMMENT_MAX, "%s %016llx", TUN_TABLE,
-			 (unsigned long long)fnv1a(body.p, body.len));
-		sb_put(b, NFT_DELETE "table ip %s {\n\tcomment \"%s\"\n%s",
-		       TUN_TABLE, comment, body.p);
+	if (f) {
+		nft_print_body(f, t);
+		failed = ferror(f) != 0;
+		failed |= fclose(f) != 0;
 	}
-	free(body.p);
-	if (body.failed || b->failed) {
+	if (!failed) {
+		snprintf(comment, TABLE_COMMENT_MAX, "%s %016llx", TUN_TABLE,
+			 (unsigned long long)fnv1a(body, len));
+		sb_put(b, NFT_DELETE "table ip %s {\n\tcomment \"%s\"\n%s",
+		       TUN_TABLE, comment, body);
+	}
+	free(body);
+	if (failed || b->failed) {
 		log_warnx("out of memory for the nft table");
 		return -1;
 	}
 	return 0;
 }
 
+/* The table p describes into fw, and its text into b (table_text). */
+static int table_script(struct sbuf *b, struct fw_table *fw, const struct tun_pool *p,
+			const char *egress, char comment[static TABLE_COMMENT_MAX])
+{
+	return fw_describe(fw, p, egress) < 0 ? -1 : table_text(&fw->t, b, comment);
+}
+
+/*
+ * Sends batch b on an nf_tables socket of its own and reads every ACK.
+ * Returns 0 (also, with enoent_ok, when the kernel answered ENOENT: no such
+ * table to delete), or -1 after one line naming the request that failed.
+ */
+static int nft_send(struct nl_batch *b, bool enoent_ok)
+{
+	const struct nlmsghdr *h;
+	char what[96];
+	unsigned failed;
+	int fd, err;
+
+	if (b->failed) {
+		log_warnx("out of memory for the nft table");
+		return -1;
+	}
+	fd = nl_open(NETLINK_NETFILTER);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("nf_tables");
+		return -1;
+	}
+	err = nl_batch_talk(fd, b, &failed);
+	close(fd);
+	if (!err || (enoent_ok && err == -ENOENT))
+		return 0;
+	h = nl_batch_msg(b, failed);
+	if (h)
+		nft_describe(h, what, sizeof what);
+	else
+		snprintf(what, sizeof what, "%s", err == -EIO ? "replies missing" : "the transaction");
+	log_warnx("nf_tables: %s: %s", what, strerror(-err));
+	return -1;
+}
+
+/* teardown --dry-run: the command that deletes the table, if there is one. */
+static void say_table_delete(void)
+{
+	char have[TABLE_COMMENT_MAX];
+
+	if (table_comment(have) == 0)
+		say("# no nft table ip %s to delete", TUN_TABLE);
+	else
+		say("nft delete table ip %s", TUN_TABLE);
+}
+
+/* Deletes the table, if there is one: 0, or -1 after one line. */
 static int table_delete(void)
 {
-	return run_nft(NFT_DELETE);
+	struct nl_batch b;
+	int rc;
+
+	nl_batch_init(&b);
+	nft_encode_delete(&b, TUN_TABLE);
+	rc = nft_send(&b, true);
+	nl_batch_free(&b);
+	return rc;
 }
 
 /*
  * Installs the table p describes, unless the one in place is that one
  * (same comment): the counters survive a setup that changes nothing.
- * *changed tells whether it installed. Returns 0, or -1 after one line.
+ * *changed tells whether it installed. dry_run prints the nft command that
+ * would, as a line of a shell script. Returns 0, or -1 after one line.
  */
 static int table_install(const struct tun_pool *p, const char *egress, bool dry_run,
 			 bool *changed)
 {
-	char want[TABLE_COMMENT_MAX], have[TABLE_COMMENT_MAX], lo[INET_ADDRSTRLEN],
-	     hi[INET_ADDRSTRLEN];
+	char want[TABLE_COMMENT_MAX], have[TABLE_COMMENT_MAX];
 	struct sbuf b = { .failed = false };
+	struct nl_batch batch;
+	struct fw_table fw;
 	int rc;
 
 	*changed = false;
-	if (table_script(&b, p, egress, want) < 0)
+	if (table_script(&b, &fw, p, egress, want) < 0) {
+		free(b.p);
 		return -1;
+	}
 	if (table_comment(have) == 1 && strcmp(have, want) == 0) {
+		if (dry_run)
+			say("# nft table ip %s is in place, unchanged", TUN_TABLE);
 		free(b.p);
 		return 0;
 	}
 	if (dry_run) {
-		ip4(p->net, lo);
-		ip4(tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix), hi);
-		say("would install nft table ip %s: masquerade %s-%s out of %s, "
-		    "only replies into %s*, nothing unsolicited, %u open port%s",
-		    TUN_TABLE, lo, hi, egress, p->prefix_name, p->n_open,
-		    p->n_open == 1 ? "" : "s");
+		say("nft -f - <<'EOF'\n%sEOF", b.p);
 		free(b.p);
 		return 0;
 	}
-	rc = run_nft(b.p);
 	free(b.p);
+	nl_batch_init(&batch);
+	nft_encode_replace(&batch, &fw.t, want);
+	rc = nft_send(&batch, false);
+	nl_batch_free(&batch);
 	*changed = rc == 0;
 	return rc;
 }
@@ -1502,8 +1519,22 @@ static void undo_run(struct undo *u)
 }
 
 /*
+ * What setup_slot does to slot name's device once it exists, as commands:
+ * no IPv6 (if the kernel has it), the address, then one RTM_NEWLINK.
+ */
+static void say_slot(const struct tun_pool *p, const char *name, const char *gw)
+{
+	if (access("/proc/sys/net/ipv6", F_OK) == 0)
+		say("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", name);
+	say("ip addr replace %s/%u dev %s", gw, p->prefix, name);
+	say("ip link set dev %s group %#x mtu %u up", name, TUN_GROUP, p->mtu);
+}
+
+/*
  * Creates or fixes slot i's device (ls: the devices that exist), then its
  * address, MTU, link group and link, through the rtnetlink socket rt.
+ * dry_run prints the ip commands that would, and records the device in st
+ * as setup would.
  */
 static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *ls,
 		      int rt, struct state *st, struct undo *u, bool dry_run)
@@ -1519,8 +1550,10 @@ static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *
 	l = links_find(ls, name);
 	if (!l) {
 		if (dry_run) {
-			say("would create tun %s %s/%u mtu %u owner %u:%u", name, gw,
-			    p->prefix, p->mtu, (unsigned)p->uid, (unsigned)p->gid);
+			say("ip tuntap add dev %s mode tun user %u group %u", name,
+			    (unsigned)p->uid, (unsigned)p->gid);
+			say_slot(p, name, gw);
+			state_add_dev(st, name);
 			return 0;
 		}
 		if (make_persistent(name, p->uid, p->gid, true) < 0) {
@@ -1538,8 +1571,7 @@ static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *
 		if (check_existing(p, l, dry_run) < 0)
 			return -1;
 		if (dry_run) {
-			say("would configure tun %s %s/%u mtu %u up", name, gw,
-			    p->prefix, p->mtu);
+			say_slot(p, name, gw);
 			return 0;
 		}
 		idx = l->index;
@@ -1594,8 +1626,8 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 	if (sysctl_read(path, cur) < 0) {
 		if (errno == ENOENT && sysctls[k].lower_only) {
 			if (dry_run)
-				say("would set %s %s once nf_conntrack is loaded",
-				    name, want);
+				say("[ \"$(sysctl -n %s)\" -le %s ] || sysctl -w %s=%s",
+				    name, want, name, want);
 			else
 				log_debug("%s: nf_conntrack not loaded", name);
 			return 0;
@@ -1607,7 +1639,8 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 	    (sysctls[k].lower_only && strtoul(cur, NULL, 10) <= strtoul(want, NULL, 10)))
 		return 0;
 	if (dry_run) {
-		say("would set %s %s (was %s)", name, want, cur);
+		say("sysctl -w %s=%s", name, want);
+		state_add_sysctl(st, path, cur);
 		return 0;
 	}
 	if (sysctl_write(path, want) < 0) {
@@ -1653,7 +1686,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	unsigned k;
 	bool changed;
 
-	if (find_nft() < 0 || find_egress(p, st, egress) < 0 ||
+	if (find_egress(p, st, egress) < 0 ||
 	    setup_slots(p, st, u, dry_run) < 0)
 		return -1;
 	if (setup_sysctl(0, st, u, dry_run) < 0)
@@ -1667,7 +1700,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 			return -1;
 	snprintf(st->egress, sizeof st->egress, "%s", egress);
 	if (dry_run) {
-		say("would record what changed in %s", state_path());
+		state_say(st);
 		return 0;
 	}
 	return state_save(st);
@@ -1706,7 +1739,7 @@ static int teardown_dev(const char *name, bool dry_run)
 	int err;
 
 	if (dry_run) {
-		say("would delete tun %s", name);
+		say("ip link delete dev %s", name);
 		return 0;
 	}
 	err = rt_link_del(name);
@@ -1734,8 +1767,8 @@ static int teardown_devs(struct links *ls, bool dry_run)
 		log_info("link group %#x holds devices not of this pool: "
 			 "deleting the pool's one by one", TUN_GROUP);
 	if (ours > 0 && dry_run) {
-		say("would delete the %ld tun devices of link group %#x at once", ours,
-		    TUN_GROUP);
+		say("# the %ld tun devices of link group %#x at once", ours, TUN_GROUP);
+		say("ip link delete group %#x", TUN_GROUP);
 		group_gone = true;
 	} else if (ours > 0) {
 		err = rt_group_del(TUN_GROUP);
@@ -1780,7 +1813,7 @@ static int teardown_sysctls(const struct state *st, bool dry_run)
 	for (i = 0; i < st->n_sys; i++) {
 		dotted(st->sys[i].path, name);
 		if (dry_run) {
-			say("would restore %s %s", name, st->sys[i].value);
+			say("sysctl -w %s=%s", name, st->sys[i].value);
 		} else if (sysctl_write(st->sys[i].path, st->sys[i].value) < 0 &&
 			   errno != ENOENT) {
 			log_warn("restoring %s to %s", name, st->sys[i].value);
@@ -1814,7 +1847,7 @@ int tun_teardown(const struct tun_pool *p, bool dry_run)
 		links_free(&ls);
 	}
 	if (dry_run)
-		say("would delete nft table ip %s", TUN_TABLE);
+		say_table_delete();
 	else if (table_delete() < 0)
 		rc = -1;
 	if (teardown_sysctls(&st, dry_run) < 0)
@@ -1822,7 +1855,7 @@ int tun_teardown(const struct tun_pool *p, bool dry_run)
 	/* Kept after a failure, so that teardown can be run again. */
 	if (had && rc == 0) {
 		if (dry_run)
-			say("would remove %s", state_path());
+			say("rm -f %s", state_path());
 		else if (unlink(state_path()) < 0 && errno != ENOENT)
 			log_warn("%s", state_path());
 	}

@@ -5,7 +5,8 @@
  * conntrack timeouts) set up and torn down, TUN devices opened, the small
  * privileged helper that deletes a released slot's conntrack entries and
  * reads the firewall's counters, and the client's interface and routes. The
- * only file, with netlink.c, that does ioctl, netlink or runs nft.
+ * only file, with netlink.c (and nft.c, which encodes the table), that does
+ * ioctl or netlink. It runs no program.
  */
 #ifndef VPNGW_TUN_H
 #define VPNGW_TUN_H

@@ -2408,8 +2408,9 @@ static int cmd_teardown(int argc, char **argv)
 
 /*
  * serve --dry-run: the checks serve makes before it touches the host (user,
- * certificate and key, token file, --listen), then what it would do, in the
- * "would" lines of setup --dry-run. Binds no socket and changes nothing.
+ * certificate and key, token file, --listen), then what it would do: the
+ * setup it would make, as the commands setup --dry-run prints. Binds no
+ * socket and changes nothing.
  */
 static int serve_dry_run(struct config *cfg)
 {
@@ -2448,7 +2449,7 @@ static int serve_dry_run(struct config *cfg)
 			  p->prefix_name, p->prefix_name, p->n - 1);
 		return 1;
 	} else {
-		printf("the pool %s0..%s%u is not set up; serve would set it up:\n",
+		printf("# the pool %s0..%s%u is not set up; serve would set it up so:\n",
 		       p->prefix_name, p->prefix_name, p->n - 1);
 		fflush(stdout);
 		if (tun_setup(p, true) < 0)

@@ -14,7 +14,8 @@
 #   lan0 203.0.113.2/24 ==veth== l1 203.0.113.1/24   ns lan (not masqueraded)
 #
 # The gateway runs five times, each with what its tests need: as root with
-# two slots (after an older table was put in place), with --open-port, with
+# two slots (after an older table was put in place, which it replaces where
+# neither nft nor ip can be run), with --open-port, with
 # one slot as root, with one slot and no privilege at all (as nobody, in a
 # mount namespace with a 0666 copy of /dev/net/tun), as the systemd unit
 # starts it (nobody with ambient CAP_NET_ADMIN), and setup/teardown at the
@@ -99,6 +100,23 @@ start_gw() {
 	gw_started "$name"
 }
 
+# start_gw_no_tools NAME ARGS...: start_gw where neither nft nor ip can be
+# run (each covered by an empty file, /usr/sbin hidden, no PATH): the table
+# serve installs, and the tests judge, is vpngw's own netlink work.
+start_gw_no_tools() {
+	local name=$1
+	shift
+	: >"$LIB_TMP/nothing"
+	bg_in "$GW" unshare -m sh -c 'nothing=$1; shift
+		for t in nft ip; do for d in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin; do
+			[ -e "$d/$t" ] && { mount --bind "$nothing" "$d/$t" || exit 98; }
+		done; done
+		mount -t tmpfs none /usr/sbin || exit 98
+		exec /usr/bin/env PATH=/nonexistent "$@"' _ "$LIB_TMP/nothing" \
+		VPNGW_STATE_FILE="$STATE" "$VPNGW" serve "$@" >"$LIB_TMP/$name.log" 2>&1
+	gw_started "$name"
+}
+
 # start_gw_setpriv NAME CAPS ARGS...: the same as nobody, with only the
 # capabilities setpriv's options CAPS (one string) leave; /dev/net/tun (0600 here) is
 # replaced, in a mount namespace of its own, by a 0666 node on a fresh
@@ -178,7 +196,7 @@ table ip vpngw {
 	}
 }
 EOF
-start_gw gw-main --pool 2 --linger 0 "${ALLOW[@]}" -v || finish
+start_gw_no_tools gw-main --pool 2 --linger 0 "${ALLOW[@]}" -v || finish
 
 if want serve_replaces_old_table; then
 	if grep -q 'installed the current nft table' "$GW_LOG" &&

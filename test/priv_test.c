@@ -10,6 +10,7 @@
  * statics, as unit_tun.c does. Prints "N passed, N failed".
  */
 #include "../netlink.c"
+#include "../nft.c"
 #include "../tun.c"
 
 #include <sched.h>
@@ -69,6 +70,35 @@ static bool gone(pid_t pid)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
+/* The table with two counters, unsolicited at 5 packets, 300 bytes: what
+ * `nft -f` makes of "counter unsolicited { packets 5 bytes 300 }". */
+static int counters_table(void)
+{
+	static const unsigned char five[8] = { [7] = 5 }, bytes[8] = { [6] = 1, [7] = 44 };
+	struct nl_batch b;
+	struct nl_msg m;
+	size_t n;
+	int rc;
+
+	nl_batch_init(&b);
+	batch_mark(&b, NFNL_MSG_BATCH_BEGIN);
+	table_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE, TUN_TABLE, NULL);
+	nft_msg_init(&m, NFT_MSG_NEWOBJ, NLM_F_CREATE);
+	nl_attr_put_str(&m, NFTA_OBJ_TABLE, TUN_TABLE);
+	nl_attr_put_str(&m, NFTA_OBJ_NAME, "unsolicited");
+	nl_attr_put_be32(&m, NFTA_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	n = nl_attr_nest_start(&m, NFTA_OBJ_DATA);
+	nl_attr_put(&m, NFTA_COUNTER_BYTES, bytes, sizeof bytes);
+	nl_attr_put(&m, NFTA_COUNTER_PACKETS, five, sizeof five);
+	nl_attr_nest_end(&m, n);
+	nl_batch_add(&b, &m);
+	obj_msg(&b, TUN_TABLE, "invalid");
+	batch_mark(&b, NFNL_MSG_BATCH_END);
+	rc = nft_send(&b, false);
+	nl_batch_free(&b);
+	return rc;
+}
+
 int main(void)
 {
 	struct tun_pool p;
@@ -83,9 +113,7 @@ int main(void)
 	tun_pool_default(&p);
 	p.n = 3;
 	/* A table with its counters, one of them not zero: the helper pushes. */
-	if (run_nft("table ip " TUN_TABLE " {\n"
-		    "\tcounter unsolicited { packets 5 bytes 300 }\n"
-		    "\tcounter invalid { }\n}\n") < 0) {
+	if (counters_table() < 0) {
 		printf("FAIL nft\n0 passed, 1 failed\n");
 		return 1;
 	}

@@ -127,14 +127,16 @@ before=$(snapshot)
 out=$(in_ns "$VPNGW" setup "${ARGS[@]}" --dry-run 2>&1)
 rc=$?
 same setup_dry_run_changes_nothing "$before" "$out"
-check setup_dry_run_says "exit $rc: $out" said "$rc" "$out" 'would create tun vst2 10.0.122.1/24'
+check setup_dry_run_says "exit $rc: $out" said "$rc" "$out" \
+	'ip tuntap add dev vst2 mode tun user 65534 group 65534' 'ip addr replace 10.0.122.1/24 dev vst2' \
+	"nft -f - <<'EOF'" 'sysctl -w net.ipv4.ip_forward=1'
 
 # serve --dry-run: as root with no pool, the setup serve would do, where it
 # would listen and as whom it would run; nothing changed, nothing bound.
 out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run --listen=127.0.0.1:8082 --path /t 2>&1)
 rc=$?
 same serve_dry_run_changes_nothing "$before" "$out"
-check serve_dry_run_says "exit $rc: $out" said "$rc" "$out" 'would create tun vst2 10.0.122.1/24' \
+check serve_dry_run_says "exit $rc: $out" said "$rc" "$out" 'ip tuntap add dev vst2 mode tun' \
 	'would listen on 127.0.0.1:8082, path /t' 'would drop privileges to nobody'
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=gw.test \
 	-days 2 -keyout "$LIB_TMP/key.pem" -out "$LIB_TMP/cert.pem" >/dev/null 2>&1
@@ -153,7 +155,7 @@ refused serve_dry_run_no_pool_not_root "not set up; run 'vpngw setup' as root fi
 out=$(in_ns timeout 10 "$VPNGW" serve --dry-run --pool 200 --tun-prefix vbig --subnet 10.1.0.0/24 2>&1)
 rc=$?
 check serve_dry_run_pool_200 "exit $rc: $(printf '%s' "$out" | tail -n 2)" \
-	said "$rc" "$out" 'would create tun vbig199 10.1.199.1/24'
+	said "$rc" "$out" 'ip addr replace 10.1.199.1/24 dev vbig199'
 same serve_dry_runs_left_nothing "$before"
 
 # setup makes the pool, owned by nobody, and records what it changed.
@@ -181,7 +183,7 @@ same setup_idempotent "$configured" "exit $?: $out"
 out=$(in_ns timeout 10 "$VPNGW" serve "${ARGS[@]}" --dry-run 2>&1)
 rc=$?
 check serve_dry_run_pool_ready "exit $rc: $out" \
-	bash -c '[ "$1" = 0 ] && [[ "$2" == *"the pool vst0..vst2 is set up"* && "$2" != *"would create"* ]]' \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"the pool vst0..vst2 is set up"* && "$2" != *"ip tuntap add"* ]]' \
 	_ "$rc" "$out"
 same serve_dry_run_pool_ready_unchanged "$configured"
 
@@ -198,7 +200,7 @@ out=$(in_ns "$VPNGW" setup "${ARGS[@]}" 2>&1)
 out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" --dry-run 2>&1)
 rc=$?
 check teardown_dry_run_group "exit $rc: $out" said "$rc" "$out" \
-	'would delete the 3 tun devices of link group 0x76706777 at once'
+	'# the 3 tun devices of link group 0x76706777 at once' 'ip link delete group 0x76706777'
 in_ns ip link set vst1 group default
 out=$(in_ns "$VPNGW" teardown "${TD_ARGS[@]}" 2>&1)
 same teardown_outside_group "$before" "exit $?: $out"
@@ -280,6 +282,86 @@ SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4096_does_not
 SNAP=big_snapshot SNAP_BEFORE=$big_before refused_clean setup_pool_4097 '^vpngw: setup: --pool 4097: expected a number from 1 to 4096' \
 	in_big "$VPNGW" setup --pool 4097 --tun-prefix vbig --subnet 10.64.0.0/10
 
+# ---- Netlink alone, and the dry run as a script ----
+# setup and teardown run no program: in a mount namespace where neither nft
+# nor ip can be run, setup installs the table itself (nf_tables netlink) and
+# teardown removes it, leaving the ruleset as it was. setup --dry-run's
+# script, run with sh in another fresh namespace, leaves the same pool
+# devices, addresses, sysctls and ruleset as setup: so the table's nft text
+# and its netlink encoding, both made from one description, say the same,
+# open ports (an anonymous set, and a single port) included.
+ns_dead_end NA nft-a || exit 1
+ns_dead_end NB nft-b || exit 1
+: >"$LIB_TMP/nothing"
+# no_tools NS [VAR=VALUE...] CMD...: CMD in NS with every nft and ip
+# covered by an empty file that is not executable, /usr/sbin hidden and no
+# PATH; 99 if one can still be found.
+no_tools() {
+	local ns=$1
+	shift
+	ns_exec "$ns" unshare -m sh -c 'nothing=$1; shift
+		for t in nft ip; do for d in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin; do
+			[ -e "$d/$t" ] && { mount --bind "$nothing" "$d/$t" || exit 98; }
+		done; done
+		mount -t tmpfs none /usr/sbin || exit 98
+		for t in nft ip; do for d in /usr/sbin /sbin /usr/bin /bin /usr/local/sbin /usr/local/bin; do
+			[ -x "$d/$t" ] && exit 99
+		done; done
+		exec /usr/bin/env PATH=/nonexistent "$@"' _ "$LIB_TMP/nothing" "$@"
+}
+NARGS=(--pool 3 --tun-prefix vnl --subnet 10.0.130.0/24 --open-port 22 --open-port 53
+	--open-port 53/udp --open-port 5353/udp)
+# pool_picture NS: what setup controls there. The devices' flags and
+# addresses as set, not their carrier or operational state, which the kernel
+# changes on its own; counters as if nothing had been counted.
+pool_picture() {
+	ns_exec "$1" ip -d link show group 0x76706777 | sed -E 's/NO-CARRIER,//; s/ state [A-Z]+//'
+	ns_exec "$1" ip addr show group 0x76706777 | sed -E 's/NO-CARRIER,//; s/ state [A-Z]+//'
+	for d in vnl0 vnl1 vnl2; do
+		echo "$d disable_ipv6=$(ns_exec "$1" cat "/proc/sys/net/ipv6/conf/$d/disable_ipv6" 2>/dev/null)"
+	done
+	ns_exec "$1" sysctl net.ipv4.ip_forward net.netfilter.nf_conntrack_udp_timeout \
+		net.netfilter.nf_conntrack_udp_timeout_stream net.netfilter.nf_conntrack_icmp_timeout
+	ns_exec "$1" nft list ruleset | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'
+}
+table_of() { ns_exec "$1" nft list table ip vpngw 2>&1 | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/; s/ # handle [0-9]+//'; }
+ruleset_before=$(ns_exec "$NA" nft list ruleset)
+out=$(no_tools "$NA" VPNGW_STATE_FILE="$LIB_TMP/state-nl" "$VPNGW" setup "${NARGS[@]}" 2>&1)
+rc=$?
+tbl=$(table_of "$NA")
+check setup_without_nft_or_ip "exit $rc: $out; table: $(head -c 200 <<<"$tbl")" \
+	bash -c '[ "$1" = 0 ] && [[ "$2" == *"tcp dport { 22, 53 } accept"* &&
+		"$2" == *"udp dport { 53, 5353 } accept"* && "$2" == *"comment \"vpngw "* ]]' _ "$rc" "$tbl"
+script=$(ns_exec "$NB" env VPNGW_STATE_FILE="$LIB_TMP/state-nb" "$VPNGW" setup "${NARGS[@]}" --dry-run 2>&1)
+rc=$?
+out=$(printf '%s\n' "$script" | ns_exec "$NB" sh -e 2>&1)
+check dry_run_script_runs "setup --dry-run exit $rc; sh -e: exit $?: $out" \
+	test "$rc" = 0 -a "$?" = 0 -a ! -e "$LIB_TMP/state-nb"
+got=$(table_of "$NB")
+check netlink_table_is_the_text "nft list of the netlink table (<) and of nft -f's (>) differ:
+$(diff <(printf '%s\n' "$tbl") <(printf '%s\n' "$got") | grep '^[<>]' | head -20)" \
+	test "$tbl" = "$got" -a -n "$got"
+want=$(pool_picture "$NA")
+got=$(pool_picture "$NB")
+check dry_run_script_does_what_setup_does "setup (<) and the script (>) differ:
+$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]' | head -20)" \
+	test "$want" = "$got"
+out=$(no_tools "$NA" VPNGW_STATE_FILE="$LIB_TMP/state-nl" "$VPNGW" teardown --pool 3 --tun-prefix vnl 2>&1)
+rc=$?
+after=$(ns_exec "$NA" nft list ruleset)
+check teardown_without_nft_or_ip "exit $rc: $out; ruleset after: $(head -c 200 <<<"$after")" \
+	test "$rc" = 0 -a "$after" = "$ruleset_before" -a \
+	"$(ns_exec "$NA" ip -o link show group 0x76706777 | wc -l)" = 0
+out=$(no_tools "$NA" VPNGW_STATE_FILE="$LIB_TMP/state-nl" "$VPNGW" teardown --pool 3 --tun-prefix vnl 2>&1)
+check teardown_no_table_is_fine "exit $?: $out" test "$?" = 0
+# teardown --dry-run's script, too, undoes setup's.
+script=$(ns_exec "$NB" env VPNGW_STATE_FILE="$LIB_TMP/state-nb" "$VPNGW" teardown --pool 3 \
+	--tun-prefix vnl --dry-run 2>/dev/null)
+out=$(printf '%s\n' "$script" | ns_exec "$NB" sh -e 2>&1)
+check teardown_dry_run_script_runs "sh -e: exit $?: $out; left: $(ns_exec "$NB" nft list ruleset | head -c 100)" \
+	test "$?" = 0 -a -z "$(ns_exec "$NB" nft list ruleset)" -a \
+	"$(ns_exec "$NB" ip -o link show group 0x76706777 | wc -l)" = 0
+
 # Errors a user can cause: one line, non-zero, nothing configured.
 one_line err_no_command "$VPNGW"
 one_line err_unknown_command "$VPNGW" frobnicate
@@ -306,7 +388,7 @@ one_line err_bad_user_gid in_ns "$VPNGW" setup --dry-run --user 65534:x
 one_line err_bad_user_id in_ns "$VPNGW" setup --dry-run --user 4294967295
 # A numeric UID[:GID] needs no user database (a scratch root has none).
 out=$(in_ns "$VPNGW" setup --dry-run --pool 1 --user 65534:65533 2>&1)
-if [ "$?" = 0 ] && echo "$out" | grep -q 'owner 65534:65533'; then
+if [ "$?" = 0 ] && echo "$out" | grep -q 'user 65534 group 65533'; then
 	ok user_uid_gid "$(echo "$out" | head -n 1)"
 else
 	bad user_uid_gid "$(echo "$out" | head -n 2 | tr '\n' ' ')"

@@ -5,12 +5,14 @@
  * are at hand: the state file parser, --open-port, the netlink message
  * walker and attribute parser, and every reply parser (the default route,
  * a route lookup, conntrack entries by mark, the nf_tables table comment and
- * counters, the link dump and teardown's link group filter), fed replies
- * built here byte by byte, whole, truncated and lying about their lengths;
- * and the firewall's script and fingerprint.
+ * counters, the link dump and teardown's link group filter, a batch's
+ * ACKs), fed replies built here byte by byte, whole, truncated and lying
+ * about their lengths; the firewall's script and fingerprint, and its
+ * nf_tables batch, request by request.
  * Nothing here opens a socket. The harness (CHECK, the runner) is unit.c's.
  */
 #include "../netlink.c"
+#include "../nft.c"
 #include "../tun.c"
 #include "unit.h"
 
@@ -529,8 +531,10 @@ static void nft_table_comment(void)
 static bool script_of(const struct tun_pool *p, const char *egress, struct sbuf *b,
 		      char comment[static TABLE_COMMENT_MAX])
 {
+	struct fw_table fw;
+
 	*b = (struct sbuf){ .failed = false };
-	return table_script(b, p, egress, comment) == 0;
+	return table_script(b, &fw, p, egress, comment) == 0;
 }
 
 static void table_rules(void)
@@ -588,6 +592,109 @@ static void table_rules(void)
 	CHECK(strstr(b.p, "10.0.63.252 : 0x56501000 }") != NULL);
 	CHECK(strstr(b.p, "ip saddr and 255.255.255.252 map") != NULL);
 	free(b.p);
+}
+
+/* ---- netlink.c: a batch's ACKs; nft.c: the batch of the table ---- */
+
+static int acks_of(const struct reply *r, struct batch_acks *a)
+{
+	return batch_walk((const unsigned char *)r->buf, r->len, a);
+}
+
+static void batch_acks(void)
+{
+	struct reply r = { .len = 0 };
+	struct batch_acks a = { .seq = 100, .n = 5, .failed = 5 };
+
+	/* Five requests: ACKs, two errors (the lower request's is kept,
+	 * whatever the order), one reply of another sequence skipped; the
+	 * first and last frame the batch, their ACKs are not counted. */
+	add_ctl(&r, NLMSG_ERROR, 0, 100);
+	add_ctl(&r, NLMSG_ERROR, 0, 101);
+	add_ctl(&r, NLMSG_ERROR, -EOPNOTSUPP, 103);
+	add_ctl(&r, NLMSG_ERROR, -ENOENT, 102);
+	add_ctl(&r, NLMSG_ERROR, -EPERM, 105);
+	add_ctl(&r, NLMSG_ERROR, 0, 104);
+	CHECK(acks_of(&r, &a) == 0);
+	CHECK(a.acked == 3 && a.failed == 2 && a.err == -ENOENT);	/* 101..103 */
+	/* A length past the end, an error too short to hold its code. */
+	a = (struct batch_acks){ .seq = 100, .n = 5, .failed = 5 };
+	r.len -= 4;
+	CHECK(acks_of(&r, &a) == -EBADMSG);
+	r.len = 0;
+	add_ctl(&r, NLMSG_ERROR, 0, 100);
+	r.buf[0] = NLMSG_HDRLEN + 2;
+	CHECK(acks_of(&r, &a) == -EBADMSG);
+}
+
+/* nft_describe of request i of b is want. */
+static bool described(const struct nl_batch *b, unsigned i, const char *want)
+{
+	const struct nlmsghdr *h = nl_batch_msg(b, i);
+	char out[96];
+
+	if (!h)
+		return false;
+	nft_describe(h, out, sizeof out);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "  request %u: \"%s\", not \"%s\"\n", i, out, want);
+	return strcmp(out, want) == 0;
+}
+
+static void nft_batch(void)
+{
+	struct tun_pool p;
+	struct fw_table fw;
+	struct nl_batch b;
+	struct nl_msg m;
+	unsigned elems = 0;
+
+	tun_pool_default(&p);
+	p.n = 3;
+	CHECK(tun_pool_open_port(&p, "22") == 0 && tun_pool_open_port(&p, "53/udp") == 0 &&
+	      tun_pool_open_port(&p, "8080/tcp") == 0);
+	CHECK(fw_describe(&fw, &p, "eth9") == 0);
+	nl_batch_init(&b);
+	nft_encode_replace(&b, &fw.t, "vpngw 42");
+	/* begin, table added, deleted, added; 5 counters; the map and its
+	 * elements; 5 chains; 16 rules and one anonymous set (tcp 22, 8080;
+	 * udp 53 alone is a comparison); end. */
+	CHECK(!b.failed && b.n == 35);
+	CHECK(described(&b, 0, "starting the transaction"));
+	CHECK(described(&b, 1, "adding table ip vpngw"));
+	CHECK(described(&b, 2, "deleting table ip vpngw"));
+	CHECK(described(&b, 4, "adding counter unsolicited"));
+	CHECK(described(&b, 9, "adding map slot_mark"));
+	CHECK(described(&b, 10, "adding elements to set slot_mark"));
+	CHECK(described(&b, 11, "adding chain prerouting"));
+	CHECK(described(&b, 17, "adding a rule to chain forward"));
+	CHECK(described(&b, 26, "adding an anonymous set"));
+	CHECK(described(&b, 27, "adding elements to an anonymous set"));
+	CHECK(described(&b, 28, "adding a rule to chain input"));
+	CHECK(described(&b, 34, "ending the transaction"));
+	CHECK(!nl_batch_msg(&b, 35));
+	nl_batch_free(&b);
+	/* A request cut short is "a request", read within its length. */
+	nft_msg_init(&m, NFT_MSG_NEWRULE, 0);
+	nl_attr_put_str(&m, NFTA_RULE_CHAIN, "forward");
+	m.u.hdr.nlmsg_len = NLMSG_HDRLEN + 2;
+	nft_describe(&m.u.hdr, (char[32]){ 0 }, 32);
+	/* The largest pool: 4096 elements, 32 to a request, all of it fits. */
+	p.n = TUN_POOL_MAX;
+	p.net = 0x0a000000;
+	p.prefix = 30;
+	CHECK(fw_describe(&fw, &p, "eth0") == 0);
+	nl_batch_init(&b);
+	nft_encode_replace(&b, &fw.t, "vpngw 42");
+	CHECK(!b.failed);
+	for (unsigned i = 0; i < b.n; i++) {
+		const struct nlmsghdr *h = nl_batch_msg(&b, i);
+
+		elems += h && NFNL_MSG_TYPE(h->nlmsg_type) == NFT_MSG_NEWSETELEM &&
+			 NFNL_SUBSYS_ID(h->nlmsg_type) == NFNL_SUBSYS_NFTABLES;
+	}
+	CHECK(elems == TUN_POOL_MAX / ELEMS_PER_MSG + 1);	/* and the ports' set */
+	nl_batch_free(&b);
 }
 
 /* ---- The link dump ---- */
@@ -750,6 +857,8 @@ const struct unit_case unit_tun[] = {
 	{ "tun_nft_counters", nft_counters },
 	{ "tun_nft_table_comment", nft_table_comment },
 	{ "tun_table_rules", table_rules },
+	{ "nl_batch_acks", batch_acks },
+	{ "nft_batch", nft_batch },
 	{ "tun_link_dump", link_dump },
 	{ "tun_link_group_filter", group_filter },
 	{ "tun_link_lookup", link_lookup },
