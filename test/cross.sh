@@ -19,13 +19,17 @@
 # with its reason); exits non-zero if any failed.
 # `cross.sh size`: the same builds, then a table of each binary's size
 # (stripped, static) and the x86_64 limits, met or not; it fails only when
-# a build does. `cross.sh [size] TARGET...`: only those (x86_64 or a triple).
+# a build does. `cross.sh build`: the builds alone (the binaries and the
+# unit tests), printing nothing but failures, so that a later run has only
+# its checks left: test/run.sh starts it in the background at idle priority
+# while the other suites run. `cross.sh [size|build] TARGET...`: only those
+# (x86_64 or a triple).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 top=$PWD
 
 mode=test
-[ "${1:-}" = size ] && { mode=size; shift; }
+case ${1:-} in size | build) mode=$1; shift ;; esac
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
 	targets=(x86_64 aarch64-linux-gnu arm-linux-gnueabihf mipsel-linux-gnu mips-linux-gnu)
@@ -86,14 +90,19 @@ version() {
 	fi
 }
 
+# unit_build T: test/unit built statically with T's gcc.
+unit_build() {
+	local t=$1 d=$top/.cross/build/$1/tls0
+	make -s -C "$d" HOSTCC="$t-gcc -static" test/unit >"$d/unit.log" 2>&1 && return
+	echo "FAIL $t unit: the build failed: $(tail -n 3 "$d/unit.log" | tr '\n' ' ')"
+	return 1
+}
+
 # unit T: test/unit built statically with T's gcc, run under qemu.
 unit() {
 	local t=$1 d=$top/.cross/build/$1/tls0 q out line s0=$SECONDS
 	q=$(qemu "$t")
-	if ! make -s -C "$d" HOSTCC="$t-gcc -static" test/unit >"$d/unit.log" 2>&1; then
-		echo "FAIL $t unit: the build failed: $(tail -n 3 "$d/unit.log" | tr '\n' ' ')"
-		return
-	fi
+	unit_build "$t" || return
 	out=$(cd "$d" && VPNGW_UNIT_EMULATED=1 $q test/unit 2>&1)
 	local rc=$?
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
@@ -112,13 +121,14 @@ target() {
 	if [ "$t" != x86_64 ]; then
 		command -v "$t-gcc" >/dev/null ||
 			{ echo "FAIL $t: no $t-gcc (apt-get install gcc-$t, with its libc6-dev)"; return; }
-		[ "$mode" = size ] || command -v "$(qemu "$t")" >/dev/null ||
+		[ "$mode" != test ] || command -v "$(qemu "$t")" >/dev/null ||
 			{ echo "FAIL $t: no $(qemu "$t") (apt-get install qemu-user)"; return; }
 	fi
 	for tls in 1 0; do
 		build "$t" "$tls" && [ "$mode" = test ] && version "$t" "$tls"
 	done
-	[ "$mode" = test ] && [ "$t" != x86_64 ] && unit "$t"
+	[ "$t" = x86_64 ] && return
+	case $mode in test) unit "$t" ;; build) unit_build "$t" ;; esac
 }
 
 for t in "${targets[@]}"; do
@@ -141,6 +151,10 @@ for t in "${targets[@]}"; do
 	target "$t" >".cross/build/$t.out" 2>&1 &
 done
 wait
+if [ "$mode" = build ]; then
+	cat ".cross/build/"*.out | grep '^FAIL '
+	exit 0
+fi
 for t in "${targets[@]}"; do cat ".cross/build/$t.out"; done | tee .cross/build/all.out
 echo "all targets in $((SECONDS - s0)) s"
 

@@ -5,13 +5,15 @@
 # allowed calls work, others kill), contrib/vpngw.service checked offline
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
-# the cross builds (aarch64, arm, mipsel, mips: tried under qemu-user),
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# TLS, access tokens, behind nginx, setup and errors, the conntrack helper
+# TLS, access tokens, behind nginx, setup and errors, the binary alone in
+# an empty root (a scratch container), the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
 # super-packets, --workers, a pool of a thousand clients), then those that
 # drive the packet paths and the handshakes (gateway, client, TLS, tokens,
-# the flood, super-packets, --workers) again against an ASan+UBSan build.
+# the flood, super-packets, --workers) again against an ASan+UBSan build,
+# and last the cross builds (aarch64, arm, mipsel, mips: tried under
+# qemu-user), which compile in the background at idle priority meanwhile.
 # Each suite ends with its own "N passed, N failed" line (followed by ", N
 # skipped" when it skipped tests it cannot run here); this script adds them
 # up, prints the total as its last line and fails if any failed.
@@ -147,6 +149,14 @@ asan_build() {
 
 sel=("$@")
 make -s vpngw test/unit test/unit-asan test/seccomp_test test/seccomp_test-glibc test/priv_test || { echo "0 passed, 1 failed"; exit 1; }
+# The cross builds take minutes of CPU the namespace suites mostly leave
+# idle: they start now, at SCHED_IDLE, and the cross suite at the end
+# finds them built and runs the checks.
+cross_pid=
+if selected cross; then
+	chrt -i 0 test/cross.sh build >/dev/null 2>&1 &
+	cross_pid=$!
+fi
 
 selected unit && suite unit test/unit
 selected replay && suite replay replay
@@ -156,10 +166,10 @@ selected seccomp && suite "seccomp (glibc)" test/seccomp_test-glibc
 selected systemd && suite systemd test/systemd.sh
 selected docs && suite docs test/docs.sh
 selected builds && suite builds builds
-selected cross && suite cross test/cross.sh
 selected fuzz && suite fuzz test/fuzz/run.sh "$fuzz_seconds"
 # The network suites need root: each says so itself, as a failure.
 selected setup && suite setup test/setup.sh
+selected scratch && suite scratch test/scratch.sh
 selected helper && suite helper test/priv_test
 selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
@@ -194,6 +204,11 @@ elif selected asan-e2e; then
 		fail_run "the ASan+UBSan build failed"
 	fi
 	rm -rf "$adir"
+fi
+
+if [ -n "$cross_pid" ]; then
+	wait "$cross_pid"
+	suite cross test/cross.sh
 fi
 
 for x in "${sel[@]}"; do
