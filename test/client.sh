@@ -71,7 +71,11 @@ start_servers() {
 # --address can be checked.
 start_fake() {
 	bg_in "$GW" $PY -c '
-import base64, hashlib, http.server, time
+import base64, hashlib, http.server, socketserver, time
+class S(http.server.ThreadingHTTPServer):
+    def server_bind(self):  # without the reverse lookup of its address (no DNS here)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         st = int(self.path.strip("/").split("?")[0] or 404)
@@ -90,7 +94,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("192.0.2.1", 8090), H).serve_forever()
+S(("192.0.2.1", 8090), H).serve_forever()
 ' >"$LIB_TMP/fake.log" 2>&1
 	wait_port "$GW" 192.0.2.1 8090 &&
 		ns_exec "$GW" nft add table inet vgwblack &&
@@ -490,7 +494,11 @@ t_errors() {
 	no_client
 	expect_error err_bad_url 'expected ws://' http://192.0.2.1/
 	expect_error err_refused 'connect: Connection refused' ws://192.0.2.1:9/
+	# Nobody has 192.0.2.77: one ARP probe, not the kernel's three a second
+	# apart, and the connect fails the same way.
+	ns_exec "$CLI" sysctl -qw net.ipv4.neigh.eth0.mcast_solicit=1 net.ipv4.neigh.eth0.retrans_time_ms=300
 	expect_error err_unreachable 'connect: ((Host|Network) is unreachable|No route to host)' ws://192.0.2.77:8080/
+	ns_exec "$CLI" sysctl -qw net.ipv4.neigh.eth0.mcast_solicit=3 net.ipv4.neigh.eth0.retrans_time_ms=1000
 	expect_error err_timeout 'connect timed out after 10 s' ws://192.0.2.1:8099/
 	expect_error err_http_404 'HTTP 404' ws://192.0.2.1:8090/404
 	expect_error err_http_401 'authentication failed \(HTTP 401\)' --token secret ws://192.0.2.1:8090/401
