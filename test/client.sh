@@ -447,7 +447,7 @@ t_sigterm_cleanup() {
 
 t_default_route() {
 	no_client
-	if ! start_client defroute --default-route --keepalive 2; then
+	if ! start_client defroute --default-route --keepalive 1; then
 		bad default_route "no 'connected' line: $(tail -n 3 "$LIB_TMP/defroute.log" | tr '\n' ' ')"
 		return
 	fi
@@ -462,7 +462,7 @@ t_default_route() {
 		bad default_route "route '$dev', host route '$host', body $(echo "$got" | head -c 100)"
 	fi
 	download default_route_50m http://203.0.113.7/50m "$LIB_TMP/www/50m"
-	sleep 5 # a few keepalive intervals: the tunnel stays up
+	sleep 3.5 # longer than the client's three silent intervals: the tunnel stays up
 	if kill -0 "$CLIENT_PID" && ! grep -q 'disconnected' "$LIB_TMP/defroute.log" &&
 		ns_exec "$CLI" ping -c 1 -W 2 203.0.113.7 >/dev/null; then
 		ok default_route_stays_up
