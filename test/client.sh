@@ -71,7 +71,11 @@ start_servers() {
 # --address can be checked.
 start_fake() {
 	bg_in "$GW" $PY -c '
-import base64, hashlib, http.server, time
+import base64, hashlib, http.server, socketserver, time
+class S(http.server.ThreadingHTTPServer):
+    def server_bind(self):  # without the reverse lookup of its address (no DNS here)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         st = int(self.path.strip("/").split("?")[0] or 404)
@@ -90,7 +94,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("192.0.2.1", 8090), H).serve_forever()
+S(("192.0.2.1", 8090), H).serve_forever()
 ' >"$LIB_TMP/fake.log" 2>&1
 	wait_port "$GW" 192.0.2.1 8090 &&
 		ns_exec "$GW" nft add table inet vgwblack &&
@@ -443,7 +447,7 @@ t_sigterm_cleanup() {
 
 t_default_route() {
 	no_client
-	if ! start_client defroute --default-route --keepalive 2; then
+	if ! start_client defroute --default-route --keepalive 1; then
 		bad default_route "no 'connected' line: $(tail -n 3 "$LIB_TMP/defroute.log" | tr '\n' ' ')"
 		return
 	fi
@@ -458,7 +462,7 @@ t_default_route() {
 		bad default_route "route '$dev', host route '$host', body $(echo "$got" | head -c 100)"
 	fi
 	download default_route_50m http://203.0.113.7/50m "$LIB_TMP/www/50m"
-	sleep 5 # a few keepalive intervals: the tunnel stays up
+	sleep 3.5 # longer than the client's three silent intervals: the tunnel stays up
 	if kill -0 "$CLIENT_PID" && ! grep -q 'disconnected' "$LIB_TMP/defroute.log" &&
 		ns_exec "$CLI" ping -c 1 -W 2 203.0.113.7 >/dev/null; then
 		ok default_route_stays_up
@@ -490,7 +494,11 @@ t_errors() {
 	no_client
 	expect_error err_bad_url 'expected ws://' http://192.0.2.1/
 	expect_error err_refused 'connect: Connection refused' ws://192.0.2.1:9/
+	# Nobody has 192.0.2.77: one ARP probe, not the kernel's three a second
+	# apart, and the connect fails the same way.
+	ns_exec "$CLI" sysctl -qw net.ipv4.neigh.eth0.mcast_solicit=1 net.ipv4.neigh.eth0.retrans_time_ms=300
 	expect_error err_unreachable 'connect: ((Host|Network) is unreachable|No route to host)' ws://192.0.2.77:8080/
+	ns_exec "$CLI" sysctl -qw net.ipv4.neigh.eth0.mcast_solicit=3 net.ipv4.neigh.eth0.retrans_time_ms=1000
 	expect_error err_timeout 'connect timed out after 10 s' ws://192.0.2.1:8099/
 	expect_error err_http_404 'HTTP 404' ws://192.0.2.1:8090/404
 	expect_error err_http_401 'authentication failed \(HTTP 401\)' --token secret ws://192.0.2.1:8090/401

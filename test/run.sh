@@ -12,8 +12,12 @@
 # super-packets, --workers, a pool of a thousand clients), then those that
 # drive the packet paths and the handshakes (gateway, client, TLS, tokens,
 # the flood, super-packets, --workers) again against an ASan+UBSan build,
-# and last the cross builds (aarch64, arm, mipsel, mips: tried under
-# qemu-user), which compile in the background at idle priority meanwhile.
+# the gateway and client suites with TUN offloads off (--no-offload, added
+# by test/nooffload.sh), so that both ends' paths run with offloads and
+# without (`test/run.sh nooffload` runs the client suite so against the
+# plain build; a full run leaves that to the ASan+UBSan one), and last the
+# cross builds (aarch64, arm, mipsel, mips: tried under qemu-user), which
+# compile in the background at idle priority meanwhile.
 # Each suite ends with its own "N passed, N failed" line (followed by ", N
 # skipped" when it skipped tests it cannot run here); this script adds them
 # up, prints the total as its last line and fails if any failed.
@@ -77,7 +81,7 @@ builds() {
 	for flags in "TLS=0" "TLS=1"; do
 		if git ls-files -z | xargs -0 cp --parents -t "$dir" 2>/dev/null &&
 		   make -s -C "$dir" clean >/dev/null 2>&1 &&
-		   make -s -C "$dir" $flags >"$dir/log" 2>&1 &&
+		   make -s -j"$(nproc)" -C "$dir" $flags >"$dir/log" 2>&1 &&
 		   file -b "$dir/vpngw" | grep -q 'static' &&
 		   "$dir/vpngw" --version >/dev/null; then
 			echo "PASS build $flags: static, $(stat -c %s "$dir/vpngw") bytes"
@@ -93,7 +97,7 @@ builds() {
 	other=$(mktemp -d)/elsewhere/deeper
 	mkdir -p "$other"
 	if git ls-files -z | xargs -0 cp --parents -t "$other" 2>/dev/null &&
-	   make -s -C "$other" TLS=1 >"$other/log" 2>&1 &&
+	   make -s -j"$(nproc)" -C "$other" TLS=1 >"$other/log" 2>&1 &&
 	   cmp -s "$dir/vpngw" "$other/vpngw"; then
 		echo "PASS build_reproducible: two folders, $(stat -c %s "$other/vpngw") bytes each, identical"
 		p=$((p + 1))
@@ -142,7 +146,7 @@ selected() {
 asan_build() {
 	local dir=$1
 	git ls-files -z | xargs -0 cp --parents -t "$dir" &&
-	make -s -C "$dir" CC=clang XLDFLAGS= LDFLAGS="-fsanitize=address,undefined" \
+	make -s -j"$(nproc)" -C "$dir" CC=clang XLDFLAGS= LDFLAGS="-fsanitize=address,undefined" \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		>"$dir/build.log" 2>&1
 }
@@ -182,9 +186,10 @@ selected metrics && suite metrics test/metrics.sh
 selected offload && suite offload test/offload.sh
 selected workers && suite workers test/workers.sh
 selected scale && suite scale test/scale.sh
-# The client's paths once more with TUN offloads off (one packet a read);
-# the gateway's run so under ASan+UBSan, below.
-selected nooffload && VPNGW=$PWD/test/nooffload.sh suite "client (--no-offload)" test/client.sh
+# The gateway's and the client's paths with TUN offloads off (one packet a
+# read) are run so under ASan+UBSan, below; with offloads on, above.
+selected nooffload && [ ${#sel[@]} -gt 0 ] &&
+	VPNGW=$PWD/test/nooffload.sh suite "client (--no-offload)" test/client.sh
 if selected asan-e2e && [ "$(id -u)" != 0 ]; then
 	fail_run "asan-e2e: the network suites must run as root"
 elif selected asan-e2e; then
@@ -193,7 +198,8 @@ elif selected asan-e2e; then
 	if asan_build "$adir"; then
 		VPNGW=$PWD/test/nooffload.sh VPNGW_REAL=$adir/vpngw \
 			suite "gateway (ASan+UBSan, --no-offload)" test/netns.sh
-		VPNGW=$adir/vpngw suite "client (ASan+UBSan)" test/client.sh
+		VPNGW=$PWD/test/nooffload.sh VPNGW_REAL=$adir/vpngw \
+			suite "client (ASan+UBSan, --no-offload)" test/client.sh
 		VPNGW=$adir/vpngw suite "tls (ASan+UBSan)" test/tls.sh
 		VPNGW=$adir/vpngw suite "auth (ASan+UBSan)" test/auth.sh
 		VPNGW=$adir/vpngw FLOOD_RTT_MS=300 suite "flood (ASan+UBSan)" test/flood.sh
