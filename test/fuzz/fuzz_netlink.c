@@ -17,6 +17,7 @@
 
 #include "../../log.c"
 #include "../../netlink.c"
+#include "../../nft.c"
 #include "../../seccomp.c"
 #include "../../tun.c"
 

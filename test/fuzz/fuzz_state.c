@@ -14,6 +14,7 @@
 
 #include "../../log.c"
 #include "../../netlink.c"
+#include "../../nft.c"
 #include "../../seccomp.c"
 #include "../../tun.c"
 
