@@ -104,6 +104,21 @@ inet_topology() {
 # ns_dead_end VAR NAME: ns_add, then a default route out of e0
 # (198.51.100.2/24, via 198.51.100.1) with nothing behind it, as setup
 # needs one to find its egress interface.
+# conntrack_load NS: loads nf_conntrack in NS, as a first rule using ct
+# does, so that the conntrack sysctls setup lowers exist before a snapshot
+# (a namespace gets them on first use, as a host whose firewall runs has).
+conntrack_load() {
+	ns_exec "$1" nft -f - <<'EOF'
+table ip probe {
+	chain c {
+		type filter hook output priority 0; policy accept;
+		ct state new accept
+	}
+}
+delete table ip probe
+EOF
+}
+
 ns_dead_end() {
 	ns_add "$1" "$2" || return 1
 	ip -n "${!1}" link add e0 type veth peer name e1 || return 1

@@ -112,17 +112,7 @@ in_gw() { ns_exec "$GW" "$@"; }
 snap_links() { in_gw ip -d link; }
 snap_addrs() { in_gw ip addr; }
 snap_rules() { in_gw nft list ruleset; }
-# The namespace loads nf_conntrack on first use; load it now so that setup
-# finds the conntrack sysctls it lowers, as on a host whose firewall runs.
-in_gw nft -f - <<'EOF'
-table ip probe {
-	chain c {
-		type filter hook output priority 0; policy accept;
-		ct state new accept
-	}
-}
-delete table ip probe
-EOF
+conntrack_load "$GW"
 # IPv6 duplicate address detection ends a moment after the links came up:
 # let it, so that the picture before setup is one that stays.
 for _ in $(seq 50); do

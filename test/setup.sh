@@ -110,17 +110,7 @@ said() {
 	done
 }
 
-# The namespace loads nf_conntrack on first use: do it so that the
-# snapshot before and after see the same sysctl files.
-in_ns nft -f - <<'EOF'
-table ip probe {
-	chain c {
-		type filter hook output priority 0; policy accept;
-		ct state new accept
-	}
-}
-delete table ip probe
-EOF
+conntrack_load "$N"
 before=$(snapshot)
 
 # --dry-run says what it would do and does nothing.
