@@ -610,7 +610,8 @@ static void out_denied_and_malformed(void)
 	p[0] = 0x44;
 	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);
 	p[0] = 0x65;
-	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);
+	CHECK(nat_in(&n, p, len) == DROP_IPV6);           /* no nat_init6 */
+	CHECK(nat_out(&n, &acl, p, len) == DROP_IPV6);
 	p[0] = 0x45;
 	put16(p + 2, 19);
 	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);     /* tot_len < IHL */
