@@ -354,6 +354,8 @@ int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix
 
 /* ---- IPv6 prefixes ---- */
 
+#define NO_GAP ((size_t)-1)
+
 static int hexval(char ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -374,7 +376,7 @@ static int hexval(char ch)
 int nat_prefix6_parse(const char *s, size_t len, uint8_t addr[static 16], unsigned *prefix)
 {
 	uint8_t a[16] = { 0 };
-	size_t off = 0, end, n = 0, gap = 16;   /* gap: where "::" stands, or none */
+	size_t off = 0, end, n = 0, gap = NO_GAP;   /* where "::" stands */
 	unsigned p = 128;
 
 	if (!s)
@@ -424,7 +426,7 @@ int nat_prefix6_parse(const char *s, size_t len, uint8_t addr[static 16], unsign
 			return -1;
 		off++;
 		if (off < end && s[off] == ':') {
-			if (gap != 16)
+			if (gap != NO_GAP)
 				return -1;
 			gap = n;
 			off++;
@@ -432,9 +434,9 @@ int nat_prefix6_parse(const char *s, size_t len, uint8_t addr[static 16], unsign
 			return -1;      /* a lone trailing ':' */
 		}
 	}
-	if (gap == 16 && n != 16)
+	if (gap == NO_GAP && n != 16)
 		return -1;
-	if (gap != 16) {
+	if (gap != NO_GAP) {
 		if (n == 16)
 			return -1;      /* "::" must stand for at least one group */
 		memmove(a + 16 - (n - gap), a + gap, n - gap);

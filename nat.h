@@ -187,8 +187,9 @@ struct nat {
 	unsigned n;                    /* mappings in use */
 	uint32_t orig[NAT_MAX_MAP];    /* client's source addresses, net order */
 	uint32_t mapped[NAT_MAX_MAP];  /* their slot addresses, net order */
-	uint16_t mss;                  /* clamp SYN MSS to this (IPv6: mss - 20,
-	                                  its header being 20 bytes longer); 0 = off */
+	uint16_t mss;                  /* clamp SYN MSS to this; 0 = off. IPv6 SYNs
+	                                  to mss - 20, its header being 20 bytes
+	                                  longer (off for an mss of 20 or less) */
 	unsigned cap6;                 /* IPv6 mappings the prefix allows; 0 = IPv6 off */
 	unsigned n6;                   /* IPv6 mappings in use */
 	uint8_t net6[16];              /* slot IPv6 prefix, host bits clear */
