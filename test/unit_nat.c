@@ -1981,6 +1981,71 @@ static void udp6_zero(void)
 	}
 }
 
+/* ICMPv6 messages from the Internet: which quotes are rewritten, and how. */
+static void icmp6_errors(void)
+{
+	static const struct {
+		uint8_t type;
+		int inner;      /* 0 as sent; 1 its UDP checksum 0; 2 version 4; 3 another source */
+		size_t q_len;   /* bytes of it quoted; 0 all */
+		bool rewritten;
+	} t[] = {
+		{ 1, 0, 0, true }, { 2, 0, 0, true }, { 3, 0, 0, true }, { 4, 0, 0, true },
+		{ 2, 0, 40, true }, { 2, 0, 47, true }, { 2, 0, 48, true }, { 2, 0, 39, false },
+		{ 1, 1, 0, true }, { 1, 2, 0, false }, { 1, 3, 0, false },
+		{ 0, 0, 0, false }, { 5, 0, 0, false }, { 127, 0, 0, false },
+		{ 128, 0, 0, false }, { 129, 0, 0, false },
+	};
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[256], q[128], before[128], orig[128], src[16], dst[16], mapped[16], router[16];
+	size_t q_len, len;
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+	a6(mapped, "fd00:0:0:7::2");
+	a6(router, "2001:db8:ffff::1");
+	udp6_packet(orig, src, dst, NULL, 0, 0);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		table6(&n, &acl, 0);
+		q_len = udp6_packet(q, src, dst, NULL, 0, 0);
+		CHECK(nat_out(&n, &acl, q, q_len) == DROP_NONE);
+		if (t[i].inner == 1)
+			put16(q + 46, 0);
+		if (t[i].inner == 2)
+			q[0] = 0x45;
+		if (t[i].inner == 3)
+			q[23] = 9;
+		memcpy(before, q, q_len);
+		if (t[i].q_len)
+			q_len = t[i].q_len;
+		hdr6(p, 8 + q_len, 58, router, mapped);
+		p[40] = t[i].type;
+		memset(p + 41, 0, 7);
+		put32(p + 44, 1280);
+		memcpy(p + 48, q, q_len);
+		len = 48 + q_len;
+		put16(p + 42, ref_fin(ref_sum(p + 40, 8 + q_len, pseudo6(router, mapped, 58, 8 + q_len))));
+		CHECK(nat_in(&n, p, len) == DROP_NONE);
+		CHECK(memcmp(p + 24, src, 16) == 0);
+		CHECK(ref_field(p + 40, 8 + q_len, 2, pseudo6(router, src, 58, 8 + q_len)) ==
+		      get16(p + 42));
+		if (!t[i].rewritten) {
+			CHECK(memcmp(p + 48, before, q_len) == 0);
+			continue;
+		}
+		CHECK(memcmp(p + 48 + 8, src, 16) == 0);
+		CHECK(memcmp(p + 48, before, 8) == 0 && memcmp(p + 48 + 24, before + 24, 16) == 0);
+		if (t[i].inner == 1)
+			CHECK(get16(p + 48 + 46) == 0);
+		else if (q_len >= 48)      /* the client's own checksum again */
+			CHECK(get16(p + 48 + 46) == get16(orig + 46) &&
+			      (q_len < 52 || udp6_ok(p + 48, 40)));
+		else
+			CHECK(memcmp(p + 88, before + 40, q_len - 40) == 0);
+	}
+}
+
 /* IPv6 SYNs are clamped to mss - 20, both ways, with and without options before. */
 static void mss6_clamp(void)
 {
@@ -2486,6 +2551,7 @@ const struct unit_case unit_nat[] = {
 	{ "nat6_map_full", map6_full },
 	{ "nat6_out_denied", out6_denied },
 	{ "nat6_udp_zero", udp6_zero },
+	{ "nat6_icmp_errors", icmp6_errors },
 	{ "nat6_mss_clamp", mss6_clamp },
 	{ "nat6_flow", flow6 },
 	{ "nat6_property", nat6_property },
