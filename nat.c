@@ -676,13 +676,14 @@ int nat_acl_deny6(struct nat_acl *acl, struct nat_cidr6 c)
 
 bool nat_acl_permits6(const struct nat_acl *acl, const uint8_t dst[static 16])
 {
-	unsigned best = 0;
+	unsigned best = 0, n_allow = acl->n_allow6, n_deny = acl->n_deny6;
 	bool permit = true;
 
-	if (nat_cidr6_match(acl->allow6, acl->n_allow6 < NAT_ACL_MAX ? acl->n_allow6 : NAT_ACL_MAX, dst))
+	if (nat_cidr6_match(acl->allow6, n_allow < NAT_ACL_MAX ? n_allow : NAT_ACL_MAX, dst))
 		return true;
-	if (nat_cidr6_match(acl->deny6, acl->n_deny6 < NAT_ACL_MAX ? acl->n_deny6 : NAT_ACL_MAX, dst))
+	if (nat_cidr6_match(acl->deny6, n_deny < NAT_ACL_MAX ? n_deny : NAT_ACL_MAX, dst))
 		return false;
+	/* The default table: its longest matching entry decides. */
 	for (size_t i = 0; i < sizeof default6 / sizeof default6[0]; i++)
 		if (default6[i].len >= best && in6(default6[i].addr, default6[i].len, dst)) {
 			best = default6[i].len;
