@@ -6,8 +6,12 @@
  * randomized property test that runs thousands of generated packets through
  * nat_out and nat_in and checks every checksum against a full recomputation
  * done here, independently of nat.c (unit_gso.c's gso_nat_partial does the
- * same for super-packets and partial checksums). The harness (CHECK, the runner) is
- * unit.c's; the other pure files have their own unit_*.c.
+ * same for super-packets and partial checksums). The nat6_ cases do the same
+ * for IPv6: the prefix parser and formatter, the default IPv6 filter, every
+ * nat_check6 refusal, the mapping budget both families share, ICMPv6 errors,
+ * MSS clamping, and the property test with extension headers and fragments.
+ * The harness (CHECK, the runner) is unit.c's; the other pure files have
+ * their own unit_*.c.
  */
 #include <stdbool.h>
 #include <stdint.h>
