@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nat.c: what the gateway does to one IPv4 packet, in place: validation
- * (RFC 791), the destination filter, the per-client source NAT with
- * incremental checksum updates (RFC 1624), the quoted packet of ICMP errors
- * (RFC 792, RFC 1812 §4.3.2.3) and TCP MSS clamping (RFC 6691); and the
- * one parser of IPv4 addresses and prefixes, which every other file uses.
+ * nat.c: what the gateway does to one IPv4 or IPv6 packet, in place:
+ * validation (RFC 791, RFC 8200), the destination filter, the per-client
+ * source NAT with incremental checksum updates (RFC 1624), the quoted packet
+ * of ICMP and ICMPv6 errors (RFC 792, RFC 1812 §4.3.2.3, RFC 4443) and TCP
+ * MSS clamping (RFC 6691); and the one parser of IPv4 addresses and
+ * prefixes and the one of IPv6 ones, which every other file uses.
  *
  * It is pure: no syscalls, no allocation, no logging. The caller owns the
  * buffers, the slot table, the counters and every read and write; this file
@@ -32,6 +33,13 @@
 #define PROTO_ICMP 1
 #define PROTO_TCP  6
 #define PROTO_UDP  17
+#define PROTO_ICMP6 58
+
+/* IPv6 extension headers walked past (RFC 8200 §4). */
+#define NH_HOP     0
+#define NH_ROUTING 43
+#define NH_FRAG    44
+#define NH_DSTOPTS 60
 
 #define TCP_SYN    0x02
 #define TCPOPT_EOL 0
@@ -113,11 +121,44 @@ size_t drop_format(char *out, size_t cap, size_t len, const uint64_t drops[stati
 
 /* ---- Flows ---- */
 
+static int walk6(const uint8_t *p, size_t len, size_t *at, uint8_t *proto,
+                 bool *later, bool *frag);
+
+/* nat_flow for IPv6: the extension headers are walked within len. */
+static uint32_t flow6(const uint8_t *p, size_t len)
+{
+	uint32_t h = 0x9e3779b9u;
+	size_t at;
+	uint8_t proto;
+	bool later, frag;
+
+	if (len < 40)
+		return 0;
+	for (size_t i = 8; i < 40; i += 8) {
+		h = (h ^ get32(p + i)) * 0x85ebca6bu;
+		h = (h ^ get32(p + i + 4)) * 0xc2b2ae35u;
+	}
+	if (walk6(p, len, &at, &proto, &later, &frag) < 0) {
+		h = (h ^ p[6]) * 0x85ebca6bu;
+		return h ^ (h >> 16);
+	}
+	h = (h ^ proto) * 0x85ebca6bu;
+	if (!later) {
+		if ((proto == PROTO_TCP || proto == PROTO_UDP) && len - at >= 4)
+			h = (h ^ get32(p + at)) * 0xc2b2ae35u;   /* the ports */
+		else if (proto == PROTO_ICMP6 && len - at >= 6)
+			h = (h ^ get16(p + at + 4)) * 0xc2b2ae35u;  /* the echo id */
+	}
+	return h ^ (h >> 16);
+}
+
 uint32_t nat_flow(const uint8_t *p, size_t len)
 {
 	uint32_t h = 0x9e3779b9u;
 	size_t hl;
 
+	if (len >= 1 && p[0] >> 4 == 6)
+		return flow6(p, len);
 	if (len < 20)
 		return 0;
 	hl = (size_t)(p[0] & 15) * 4;
@@ -311,6 +352,200 @@ int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix
 	return 0;
 }
 
+/* ---- IPv6 prefixes ---- */
+
+#define NO_GAP ((size_t)-1)
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * RFC 4291 §2.2: up to 8 groups of 1..4 hex digits split by ':', one "::"
+ * for a run of zero groups, the last two groups maybe a dotted quad; then
+ * "/" and a length or nothing. Groups before the "::" are filled in from the
+ * front, those after it collected and moved to the back at the end.
+ */
+int nat_prefix6_parse(const char *s, size_t len, uint8_t addr[static 16], unsigned *prefix)
+{
+	uint8_t a[16] = { 0 };
+	size_t off = 0, end, n = 0, gap = NO_GAP;   /* where "::" stands */
+	unsigned p = 128;
+
+	if (!s)
+		return -1;
+	end = len;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '/') {
+			end = i;
+			break;
+		}
+	if (end - off >= 2 && s[0] == ':' && s[1] == ':') {
+		gap = 0;
+		off = 2;
+	} else if (end > 0 && s[0] == ':') {
+		return -1;
+	}
+	while (off < end) {
+		unsigned v = 0, digits = 0;
+		size_t start = off;
+
+		if (n == 16)
+			return -1;
+		while (off < end && digits < 5 && hexval(s[off]) >= 0) {
+			v = v << 4 | (unsigned)hexval(s[off]);
+			digits++;
+			off++;
+		}
+		if (off < end && s[off] == '.') {
+			/* A dotted quad: the last 32 bits, with nothing after it. */
+			uint32_t v4;
+			unsigned bits;
+
+			if (n > 12 || nat_prefix_parse(s + start, end - start, &v4, &bits) < 0)
+				return -1;
+			put32(a + n, v4);
+			n += 4;
+			off = end;
+			break;
+		}
+		if (digits == 0 || digits > 4)
+			return -1;
+		a[n++] = (uint8_t)(v >> 8);
+		a[n++] = (uint8_t)v;
+		if (off == end)
+			break;
+		if (s[off] != ':')
+			return -1;
+		off++;
+		if (off < end && s[off] == ':') {
+			if (gap != NO_GAP)
+				return -1;
+			gap = n;
+			off++;
+		} else if (off == end) {
+			return -1;      /* a lone trailing ':' */
+		}
+	}
+	if (gap == NO_GAP && n != 16)
+		return -1;
+	if (gap != NO_GAP) {
+		if (n == 16)
+			return -1;      /* "::" must stand for at least one group */
+		memmove(a + 16 - (n - gap), a + gap, n - gap);
+		memset(a + gap, 0, 16 - n);
+	}
+	if (end < len) {
+		size_t q = end + 1;
+
+		if (!number(s, len, &q, 128, &p) || q != len)
+			return -1;
+	}
+	memcpy(addr, a, 16);
+	*prefix = p;
+	return 0;
+}
+
+/* Clears the bits of a past len (0..128). */
+static void mask6(uint8_t a[static 16], unsigned len)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		if (len >= 8 * (i + 1))
+			continue;
+		a[i] &= len > 8 * i ? (uint8_t)(0xff00 >> (len - 8 * i)) : 0;
+	}
+}
+
+int nat_cidr6_parse(struct nat_cidr6 *c, const char *s)
+{
+	uint8_t a[16];
+	unsigned len;
+
+	if (!s || nat_prefix6_parse(s, strlen(s), a, &len) < 0)
+		return -1;
+	mask6(a, len);
+	memcpy(c->addr, a, 16);
+	c->len = len;
+	return 0;
+}
+
+/* Whether a's first len bits are those of net (whose other bits are clear). */
+static bool in6(const uint8_t net[static 16], unsigned len, const uint8_t a[static 16])
+{
+	unsigned whole = len / 8, rest = len % 8;
+
+	if (len > 128 || memcmp(net, a, whole) != 0)
+		return false;
+	return rest == 0 || (a[whole] & (uint8_t)(0xff00 >> rest)) == net[whole];
+}
+
+bool nat_cidr6_match(const struct nat_cidr6 *list, size_t n, const uint8_t a[static 16])
+{
+	for (size_t i = 0; i < n; i++)
+		if (in6(list[i].addr, list[i].len, a))
+			return true;
+	return false;
+}
+
+/* RFC 5952 §4: the canonical text form. */
+size_t nat_addr6_format(char out[static NAT_ADDR6_LEN], const uint8_t a[static 16])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t best = 8, best_n = 1, len = 0;
+	unsigned g[8];
+	int k;
+
+	for (int i = 0; i < 8; i++)
+		g[i] = get16(a + 2 * i);
+	/* The longest run of zero groups, if it is two or more. */
+	for (size_t i = 0; i < 8; i++) {
+		size_t j = i;
+
+		while (j < 8 && g[j] == 0)
+			j++;
+		if (j - i > best_n) {
+			best = i;
+			best_n = j - i;
+		}
+		if (j > i)
+			i = j - 1;
+	}
+	/* IPv4-mapped, RFC 5952 §5. */
+	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		k = snprintf(out, NAT_ADDR6_LEN, "::ffff:%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+		return k > 0 ? (size_t)k : 0;
+	}
+	for (size_t i = 0; i < 8; i++) {
+		bool started = false;
+
+		if (i == best) {
+			out[len++] = ':';
+			out[len++] = ':';
+			i += best_n - 1;
+			continue;
+		}
+		if (i > 0 && i != best + best_n)
+			out[len++] = ':';
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned d = g[i] >> sh & 15;
+
+			if (d || started || sh == 0) {
+				out[len++] = hex[d];
+				started = true;
+			}
+		}
+	}
+	out[len] = '\0';
+	return len;
+}
+
 /* SPEC, Data plane step 2: RFC 6890 ranges that are not globally reachable. */
 static const struct {
 	uint32_t addr;
@@ -384,6 +619,79 @@ bool nat_acl_permits(const struct nat_acl *acl, uint32_t dst)
 	return !matches(acl->deny, acl->n_deny, dst);
 }
 
+/*
+ * The IANA IPv6 Special-Purpose Address Registry's entries (RFC 6890 and
+ * its successors) that are not globally reachable, multicast, and the
+ * registry's globally reachable entries inside them (reach): the longest
+ * match decides (nat.h, nat_acl_permits6).
+ */
+static const struct {
+	uint8_t addr[16];
+	unsigned len;
+	bool reach;
+} default6[] = {
+	{ { 0 }, 128, false },                                     /* ::/128 */
+	{ { [15] = 1 }, 128, false },                              /* ::1/128 */
+	{ { [10] = 0xff, 0xff }, 96, false },                      /* ::ffff:0:0/96 */
+	{ { 0, 0x64, 0xff, 0x9b, 0, 1 }, 48, false },              /* 64:ff9b:1::/48 */
+	{ { 1, 0 }, 64, false },                                   /* 100::/64 discard */
+	{ { 1, 0, 0, 0, 0, 0, 0, 1 }, 64, false },                 /* 100:0:0:1::/64 dummy */
+	{ { 0x20, 0x01 }, 23, false },                             /* 2001::/23 IETF */
+	{ { 0x20, 0x01 }, 32, true },                              /* 2001::/32 Teredo */
+	{ { 0x20, 0x01, 0, 1, [15] = 1 }, 128, true },             /* 2001:1::1 PCP */
+	{ { 0x20, 0x01, 0, 1, [15] = 2 }, 128, true },             /* 2001:1::2 TURN */
+	{ { 0x20, 0x01, 0, 1, [15] = 3 }, 128, true },             /* 2001:1::3 DNS-SD */
+	{ { 0x20, 0x01, 0, 2 }, 48, false },                       /* 2001:2::/48 bench */
+	{ { 0x20, 0x01, 0, 3 }, 32, true },                        /* 2001:3::/32 AMT */
+	{ { 0x20, 0x01, 0, 4, 1, 0x12 }, 48, true },               /* 2001:4:112::/48 AS112 */
+	{ { 0x20, 0x01, 0, 0x10 }, 28, false },                    /* 2001:10::/28 ORCHID */
+	{ { 0x20, 0x01, 0, 0x20 }, 28, true },                     /* 2001:20::/28 ORCHIDv2 */
+	{ { 0x20, 0x01, 0, 0x30 }, 28, true },                     /* 2001:30::/28 DRIP */
+	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32, false },                 /* 2001:db8::/32 docs */
+	{ { 0x3f, 0xff }, 20, false },                             /* 3fff::/20 docs */
+	{ { 0x5f, 0x00 }, 16, false },                             /* 5f00::/16 SRv6 SIDs */
+	{ { 0xfc }, 7, false },                                    /* fc00::/7 ULA */
+	{ { 0xfe, 0x80 }, 10, false },                             /* fe80::/10 link local */
+	{ { 0xff }, 8, false },                                    /* ff00::/8 multicast */
+};
+
+static int add6(struct nat_cidr6 *list, unsigned *n, struct nat_cidr6 c)
+{
+	if (*n >= NAT_ACL_MAX || c.len > 128)
+		return -1;
+	mask6(c.addr, c.len);
+	list[(*n)++] = c;
+	return 0;
+}
+
+int nat_acl_allow6(struct nat_acl *acl, struct nat_cidr6 c)
+{
+	return add6(acl->allow6, &acl->n_allow6, c);
+}
+
+int nat_acl_deny6(struct nat_acl *acl, struct nat_cidr6 c)
+{
+	return add6(acl->deny6, &acl->n_deny6, c);
+}
+
+bool nat_acl_permits6(const struct nat_acl *acl, const uint8_t dst[static 16])
+{
+	unsigned best = 0, n_allow = acl->n_allow6, n_deny = acl->n_deny6;
+	bool permit = true;
+
+	if (nat_cidr6_match(acl->allow6, n_allow < NAT_ACL_MAX ? n_allow : NAT_ACL_MAX, dst))
+		return true;
+	if (nat_cidr6_match(acl->deny6, n_deny < NAT_ACL_MAX ? n_deny : NAT_ACL_MAX, dst))
+		return false;
+	/* The default table: its longest matching entry decides. */
+	for (size_t i = 0; i < sizeof default6 / sizeof default6[0]; i++)
+		if (default6[i].len >= best && in6(default6[i].addr, default6[i].len, dst)) {
+			best = default6[i].len;
+			permit = default6[i].reach;
+		}
+	return permit;
+}
+
 /* ---- The mapping table ---- */
 
 void nat_init(struct nat *n, uint32_t net, unsigned prefix, uint16_t mss)
@@ -402,11 +710,26 @@ void nat_init(struct nat *n, uint32_t net, unsigned prefix, uint16_t mss)
 	n->cap = usable > NAT_MAX_MAP ? NAT_MAX_MAP : (unsigned)usable;
 }
 
+int nat_init6(struct nat *n, const uint8_t prefix[static 16], unsigned len)
+{
+	if (len < 1 || len > 126)
+		return -1;
+	memcpy(n->net6, prefix, 16);
+	mask6(n->net6, len);
+	/* prefix::2 up to the last host address: ::0 and ::1 are taken. */
+	n->cap6 = 128 - len >= 6 ? NAT_MAX_MAP : (1u << (128 - len)) - 2;
+	memset(n->orig6, 0, sizeof n->orig6);
+	n->n6 = 0;
+	return 0;
+}
+
 void nat_reset(struct nat *n)
 {
 	memset(n->orig, 0, sizeof n->orig);
 	memset(n->mapped, 0, sizeof n->mapped);
 	n->n = 0;
+	memset(n->orig6, 0, sizeof n->orig6);
+	n->n6 = 0;
 }
 
 /* The index of a in tab[0..n), or -1. */
@@ -618,6 +941,323 @@ static void icmp_quote(const struct nat *n, struct ip *ip, size_t at,
 	st16(icmp + 2, sum);
 }
 
+/* ---- IPv6 packets ---- */
+
+/*
+ * RFC 8200 §4: walks the extension headers of p[0..len) (len >= 40) from
+ * the fixed header's next header, each length checked against len: hop-by-
+ * hop only first, routing and fragment once, destination options twice at
+ * most. Sets *at and *proto to the upper-layer header and its number, and
+ * *later when a fragment header with a non-zero offset ends the walk (a
+ * non-first fragment: what follows is data; *at is past that header).
+ * *frag tells a fragment header was seen (first or later). Returns -1 for a
+ * truncated or misplaced header.
+ */
+static int walk6(const uint8_t *p, size_t len, size_t *at, uint8_t *proto,
+                 bool *later, bool *frag)
+{
+	size_t off = 40, hl;
+	uint8_t nh = p[6];
+	unsigned routing = 0, fragment = 0, dstopts = 0;
+
+	*later = *frag = false;
+	for (;;) {
+		switch (nh) {
+		case NH_HOP:
+		case NH_ROUTING:
+		case NH_DSTOPTS:
+			if ((nh == NH_HOP && off != 40) ||
+			    (nh == NH_ROUTING && routing++) ||
+			    (nh == NH_DSTOPTS && dstopts++ == 2))
+				return -1;
+			if (len - off < 8)
+				return -1;
+			hl = ((size_t)p[off + 1] + 1) * 8;
+			if (hl > len - off)
+				return -1;
+			break;
+		case NH_FRAG:
+			if (fragment++ || len - off < 8)
+				return -1;
+			hl = 8;
+			/* Offset, or the M flag: part of a datagram. */
+			if (get16(p + off + 2) & 0xfff9)
+				*frag = true;
+			if (get16(p + off + 2) & 0xfff8) {
+				*later = true;
+				*at = off + 8;
+				*proto = p[off];
+				return 0;
+			}
+			break;
+		default:
+			*at = off;
+			*proto = nh;
+			return 0;
+		}
+		nh = p[off];
+		off += hl;
+	}
+}
+
+/* What the rewrite needs to know about one IPv6 packet. */
+struct ip6 {
+	uint8_t *p;
+	size_t len;      /* 40 + payload length, == the message length */
+	size_t l4;       /* the upper-layer header's offset */
+	uint8_t proto;   /* its number */
+	bool first;      /* not a later fragment: the upper-layer header is here */
+};
+
+/* nat.h, nat_check6: the upper layers whose checksum covers no address. */
+static bool plain6(uint8_t proto)
+{
+	switch (proto) {
+	case 4: case 41: case 47: case 50: case 59: case 97: case 132: case 137:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Everything nat_check6 promises (nat.h), with the offsets found. */
+static int parse6(struct ip6 *ip, const uint8_t *p, size_t len)
+{
+	size_t at, rest;
+	uint8_t proto;
+	bool later, frag;
+
+	if (len < 40 || p[0] >> 4 != 6 || (size_t)get16(p + 4) + 40 != len)
+		return -1;
+	if (walk6(p, len, &at, &proto, &later, &frag) < 0)
+		return -1;
+	ip->p = (uint8_t *)p;
+	ip->len = len;
+	ip->l4 = at;
+	ip->proto = proto;
+	ip->first = !later;
+	if (later)
+		return 0;
+	rest = len - at;
+	switch (proto) {
+	case PROTO_TCP:
+		if (rest < 20 || (size_t)(p[at + 12] >> 4) * 4 < 20 ||
+		    (size_t)(p[at + 12] >> 4) * 4 > rest)
+			return -1;
+		return 0;
+	case PROTO_UDP:
+		if (rest < 8 || get16(p + at + 6) == 0 || get16(p + at + 4) < 8)
+			return -1;
+		if (frag ? get16(p + at + 4) < rest : get16(p + at + 4) != rest)
+			return -1;
+		return 0;
+	case PROTO_ICMP6:
+		return rest < 4 ? -1 : 0;
+	default:
+		return plain6(proto) ? 0 : -1;
+	}
+}
+
+enum drop nat_check6(const uint8_t *p, size_t len)
+{
+	struct ip6 ip;
+
+	return parse6(&ip, p, len) < 0 ? DROP_MALFORMED : DROP_NONE;
+}
+
+enum drop nat_check_slot(const struct nat *n, const uint8_t *p, size_t len)
+{
+	if (len >= 1 && p[0] >> 4 == 6)
+		return n->cap6 ? nat_check6(p, len) : DROP_IPV6;
+	return nat_check(p, len);
+}
+
+/*
+ * RFC 1624 eqn. 3 over an even number of changed bytes, old[0..len) to
+ * new[0..len) at an even offset of the summed data, words as stored.
+ */
+static uint16_t update_n(uint16_t check, const uint8_t *old, const uint8_t *new, size_t len)
+{
+	uint64_t sum = (uint16_t)~check;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint16_t)~ld16(old + i) + (uint32_t)ld16(new + i);
+	return (uint16_t)~fold(sum);
+}
+
+/* Where the checksum of an upper layer is, or 0 when it has none here. */
+static size_t csum6_at(uint8_t proto)
+{
+	return proto == PROTO_TCP ? 16 : proto == PROTO_UDP ? 6 : proto == PROTO_ICMP6 ? 2 : 0;
+}
+
+/*
+ * Patches the checksum at ck of an upper layer whose pseudo-header address
+ * went from old to new. UDP: a 0 (none, invalid over IPv6) is left alone, a
+ * computed 0 is sent as all ones (RFC 8200 §8.1).
+ */
+static void patch6(uint8_t *ck, uint8_t proto, const uint8_t old[static 16],
+                   const uint8_t new[static 16])
+{
+	uint16_t c = ld16(ck);
+
+	if (proto == PROTO_UDP && c == 0)
+		return;
+	c = update_n(c, old, new, 16);
+	if (proto == PROTO_UDP && c == 0)
+		c = 0xffff;
+	st16(ck, c);
+}
+
+/* The i-th mapped address of the slot: net6 with host part 2 + i. */
+static void mapped6(const struct nat *n, unsigned i, uint8_t a[static 16])
+{
+	memcpy(a, n->net6, 16);
+	put32(a + 12, get32(a + 12) + 2 + i);
+}
+
+/* The index of a's mapping when a is a mapped address, or -1. */
+static int mapped6_index(const struct nat *n, const uint8_t a[static 16])
+{
+	uint32_t d;
+
+	if (memcmp(a, n->net6, 12) != 0)
+		return -1;
+	d = get32(a + 12) - get32(n->net6 + 12);
+	if (d < 2 || d - 2 >= n->n6 || d - 2 >= NAT_MAX_MAP)
+		return -1;
+	return (int)(d - 2);
+}
+
+static int lookup6(const struct nat *n, const uint8_t a[static 16])
+{
+	for (unsigned i = 0; i < n->n6 && i < NAT_MAX_MAP; i++)
+		if (memcmp(n->orig6[i], a, 16) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Rewrites the address at offset at (8 source, 24 destination) to new and,
+ * unless in a later fragment, patches the upper layer's checksum, whose
+ * pseudo-header holds it, and clamps the MSS of a TCP SYN.
+ */
+static void rewrite6(const struct nat *n, struct ip6 *ip, size_t at,
+                     const uint8_t new[static 16])
+{
+	uint8_t old[16], *l4 = ip->p + ip->l4;
+	size_t ck;
+
+	memcpy(old, ip->p + at, 16);
+	memcpy(ip->p + at, new, 16);
+	if (!ip->first)
+		return;
+	ck = csum6_at(ip->proto);
+	if (ck)
+		patch6(l4 + ck, ip->proto, old, new);
+	if (ip->proto == PROTO_TCP && n->mss > 20)
+		clamp_mss(l4, ip->len - ip->l4, (uint16_t)(n->mss - 20));
+}
+
+/*
+ * ICMPv6 errors (RFC 4443 §3: 1 unreachable, 2 packet too big, 3 time
+ * exceeded, 4 parameter problem) quote as much of the invoking packet as
+ * fits. The quoted address at offset at (24 when the client sends the
+ * error, 8 when the Internet sends it to the client) is replaced by its
+ * mapping: to the slot address (out) or back to the client's (in). If the
+ * quote holds the quoted packet's TCP, UDP or ICMPv6 checksum, that follows
+ * the quoted pseudo-header; the ICMPv6 checksum follows every word changed.
+ * The quote's extension headers are walked within the bytes quoted.
+ */
+static void icmp6_quote(const struct nat *n, struct ip6 *ip, size_t at, bool out)
+{
+	uint8_t *icmp = ip->p + ip->l4, *q, old[16], new[16];
+	size_t len = ip->len - ip->l4, q_len, q_l4, ck;
+	uint16_t sum, c0, c1;
+	uint8_t proto;
+	bool later, frag;
+	int i;
+
+	if (!ip->first || ip->proto != PROTO_ICMP6 || len < 8 + 40)
+		return;
+	if (icmp[0] < 1 || icmp[0] > 4)
+		return;
+	q = icmp + 8;
+	q_len = len - 8;
+	if (q[0] >> 4 != 6)
+		return;
+	if (out) {
+		i = lookup6(n, q + at);
+		if (i < 0)
+			return;
+		mapped6(n, (unsigned)i, new);
+	} else {
+		i = mapped6_index(n, q + at);
+		if (i < 0)
+			return;
+		memcpy(new, n->orig6[i], 16);
+	}
+	memcpy(old, q + at, 16);
+	memcpy(q + at, new, 16);
+	sum = update_n(ld16(icmp + 2), old, new, 16);
+
+	/* The quoted upper layer's checksum, when the quote reaches it. */
+	if (walk6(q, q_len, &q_l4, &proto, &later, &frag) == 0 && !later) {
+		ck = csum6_at(proto);
+		if (ck && q_len - q_l4 >= ck + 2) {
+			c0 = ld16(q + q_l4 + ck);
+			patch6(q + q_l4 + ck, proto, old, new);
+			c1 = ld16(q + q_l4 + ck);
+			sum = nat_csum_update16(sum, c0, c1);
+		}
+	}
+	st16(icmp + 2, sum);
+}
+
+/* Client -> Internet, IPv6: nat.h's nat_out. */
+static enum drop out6(struct nat *n, const struct nat_acl *acl, uint8_t *p, size_t len)
+{
+	struct ip6 ip;
+	uint8_t new[16];
+	int i;
+
+	if (!n->cap6)
+		return DROP_IPV6;
+	if (parse6(&ip, p, len) < 0)
+		return DROP_MALFORMED;
+	if (!nat_acl_permits6(acl, p + 24))
+		return DROP_DENIED;
+	i = lookup6(n, p + 8);
+	if (i < 0) {
+		if (n->n6 >= n->cap6 || n->n + n->n6 >= NAT_MAX_MAP)
+			return DROP_MAP_FULL;
+		i = (int)n->n6++;
+		memcpy(n->orig6[i], p + 8, 16);
+	}
+	mapped6(n, (unsigned)i, new);
+	rewrite6(n, &ip, 8, new);
+	icmp6_quote(n, &ip, 24, true);
+	return DROP_NONE;
+}
+
+/* Internet -> client, IPv6: nat.h's nat_in. */
+static enum drop back6(struct nat *n, uint8_t *p, size_t len)
+{
+	struct ip6 ip;
+	int i;
+
+	if (!n->cap6)
+		return DROP_IPV6;
+	if (parse6(&ip, p, len) < 0)
+		return DROP_MALFORMED;
+	i = mapped6_index(n, p + 24);
+	if (i < 0)
+		return DROP_NOT_MAPPED;
+	rewrite6(n, &ip, 24, n->orig6[i]);
+	icmp6_quote(n, &ip, 8, false);
+	return DROP_NONE;
+}
+
 /*
  * Client -> Internet: filter the destination, map the source, rewrite. The
  * header is re-checked for sanity here too, so that a caller that skipped
@@ -629,6 +1269,8 @@ enum drop nat_out(struct nat *n, const struct nat_acl *acl, uint8_t *p, size_t l
 	uint32_t src;
 	int i;
 
+	if (len >= 1 && p[0] >> 4 == 6)
+		return out6(n, acl, p, len);
 	if (parse(&ip, p, len) < 0)
 		return DROP_MALFORMED;
 	if (!nat_acl_permits(acl, get32(p + 16)))
@@ -637,7 +1279,7 @@ enum drop nat_out(struct nat *n, const struct nat_acl *acl, uint8_t *p, size_t l
 	src = ld32(p + 12);
 	i = lookup(n->orig, n->n, src);
 	if (i < 0) {
-		if (n->n >= n->cap || n->n >= NAT_MAX_MAP)
+		if (n->n >= n->cap || n->n + n->n6 >= NAT_MAX_MAP)
 			return DROP_MAP_FULL;
 		i = (int)n->n++;
 		n->orig[i] = src;
@@ -656,6 +1298,8 @@ enum drop nat_in(struct nat *n, uint8_t *p, size_t len)
 	uint32_t dst;
 	int i;
 
+	if (len >= 1 && p[0] >> 4 == 6)
+		return back6(n, p, len);
 	if (parse(&ip, p, len) < 0)
 		return DROP_MALFORMED;
 	dst = ld32(p + 16);

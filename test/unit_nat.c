@@ -6,8 +6,12 @@
  * randomized property test that runs thousands of generated packets through
  * nat_out and nat_in and checks every checksum against a full recomputation
  * done here, independently of nat.c (unit_gso.c's gso_nat_partial does the
- * same for super-packets and partial checksums). The harness (CHECK, the runner) is
- * unit.c's; the other pure files have their own unit_*.c.
+ * same for super-packets and partial checksums). The nat6_ cases do the same
+ * for IPv6: the prefix parser and formatter, the default IPv6 filter, every
+ * nat_check6 refusal, the mapping budget both families share, ICMPv6 errors,
+ * MSS clamping, and the property test with extension headers and fragments.
+ * The harness (CHECK, the runner) is unit.c's; the other pure files have
+ * their own unit_*.c.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -610,7 +614,8 @@ static void out_denied_and_malformed(void)
 	p[0] = 0x44;
 	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);
 	p[0] = 0x65;
-	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);
+	CHECK(nat_in(&n, p, len) == DROP_IPV6);           /* no nat_init6 */
+	CHECK(nat_out(&n, &acl, p, len) == DROP_IPV6);
 	p[0] = 0x45;
 	put16(p + 2, 19);
 	CHECK(nat_in(&n, p, len) == DROP_MALFORMED);     /* tot_len < IHL */
@@ -1199,6 +1204,1330 @@ static void nat_property(void)
 		        (unsigned long long)seed, fail_iter);
 }
 
+/* ---- IPv6: addresses and prefixes ---- */
+
+/* Reads a test's own address, which must parse. */
+static void a6(uint8_t a[16], const char *s)
+{
+	unsigned p;
+
+	if (nat_prefix6_parse(s, strlen(s), a, &p) < 0) {
+		fprintf(stderr, "  bad test address %s\n", s);
+		unit_failed_checks++;
+		memset(a, 0, 16);
+	}
+}
+
+static const struct {
+	const char *s;
+	int ok;
+	const char *canon;      /* nat_addr6_format of the address */
+	unsigned prefix;
+} prefix6_cases[] = {
+	{ "::", 0, "::", 128 },
+	{ "::1", 0, "::1", 128 },
+	{ "1::", 0, "1::", 128 },
+	{ "2001:db8::/32", 0, "2001:db8::", 32 },
+	{ "fd00::1", 0, "fd00::1", 128 },
+	{ "FD00:0:0:7::2/64", 0, "fd00:0:0:7::2", 64 },
+	{ "2001:0db8:0000:0000:0000:0000:0000:0001", 0, "2001:db8::1", 128 },
+	{ "2001:db8:0:0:1:0:0:1", 0, "2001:db8::1:0:0:1", 128 },
+	{ "2001:db8::1:0:0:1", 0, "2001:db8::1:0:0:1", 128 },
+	{ "2001:0:0:1::1", 0, "2001:0:0:1::1", 128 },
+	{ "1:2:3:4:5:6:7:8", 0, "1:2:3:4:5:6:7:8", 128 },
+	{ "1:2:3:4:5:6:7::", 0, "1:2:3:4:5:6:7:0", 128 },
+	{ "::2:3:4:5:6:7:8", 0, "0:2:3:4:5:6:7:8", 128 },
+	{ "1:0:3:4:5:6:7:8", 0, "1:0:3:4:5:6:7:8", 128 },
+	{ "0001:02:003:4::", 0, "1:2:3:4::", 128 },
+	{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/0", 0,
+	  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0 },
+	{ "fe80::/10", 0, "fe80::", 10 },
+	{ "::/0", 0, "::", 0 },
+	{ "::1/128", 0, "::1", 128 },
+	{ "::ffff:1.2.3.4", 0, "::ffff:1.2.3.4", 128 },
+	{ "::ffff:192.0.2.1/104", 0, "::ffff:192.0.2.1", 104 },
+	{ "64:ff9b::198.51.100.7", 0, "64:ff9b::c633:6407", 128 },
+	{ "1:2:3:4:5:6:1.2.3.4", 0, "1:2:3:4:5:6:102:304", 128 },
+	{ "::1.2.3.4", 0, "::102:304", 128 },
+	{ "", -1, NULL, 0 },
+	{ ":", -1, NULL, 0 },
+	{ ":::", -1, NULL, 0 },
+	{ "::::", -1, NULL, 0 },
+	{ "1::2::3", -1, NULL, 0 },
+	{ "12345::", -1, NULL, 0 },
+	{ "::12345", -1, NULL, 0 },
+	{ "00001::", -1, NULL, 0 },
+	{ "1:2:3:4:5:6:7:8:9", -1, NULL, 0 },
+	{ "1:2:3:4:5:6:7:8::", -1, NULL, 0 },
+	{ "::1:2:3:4:5:6:7:8", -1, NULL, 0 },
+	{ "1:2:3:4::5:6:7:8", -1, NULL, 0 },
+	{ "1:2:3:4:5:6:7", -1, NULL, 0 },
+	{ ":1::", -1, NULL, 0 },
+	{ "1::2:", -1, NULL, 0 },
+	{ "1:", -1, NULL, 0 },
+	{ ":1", -1, NULL, 0 },
+	{ "1:::2", -1, NULL, 0 },
+	{ "g::", -1, NULL, 0 },
+	{ "::/129", -1, NULL, 0 },
+	{ "::/1280", -1, NULL, 0 },
+	{ "::/064", -1, NULL, 0 },
+	{ "::/", -1, NULL, 0 },
+	{ "/64", -1, NULL, 0 },
+	{ "::/64/64", -1, NULL, 0 },
+	{ "::/-1", -1, NULL, 0 },
+	{ "::1 ", -1, NULL, 0 },
+	{ " ::1", -1, NULL, 0 },
+	{ "::1x", -1, NULL, 0 },
+	{ "::1/64x", -1, NULL, 0 },
+	{ "fe80::1%eth0", -1, NULL, 0 },
+	{ "fe80::1%1/64", -1, NULL, 0 },
+	{ "[::1]", -1, NULL, 0 },
+	{ "0x1::", -1, NULL, 0 },
+	{ "+1::", -1, NULL, 0 },
+	{ "1.2.3.4", -1, NULL, 0 },
+	{ "::ffff:1.2.3", -1, NULL, 0 },
+	{ "::ffff:1.2.3.4.5", -1, NULL, 0 },
+	{ "::ffff:1.2.3.256", -1, NULL, 0 },
+	{ "::ffff:01.2.3.4", -1, NULL, 0 },
+	{ "::1.2.3.4:5", -1, NULL, 0 },
+	{ "::1.2.3.4::", -1, NULL, 0 },
+	{ "1:2:3:4:5:6:7:1.2.3.4", -1, NULL, 0 },
+	{ "1:2:3:4:5:6::1.2.3.4", -1, NULL, 0 },
+	{ "::ffff:a.2.3.4", -1, NULL, 0 },
+	{ "::.1.2.3", -1, NULL, 0 },
+	{ "1::2\n", -1, NULL, 0 },
+};
+
+static void prefix6_parse(void)
+{
+	for (size_t i = 0; i < sizeof prefix6_cases / sizeof prefix6_cases[0]; i++) {
+		const char *s = prefix6_cases[i].s;
+		size_t len = strlen(s);
+		uint8_t a[16], keep[16];
+		unsigned p = 999;
+		char out[NAT_ADDR6_LEN];
+		int r;
+
+		memset(a, 0xa5, 16);
+		memcpy(keep, a, 16);
+		r = nat_prefix6_parse(s, len, a, &p);
+		if (r != prefix6_cases[i].ok)
+			fprintf(stderr, "  prefix6 \"%s\"\n", s);
+		CHECK(r == prefix6_cases[i].ok);
+		if (r == 0) {
+			CHECK(p == prefix6_cases[i].prefix);
+			CHECK(nat_addr6_format(out, a) == strlen(prefix6_cases[i].canon));
+			if (strcmp(out, prefix6_cases[i].canon) != 0)
+				fprintf(stderr, "  prefix6 \"%s\" formats as %s\n", s, out);
+			CHECK(strcmp(out, prefix6_cases[i].canon) == 0);
+		} else {
+			CHECK(p == 999 && memcmp(a, keep, 16) == 0);
+		}
+		/* Each truncation, in a buffer of exactly its length (ASan sees a
+		 * read past it), judged as the NUL-terminated copy is. */
+		for (size_t k = 0; k <= len; k++) {
+			char *cut = malloc(k ? k : 1), z[64];
+			struct nat_cidr6 c;
+			unsigned p2;
+
+			memcpy(cut, s, k);
+			memcpy(z, s, k);
+			z[k] = '\0';
+			CHECK((nat_prefix6_parse(cut, k, a, &p2) == 0) == (nat_cidr6_parse(&c, z) == 0));
+			free(cut);
+		}
+	}
+	/* The bytes, and the host bits cleared by nat_cidr6_parse. */
+	uint8_t a[16];
+	unsigned p;
+	struct nat_cidr6 c;
+	static const uint8_t want[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0x12, 0x34 };
+
+	CHECK(nat_prefix6_parse("2001:db8::1234/32", 17, a, &p) == 0 && p == 32 &&
+	      memcmp(a, want, 16) == 0);
+	CHECK(nat_cidr6_parse(&c, "2001:db8::1234/32") == 0 && c.len == 32 &&
+	      memcmp(c.addr, want, 4) == 0 && memcmp(c.addr + 4, (uint8_t[12]){ 0 }, 12) == 0);
+	CHECK(nat_cidr6_parse(&c, "ffff:ffff::/9") == 0 && c.len == 9 && c.addr[0] == 0xff &&
+	      c.addr[1] == 0x80 && c.addr[2] == 0);
+	CHECK(nat_cidr6_parse(&c, "::1") == 0 && c.len == 128 && c.addr[15] == 1);
+	CHECK(nat_cidr6_parse(&c, NULL) == -1);
+	/* The length bounds the read. */
+	CHECK(nat_prefix6_parse("fd00::1/64junk", 10, a, &p) == 0 && p == 64);
+	CHECK(nat_prefix6_parse("fd00::1/64junk", 11, a, &p) == -1);
+	CHECK(nat_prefix6_parse("fd00::12", 7, a, &p) == 0 && a[15] == 1 && p == 128);
+	static const char nul[] = "fd00::1\0/8";
+	CHECK(nat_prefix6_parse(nul, sizeof nul - 1, a, &p) == -1);
+	CHECK(nat_prefix6_parse(NULL, 0, a, &p) == -1);
+	/* The IPv4 parser still refuses IPv6, and this one IPv4. */
+	CHECK(nat_prefix6_parse("10.0.0.1", 8, a, &p) == -1);
+}
+
+/* Random addresses: formatted, parsed back to the same bytes; zero runs. */
+static void addr6_format(void)
+{
+	uint8_t a[16], b[16];
+	char out[NAT_ADDR6_LEN];
+	unsigned p;
+
+	unit_seed(0x5952);
+	for (int i = 0; i < 20000; i++) {
+		size_t len;
+
+		rfill(a, 16);
+		for (int g = 0; g < 8; g++)          /* many zero groups */
+			if (unit_rn(2))
+				a[2 * g] = a[2 * g + 1] = 0;
+		if (unit_rn(8) == 0)
+			memcpy(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+		len = nat_addr6_format(out, a);
+		CHECK(len == strlen(out) && len < NAT_ADDR6_LEN);
+		CHECK(nat_prefix6_parse(out, len, b, &p) == 0 && p == 128 && memcmp(a, b, 16) == 0);
+		CHECK(!strstr(out, ":0:0:") || strstr(out, "::"));   /* a run is compressed */
+		CHECK(!strstr(out, ":::"));
+		for (const char *q = out; *q; q++)
+			CHECK((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || *q == ':' ||
+			      *q == '.');
+	}
+	/* RFC 5952 §4.2.2: one zero group is not compressed; §4.2.3: the first
+	 * of equal runs is. */
+	a6(a, "2001:db8:0:1:1:1:1:1");
+	nat_addr6_format(out, a);
+	CHECK(strcmp(out, "2001:db8:0:1:1:1:1:1") == 0);
+	a6(a, "2001:0:0:1:0:0:1:1");
+	nat_addr6_format(out, a);
+	CHECK(strcmp(out, "2001::1:0:0:1:1") == 0);
+	a6(a, "1:0:0:2:0:0:0:3");
+	nat_addr6_format(out, a);
+	CHECK(strcmp(out, "1:0:0:2::3") == 0);
+	memset(a, 0xff, 16);
+	CHECK(nat_addr6_format(out, a) == 39);
+}
+
+/* Each default entry: its ends and middle as the registry says; just outside. */
+static void acl6_defaults(void)
+{
+	static const struct {
+		const char *lo, *hi;
+		bool permit;
+	} t[] = {
+		{ "::", "::", false },
+		{ "::1", "::1", false },
+		{ "::2", "::ffff", true },
+		{ "::ffff:0.0.0.0", "::ffff:255.255.255.255", false },
+		{ "::1:0:0:0", "::1:0:0:0", true },
+		{ "64:ff9b::", "64:ff9b::ffff:ffff", true },     /* global NAT64 */
+		{ "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", false },
+		{ "64:ff9b:2::", "64:ff9b:2::", true },
+		{ "100::", "100::ffff:ffff:ffff:ffff", false },
+		{ "100:0:0:1::", "100:0:0:1:ffff:ffff:ffff:ffff", false },
+		{ "100:0:0:2::", "100:0:0:2::", true },
+		{ "2001::", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", true },  /* Teredo */
+		{ "2001:1::", "2001:1::", false },
+		{ "2001:1::1", "2001:1::3", true },
+		{ "2001:1::4", "2001:1:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:2::", "2001:2:0:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:3::", "2001:3:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "2001:4::", "2001:4:111:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:4:112::", "2001:4:112:ffff:ffff:ffff:ffff:ffff", true },
+		{ "2001:4:113::", "2001:f:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:10::", "2001:1f:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:20::", "2001:3f:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "2001:40::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:200::", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:db9::", "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "3fff:1000::", "3fff:1000::", true },
+		{ "5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "5f01::", "5f01::", true },
+		{ "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "fe00::", "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2606:4700:4700::1111", "2a00:1450:4001:80e::200e", true },
+	};
+	struct nat_acl acl;
+	uint8_t lo[16], hi[16];
+
+	nat_acl_init(&acl);
+	CHECK(acl.n_allow6 == 0 && acl.n_deny6 == 0);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		a6(lo, t[i].lo);
+		a6(hi, t[i].hi);
+		if (nat_acl_permits6(&acl, lo) != t[i].permit ||
+		    nat_acl_permits6(&acl, hi) != t[i].permit)
+			fprintf(stderr, "  acl6 %s .. %s\n", t[i].lo, t[i].hi);
+		CHECK(nat_acl_permits6(&acl, lo) == t[i].permit);
+		CHECK(nat_acl_permits6(&acl, hi) == t[i].permit);
+	}
+}
+
+static void acl6_override(void)
+{
+	struct nat_acl acl;
+	struct nat_cidr6 c;
+	uint8_t a[16];
+
+	nat_acl_init(&acl);
+	a6(a, "2001:db8::80");
+	CHECK(!nat_acl_permits6(&acl, a));
+	CHECK(nat_cidr6_parse(&c, "2001:db8::/32") == 0);
+	CHECK(nat_acl_allow6(&acl, c) == 0);
+	CHECK(nat_acl_permits6(&acl, a));
+	CHECK(nat_cidr6_parse(&c, "2606:4700::/32") == 0);
+	CHECK(nat_acl_deny6(&acl, c) == 0);
+	a6(a, "2606:4700::1111");
+	CHECK(!nat_acl_permits6(&acl, a));
+	a6(a, "2606:4701::1111");
+	CHECK(nat_acl_permits6(&acl, a));
+	/* A deny6 entry wins over the default table's reachable ones. */
+	CHECK(nat_cidr6_parse(&c, "2001:4:112::/48") == 0);
+	a6(a, "2001:4:112::1");
+	CHECK(nat_acl_permits6(&acl, a));
+	CHECK(nat_acl_deny6(&acl, c) == 0);
+	CHECK(!nat_acl_permits6(&acl, a));
+	/* allow6 wins over deny6 */
+	CHECK(nat_cidr6_parse(&c, "2001:4:112::1") == 0);
+	CHECK(nat_acl_allow6(&acl, c) == 0);
+	CHECK(nat_acl_permits6(&acl, a));
+	a6(a, "2001:4:112::2");
+	CHECK(!nat_acl_permits6(&acl, a));
+	/* The IPv4 lists are not touched, nor the other way round. */
+	CHECK(acl.n_allow == 0 && acl.n_deny == 14);
+	CHECK(nat_acl_permits(&acl, ip4(8, 8, 8, 8)));
+	/* the lists are bounded; a length over 128 is refused */
+	c.len = 129;
+	CHECK(nat_acl_allow6(&acl, c) == -1);
+	c.len = 128;
+	while (acl.n_allow6 < NAT_ACL_MAX)
+		CHECK(nat_acl_allow6(&acl, c) == 0);
+	CHECK(nat_acl_allow6(&acl, c) == -1);
+	while (acl.n_deny6 < NAT_ACL_MAX)
+		CHECK(nat_acl_deny6(&acl, c) == 0);
+	CHECK(nat_acl_deny6(&acl, c) == -1);
+	/* nat_cidr6_match: prefix lengths at and off byte edges */
+	struct nat_cidr6 l[2];
+	CHECK(nat_cidr6_parse(&l[0], "fd00:1:2:3::/63") == 0);
+	CHECK(nat_cidr6_parse(&l[1], "::/0") == 0);
+	a6(a, "fd00:1:2:2:ffff::");
+	CHECK(nat_cidr6_match(l, 1, a));
+	a6(a, "fd00:1:2:4::");
+	CHECK(!nat_cidr6_match(l, 1, a));
+	CHECK(nat_cidr6_match(l, 2, a));
+	CHECK(!nat_cidr6_match(l, 0, a));
+}
+
+/* ---- IPv6 packets: helpers ---- */
+
+/* RFC 8200 §8.1: the pseudo-header's sum. */
+static uint32_t pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t nh, size_t len)
+{
+	uint32_t s = ref_sum(src, 16, 0);
+
+	s = ref_sum(dst, 16, s);
+	return s + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + nh;
+}
+
+/* The fixed header: payload length plen, next header nh. */
+static void hdr6(uint8_t *p, size_t plen, uint8_t nh, const uint8_t *src, const uint8_t *dst)
+{
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	put16(p + 4, (uint16_t)plen);
+	p[6] = nh;
+	p[7] = 64;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+}
+
+/* A UDP packet src -> dst (8 + 4 bytes) after the extension bytes ext. */
+static size_t udp6_packet(uint8_t *p, const uint8_t *src, const uint8_t *dst,
+                          const uint8_t *ext, size_t ext_len, uint8_t first_nh)
+{
+	size_t len = 40 + ext_len + 12;
+	uint8_t *u = p + 40 + ext_len;
+
+	hdr6(p, len - 40, ext_len ? first_nh : 17, src, dst);
+	if (ext_len)
+		memcpy(p + 40, ext, ext_len);
+	put16(u, 4000);
+	put16(u + 2, 53);
+	put16(u + 4, 12);
+	put16(u + 6, 0);
+	memcpy(u + 8, "ping", 4);
+	put16(u + 6, ref_fin(ref_sum(u, 12, pseudo6(src, dst, 17, 12))));
+	if (get16(u + 6) == 0)
+		put16(u + 6, 0xffff);
+	return len;
+}
+
+static bool udp6_ok(const uint8_t *p, size_t at)
+{
+	size_t len = get16(p + at + 4);
+	uint16_t c = ref_field(p + at, len, 6, pseudo6(p + 8, p + 24, 17, len));
+
+	return get16(p + at + 6) == (c ? c : 0xffff);
+}
+
+/* A TCP packet src -> dst with the given flags and options. */
+static size_t tcp6_packet(uint8_t *p, const uint8_t *src, const uint8_t *dst, uint8_t flags,
+                          const uint8_t *opt, size_t opt_len)
+{
+	size_t doff = 20 + (opt_len + 3) / 4 * 4, len = 40 + doff;
+	uint8_t *t = p + 40;
+
+	hdr6(p, doff, 6, src, dst);
+	memset(t, 0, doff);
+	put16(t, 40000);
+	put16(t + 2, 443);
+	put32(t + 4, 0x12345678);
+	t[12] = (uint8_t)(doff / 4 << 4);
+	t[13] = flags;
+	put16(t + 14, 65535);
+	memcpy(t + 20, opt, opt_len);
+	put16(t + 16, ref_fin(ref_sum(t, doff, pseudo6(src, dst, 6, doff))));
+	return len;
+}
+
+static bool tcp6_ok(const uint8_t *p, size_t len)
+{
+	return ref_field(p + 40, len - 40, 16, pseudo6(p + 8, p + 24, 6, len - 40)) ==
+	       get16(p + 56);
+}
+
+/* The tables used below: fd00:0:0:7::/64 for the slot. */
+static void table6(struct nat *n, struct nat_acl *acl, uint16_t mss)
+{
+	uint8_t pre[16];
+	struct nat_cidr6 c;
+
+	nat_acl_init(acl);
+	CHECK(nat_cidr6_parse(&c, "2001:db8::/32") == 0);
+	CHECK(nat_acl_allow6(acl, c) == 0);
+	nat_init(n, ip4(10, 0, 100, 0), 24, mss);
+	a6(pre, "fd00:0:0:7::1234/64");
+	CHECK(nat_init6(n, pre, 64) == 0);
+}
+
+static void init6_caps(void)
+{
+	static const struct {
+		unsigned len, cap;
+		int ok;
+	} t[] = {
+		{ 0, 0, -1 }, { 1, 32, 0 }, { 48, 32, 0 }, { 64, 32, 0 }, { 122, 32, 0 },
+		{ 123, 30, 0 }, { 124, 14, 0 }, { 125, 6, 0 }, { 126, 2, 0 },
+		{ 127, 0, -1 }, { 128, 0, -1 }, { 200, 0, -1 },
+	};
+	struct nat n;
+	uint8_t pre[16];
+
+	a6(pre, "fd00:0:0:7:ffff:ffff:ffff:ffff");
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		nat_init(&n, ip4(10, 0, 100, 0), 24, 1400);
+		CHECK(n.cap6 == 0);
+		CHECK(nat_init6(&n, pre, t[i].len) == t[i].ok);
+		CHECK(n.cap6 == t[i].cap);
+		CHECK(n.n6 == 0 && n.cap == 32 && n.mss == 1400);
+	}
+	/* The host bits go. */
+	nat_init(&n, ip4(10, 0, 100, 0), 24, 0);
+	CHECK(nat_init6(&n, pre, 64) == 0);
+	CHECK(memcmp(n.net6, pre, 8) == 0 && memcmp(n.net6 + 8, (uint8_t[8]){ 0 }, 8) == 0);
+}
+
+/* nat_check6, case by case. */
+static void check6_errors(void)
+{
+	static uint8_t src[16], dst[16], p[256], q[256];
+	static const uint8_t hop[8] = { 17, 0, 1, 4, 0, 0, 0, 0 };      /* PadN */
+	static const uint8_t hop_dst[16] = { 60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0 };
+	static const uint8_t frag0[8] = { 17, 0, 0, 0, 1, 2, 3, 4 };     /* atomic */
+	static const uint8_t rt[24] = { 17, 2, 0, 0 };
+	struct nat n;
+	size_t len;
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	CHECK(nat_check(p, len) == DROP_IPV6);
+	/* A table without IPv6 says DROP_IPV6 to any IPv6 bytes. */
+	nat_init(&n, ip4(10, 0, 100, 0), 24, 0);
+	CHECK(nat_check_slot(&n, p, len) == DROP_IPV6);
+	CHECK(nat_check_slot(&n, p, 1) == DROP_IPV6);
+	CHECK(nat_check_slot(&n, p, 0) == DROP_MALFORMED);
+	len = good_packet(q, 20);
+	CHECK(nat_check_slot(&n, q, len) == DROP_NONE);
+	q[8] ^= 1;
+	CHECK(nat_check_slot(&n, q, len) == DROP_CHECKSUM);
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	CHECK(nat_init6(&n, dst, 64) == 0);
+	CHECK(nat_check_slot(&n, p, len) == DROP_NONE);
+	CHECK(nat_check_slot(&n, p, len - 1) == DROP_MALFORMED);
+
+	/* Lengths: the header, and payload length + 40 == len exactly. */
+	CHECK(nat_check6(p, 0) == DROP_MALFORMED);
+	CHECK(nat_check6(p, 39) == DROP_MALFORMED);
+	CHECK(nat_check6(p, len - 1) == DROP_MALFORMED);
+	CHECK(nat_check6(p, len + 1) == DROP_MALFORMED);
+	put16(p + 4, (uint16_t)(len - 41));
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	put16(p + 4, (uint16_t)(len - 39));
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	put16(p + 4, 0);                                 /* a jumbogram */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	put16(p + 4, (uint16_t)(len - 40));
+	p[0] = 0x50;
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	p[0] = 0x45;
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	p[0] = 0x6f;                                     /* traffic class bits */
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	/* 40 bytes and no payload: No Next Header is fine, UDP is not. */
+	hdr6(p, 0, 59, src, dst);
+	CHECK(nat_check6(p, 40) == DROP_NONE);
+	hdr6(p, 0, 17, src, dst);
+	CHECK(nat_check6(p, 40) == DROP_MALFORMED);
+
+	/* Upper layers. */
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	put16(p + 46, 0);                                /* UDP checksum 0 */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	put16(p + 44, 11);                               /* UDP length */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	put16(p + 44, 13);
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	put16(p + 44, 7);
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	len = tcp6_packet(p, src, dst, 0x02, (const uint8_t[]){ 2, 4, 5, 0xb4 }, 4);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	p[52] = 0x70;                                    /* data offset 28 > 24 */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	p[52] = 0x40;                                    /* 16 < 20 */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	hdr6(p, 19, 6, src, dst);
+	CHECK(nat_check6(p, 59) == DROP_MALFORMED);
+	hdr6(p, 4, 58, src, dst);
+	CHECK(nat_check6(p, 44) == DROP_NONE);
+	hdr6(p, 3, 58, src, dst);
+	CHECK(nat_check6(p, 43) == DROP_MALFORMED);
+	/* Forwarded as they are, or refused: nat.h's lists. */
+	static const struct {
+		uint8_t nh;
+		enum drop want;
+	} up[] = {
+		{ 4, DROP_NONE }, { 41, DROP_NONE }, { 47, DROP_NONE }, { 50, DROP_NONE },
+		{ 59, DROP_NONE }, { 97, DROP_NONE }, { 132, DROP_NONE }, { 137, DROP_NONE },
+		{ 1, DROP_MALFORMED }, { 33, DROP_MALFORMED }, { 51, DROP_MALFORMED },
+		{ 135, DROP_MALFORMED }, { 136, DROP_MALFORMED }, { 139, DROP_MALFORMED },
+		{ 140, DROP_MALFORMED }, { 200, DROP_MALFORMED }, { 253, DROP_MALFORMED },
+		{ 255, DROP_MALFORMED },
+	};
+	for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+		hdr6(p, 24, up[i].nh, src, dst);
+		memset(p + 40, 0x11, 24);
+		CHECK(nat_check6(p, 64) == up[i].want);
+	}
+
+	/* Extension headers, walked, each length checked. */
+	len = udp6_packet(p, src, dst, hop, 8, 0);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	CHECK(nat_check6(p, len - 1) == DROP_MALFORMED);
+	len = udp6_packet(p, src, dst, hop_dst, 16, 0);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	p[49] = 1;                                       /* dstopts: 16 bytes */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	p[49] = 3;                                       /* past the end */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	len = udp6_packet(p, src, dst, hop_dst, 16, 60); /* hop-by-hop second */
+	p[40] = 0;
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	len = udp6_packet(p, src, dst, frag0, 8, 44);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	len = udp6_packet(p, src, dst, rt, 24, 43);
+	CHECK(nat_check6(p, len) == DROP_NONE);
+	p[41] = 1;                                       /* 16 bytes: UDP at 56 */
+	CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	/* Truncated: the chain claims more than is there. */
+	for (size_t cut = 40; cut < 64; cut++) {
+		len = udp6_packet(p, src, dst, rt, 24, 43);
+		hdr6(p, cut - 40, 43, src, dst);
+		CHECK(nat_check6(p, cut) == DROP_MALFORMED);
+	}
+	/* Two routing headers, two fragment headers, three dstopts. */
+	{
+		uint8_t e[40] = { 43, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0 };
+
+		len = udp6_packet(p, src, dst, e, 16, 43);
+		CHECK(nat_check6(p, len) == DROP_MALFORMED);
+		e[0] = 44;
+		e[8] = 17;
+		len = udp6_packet(p, src, dst, e, 16, 44);
+		CHECK(nat_check6(p, len) == DROP_MALFORMED);
+		memset(e, 0, sizeof e);
+		e[0] = 60;
+		e[8] = 17;
+		len = udp6_packet(p, src, dst, e, 16, 60);  /* two: fine */
+		CHECK(nat_check6(p, len) == DROP_NONE);
+		e[8] = 60;
+		e[16] = 17;
+		len = udp6_packet(p, src, dst, e, 24, 60);
+		CHECK(nat_check6(p, len) == DROP_MALFORMED);
+	}
+	/* A later fragment carries no upper-layer header: anything goes. */
+	{
+		uint8_t e[8] = { 51, 0, 0, 0x08, 1, 2, 3, 4 };
+
+		hdr6(p, 8 + 3, 44, src, dst);
+		memcpy(p + 40, e, 8);
+		CHECK(nat_check6(p, 51) == DROP_NONE);
+		hdr6(p, 8, 44, src, dst);
+		CHECK(nat_check6(p, 48) == DROP_NONE);
+		hdr6(p, 7, 44, src, dst);
+		CHECK(nat_check6(p, 47) == DROP_MALFORMED);
+		/* A first fragment (M set) needs its upper-layer header whole. */
+		e[0] = 17;
+		e[3] = 0x01;
+		hdr6(p, 8 + 4, 44, src, dst);
+		memcpy(p + 40, e, 8);
+		put32(p + 48, 0x0fa00035);
+		CHECK(nat_check6(p, 52) == DROP_MALFORMED);
+		hdr6(p, 8 + 16, 44, src, dst);
+		put16(p + 52, 400);                          /* the datagram's length */
+		put16(p + 54, 0x1234);
+		CHECK(nat_check6(p, 64) == DROP_NONE);
+		put16(p + 52, 15);                           /* less than is here */
+		CHECK(nat_check6(p, 64) == DROP_MALFORMED);
+	}
+}
+
+/* The shared budget: 32 sources, whatever their family; then reset. */
+static void map6_full(void)
+{
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[128], src[16], dst[16], want[16];
+	size_t len;
+
+	a6(dst, "2001:db8::80");
+	for (unsigned v4 = 0; v4 <= NAT_MAX_MAP; v4 += 8) {
+		table6(&n, &acl, 0);
+		for (unsigned i = 0; i < NAT_MAX_MAP; i++) {
+			if (i < v4) {
+				len = udp_packet(p, ip4(172, 20, 0, i + 1), ip4(93, 184, 216, 34));
+				CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+				CHECK(get32(p + 12) == ip4(10, 0, 100, 2 + i));
+				continue;
+			}
+			a6(src, "fd00:99::");
+			src[15] = (uint8_t)i;
+			len = udp6_packet(p, src, dst, NULL, 0, 0);
+			CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+			a6(want, "fd00:0:0:7::2");
+			want[15] = (uint8_t)(2 + i - v4);
+			CHECK(memcmp(p + 8, want, 16) == 0);
+			CHECK(udp6_ok(p, 40));
+		}
+		CHECK(n.n == v4 && n.n + n.n6 == NAT_MAX_MAP);
+		/* A 33rd, of either family, is refused, untouched. */
+		a6(src, "fd00:99::ff");
+		len = udp6_packet(p, src, dst, NULL, 0, 0);
+		CHECK(nat_out(&n, &acl, p, len) == DROP_MAP_FULL);
+		CHECK(memcmp(p + 8, src, 16) == 0);
+		len = udp_packet(p, ip4(172, 20, 0, 99), ip4(93, 184, 216, 34));
+		CHECK(nat_out(&n, &acl, p, len) == DROP_MAP_FULL);
+		CHECK(get32(p + 12) == ip4(172, 20, 0, 99));
+		/* Known sources still pass; replies come back or are not ours. */
+		if (v4 < NAT_MAX_MAP) {
+			a6(src, "fd00:99::");
+			src[15] = (uint8_t)v4;
+			len = udp6_packet(p, src, dst, NULL, 0, 0);
+			CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+			a6(want, "fd00:0:0:7::2");
+			len = udp6_packet(p, dst, want, NULL, 0, 0);
+			CHECK(nat_in(&n, p, len) == DROP_NONE);
+			CHECK(memcmp(p + 24, src, 16) == 0 && udp6_ok(p, 40));
+			want[15] = (uint8_t)(2 + NAT_MAX_MAP - v4 - 1);
+			len = udp6_packet(p, dst, want, NULL, 0, 0);
+			CHECK(nat_in(&n, p, len) == DROP_NONE);
+			want[15]++;
+			len = udp6_packet(p, dst, want, NULL, 0, 0);
+			CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		}
+		/* The gateway's own ::1, the anycast ::0, another prefix: not ours. */
+		a6(want, "fd00:0:0:7::1");
+		len = udp6_packet(p, dst, want, NULL, 0, 0);
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		a6(want, "fd00:0:0:7::");
+		len = udp6_packet(p, dst, want, NULL, 0, 0);
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		a6(want, "fd00:0:0:8::2");
+		len = udp6_packet(p, dst, want, NULL, 0, 0);
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		a6(want, "fd00:0:1:7::2");
+		len = udp6_packet(p, dst, want, NULL, 0, 0);
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		/* reset forgets both families */
+		nat_reset(&n);
+		CHECK(n.n == 0 && n.n6 == 0 && n.cap6 == 32);
+		a6(want, "fd00:0:0:7::2");
+		len = udp6_packet(p, dst, want, NULL, 0, 0);
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		len = udp_packet(p, ip4(93, 184, 216, 34), ip4(10, 0, 100, 2));
+		CHECK(nat_in(&n, p, len) == DROP_NOT_MAPPED);
+		a6(src, "fd00:99::ff");
+		len = udp6_packet(p, src, dst, NULL, 0, 0);
+		CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+		CHECK(memcmp(p + 8, want, 16) == 0);
+	}
+	/* A /126 holds two. */
+	table6(&n, &acl, 0);
+	a6(want, "fd00::");
+	CHECK(nat_init6(&n, want, 126) == 0);
+	for (unsigned i = 0; i < 3; i++) {
+		a6(src, "fd00:99::");
+		src[15] = (uint8_t)i;
+		len = udp6_packet(p, src, dst, NULL, 0, 0);
+		CHECK(nat_out(&n, &acl, p, len) == (i < 2 ? DROP_NONE : DROP_MAP_FULL));
+	}
+}
+
+/* Denied destinations, and what a table without IPv6 says. */
+static void out6_denied(void)
+{
+	static const char *const denied[] = {
+		"::1", "::", "::ffff:8.8.8.8", "64:ff9b:1::1", "100::1", "2001:2::1",
+		"2001:10::1", "3fff::1", "5f00::1", "fd12:3456::1", "fe80::1", "ff02::1",
+		"ff0e::101", "2001:1::9",
+	};
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[128], c[128], src[16], dst[16];
+	size_t len;
+
+	table6(&n, &acl, 0);
+	a6(src, "fd00:99::5");
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+		a6(dst, denied[i]);
+		len = udp6_packet(p, src, dst, NULL, 0, 0);
+		memcpy(c, p, len);
+		CHECK(nat_out(&n, &acl, p, len) == DROP_DENIED);
+		CHECK(memcmp(p, c, len) == 0 && n.n6 == 0);
+	}
+	/* The documentation range is refused by default, as IPv4's TEST-NETs. */
+	nat_acl_init(&acl);
+	a6(dst, "2001:db8::80");
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	CHECK(nat_out(&n, &acl, p, len) == DROP_DENIED);
+	a6(dst, "2606:4700:4700::1111");
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+	/* Malformed is said before denied, as for IPv4. */
+	a6(dst, "fe80::1");
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	CHECK(nat_out(&n, &acl, p, len - 1) == DROP_MALFORMED);
+	CHECK(nat_in(&n, p, len - 1) == DROP_MALFORMED);
+	CHECK(nat_in(&n, p, 39) == DROP_MALFORMED);
+	CHECK(nat_out(&n, &acl, p, 1) == DROP_MALFORMED);
+	/* Without nat_init6: DROP_IPV6, the bytes untouched. */
+	nat_init(&n, ip4(10, 0, 100, 0), 24, 1400);
+	a6(dst, "2001:db8::80");
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	memcpy(c, p, len);
+	CHECK(nat_out(&n, &acl, p, len) == DROP_IPV6);
+	CHECK(nat_out(&n, &acl, p, 1) == DROP_IPV6);
+	CHECK(nat_in(&n, p, len) == DROP_IPV6);
+	CHECK(nat_in(&n, p, 3) == DROP_IPV6);
+	CHECK(memcmp(p, c, len) == 0);
+	CHECK(nat_check(p, len) == DROP_IPV6);
+}
+
+/* UDP over IPv6: a computed 0 goes out as all ones, both ways. */
+static void udp6_zero(void)
+{
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[128], q[128], src[16], dst[16], mapped[16];
+	size_t len;
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+	a6(mapped, "fd00:0:0:7::2");
+	for (int dir = 0; dir < 2; dir++) {
+		const uint8_t *a = dir ? dst : src, *b = dir ? mapped : dst;
+		const uint8_t *na = dir ? dst : mapped, *nb = dir ? src : dst;
+
+		len = udp6_packet(p, a, b, NULL, 0, 0);
+		/* the payload word that makes the rewritten packet sum to -0 */
+		put16(p + 46, 0);
+		put16(p + 48, 0);
+		put16(p + 48, ref_fin(ref_sum(p + 40, 12, pseudo6(na, nb, 17, 12))));
+		put16(p + 46, ref_fin(ref_sum(p + 40, 12, pseudo6(a, b, 17, 12))));
+		CHECK(get16(p + 46) != 0);
+		table6(&n, &acl, 0);
+		if (dir) {
+			size_t qlen = udp6_packet(q, src, dst, NULL, 0, 0);
+
+			CHECK(nat_out(&n, &acl, q, qlen) == DROP_NONE);
+			CHECK(nat_in(&n, p, len) == DROP_NONE);
+		} else {
+			CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+		}
+		CHECK(get16(p + 46) == 0xffff);
+		CHECK(ref_field(p + 40, 12, 6, pseudo6(p + 8, p + 24, 17, 12)) == 0);
+	}
+}
+
+/* ICMPv6 messages from the Internet: which quotes are rewritten, and how. */
+static void icmp6_errors(void)
+{
+	static const struct {
+		uint8_t type;
+		int inner;      /* 0 as sent; 1 its UDP checksum 0; 2 version 4; 3 another source */
+		size_t q_len;   /* bytes of it quoted; 0 all */
+		bool rewritten;
+	} t[] = {
+		{ 1, 0, 0, true }, { 2, 0, 0, true }, { 3, 0, 0, true }, { 4, 0, 0, true },
+		{ 2, 0, 40, true }, { 2, 0, 47, true }, { 2, 0, 48, true }, { 2, 0, 39, false },
+		{ 1, 1, 0, true }, { 1, 2, 0, false }, { 1, 3, 0, false },
+		{ 0, 0, 0, false }, { 5, 0, 0, false }, { 127, 0, 0, false },
+		{ 128, 0, 0, false }, { 129, 0, 0, false },
+	};
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[256], q[128], before[128], orig[128], src[16], dst[16], mapped[16], router[16];
+	size_t q_len, len;
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+	a6(mapped, "fd00:0:0:7::2");
+	a6(router, "2001:db8:ffff::1");
+	udp6_packet(orig, src, dst, NULL, 0, 0);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		table6(&n, &acl, 0);
+		q_len = udp6_packet(q, src, dst, NULL, 0, 0);
+		CHECK(nat_out(&n, &acl, q, q_len) == DROP_NONE);
+		if (t[i].inner == 1)
+			put16(q + 46, 0);
+		if (t[i].inner == 2)
+			q[0] = 0x45;
+		if (t[i].inner == 3)
+			q[23] = 9;
+		memcpy(before, q, q_len);
+		if (t[i].q_len)
+			q_len = t[i].q_len;
+		hdr6(p, 8 + q_len, 58, router, mapped);
+		p[40] = t[i].type;
+		memset(p + 41, 0, 7);
+		put32(p + 44, 1280);
+		memcpy(p + 48, q, q_len);
+		len = 48 + q_len;
+		put16(p + 42, ref_fin(ref_sum(p + 40, 8 + q_len, pseudo6(router, mapped, 58, 8 + q_len))));
+		CHECK(nat_in(&n, p, len) == DROP_NONE);
+		CHECK(memcmp(p + 24, src, 16) == 0);
+		CHECK(ref_field(p + 40, 8 + q_len, 2, pseudo6(router, src, 58, 8 + q_len)) ==
+		      get16(p + 42));
+		if (!t[i].rewritten) {
+			CHECK(memcmp(p + 48, before, q_len) == 0);
+			continue;
+		}
+		CHECK(memcmp(p + 48 + 8, src, 16) == 0);
+		CHECK(memcmp(p + 48, before, 8) == 0 && memcmp(p + 48 + 24, before + 24, 16) == 0);
+		if (t[i].inner == 1)
+			CHECK(get16(p + 48 + 46) == 0);
+		else if (q_len >= 48)      /* the client's own checksum again */
+			CHECK(get16(p + 48 + 46) == get16(orig + 46) &&
+			      (q_len < 52 || udp6_ok(p + 48, 40)));
+		else
+			CHECK(memcmp(p + 88, before + 40, q_len - 40) == 0);
+	}
+}
+
+/* IPv6 SYNs are clamped to mss - 20, both ways, with and without options before. */
+static void mss6_clamp(void)
+{
+	static const struct {
+		uint8_t flags;
+		uint8_t opt[16];
+		size_t opt_len, at;
+		uint16_t mss, want;
+	} t[] = {
+		{ 0x02, { 2, 4, 0x05, 0xb4 }, 4, 22, 1420, 1400 },
+		{ 0x12, { 2, 4, 0x05, 0xb4 }, 4, 22, 1420, 1400 },
+		{ 0x02, { 2, 4, 0x05, 0xb4 }, 4, 22, 1480, 1460 },  /* equal stays */
+		{ 0x02, { 2, 4, 0x05, 0x00 }, 4, 22, 1420, 1280 },  /* lower stays */
+		{ 0x02, { 2, 4, 0x05, 0xb4 }, 4, 22, 0, 1460 },     /* off */
+		{ 0x02, { 2, 4, 0x05, 0xb4 }, 4, 22, 20, 1460 },    /* nothing left */
+		{ 0x02, { 2, 4, 0x05, 0xb4 }, 4, 22, 21, 1 },
+		{ 0x10, { 2, 4, 0x05, 0xb4 }, 4, 22, 1420, 1460 },  /* not a SYN */
+		{ 0x02, { 1, 2, 4, 0x23, 0x28 }, 5, 23, 1380, 1360 },/* odd offset */
+		{ 0x02, { 0, 2, 4, 0x05, 0xb4 }, 5, 23, 1020, 1460 },/* after EOL */
+	};
+	struct nat n;
+	struct nat_acl acl;
+	uint8_t p[128], src[16], dst[16], mapped[16];
+	size_t len;
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+	a6(mapped, "fd00:0:0:7::2");
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		for (int dir = 0; dir < 2; dir++) {
+			table6(&n, &acl, t[i].mss);
+			len = tcp6_packet(p, src, dst, t[i].flags, t[i].opt, t[i].opt_len);
+			CHECK(nat_out(&n, &acl, p, len) == DROP_NONE);
+			if (dir) {
+				len = tcp6_packet(p, dst, mapped, t[i].flags, t[i].opt, t[i].opt_len);
+				CHECK(nat_in(&n, p, len) == DROP_NONE);
+				CHECK(memcmp(p + 24, src, 16) == 0);
+			}
+			if (get16(p + 40 + t[i].at) != t[i].want)
+				fprintf(stderr, "  mss6 case %zu dir %d\n", i, dir);
+			CHECK(get16(p + 40 + t[i].at) == t[i].want);
+			CHECK(nat_check6(p, len) == DROP_NONE);
+			CHECK(tcp6_ok(p, len));
+		}
+	}
+}
+
+/* nat_flow: IPv6 flows differ by address, port and id; short ones are 0. */
+static void flow6(void)
+{
+	uint8_t p[128], q[128], src[16], dst[16];
+	size_t len;
+	uint32_t h;
+	static const uint8_t hop[8] = { 17, 0, 1, 4, 0, 0, 0, 0 };
+
+	a6(src, "fd00:99::5");
+	a6(dst, "2001:db8::80");
+	len = udp6_packet(p, src, dst, NULL, 0, 0);
+	h = nat_flow(p, len);
+	for (size_t k = 0; k < 40; k++)
+		CHECK(nat_flow(p, k) == 0);
+	CHECK(nat_flow(p, 40) != 0);
+	/* The same flow behind a hop-by-hop header hashes the same. */
+	len = udp6_packet(q, src, dst, hop, 8, 0);
+	CHECK(nat_flow(q, len) == h);
+	memcpy(q, p, 64);
+	put16(q + 42, 54);
+	CHECK(nat_flow(q, len) != h);                    /* destination port */
+	memcpy(q, p, 64);
+	q[39] ^= 1;
+	CHECK(nat_flow(q, len) != h);                    /* destination address */
+	memcpy(q, p, 64);
+	q[8] ^= 0x80;
+	CHECK(nat_flow(q, len) != h);                    /* source address */
+	memcpy(q, p, 64);
+	q[49] ^= 1;
+	CHECK(nat_flow(q, len) == h);                    /* payload */
+	q[1] ^= 1;
+	CHECK(nat_flow(q, len) == h);                    /* traffic class */
+	/* ICMPv6 echo: the identifier counts, the sequence does not. */
+	hdr6(p, 8, 58, src, dst);
+	p[40] = 128;
+	put16(p + 44, 7);
+	put16(p + 46, 1);
+	h = nat_flow(p, 48);
+	put16(p + 46, 2);
+	CHECK(nat_flow(p, 48) == h);
+	put16(p + 44, 8);
+	CHECK(nat_flow(p, 48) != h);
+	/* A truncated chain: still a hash, from the addresses. */
+	hdr6(p, 100, 0, src, dst);
+	CHECK(nat_flow(p, 44) != 0);
+}
+
+/* ---- The IPv6 randomized property test ---- */
+
+enum kind6 { K6_TCP, K6_UDP, K6_ECHO, K6_OTHER, K6_ERR, K6_N };
+
+/* An IPv6 packet carrying all of a dgram, or a fragment of it. */
+struct pkt6 {
+	uint8_t b[1600];
+	size_t len;
+	size_t l4;           /* the upper layer's offset, or the later fragment's data */
+	size_t part;         /* L4 bytes of the dgram carried: all, or a prefix */
+	bool later;
+};
+
+/* The checksum of a dgram's upper layer, for the pseudo-header src -> dst. */
+static void sum6(struct dgram *d, const uint8_t *src, const uint8_t *dst)
+{
+	size_t ck = d->proto == 6 ? 16 : d->proto == 17 ? 6 : 2;
+	uint16_t c;
+
+	put16(d->l4 + ck, 0);
+	c = ref_fin(ref_sum(d->l4, d->len, pseudo6(src, dst, d->proto, d->len)));
+	put16(d->l4 + ck, d->proto == 17 && c == 0 ? 0xffff : c);
+}
+
+static void gen6_l4(struct dgram *d, enum kind6 k, const uint8_t *src, const uint8_t *dst)
+{
+	static const uint8_t plain[] = { 4, 41, 47, 50, 59, 97, 132, 137 };
+
+	d->mss_at = 0;
+	d->syn = false;
+	switch (k) {
+	case K6_TCP:
+		gen_tcp(d, 0, 0);
+		sum6(d, src, dst);
+		break;
+	case K6_UDP:
+		gen_udp(d, 0, 0, false);
+		sum6(d, src, dst);
+		break;
+	case K6_ECHO:
+		gen_echo(d);
+		d->proto = 58;
+		d->l4[0] = unit_rn(2) ? 128 : 129;
+		sum6(d, src, dst);
+		break;
+	default:
+		d->proto = plain[unit_rn(sizeof plain)];
+		d->len = unit_rn(200);
+		rfill(d->l4, d->len);
+		break;
+	}
+	d->kind = (enum kind)k;
+}
+
+/* An ICMPv6 error (1 to 4) quoting q[0..q_len), from src to dst. */
+static void gen6_err(struct dgram *d, const uint8_t *q, size_t q_len, const uint8_t *src,
+                     const uint8_t *dst)
+{
+	d->proto = 58;
+	d->kind = K_ERR;
+	d->len = 8 + q_len;
+	d->mss_at = 0;
+	d->syn = false;
+	rfill(d->l4, 8);
+	d->l4[0] = (uint8_t)(1 + unit_rn(4));
+	d->l4[1] = (uint8_t)unit_rn(8);
+	memcpy(d->l4 + 8, q, q_len);
+	sum6(d, src, dst);
+}
+
+/* An options-style extension header (hop-by-hop, dstopts, routing). */
+static size_t ext6(uint8_t *e, uint8_t next)
+{
+	size_t len = 8 * (1 + unit_rn(4));
+
+	rfill(e, len);
+	e[0] = next;
+	e[1] = (uint8_t)(len / 8 - 1);
+	return len;
+}
+
+/*
+ * Wraps d in an IPv6 header with random extension headers. frag: 0 whole,
+ * 1 a first fragment (M) carrying a prefix, 2 a later fragment, random bytes.
+ */
+static void gen6_ip(struct pkt6 *pk, const struct dgram *d, const uint8_t *src,
+                    const uint8_t *dst, int frag)
+{
+	static const uint8_t order[] = { 0, 60, 43, 44, 60 };
+	uint8_t *p = pk->b, *nh = p + 6, types[5];
+	size_t off = 40, n = 0, min = d->proto == 6 ? (size_t)(d->l4[12] >> 4) * 4 :
+	                               d->proto == 17 ? 8 : 8;
+
+	if (frag == 1 && (d->proto == 59 || (min + 7) / 8 * 8 >= d->len))
+		frag = 0;
+	for (size_t i = 0; i < sizeof order; i++) {
+		if (order[i] == 44 ? frag != 0 : unit_rn(3) == 0)
+			types[n++] = order[i];
+		if (order[i] == 44 && frag == 2)
+			break;                  /* the rest is the fragment's data */
+	}
+	hdr6(p, 0, 0, src, dst);
+	rfill(p, 8);
+	p[0] = (uint8_t)(0x60 | (p[0] & 15));
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	pk->later = frag == 2;
+	pk->part = d->len;
+	if (frag == 1)
+		pk->part = 8 * ((min + 7) / 8 + unit_rn((unsigned)((d->len - 1) / 8 - (min + 7) / 8 + 1)));
+	else if (frag == 2)
+		pk->part = 1 + unit_rn(300);
+	for (size_t i = 0; i < n; i++) {
+		*nh = types[i];
+		if (types[i] == 44) {
+			uint16_t fo = frag == 1 ? 1 : (uint16_t)((1 + unit_rn(0x1fff)) << 3 | unit_rn(2));
+
+			rfill(p + off, 8);
+			p[off + 1] = 0;
+			put16(p + off + 2, fo);
+			nh = p + off;
+			off += 8;
+		} else {
+			size_t l = ext6(p + off, 0);
+
+			nh = p + off;
+			off += l;
+		}
+	}
+	*nh = d->proto;
+	pk->l4 = off;
+	pk->len = off + pk->part;
+	put16(p + 4, (uint16_t)(pk->len - 40));
+	if (pk->later)
+		rfill(p + off, pk->part);
+	else
+		memcpy(p + off, d->l4, pk->part);
+}
+
+/* Is the TCP/UDP/ICMPv6 checksum of l4[0..len) what a full recomputation gives? */
+static bool l6_ok(uint8_t proto, const uint8_t *l4, size_t len, const uint8_t *src,
+                  const uint8_t *dst)
+{
+	uint16_t c;
+
+	switch (proto) {
+	case 6:
+		return ref_field(l4, len, 16, pseudo6(src, dst, 6, len)) == get16(l4 + 16);
+	case 17:
+		c = ref_field(l4, len, 6, pseudo6(src, dst, 17, len));
+		return get16(l4 + 6) != 0 && (c ? c : 0xffff) == get16(l4 + 6);
+	case 58:
+		return ref_field(l4, len, 2, pseudo6(src, dst, 58, len)) == get16(l4 + 2);
+	default:
+		return true;
+	}
+}
+
+static size_t ck6_at(uint8_t proto)
+{
+	return proto == 6 ? 16 : proto == 17 ? 6 : proto == 58 ? 2 : 0;
+}
+
+/*
+ * Checks a rewritten ICMPv6 error quote q[0..q_len) of the packet in (its
+ * bytes before the rewrite, in->len of them; dg its datagram): only the
+ * address at `at` and, when the quote holds it, the quoted upper layer's
+ * checksum changed, and that checksum is what a full recomputation of the
+ * whole quoted datagram gives.
+ */
+static bool quote6_ok(const uint8_t *q, size_t q_len, const struct pkt6 *in,
+                      const struct dgram *dg, size_t at)
+{
+	static uint8_t buf[4096];
+	size_t ck = ck6_at(dg->proto), ck_pos = (size_t)-1, total;
+
+	if (q_len < 40)
+		return memcmp(q, in->b, q_len) == 0;
+	if (!in->later && ck && q_len >= in->l4 + ck + 2)
+		ck_pos = in->l4 + ck;
+	for (size_t i = 0; i < q_len; i++)
+		if ((i < at || i >= at + 16) && (i < ck_pos || i >= ck_pos + 2) &&
+		    q[i] != in->b[i])
+			return false;
+	if (ck_pos == (size_t)-1)
+		return true;
+	/* The inner datagram as it would be now: the quote, its own tail. */
+	memcpy(buf, q, q_len);
+	memcpy(buf + q_len, in->b + q_len, in->len - q_len);
+	memcpy(buf + in->len, dg->l4 + in->part, dg->len - in->part);
+	total = in->len + dg->len - in->part;
+	return l6_ok(dg->proto, buf + in->l4, total - in->l4, buf + 8, buf + 24);
+}
+
+static void nat6_property(void)
+{
+	static struct dgram d, d2, d3;
+	static struct pkt6 pk, before, client, inner, pk2, inpk, sw;
+	static uint8_t w[4096];
+	uint8_t pool[8][16], model[NAT_MAX_MAP][16], mapped[16], dst[16], a[16];
+	static const char *const denied[] = { "fe80::1", "ff02::fb", "::1", "fd00:0:0:7::2" };
+	unsigned model_n = 0;
+	const uint64_t seed = 0x6e6174362d707270ull;
+	struct nat n;
+	struct nat_acl acl;
+	struct nat_cidr6 c;
+	int iter;
+
+	fail_seed = seed;
+	unit_seed(seed);
+	fail_iter = -1;
+	table6(&n, &acl, 1400);
+	CHECK(nat_cidr6_parse(&c, "fd00::/8") == 0);
+	CHECK(nat_acl_deny6(&acl, c) == 0);
+	for (int i = 0; i < 8; i++)
+		rfill(pool[i], 16);
+
+	for (iter = 0; iter < 20000 && fail_iter < 0; iter++) {
+		const uint8_t *src = pool[unit_rn(8)];
+		enum kind6 k = (enum kind6)unit_rn(K6_N);
+		int frag = unit_rn(10) < 6 ? 0 : unit_rn(2) ? 1 : 2;
+		unsigned idx, r_dst = unit_rn(10);
+		bool clamped;
+		enum drop r;
+
+		if (iter % 5000 == 4999) {
+			nat_reset(&n);
+			model_n = 0;
+		}
+		n.mss = mss_values[unit_rn(7)];
+		if (unit_rn(5) == 0)
+			n.mss = 0;
+		rfill(dst, 16);
+		if (r_dst < 4) {
+			a6(dst, "2001:db8::");
+			dst[14] = (uint8_t)unit_rn(4);
+			dst[15] = (uint8_t)unit_rnd();
+		} else if (r_dst == 4) {
+			a6(dst, denied[unit_rn(4)]);
+		}
+
+		/* The client's packet; an error quotes a packet sent to it. */
+		if (k == K6_ERR) {
+			uint8_t from[16];
+			const uint8_t *to = unit_rn(5) < 3 ? src : pool[unit_rn(8)];
+
+			rfill(from, 16);
+			if (unit_rn(6) == 0) {
+				rfill(a, 16);
+				to = a;
+			}
+			gen6_l4(&d2, (enum kind6)unit_rn(K6_ERR), from, to);
+			gen6_ip(&inner, &d2, from, to, unit_rn(8) ? 0 : 1 + unit_rn(2));
+			gen6_err(&d, inner.b, unit_rn(2) ? inner.len : unit_rn((unsigned)inner.len + 1),
+			         src, dst);
+			frag = 0;
+		} else {
+			gen6_l4(&d, k, src, dst);
+		}
+		gen6_ip(&pk, &d, src, dst, frag);
+		before = pk;
+		client = pk;
+		PCHECK(nat_check6(pk.b, pk.len) == DROP_NONE);
+
+		r = nat_out(&n, &acl, pk.b, pk.len);
+		if (!nat_acl_permits6(&acl, dst)) {
+			PCHECK(r == DROP_DENIED);
+			PCHECK(memcmp(pk.b, before.b, pk.len) == 0);
+			continue;
+		}
+		PCHECK(r == DROP_NONE);
+		for (idx = 0; idx < model_n && memcmp(model[idx], src, 16) != 0; idx++)
+			;
+		if (idx == model_n)
+			memcpy(model[model_n++], src, 16);
+		a6(mapped, "fd00:0:0:7::2");
+		mapped[15] = (uint8_t)(2 + idx);
+		PCHECK(n.n6 == model_n);
+
+		/* Outer header: only the source changed; extension headers alike. */
+		PCHECK(memcmp(pk.b + 8, mapped, 16) == 0);
+		PCHECK(memcmp(pk.b, before.b, 8) == 0);
+		PCHECK(memcmp(pk.b + 24, before.b + 24, pk.l4 - 24) == 0);
+		PCHECK(nat_check6(pk.b, pk.len) == DROP_NONE);
+
+		/* L4: untouched in later fragments, else every checksum right. */
+		clamped = false;
+		if (pk.later) {
+			PCHECK(memcmp(pk.b + pk.l4, before.b + pk.l4, pk.part) == 0);
+		} else {
+			memcpy(w, pk.b + pk.l4, pk.part);
+			memcpy(w + pk.part, d.l4 + pk.part, d.len - pk.part);
+			PCHECK(l6_ok(d.proto, w, d.len, mapped, dst));
+			if (d.proto == 6 && d.mss_at) {
+				uint16_t was = get16(d.l4 + d.mss_at), want = was;
+
+				if (d.syn && n.mss > 20 && was > n.mss - 20)
+					want = (uint16_t)(n.mss - 20);
+				PCHECK(get16(w + d.mss_at) == want);
+				clamped = want != was;
+			}
+		}
+		if (d.kind == K_ERR) {
+			const uint8_t *q = pk.b + pk.l4 + 8;
+			size_t q_len = d.len - 8;
+			unsigned j;
+
+			for (j = 0; j < model_n && q_len >= 40 &&
+			            memcmp(model[j], inner.b + 24, 16) != 0; j++)
+				;
+			if (q_len >= 40 && j < model_n) {
+				a6(a, "fd00:0:0:7::2");
+				a[15] = (uint8_t)(2 + j);
+				PCHECK(memcmp(q + 24, a, 16) == 0);
+				PCHECK(quote6_ok(q, q_len, &inner, &d2, 24));
+			} else {
+				PCHECK(memcmp(q, inner.b, q_len) == 0);
+			}
+			continue;
+		}
+
+		/* Back the same way: the addresses swapped, nat_in, swapped again. */
+		sw = pk;
+		memcpy(sw.b + 8, pk.b + 24, 16);
+		memcpy(sw.b + 24, pk.b + 8, 16);
+		PCHECK(nat_in(&n, sw.b, sw.len) == DROP_NONE);
+		memcpy(a, sw.b + 8, 16);
+		memcpy(sw.b + 8, sw.b + 24, 16);
+		memcpy(sw.b + 24, a, 16);
+		if (!clamped)
+			PCHECK(memcmp(sw.b, client.b, client.len) == 0);
+
+		/* The Internet's answer: a reply of the same kind, maybe a SYN-ACK. */
+		gen6_l4(&d3, k, dst, mapped);
+		gen6_ip(&pk2, &d3, dst, mapped, unit_rn(10) < 6 ? 0 : unit_rn(2) ? 1 : 2);
+		before = pk2;
+		PCHECK(nat_in(&n, pk2.b, pk2.len) == DROP_NONE);
+		PCHECK(memcmp(pk2.b + 24, src, 16) == 0);
+		PCHECK(memcmp(pk2.b, before.b, 24) == 0);
+		PCHECK(memcmp(pk2.b + 40, before.b + 40, pk2.l4 - 40) == 0);
+		if (pk2.later) {
+			PCHECK(memcmp(pk2.b + pk2.l4, before.b + pk2.l4, pk2.part) == 0);
+		} else {
+			memcpy(w, pk2.b + pk2.l4, pk2.part);
+			memcpy(w + pk2.part, d3.l4 + pk2.part, d3.len - pk2.part);
+			PCHECK(l6_ok(d3.proto, w, d3.len, dst, src));
+		}
+
+		/* Or an ICMPv6 error about the client's packet, as the gateway sent it. */
+		{
+			uint8_t router[16];
+			size_t q_len = unit_rn(2) ? pk.len : unit_rn((unsigned)pk.len + 1), cut;
+			const uint8_t *q;
+			size_t ck = ck6_at(d.proto);
+
+			if (unit_rn(2))
+				memcpy(router, dst, 16);
+			else
+				rfill(router, 16);
+			gen6_err(&d2, pk.b, q_len, router, mapped);
+			gen6_ip(&inpk, &d2, router, mapped, 0);
+			PCHECK(nat_in(&n, inpk.b, inpk.len) == DROP_NONE);
+			PCHECK(memcmp(inpk.b + 24, src, 16) == 0);
+			PCHECK(l6_ok(58, inpk.b + inpk.l4, d2.len, router, src));
+			q = inpk.b + inpk.l4 + 8;
+			PCHECK(quote6_ok(q, q_len, &pk, &d, 8));
+			if (q_len < 40)
+				continue;
+			PCHECK(memcmp(q + 8, src, 16) == 0);
+			/*
+			 * Round trip: the quote is the client's own packet again,
+			 * unless its MSS was clamped, and but for a checksum the
+			 * quote cuts in half (one byte of it cannot be patched).
+			 */
+			cut = !pk.later && ck && q_len == pk.l4 + ck + 1;
+			if (!clamped)
+				PCHECK(memcmp(q, client.b, q_len - cut) == 0);
+		}
+	}
+	if (fail_iter >= 0)
+		fprintf(stderr, "  nat6_property: first failure at seed %#llx iteration %d\n",
+		        (unsigned long long)seed, fail_iter);
+}
+
 const struct unit_case unit_nat[] = {
 	{ "nat_csum_rfc1071", csum_rfc1071 },
 	{ "nat_csum_lengths", csum_lengths },
@@ -1217,5 +2546,18 @@ const struct unit_case unit_nat[] = {
 	{ "nat_udp_zero", udp_zero },
 	{ "nat_mss_clamp", mss_clamp },
 	{ "nat_property", nat_property },
+	{ "nat6_prefix_parse", prefix6_parse },
+	{ "nat6_addr_format", addr6_format },
+	{ "nat6_acl_defaults", acl6_defaults },
+	{ "nat6_acl_override", acl6_override },
+	{ "nat6_init_caps", init6_caps },
+	{ "nat6_check_errors", check6_errors },
+	{ "nat6_map_full", map6_full },
+	{ "nat6_out_denied", out6_denied },
+	{ "nat6_udp_zero", udp6_zero },
+	{ "nat6_icmp_errors", icmp6_errors },
+	{ "nat6_mss_clamp", mss6_clamp },
+	{ "nat6_flow", flow6 },
+	{ "nat6_property", nat6_property },
 	{ NULL, NULL },
 };
