@@ -40,6 +40,11 @@ struct cli_cidrs {
 	unsigned n;
 };
 
+struct cli_cidrs6 {
+	struct nat_cidr6 v[CLI_LIST_MAX];
+	unsigned n;
+};
+
 /*
  * What the command line said, every value checked on its own as it was
  * read (numbers in range, names that fit, prefixes that parse). Nothing
@@ -52,6 +57,9 @@ struct cli_args {
 	const char *listen, *path, *tls_cert, *tls_key;
 	long linger, keepalive, max_message;
 	struct cli_cidrs allow, deny;
+	struct cli_cidrs6 allow6, deny6;    /* --allow, --deny given IPv6 */
+	struct cli_cidrs dns;               /* --dns IPv4 (mask all ones) */
+	struct cli_cidrs6 dns6;             /* --dns IPv6 (len 128) */
 	const char *token_file, *metrics;   /* token_file: connect's too */
 	const char *workers;         /* "auto" or 1..CLI_WORKERS_MAX */
 	struct cli_cidrs trust_proxy;
@@ -62,6 +70,8 @@ struct cli_args {
 	/* the pool: setup, teardown, serve */
 	long pool, client_prefix, mtu;
 	struct nat_cidr subnet;
+	struct nat_cidr6 subnet6;
+	bool subnet6_given, subnet6_none;   /* --subnet6 CIDR | none */
 	const char *tun_prefix, *user, *egress;
 	struct cli_strs open_ports;
 	bool dry_run;
@@ -71,7 +81,8 @@ struct cli_args {
 	uint32_t address;            /* host order, with its host bits */
 	unsigned address_prefix;     /* 0: no --address */
 	struct cli_cidrs routes;
-	bool default_route, insecure;
+	struct cli_cidrs6 routes6;   /* --route given IPv6 */
+	bool default_route, insecure, kill_switch;
 	long retries;
 };
 

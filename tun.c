@@ -137,11 +137,32 @@ void tun_pool_default(struct tun_pool *p)
 	p->prefix = 24;
 	snprintf(p->prefix_name, sizeof p->prefix_name, "vpngw");
 	p->mtu = TUN_MTU_DEFAULT;
+	/* fd00:0:0:100::/64, fd00:0:0:101::/64, ...: the IPv4 pool's numbers. */
+	p->net6[0] = 0xfd;
+	p->net6[6] = 0x01;
+	p->prefix6 = 64;
 }
 
 uint32_t tun_slot_net(const struct tun_pool *p, unsigned i)
 {
 	return p->net + i * (uint32_t)((uint64_t)1 << (32 - p->prefix));
+}
+
+void tun_slot_net6(const struct tun_pool *p, unsigned i, uint8_t out[static 16])
+{
+	unsigned shift = 128 - p->prefix6, carry = 0;
+	uint64_t add = i;
+
+	memcpy(out, p->net6, 16);
+	/* Adds i << shift, byte by byte from the last one up. */
+	for (int b = 15; b >= 0; b--) {
+		unsigned lo = (unsigned)(15 - b) * 8, sum = out[b] + carry;
+
+		if (lo + 8 > shift && lo < shift + 64)
+			sum += (unsigned)(lo >= shift ? add >> (lo - shift) : add << (shift - lo)) & 0xffu;
+		out[b] = (uint8_t)sum;
+		carry = sum >> 8;
+	}
 }
 
 void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAME_MAX])

@@ -40,6 +40,8 @@ struct tun_pool {
 	unsigned n;                 /* slots */
 	uint32_t net;               /* slot 0's subnet, host order */
 	unsigned prefix;            /* each slot's prefix length */
+	uint8_t net6[16];           /* slot 0's IPv6 prefix, host bits clear */
+	unsigned prefix6;           /* each slot's IPv6 prefix length; 0: no IPv6 */
 	char prefix_name[TUN_NAME_MAX - 5]; /* device i is <prefix_name><i> */
 	uid_t uid;                  /* owner of the devices */
 	gid_t gid;
@@ -62,6 +64,8 @@ int tun_pool_open_port(struct tun_pool *p, const char *s) __attribute__((warn_un
 
 /* Slot i's subnet (host order) and device name. */
 uint32_t tun_slot_net(const struct tun_pool *p, unsigned i);
+/* Slot i's IPv6 prefix: net6 plus i in the prefix6 bits (p->prefix6 != 0). */
+void tun_slot_net6(const struct tun_pool *p, unsigned i, uint8_t out[static 16]);
 void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAME_MAX]);
 
 /*

@@ -30,6 +30,7 @@
 #define V1_MTU_DEFAULT   1500               /* when "mtu" is absent */
 #define V1_KEEPALIVE_MAX 3600
 #define V1_LINGER_MAX    86400
+#define V1_DNS_MAX       4                  /* servers of each family */
 
 /* What the gateway assigns a client. Addresses are in host order. */
 struct v1_assign {
@@ -41,6 +42,15 @@ struct v1_assign {
 	long linger_s;               /* 0..V1_LINGER_MAX; -1: not given */
 	bool has_session;
 	uint8_t session[V1_TOKEN_LEN];  /* a secret: wipe it when done */
+	/* IPv6: "address6" ("A/LEN") and "gateway6"; prefix6 0: no IPv6. */
+	uint8_t addr6[16];
+	unsigned prefix6;
+	uint8_t gateway6[16];        /* all zero: not given */
+	/* "dns": the servers the gateway advertises, either family. */
+	uint32_t dns4[V1_DNS_MAX];   /* host order */
+	unsigned n_dns4;
+	uint8_t dns6[V1_DNS_MAX][16];
+	unsigned n_dns6;
 };
 
 /*
