@@ -42,6 +42,7 @@ struct tun_pool {
 	unsigned prefix;            /* each slot's prefix length */
 	uint8_t net6[16];           /* slot 0's IPv6 prefix, host bits clear */
 	unsigned prefix6;           /* each slot's IPv6 prefix length; 0: no IPv6 */
+	bool prefix6_given;         /* --subnet6 was given: IPv6 is required */
 	char prefix_name[TUN_NAME_MAX - 5]; /* device i is <prefix_name><i> */
 	uid_t uid;                  /* owner of the devices */
 	gid_t gid;
