@@ -40,6 +40,7 @@
 #include "base64.h"
 #include "cli.h"
 #include "client.h"
+#include "guard.h"
 #include "link.h"
 #include "log.h"
 #include "nat.h"
@@ -130,6 +131,7 @@ struct client {
 	uint32_t addr;               /* configured, host order; 0 = not yet */
 	unsigned prefix, mtu;
 	bool tun_routes;             /* --route / --default-route are in place */
+	struct guard guard;          /* --kill-switch: our nft table */
 	struct route routes[ROUTE_MAX];
 	unsigned n_routes;
 
@@ -414,6 +416,35 @@ WUR static int tunnel_routes(struct client *c)
 	}
 	c->tun_routes = true;
 	return 0;
+}
+
+/*
+ * --kill-switch: from before the first attempt until we exit, the host
+ * sends only through the TUN or to a gateway address (guard.h), so that
+ * nothing leaves outside the tunnel while it is down.
+ */
+WUR static int kill_switch(struct client *c)
+{
+	struct guard_dest d[GUARD_DEST_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n_tg && n < GUARD_DEST_MAX; i++) {
+		const struct target *t = &c->tg[i];
+
+		memset(&d[n], 0, sizeof d[n]);
+		d[n].family = t->sa.ss_family;
+		if (t->sa.ss_family == AF_INET) {
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)&t->sa;
+			memcpy(d[n].addr, &s4->sin_addr, 4);
+			d[n].port = ntohs(s4->sin_port);
+		} else {
+			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&t->sa;
+			memcpy(d[n].addr, &s6->sin6_addr, 16);
+			d[n].port = ntohs(s6->sin6_port);
+		}
+		n++;
+	}
+	return guard_install(&c->guard, c->o.tun, d, n);
 }
 
 /* ==== The interface ==== */
@@ -1044,13 +1075,15 @@ static void loop(struct client *c)
 
 /* ==== Entry ==== */
 
-/* The one cleanup path: routes, connection, TUN, secrets. */
+/* The one cleanup path: routes, connection, TUN, the kill switch last
+ * (until the routes are gone, nothing may leave around the tunnel), secrets. */
 static void client_free(struct client *c)
 {
 	conn_free(c);
 	routes_del(c);
 	if (c->tun.fd >= 0)
 		close(c->tun.fd);
+	guard_remove(&c->guard);
 	explicit_bzero(c->session, sizeof c->session);
 	explicit_bzero(c->auth, sizeof c->auth);
 	free(c);
@@ -1090,6 +1123,8 @@ int client_main(int argc, char **argv)
 		return 1;
 	}
 	link_signals(sigs, sizeof sigs / sizeof sigs[0], on_signal, &old);
+	if (c->o.kill_switch && kill_switch(c) < 0)
+		goto out;
 	if (tun_open_checked(c) < 0)
 		goto out;
 	if (c->o.default_route && gateway_routes(c, true) < 0)

@@ -5,9 +5,11 @@
  * `nft -f`), and as the nf_tables netlink messages of one transaction,
  * expression by expression as nft itself would send them (nft
  * --debug=netlink shows the same), so that `nft list` shows both alike.
- * Messages are built with netlink.c into a batch; sending it, reading the
- * ACKs and deciding what the table holds are tun.c's business. Its one
- * parser, nft_describe, reads requests it built, every length checked.
+ * Messages are built with netlink.c into a batch, which nft_send sends on
+ * a socket of its own, reading every ACK; deciding what a table holds is
+ * its callers' business (tun.c's gateway table, guard.c's kill switch).
+ * Its one parser, nft_describe, reads requests it built, every length
+ * checked.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +17,14 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include "log.h"
 #include "nft.h"
 
 #define ELEMS_PER_MSG 32	/* map elements per request: 28 bytes each */
@@ -33,6 +37,7 @@
  * set's user data (libnftnl's TLVs) to print the set's type and elements. */
 #define NFT_TYPE_IPADDR 7
 #define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_ICMP6_TYPE 29
 #define NFT_TYPE_MARK 19
 #define UDATA_KEYBYTEORDER 0
 #define UDATA_DATABYTEORDER 1
@@ -50,6 +55,13 @@ static const char *const hooks[] = {
 static const struct { const char *name; int prio; } prios[] = {
 	{ "raw", -300 }, { "mangle", -150 }, { "dstnat", -100 },
 	{ "filter", 0 }, { "security", 50 }, { "srcnat", 100 },
+};
+
+/* The ICMPv6 types nft names (those a table of ours uses). */
+static const struct { const char *name; uint16_t type; } icmp6_types[] = {
+	{ "mld-listener-report", 131 }, { "nd-router-solicit", 133 },
+	{ "nd-router-advert", 134 }, { "nd-neighbor-solicit", 135 },
+	{ "nd-neighbor-advert", 136 }, { "mld2-listener-report", 143 },
 };
 
 /* ct state's bits in nft's order of printing. */
@@ -72,7 +84,9 @@ int nft_rule_add(struct nft_chain *c, const struct nft_term *t)
 	memset(r, 0, sizeof *r);
 	for (i = 0; t[i].op != NFT_T_END; i++) {
 		if (i >= NFT_TERMS_MAX - 1 ||
-		    (t[i].op == NFT_T_DPORT && (t[i].n_ports == 0 || t[i].n_ports > NFT_PORTS_MAX)))
+		    ((t[i].op == NFT_T_DPORT || t[i].op == NFT_T_ICMP6_TYPE) &&
+		     (t[i].n_ports == 0 || t[i].n_ports > NFT_PORTS_MAX)) ||
+		    (t[i].op == NFT_T_DADDR6 && !t[i].a6))
 			return -1;
 		r->t[i] = t[i];
 	}
@@ -121,9 +135,40 @@ static void print_ct_state(FILE *f, uint32_t bits)
 	}
 }
 
+static void print_icmp6_type(FILE *f, uint16_t type)
+{
+	for (size_t i = 0; i < sizeof icmp6_types / sizeof icmp6_types[0]; i++) {
+		if (icmp6_types[i].type == type) {
+			fputs(icmp6_types[i].name, f);
+			return;
+		}
+	}
+	fprintf(f, "%u", type);
+}
+
+static void print_port(FILE *f, uint16_t port)
+{
+	fprintf(f, "%u", port);
+}
+
+/* A set of values as nft prints one: "{ a, b }", or the value alone. */
+static void print_values(FILE *f, const struct nft_term *t, void (*one)(FILE *, uint16_t))
+{
+	if (t->n_ports == 1) {
+		one(f, t->ports[0]);
+		return;
+	}
+	fputc('{', f);
+	for (unsigned i = 0; i < t->n_ports; i++) {
+		fputs(i ? ", " : " ", f);
+		one(f, t->ports[i]);
+	}
+	fputs(" }", f);
+}
+
 static void print_term(FILE *f, const struct nft_term *t)
 {
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 
 	switch (t->op) {
 	case NFT_T_IFNAME:
@@ -143,10 +188,8 @@ static void print_term(FILE *f, const struct nft_term *t)
 		fputs("tcp flags syn", f);
 		break;
 	case NFT_T_DPORT:
-		fprintf(f, "%s dport {", proto_name(t->a));
-		for (unsigned i = 0; i < t->n_ports; i++)
-			fprintf(f, "%s %u", i ? "," : "", t->ports[i]);
-		fputs(" }", f);
+		fprintf(f, "%s dport ", proto_name(t->a));
+		print_values(f, t, print_port);
 		break;
 	case NFT_T_MARK_MAP:
 		fprintf(f, "ct mark set ip saddr and %s map @%s", quad(t->a, a), t->s);
@@ -168,6 +211,18 @@ static void print_term(FILE *f, const struct nft_term *t)
 		break;
 	case NFT_T_MASQ:
 		fputs("masquerade", f);
+		break;
+	case NFT_T_DADDR:
+		fprintf(f, "ip daddr %s", quad(t->a, a));
+		if (t->b > t->a)
+			fprintf(f, "-%s", quad(t->b, b));
+		break;
+	case NFT_T_DADDR6:
+		fprintf(f, "ip6 daddr %s", inet_ntop(AF_INET6, t->a6, a6, sizeof a6));
+		break;
+	case NFT_T_ICMP6_TYPE:
+		fputs("icmpv6 type ", f);
+		print_values(f, t, print_icmp6_type);
 		break;
 	case NFT_T_END:
 		break;
@@ -352,10 +407,12 @@ static void map_elems(struct nl_batch *b, const char *table, const struct nft_ma
 	}
 }
 
-/* An anonymous constant set of t's ports, and its elements. */
+/* An anonymous constant set of t's ports (or ICMPv6 types), and its
+ * elements. */
 static void port_set(struct nl_batch *b, const char *table, const struct nft_term *t,
 		     uint32_t id)
 {
+	bool icmp6 = t->op == NFT_T_ICMP6_TYPE;
 	unsigned char ud[6], *p = ud;
 	struct nl_msg m;
 	size_t n, list;
@@ -364,8 +421,8 @@ static void port_set(struct nl_batch *b, const char *table, const struct nft_ter
 	nl_attr_put_str(&m, NFTA_SET_TABLE, table);
 	nl_attr_put_str(&m, NFTA_SET_NAME, ANON_SET);
 	nl_attr_put_be32(&m, NFTA_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
-	nl_attr_put_be32(&m, NFTA_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
-	nl_attr_put_be32(&m, NFTA_SET_KEY_LEN, 2);
+	nl_attr_put_be32(&m, NFTA_SET_KEY_TYPE, icmp6 ? NFT_TYPE_ICMP6_TYPE : NFT_TYPE_INET_SERVICE);
+	nl_attr_put_be32(&m, NFTA_SET_KEY_LEN, icmp6 ? 1 : 2);
 	nl_attr_put_be32(&m, NFTA_SET_ID, id);
 	n = nl_attr_nest_start(&m, NFTA_SET_DESC);
 	nl_attr_put_be32(&m, NFTA_SET_DESC_SIZE, t->n_ports);
@@ -376,8 +433,12 @@ static void port_set(struct nl_batch *b, const char *table, const struct nft_ter
 	list = elems_start(&m, table, ANON_SET, id);
 	for (unsigned i = 0; i < t->n_ports; i++) {
 		uint16_t port = htons(t->ports[i]);
+		uint8_t type = (uint8_t)t->ports[i];
 
-		elem_put(&m, &port, sizeof port, NULL, 0);
+		if (icmp6)
+			elem_put(&m, &type, sizeof type, NULL, 0);
+		else
+			elem_put(&m, &port, sizeof port, NULL, 0);
 	}
 	nl_attr_nest_end(&m, list);
 	nl_batch_add(b, &m);
@@ -561,10 +622,22 @@ static void e_masq(struct nl_msg *m)
 	expr_end(m, expr_start(m, "masq"));
 }
 
-/* What the encoder of one rule knows: the protocol matched so far. */
+/* What the encoder of one rule knows: the protocols matched so far. */
 struct rule_state {
 	uint8_t proto;
+	uint8_t nfproto;
 };
+
+/* meta nfproto ipv4/ipv6, unless the rule matched it already: what nft
+ * puts before ip daddr, ip6 daddr and icmpv6 in a table of family inet. */
+static void need_nfproto(struct nl_msg *m, struct rule_state *s, uint8_t nfproto)
+{
+	if (s->nfproto == nfproto)
+		return;
+	e_meta(m, NFT_META_NFPROTO);
+	e_cmp(m, NFT_CMP_EQ, &nfproto, 1);
+	s->nfproto = nfproto;
+}
 
 /* meta l4proto proto, unless the rule matched it already (nft adds the
  * same dependency before tcp flags, tcp dport...). */
@@ -595,6 +668,43 @@ static void e_saddr_range(struct nl_msg *m, uint32_t lo, uint32_t hi)
 	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
 	e_cmp(m, NFT_CMP_GTE, &l, 4);
 	e_cmp(m, NFT_CMP_LTE, &h, 4);
+}
+
+/* ip daddr a, or a-b (two compares, as ip saddr's range) */
+static void e_daddr(struct nl_msg *m, struct rule_state *s, const struct nft_term *t)
+{
+	uint32_t l = htonl(t->a), h = htonl(t->b);
+
+	need_nfproto(m, s, NFPROTO_IPV4);
+	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+	if (t->b > t->a) {
+		e_cmp(m, NFT_CMP_GTE, &l, 4);
+		e_cmp(m, NFT_CMP_LTE, &h, 4);
+	} else {
+		e_cmp(m, NFT_CMP_EQ, &l, 4);
+	}
+}
+
+static void e_daddr6(struct nl_msg *m, struct rule_state *s, const struct nft_term *t)
+{
+	need_nfproto(m, s, NFPROTO_IPV6);
+	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+	e_cmp(m, NFT_CMP_EQ, t->a6, 16);
+}
+
+/* icmpv6 type: one compare, or a lookup in the rule's anonymous set. */
+static void e_icmp6_type(struct nl_msg *m, struct rule_state *s, const struct nft_term *t,
+			 uint32_t set_id)
+{
+	uint8_t type = (uint8_t)t->ports[0];
+
+	need_nfproto(m, s, NFPROTO_IPV6);
+	need_proto(m, s, IPPROTO_ICMPV6);
+	e_payload(m, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+	if (t->n_ports == 1)
+		e_cmp(m, NFT_CMP_EQ, &type, 1);
+	else
+		e_lookup(m, ANON_SET, set_id, false);
 }
 
 static void e_dport(struct nl_msg *m, struct rule_state *s, const struct nft_term *t,
@@ -670,6 +780,15 @@ static void e_term(struct nl_msg *m, struct rule_state *s, const struct nft_term
 	case NFT_T_MASQ:
 		e_masq(m);
 		break;
+	case NFT_T_DADDR:
+		e_daddr(m, s, t);
+		break;
+	case NFT_T_DADDR6:
+		e_daddr6(m, s, t);
+		break;
+	case NFT_T_ICMP6_TYPE:
+		e_icmp6_type(m, s, t, set_id);
+		break;
 	case NFT_T_END:
 		break;
 	}
@@ -685,7 +804,8 @@ static void rule_msgs(struct nl_batch *b, const char *table, const struct nft_ch
 	size_t list;
 
 	for (unsigned i = 0; r->t[i].op != NFT_T_END; i++) {
-		if (r->t[i].op == NFT_T_DPORT && r->t[i].n_ports > 1) {
+		if ((r->t[i].op == NFT_T_DPORT || r->t[i].op == NFT_T_ICMP6_TYPE) &&
+		    r->t[i].n_ports > 1) {
 			ids[i] = ++*set_id;
 			port_set(b, table, &r->t[i], ids[i]);
 		}
@@ -796,4 +916,38 @@ void nft_describe(const struct nlmsghdr *h, char *out, size_t len)
 	default:
 		snprintf(out, len, "a request");
 	}
+}
+
+/* ---- Sending ---- */
+
+int nft_send(struct nl_batch *b, bool enoent_ok, const char *who)
+{
+	const char *sep = who ? ": " : "";
+	const struct nlmsghdr *h;
+	char what[96];
+	unsigned failed;
+	int fd, err;
+
+	who = who ? who : "";
+	if (b->failed) {
+		log_warnx("%s%sout of memory for the nft table", who, sep);
+		return -1;
+	}
+	fd = nl_open(NETLINK_NETFILTER);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("%s%snf_tables", who, sep);
+		return -1;
+	}
+	err = nl_batch_talk(fd, b, &failed);
+	close(fd);
+	if (!err || (enoent_ok && err == -ENOENT))
+		return 0;
+	h = nl_batch_msg(b, failed);
+	if (h)
+		nft_describe(h, what, sizeof what);
+	else
+		snprintf(what, sizeof what, "%s", err == -EIO ? "replies missing" : "the transaction");
+	log_warnx("%s%snf_tables: %s: %s", who, sep, what, strerror(-err));
+	return -1;
 }

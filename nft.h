@@ -5,9 +5,9 @@
  * short list of terms. nft.c walks that description twice: to print it in
  * nft's syntax (what `setup --dry-run` shows, and whose fingerprint names
  * the table) and to encode it as the nf_tables netlink messages of one
- * transaction (what setup installs). What the table holds is tun.c's
- * choice; nft.c only knows how each term is said and encoded, and opens no
- * socket.
+ * transaction (what setup installs), which nft_send sends. What a table
+ * holds is its caller's choice (tun.c, guard.c); nft.c only knows how each
+ * term is said and encoded.
  */
 #ifndef VPNGW_NFT_H
 #define VPNGW_NFT_H
@@ -19,7 +19,7 @@
 #include "netlink.h"
 
 #define NFT_TERMS_MAX 8        /* per rule */
-#define NFT_RULES_MAX 8        /* per chain */
+#define NFT_RULES_MAX 24       /* per chain: guard.c's, one per gateway address */
 #define NFT_CHAINS_MAX 6
 #define NFT_PORTS_MAX 32
 
@@ -39,6 +39,9 @@ enum nft_op {
 	NFT_T_DROP,
 	NFT_T_REJECT,    /* reject: ICMP port unreachable, or a TCP reset (a = 1) */
 	NFT_T_MASQ,      /* masquerade */
+	NFT_T_DADDR,     /* ip daddr a, or ip daddr a-b when b > a (host order) */
+	NFT_T_DADDR6,    /* ip6 daddr a6 (16 bytes) */
+	NFT_T_ICMP6_TYPE, /* icmpv6 type { ports } (the n_ports type numbers) */
 };
 
 struct nft_term {
@@ -46,8 +49,9 @@ struct nft_term {
 	const char *s;
 	bool out, neg, wild;
 	uint32_t a, b;
-	const uint16_t *ports;      /* NFT_T_DPORT: n_ports of them */
+	const uint16_t *ports;      /* NFT_T_DPORT, NFT_T_ICMP6_TYPE: n_ports of them */
 	unsigned n_ports;
+	const uint8_t *a6;          /* NFT_T_DADDR6 */
 };
 
 struct nft_rule {
@@ -113,6 +117,15 @@ void nft_encode_delete(struct nl_batch *b, const char *name);
  * with every length checked; a request it cannot read is "a request".
  */
 void nft_describe(const struct nlmsghdr *h, char *out, size_t len);
+
+/*
+ * Sends batch b on an nf_tables socket of its own and reads every ACK.
+ * Returns 0 (also, with enoent_ok, when the kernel answered ENOENT: no such
+ * table to delete), or -1 after one line naming the request that failed,
+ * after "who: " unless who is NULL.
+ */
+int nft_send(struct nl_batch *b, bool enoent_ok, const char *who)
+	__attribute__((warn_unused_result));
 
 /* Starts an nf_tables request of type (NFT_MSG_*) for family ip. */
 void nft_msg_init(struct nl_msg *m, unsigned type, uint16_t flags);

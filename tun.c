@@ -1412,41 +1412,6 @@ static int table_script(struct sbuf *b, struct fw_table *fw, const struct tun_po
 	return fw_describe(fw, p, egress) < 0 ? -1 : table_text(&fw->t, b, comment);
 }
 
-/*
- * Sends batch b on an nf_tables socket of its own and reads every ACK.
- * Returns 0 (also, with enoent_ok, when the kernel answered ENOENT: no such
- * table to delete), or -1 after one line naming the request that failed.
- */
-static int nft_send(struct nl_batch *b, bool enoent_ok)
-{
-	const struct nlmsghdr *h;
-	char what[96];
-	unsigned failed;
-	int fd, err;
-
-	if (b->failed) {
-		log_warnx("out of memory for the nft table");
-		return -1;
-	}
-	fd = nl_open(NETLINK_NETFILTER);
-	if (fd < 0) {
-		errno = -fd;
-		log_warn("nf_tables");
-		return -1;
-	}
-	err = nl_batch_talk(fd, b, &failed);
-	close(fd);
-	if (!err || (enoent_ok && err == -ENOENT))
-		return 0;
-	h = nl_batch_msg(b, failed);
-	if (h)
-		nft_describe(h, what, sizeof what);
-	else
-		snprintf(what, sizeof what, "%s", err == -EIO ? "replies missing" : "the transaction");
-	log_warnx("nf_tables: %s: %s", what, strerror(-err));
-	return -1;
-}
-
 /* teardown --dry-run: the command that deletes the table, if there is one. */
 static void say_table_delete(void)
 {
@@ -1466,7 +1431,7 @@ static int table_delete(void)
 
 	nl_batch_init(&b);
 	nft_encode_delete(&b, TUN_TABLE);
-	rc = nft_send(&b, true);
+	rc = nft_send(&b, true, NULL);
 	nl_batch_free(&b);
 	return rc;
 }
@@ -1505,7 +1470,7 @@ static int table_install(const struct tun_pool *p, const char *egress, bool dry_
 	free(b.p);
 	nl_batch_init(&batch);
 	nft_encode_replace(&batch, &fw.t, want);
-	rc = nft_send(&batch, false);
+	rc = nft_send(&batch, false, NULL);
 	nl_batch_free(&batch);
 	*changed = rc == 0;
 	return rc;

@@ -550,7 +550,7 @@ static void table_rules(void)
 		"iifname \"vpngw*\" ct state invalid counter name invalid drop",
 		"iifname \"vpngw*\" oifname \"vpngw*\" counter name cross_slot drop",
 		"iifname \"vpngw*\" tcp dport { 22, 8080 } accept",
-		"iifname \"vpngw*\" udp dport { 53 } accept",
+		"iifname \"vpngw*\" udp dport 53 accept",
 		"counter name to_host reject with tcp reset",
 		"ip saddr 10.0.100.0-10.0.102.255 oifname \"eth9\" masquerade",
 		"priority srcnat + 1;",
