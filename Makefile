@@ -81,9 +81,9 @@ UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/
 	cli.c log.c seccomp.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
-test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c guard.c netlink.c
+test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
-test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c guard.c netlink.c
+test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
 # The filters' test, with the binary's compiler and C library, and glibc's.
 test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
@@ -91,7 +91,7 @@ test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)
 test/seccomp_test-glibc: test/seccomp_test.c seccomp.c seccomp.h
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ test/seccomp_test.c
 # The conntrack helper with several sockets (root), as the binary builds it.
-test/priv_test: test/priv_test.c tun.c nft.c guard.c netlink.c seccomp.c log.c $(wildcard *.h) .flags $(KH)
+test/priv_test: test/priv_test.c tun.c nft.c netlink.c seccomp.c log.c $(wildcard *.h) .flags $(KH)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -o $@ test/priv_test.c seccomp.c log.c
 # The packet-replay harness (test/replay.sh): the binary's compiler and
 # the packet path's flags, without TLS, and with its symbols (callgrind

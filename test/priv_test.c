@@ -116,7 +116,7 @@ static int counters_table(void)
 	nl_batch_add(&b, &m);
 	obj_msg(&b, TUN_TABLE, "invalid");
 	batch_mark(&b, NFNL_MSG_BATCH_END);
-	rc = nft_send(&b, false);
+	rc = nft_send(&b, false, NULL);
 	nl_batch_free(&b);
 	return rc;
 }

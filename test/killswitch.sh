@@ -1,0 +1,348 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# test/killswitch.sh: `vpngw connect --kill-switch` end to end, as root, in
+# network namespaces. The client host could reach the Internet host
+# directly (its own default route, outside the tunnel), so a leak shows:
+# a capture on its physical link must never see a packet to the Internet
+# host, only packets to the gateway, also while the gateway is stopped
+# (SIGSTOP: the client loses it, reconnects with backoff, and resumes its
+# session once it is continued). Then the same outage without the switch,
+# measured. Last, every exit leaves `nft list ruleset` as it was before.
+# Ends with "N passed, N failed". lib.sh removes every namespace and
+# process it made, even on failure or ^C.
+#
+#   ns cli: eth0 192.0.2.2/24, 2001:db8:1::2/64; default routes via the router
+#      |     runs: vpngw connect ws://203.0.113.2:8080/ --default-route
+#      |           [--kill-switch] (TUN vpngw-c0); tcpdump on eth0
+#   ns rtr: eth0 192.0.2.1/24, 2001:db8:1::1/64 (to cli)
+#      |    eth1 203.0.113.1/24, 2001:db8:2::1/64 (to gw)
+#      |    eth2 198.51.100.2/24, 2001:db8:100::2/64 (to inet); forwards both
+#      +--- ns gw: eth0 203.0.113.2/24, 2001:db8:2::2/64, default via rtr
+#      |        runs: vpngw serve --listen 203.0.113.2:8080 (masquerade out of eth0)
+#      +--- ns inet: eth0 198.51.100.1/24, 2001:db8:100::1/64, default via rtr
+#               runs: HTTP on [::]:80, a UDP sink on :5353
+#
+# Usage: test/killswitch.sh [TEST...]   (default: all, in order)
+# Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+. "$HERE/lib.sh" || exit 1
+
+suite_start
+
+TUN=vpngw-c0
+TABLE=vpngw_ks_$TUN
+URL=ws://203.0.113.2:8080/
+INET4=198.51.100.1
+INET6=2001:db8:100::1
+CLI='' RTR='' GW='' INET=''
+CLIENT_PID='' GW_PID='' CAP_PID=''
+
+setup_topology() {
+	ns_add CLI cli && ns_add RTR rtr && ns_add GW gw && ns_add INET inet || return 1
+	veth_add "$CLI" eth0 "$RTR" eth0 && veth_add "$RTR" eth1 "$GW" eth0 &&
+		veth_add "$RTR" eth2 "$INET" eth0 || return 1
+	ns_exec "$RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
+		ip -n "$CLI" addr add 2001:db8:1::2/64 dev eth0 nodad &&
+		ip -n "$CLI" route add default via 192.0.2.1 &&
+		ip -n "$CLI" -6 route add default via 2001:db8:1::1 &&
+		ip -n "$RTR" addr add 192.0.2.1/24 dev eth0 &&
+		ip -n "$RTR" addr add 2001:db8:1::1/64 dev eth0 nodad &&
+		ip -n "$RTR" addr add 203.0.113.1/24 dev eth1 &&
+		ip -n "$RTR" addr add 2001:db8:2::1/64 dev eth1 nodad &&
+		ip -n "$RTR" addr add 198.51.100.2/24 dev eth2 &&
+		ip -n "$RTR" addr add 2001:db8:100::2/64 dev eth2 nodad &&
+		ip -n "$GW" addr add 203.0.113.2/24 dev eth0 &&
+		ip -n "$GW" addr add 2001:db8:2::2/64 dev eth0 nodad &&
+		ip -n "$GW" route add default via 203.0.113.1 &&
+		ip -n "$GW" -6 route add default via 2001:db8:2::1 &&
+		ip -n "$INET" addr add $INET4/24 dev eth0 &&
+		ip -n "$INET" addr add $INET6/64 dev eth0 nodad &&
+		ip -n "$INET" route add default via 198.51.100.2 &&
+		ip -n "$INET" -6 route add default via 2001:db8:100::2
+}
+
+start_servers() {
+	mkdir -p "$LIB_TMP/www" || return 1
+	echo "the kill switch test body" >"$LIB_TMP/www/body" || return 1
+	bg_in "$INET" $PY -m http.server 80 --bind :: --directory "$LIB_TMP/www" \
+		>"$LIB_TMP/http.log" 2>&1
+	bg_in "$INET" $PY -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 5353))
+while True:
+    d, a = s.recvfrom(2048)
+    print(a[0], d.decode(errors="replace"), flush=True)
+' >"$LIB_TMP/udp.log" 2>&1
+	wait_port "$INET" :: 80 && wait_port "$INET" :: 5353 udp
+}
+
+start_gw() {
+	bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/gw.state" "$VPNGW" serve \
+		--listen 203.0.113.2:8080 --allow 198.51.100.0/24 --keepalive 1 --linger 60 \
+		>>"$LIB_TMP/gw.log" 2>&1
+	GW_PID=$BG_PID
+	wait_log "$LIB_TMP/gw.log" 'listening on' 10 "$GW_PID"
+}
+
+# start_client NAME ARGS...: vpngw connect $URL ARGS in cli; waits for its
+# "connected" line. Sets CLIENT_PID.
+start_client() {
+	local name=$1
+	shift
+	bg_in "$CLI" "$VPNGW" connect "$URL" --keepalive 1 "$@" >"$LIB_TMP/$name.log" 2>&1
+	CLIENT_PID=$BG_PID
+	wait_log "$LIB_TMP/$name.log" 'connected to' 10 "$CLIENT_PID"
+}
+
+stop_client() {
+	kill "-$1" "$CLIENT_PID" 2>/dev/null
+	wait_exit "$CLIENT_PID" 5
+}
+
+ruleset() { ns_exec "$CLI" nft list ruleset 2>&1; }
+
+# capture_start NAME / capture_stop: tcpdump on cli's physical link into
+# $LIB_TMP/NAME.pcap.
+capture_start() {
+	CAP_FILE=$LIB_TMP/$1.pcap
+	bg_in "$CLI" tcpdump -i eth0 -n -U -w "$CAP_FILE" >"$LIB_TMP/$1.tcpdump.log" 2>&1
+	CAP_PID=$BG_PID
+	wait_log "$LIB_TMP/$1.tcpdump.log" 'listening on' 5 "$CAP_PID"
+}
+capture_stop() {
+	sleep 0.3
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait_exit "$CAP_PID" 5
+}
+# captured FILTER: how many packets of the capture match FILTER.
+captured() { tcpdump -r "$CAP_FILE" -n "$1" 2>/dev/null | wc -l; }
+LEAK="dst host $INET4 or dst host $INET6"
+
+# What reaches the Internet host from cli in the current state: sets
+# PING4, PING6, CURL, UDP to "ok" or "failed" (UDP: the sink got a
+# datagram with a fresh tag).
+probe() {
+	local tag=probe$RANDOM
+	PING4=failed PING6=failed CURL=failed UDP=failed
+	ns_exec "$CLI" ping -c 2 -i 0.3 -W 1 $INET4 >/dev/null 2>&1 && PING4=ok
+	ns_exec "$CLI" ping -6 -c 2 -i 0.3 -W 1 $INET6 >/dev/null 2>&1 && PING6=ok
+	[ "$(ns_exec "$CLI" curl -s --max-time 3 http://$INET4/body 2>/dev/null)" = \
+		"$(cat "$LIB_TMP/www/body")" ] && CURL=ok
+	ns_exec "$CLI" bash -c "echo $tag >/dev/udp/$INET4/5353" 2>/dev/null
+	sleep 0.5
+	grep -q "$tag" "$LIB_TMP/udp.log" && UDP=ok
+	PROBE="ping $PING4, ping -6 $PING6, curl $CURL, udp $UDP"
+}
+
+# The tunnel's routes (0.0.0.0/1, 128.0.0.0/1, and ::/1, 8000::/1 when
+# the client adds them) away and back: as when the device is recreated.
+TUN_ROUTES=()
+routes_away() {
+	local r
+	mapfile -t TUN_ROUTES < <(ip -n "$CLI" -4 route show dev "$TUN" | grep -E '^(0\.0\.0\.0|128\.0\.0\.0)/1' |
+		awk '{print "-4 " $1}'; ip -n "$CLI" -6 route show dev "$TUN" | grep -E '^(::|8000::)/1' |
+		awk '{print "-6 " $1}')
+	for r in "${TUN_ROUTES[@]}"; do
+		# shellcheck disable=SC2086
+		ip -n "$CLI" ${r% *} route del ${r#* } dev "$TUN"
+	done
+}
+routes_back() {
+	local r
+	for r in "${TUN_ROUTES[@]}"; do
+		# shellcheck disable=SC2086
+		ip -n "$CLI" ${r% *} route add ${r#* } dev "$TUN"
+	done
+}
+
+# outage NAME: stops the gateway (SIGSTOP) until the client says it lost it.
+outage() {
+	kill -STOP "$GW_PID"
+	if ! wait_log "$LIB_TMP/$1.log" 'disconnected from' 10 "$CLIENT_PID"; then
+		bad "$1_outage" "the client did not notice the gateway's absence"
+		return 1
+	fi
+}
+
+# back NAME: continues the gateway, waits for the client's resumption.
+back() {
+	kill -CONT "$GW_PID"
+	if wait_log "$LIB_TMP/$1.log" 'reconnected to .*resumed' 40 "$CLIENT_PID"; then
+		ok "$1_resumed" "$(grep -o 'reconnected to.*' "$LIB_TMP/$1.log" | tail -n 1)"
+	else
+		bad "$1_resumed" "no resumption: $(tail -n 2 "$LIB_TMP/$1.log" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# normalize: nft's listing of the table as the client printed it: no
+# comment, counters without their values, names unquoted, no blank lines.
+normalize() {
+	$PY -c '
+import re, sys
+t = sys.stdin.read()
+t = re.sub(r"\n\tcomment \"[^\"]*\"", "", t)
+t = re.sub(r"counter (\w+) \{\s*packets \d+ bytes \d+\s*\}", r"counter \1 { }", t)
+t = re.sub(r"counter name \"(\w+)\"", r"counter name \1", t)
+print("\n".join(l for l in t.splitlines() if l.strip()))
+'
+}
+
+# ---- The tests ----
+
+t_killswitch() {
+	local before table printed leaks gw_pkts blocked
+	before=$(ruleset)
+	capture_start ks || { bad ks_capture "tcpdump did not start"; return; }
+	if ! start_client ks --default-route --kill-switch -v; then
+		bad ks_connect "no 'connected' line: $(tail -n 3 "$LIB_TMP/ks.log" | tr '\n' ' ')"
+		return
+	fi
+	table=$(ns_exec "$CLI" nft list table inet "$TABLE" 2>&1)
+	printed=$(sed -n '/^table inet /,/^}/p' "$LIB_TMP/ks.log")
+	if [ -n "$printed" ] && [ "$(normalize <<<"$table")" = "$(normalize <<<"$printed")" ]; then
+		ok ks_table "nft lists back what the client printed ($(grep -c accept <<<"$table") accept rules)"
+	else
+		bad ks_table "listed: $table; printed: $printed"
+	fi
+	probe
+	if [ "$PING4$CURL$UDP" = okokok ]; then
+		ok ks_tunnel "$PROBE"
+	else
+		bad ks_tunnel "$PROBE"
+	fi
+	outage ks || return
+	probe
+	if [ "$PING4$PING6$CURL$UDP" = failedfailedfailedfailed ]; then
+		ok ks_outage_blocked "$PROBE"
+	else
+		bad ks_outage_blocked "$PROBE"
+	fi
+	routes_away
+	probe
+	if [ "$PING4$PING6$CURL$UDP" = failedfailedfailedfailed ]; then
+		ok ks_outage_no_routes_blocked "tunnel routes removed (${#TUN_ROUTES[@]}): $PROBE"
+	else
+		bad ks_outage_no_routes_blocked "$PROBE"
+	fi
+	routes_back
+	back ks || return
+	probe
+	if [ "$PING4$CURL$UDP" = okokok ]; then
+		ok ks_tunnel_again "$PROBE"
+	else
+		bad ks_tunnel_again "$PROBE"
+	fi
+	blocked=$(ns_exec "$CLI" nft list counter inet "$TABLE" blocked 2>/dev/null | grep -o 'packets [0-9]*')
+	capture_stop
+	leaks=$(captured "$LEAK")
+	gw_pkts=$(captured "host 203.0.113.2")
+	if [ "$leaks" = 0 ] && [ "$gw_pkts" -gt 0 ]; then
+		ok ks_no_leak "physical link: 0 packets to the Internet host, $gw_pkts to or from the gateway; blocked counter: $blocked"
+	else
+		bad ks_no_leak "physical link: $leaks packets to the Internet host ($(tcpdump -r "$CAP_FILE" -n "$LEAK" 2>/dev/null | head -n 3 | tr '\n' ' ')), $gw_pkts to the gateway"
+	fi
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ "$(ruleset)" = "$before" ]; then
+		ok ks_sigterm_clean "exit 0, nft list ruleset as before"
+	else
+		bad ks_sigterm_clean "status ${EXIT_STATUS:-?}; ruleset now: $(ruleset | tr '\n' ' ')"
+	fi
+}
+
+# The same outage without --kill-switch: what the client alone does.
+t_no_killswitch() {
+	local leaks
+	capture_start noks || { bad noks_capture "tcpdump did not start"; return; }
+	if ! start_client noks --default-route; then
+		bad noks_connect "no 'connected' line: $(tail -n 3 "$LIB_TMP/noks.log" | tr '\n' ' ')"
+		return
+	fi
+	outage noks || return
+	probe
+	local routes_kept=$PROBE v4_kept="$PING4$CURL$UDP"
+	routes_away
+	probe
+	local routes_gone=$PROBE v4_gone="$PING4$CURL$UDP"
+	routes_back
+	back noks
+	capture_stop
+	leaks=$(captured "$LEAK")
+	# With the tunnel's routes in place the client drops what goes into
+	# the TUN while it is down; with them gone, the host's own route
+	# carries the traffic around the tunnel.
+	if [ "$v4_kept" = failedfailedfailed ] && [ "$v4_gone" = okokok ] && [ "$leaks" -gt 0 ]; then
+		ok noks_measured "routes kept: $routes_kept; routes gone: $routes_gone; $leaks packets to the Internet host on the physical link"
+	else
+		bad noks_measured "routes kept: $routes_kept; routes gone: $routes_gone; $leaks packets leaked"
+	fi
+	stop_client TERM
+}
+
+# Exits after an error: nothing left either.
+t_errors() {
+	local before out rc n
+	before=$(ruleset)
+	# Nothing listens there: the first attempt fails, exit 1.
+	out=$(ns_exec "$CLI" timeout 20 "$VPNGW" connect ws://203.0.113.2:8099/ --kill-switch 2>&1)
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(ruleset)" = "$before" ]; then
+		ok ks_error_exit "exit 1 ($(tail -n 1 <<<"$out")), nft list ruleset as before"
+	else
+		bad ks_error_exit "exit $rc: $out; ruleset $(ruleset | tr '\n' ' ')"
+	fi
+	# No permission for nf_tables: one line, exit 1, nothing made.
+	out=$(ns_exec "$CLI" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		timeout 10 "$VPNGW" connect "$URL" --kill-switch 2>&1)
+	rc=$?
+	if [ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'kill-switch: nf_tables' <<<"$out" &&
+		[ "$(ruleset)" = "$before" ]; then
+		ok ks_install_fails "exit 1: $out"
+	else
+		bad ks_install_fails "exit $rc: $out"
+	fi
+	# A client killed with SIGKILL leaves its table (the host stays
+	# closed); the next one of that TUN replaces it and removes it.
+	if ! start_client killed --default-route --kill-switch; then
+		bad ks_replace "no 'connected' line"
+		return
+	fi
+	stop_client KILL
+	ns_exec "$CLI" nft list table inet "$TABLE" >/dev/null 2>&1 || bad ks_replace "SIGKILL left no table?"
+	if ! start_client replaced --default-route --kill-switch; then
+		bad ks_replace "no 'connected' line after a killed one: $(tail -n 2 "$LIB_TMP/replaced.log" | tr '\n' ' ')"
+		return
+	fi
+	n=$(ns_exec "$CLI" nft list tables | grep -c "inet $TABLE")
+	if [ "$n" = 1 ] && ns_exec "$CLI" nft list table inet "$TABLE" | grep -q "pid $CLIENT_PID\""; then
+		ok ks_replace "one table, the new client's (pid $CLIENT_PID)"
+	else
+		bad ks_replace "$n tables: $(ns_exec "$CLI" nft list tables | tr '\n' ' ')"
+	fi
+	if stop_client INT && [ "$EXIT_STATUS" = 0 ] && [ "$(ruleset)" = "$before" ]; then
+		ok ks_sigint_clean "exit 0, nft list ruleset as before"
+	else
+		bad ks_sigint_clean "status ${EXIT_STATUS:-?}; ruleset $(ruleset | tr '\n' ' ')"
+	fi
+}
+
+# ---- Main ----
+TESTS=(killswitch no_killswitch errors)
+select_tests "$@"
+if ! setup_topology || ! start_servers; then
+	bad topology "could not build the namespaces or start the servers"
+	finish
+fi
+if ! start_gw; then
+	bad gateway "vpngw serve did not start: $(tail -n 3 "$LIB_TMP/gw.log" | tr '\n' ' ')"
+	finish
+fi
+for t in "${TESTS[@]}"; do
+	"t_$t"
+done
+finish
