@@ -141,7 +141,7 @@ int guard_print(FILE *f, const char *tun, const struct guard_dest *d, unsigned n
 
 int guard_install(struct guard *g, const char *tun, const struct guard_dest *d, unsigned n)
 {
-	char comment[64];
+	char comment[64], who[sizeof GUARD_WHO + 32 + GUARD_NAME_MAX];
 	struct nl_batch b;
 	struct desc *x = desc_new(tun, d, n);
 	int rc;
@@ -165,7 +165,8 @@ int guard_install(struct guard *g, const char *tun, const struct guard_dest *d, 
 	nl_batch_init(&b);
 	nft_encode_replace(&b, &x->t, comment);
 	to_inet(&b);
-	rc = nft_send(&b, false, GUARD_WHO);
+	snprintf(who, sizeof who, GUARD_WHO ": cannot install table inet %s", x->name);
+	rc = nft_send(&b, false, who);
 	nl_batch_free(&b);
 	snprintf(g->name, sizeof g->name, "%s", x->name);
 	free(x);
@@ -175,14 +176,16 @@ int guard_install(struct guard *g, const char *tun, const struct guard_dest *d, 
 
 void guard_remove(struct guard *g)
 {
+	char who[sizeof GUARD_WHO + 32 + GUARD_NAME_MAX];
 	struct nl_batch b;
 
 	if (!g->on)
 		return;
+	snprintf(who, sizeof who, GUARD_WHO ": cannot remove table inet %s", g->name);
 	nl_batch_init(&b);
 	nft_encode_delete(&b, g->name);
 	to_inet(&b);
-	if (nft_send(&b, true, GUARD_WHO) == 0)
+	if (nft_send(&b, true, who) == 0)
 		g->on = false;
 	nl_batch_free(&b);
 }

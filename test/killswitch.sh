@@ -300,7 +300,7 @@ t_errors() {
 	out=$(ns_exec "$CLI" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		timeout 10 "$VPNGW" connect "$URL" --kill-switch 2>&1)
 	rc=$?
-	if [ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'kill-switch: nf_tables' <<<"$out" &&
+	if [ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'kill-switch: cannot install table inet .*: nf_tables: ' <<<"$out" &&
 		[ "$(ruleset)" = "$before" ]; then
 		ok ks_install_fails "exit 1: $out"
 	else
