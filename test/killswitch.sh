@@ -284,6 +284,43 @@ t_no_killswitch() {
 	stop_client TERM
 }
 
+# A gateway reached over IPv6: its address is let through (and neighbour
+# discovery, without which the router could not be found: the cache is
+# flushed first), tunnel traffic flows, nothing leaks.
+t_ipv6_gateway() {
+	local before rule leaks
+	before=$(ruleset)
+	bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/gw6.state" "$VPNGW" serve \
+		--listen '[2001:db8:2::2]:8081' --allow 198.51.100.0/24 --keepalive 1 \
+		--tun-prefix vgs --subnet 10.0.140.0/24 >>"$LIB_TMP/gw6.log" 2>&1
+	if ! wait_log "$LIB_TMP/gw6.log" 'listening on' 10 "$BG_PID"; then
+		bad ks_ipv6_gateway "no gateway on [2001:db8:2::2]:8081: $(tail -n 2 "$LIB_TMP/gw6.log" | tr '\n' ' ')"
+		return
+	fi
+	ip -n "$CLI" -6 neigh flush dev eth0
+	capture_start ks6 || { bad ks6_capture "tcpdump did not start"; return; }
+	if ! URL='ws://[2001:db8:2::2]:8081/' start_client ks6 --default-route --kill-switch; then
+		bad ks_ipv6_gateway "no 'connected' line: $(tail -n 3 "$LIB_TMP/ks6.log" | tr '\n' ' ')"
+		capture_stop
+		return
+	fi
+	rule=$(ns_exec "$CLI" nft list table inet "$TABLE" | grep -o 'ip6 daddr 2001:db8:2::2 tcp dport 8081 accept')
+	probe
+	capture_stop
+	leaks=$(captured "$LEAK")
+	if [ -n "$rule" ] && [ "$PING4$CURL$UDP" = okokok ] && [ "$leaks" = 0 ] &&
+		[ "$(captured "icmp6 and ip6[40] == 135")" -gt 0 ]; then
+		ok ks_ipv6_gateway "'$rule'; neighbour solicitations sent; $PROBE; 0 leaked"
+	else
+		bad ks_ipv6_gateway "rule '$rule'; $PROBE; $leaks leaked"
+	fi
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ "$(ruleset)" = "$before" ]; then
+		ok ks6_sigterm_clean "exit 0, nft list ruleset as before"
+	else
+		bad ks6_sigterm_clean "status ${EXIT_STATUS:-?}; ruleset now: $(ruleset | tr '\n' ' ')"
+	fi
+}
+
 # Exits after an error: nothing left either.
 t_errors() {
 	local before out rc n
@@ -332,7 +369,7 @@ t_errors() {
 }
 
 # ---- Main ----
-TESTS=(killswitch no_killswitch errors)
+TESTS=(killswitch no_killswitch ipv6_gateway errors)
 select_tests "$@"
 if ! setup_topology || ! start_servers; then
 	bad topology "could not build the namespaces or start the servers"
