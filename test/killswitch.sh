@@ -18,7 +18,8 @@
 #      |    eth1 203.0.113.1/24, 2001:db8:2::1/64 (to gw)
 #      |    eth2 198.51.100.2/24, 2001:db8:100::2/64 (to inet); forwards both
 #      +--- ns gw: eth0 203.0.113.2/24, 2001:db8:2::2/64, default via rtr
-#      |        runs: vpngw serve --listen 203.0.113.2:8080 (masquerade out of eth0)
+#      |        runs: vpngw serve --listen 203.0.113.2:8080 (masquerade out of eth0),
+#      |        and one on [2001:db8:2::2]:8081 (pool vgs0-4, 10.0.140.0/24)
 #      +--- ns inet: eth0 198.51.100.1/24, 2001:db8:100::1/64, default via rtr
 #               runs: HTTP on [::]:80, a UDP sink on :5353
 #
