@@ -40,6 +40,7 @@ INET4=198.51.100.1
 INET6=2001:db8:100::1
 CLI='' RTR='' GW='' INET=''
 CLIENT_PID='' GW_PID='' CAP_PID=''
+BODY="the kill switch test body"
 
 setup_topology() {
 	ns_add CLI cli && ns_add RTR rtr && ns_add GW gw && ns_add INET inet || return 1
@@ -68,7 +69,7 @@ setup_topology() {
 
 start_servers() {
 	mkdir -p "$LIB_TMP/www" || return 1
-	echo "the kill switch test body" >"$LIB_TMP/www/body" || return 1
+	echo "$BODY" >"$LIB_TMP/www/body" || return 1
 	bg_in "$INET" $PY -m http.server 80 --bind :: --directory "$LIB_TMP/www" \
 		>"$LIB_TMP/http.log" 2>&1
 	bg_in "$INET" $PY -c '
@@ -133,8 +134,8 @@ probe() {
 	PING4=failed PING6=failed CURL=failed UDP=failed
 	ns_exec "$CLI" ping -c 2 -i 0.3 -W 1 $INET4 >/dev/null 2>&1 && PING4=ok
 	ns_exec "$CLI" ping -6 -c 2 -i 0.3 -W 1 $INET6 >/dev/null 2>&1 && PING6=ok
-	[ "$(ns_exec "$CLI" curl -s --max-time 3 http://$INET4/body 2>/dev/null)" = \
-		"$(cat "$LIB_TMP/www/body")" ] && CURL=ok
+	[ "$(ns_exec "$CLI" curl -s --max-time 3 http://$INET4/body 2>/dev/null)" = "$BODY" ] &&
+		CURL=ok
 	ns_exec "$CLI" bash -c "echo $tag >/dev/udp/$INET4/5353" 2>/dev/null
 	sleep 0.5
 	grep -q "$tag" "$LIB_TMP/udp.log" && UDP=ok
