@@ -76,14 +76,14 @@ $(BR)/libbearssl.a: .cross/bearssl/Makefile
 	AR=$(CROSS_COMPILE)ar CFLAGS='-Os -pipe -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables'
 
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
-	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_cli.c test/unit_auth.c \
+	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_guard.c test/unit_cli.c test/unit_auth.c \
 	test/unit_metrics.c test/unit_gso.c test/unit_txq.c test/unit_link.c link.c txq.c ws.c v1.c nat.c gso.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
 	cli.c log.c seccomp.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
-test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c netlink.c
+test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c guard.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -o $@ $(UNIT)
-test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c netlink.c
+test/unit-asan: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c guard.c netlink.c
 	$(Q)$(HOSTCC) $(UFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -o $@ $(UNIT)
 # The filters' test, with the binary's compiler and C library, and glibc's.
 test/seccomp_test: test/seccomp_test.c seccomp.c seccomp.h .flags $(KH)

@@ -48,6 +48,7 @@ extern const struct unit_case unit_admit[];
 extern const struct unit_case unit_limit[];
 extern const struct unit_case unit_v1[];
 extern const struct unit_case unit_tun[];
+extern const struct unit_case unit_guard[];
 extern const struct unit_case unit_cli[];
 extern const struct unit_case unit_auth[];
 extern const struct unit_case unit_metrics[];
