@@ -19,7 +19,9 @@
  * of the forwarded traffic is whose, a policy this client cannot guess).
  * Nor does it loosen the host's firewall: a packet must pass every
  * table's output chain, so another table may still drop what this one
- * accepts.
+ * accepts. For the same reason two clients with --kill-switch on one
+ * host shut each other out (each table rejects the other's tunnel and
+ * gateway): one kill switch a host.
  *
  * nft.c describes and encodes the table; guard.c decides what it holds.
  */
