@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <linux/netfilter.h>
-#include <linux/netfilter/nfnetlink.h>
 
 #include "guard.h"
 #include "log.h"
@@ -84,20 +83,6 @@ static int describe(struct nft_table *t, const char *name, const char *tun,
 	return 0;
 }
 
-/* The table is of family inet, whichever family nft.c's own requests
- * name: each request of the batch (built here, so trusted) says so. */
-static void to_inet(struct nl_batch *b)
-{
-	for (unsigned i = 0; i < b->n; i++) {
-		struct nlmsghdr *h = (struct nlmsghdr *)nl_batch_msg(b, i);
-		struct nfgenmsg *nfg = NLMSG_DATA(h);
-
-		if (NFNL_SUBSYS_ID(h->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
-		    h->nlmsg_len >= NLMSG_LENGTH(sizeof *nfg))
-			nfg->nfgen_family = NFPROTO_INET;
-	}
-}
-
 /* Everything describe needs, off the stack (a table is some 70 KiB). */
 struct desc {
 	struct nft_table t;
@@ -164,7 +149,6 @@ int guard_install(struct guard *g, const char *tun, const struct guard_dest *d, 
 	snprintf(comment, sizeof comment, "vpngw connect --kill-switch, pid %ld", (long)getpid());
 	nl_batch_init(&b);
 	nft_encode_replace(&b, &x->t, comment);
-	to_inet(&b);
 	snprintf(who, sizeof who, GUARD_WHO ": cannot install table inet %s", x->name);
 	rc = nft_send(&b, false, who);
 	nl_batch_free(&b);
@@ -184,7 +168,6 @@ void guard_remove(struct guard *g)
 	snprintf(who, sizeof who, GUARD_WHO ": cannot remove table inet %s", g->name);
 	nl_batch_init(&b);
 	nft_encode_delete(&b, g->name);
-	to_inet(&b);
 	if (nft_send(&b, true, who) == 0)
 		g->on = false;
 	nl_batch_free(&b);

@@ -165,7 +165,7 @@ client() {
 	py_results "$LIB_TMP/results" firewall_test.py
 }
 
-table() { ns_exec "$GW" nft list table ip vpngw 2>/dev/null; }
+table() { ns_exec "$GW" nft list table inet vpngw 2>/dev/null; }
 
 if ! setup_topology; then
 	bad topology "could not build the namespaces and servers"

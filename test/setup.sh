@@ -156,7 +156,7 @@ check setup_devices "rc $rc: $out; vst1: $link" \
 	bash -c '[[ "$1" == *"persist on user nobody"* ]]' _ "$link"
 check setup_addresses "$(in_ns ip -br addr show)" \
 	test "$(in_ns ip -br -4 addr show dev vst2 | awk '{print $3}')" = 10.0.122.1/24
-tbl=$(in_ns nft list table ip vpngw 2>&1)
+tbl=$(in_ns nft list table inet vpngw 2>&1)
 check setup_masquerade "$tbl" \
 	bash -c '[[ "$1" == *"ip saddr 10.0.120.0-10.0.122.255 oifname \"e0\" masquerade"* ]]' _ "$tbl"
 check setup_forwarding "ip_forward $(sysctl_of net/ipv4/ip_forward)" \
@@ -314,7 +314,7 @@ pool_picture() {
 		net.netfilter.nf_conntrack_udp_timeout_stream net.netfilter.nf_conntrack_icmp_timeout
 	ns_exec "$1" nft list ruleset | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'
 }
-table_of() { ns_exec "$1" nft list table ip vpngw 2>&1 | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/; s/ # handle [0-9]+//'; }
+table_of() { ns_exec "$1" nft list table inet vpngw 2>&1 | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/; s/ # handle [0-9]+//'; }
 ruleset_before=$(ns_exec "$NA" nft list ruleset)
 out=$(no_tools "$NA" VPNGW_STATE_FILE="$LIB_TMP/state-nl" "$VPNGW" setup "${NARGS[@]}" 2>&1)
 rc=$?
