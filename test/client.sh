@@ -153,9 +153,11 @@ cli_addr() {
 	ip -n "$CLI" -o -4 addr show dev "$TUN" 2>/dev/null | awk '{print $4}'
 }
 
-# What the client adds to its host: the TUN and routes. Empty when clean.
+# What the client adds to its host: the TUN, routes, the kill switch's
+# table. Empty when clean.
 leftovers() {
 	ip -n "$CLI" -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep "^$TUN"
+	ns_exec "$CLI" nft list tables 2>/dev/null | grep vpngw_ks_
 	ip -n "$CLI" route show 2>/dev/null | grep -E "$TUN|^0\.0\.0\.0/1|^128\.0\.0\.0/1|^192\.0\.2\.1 "
 }
 
@@ -504,7 +506,7 @@ t_errors() {
 	expect_error err_http_401 'authentication failed \(HTTP 401\)' --token secret ws://192.0.2.1:8090/401
 	expect_error err_no_v1 'does not speak vpngw.v1' ws://192.0.2.1:8090/101
 	expect_error err_bad_address 'expected an address' --address 10.0.0.300/24 "$URL"
-	expect_error err_kill_switch 'not supported yet' --kill-switch "$URL"
+	expect_error err_kill_switch_404 'HTTP 404' --kill-switch ws://192.0.2.1:8090/404
 	# No permission for a TUN: an unprivileged user.
 	local out st
 	out=$(ns_exec "$CLI" setpriv --reuid=65534 --regid=65534 --clear-groups \
