@@ -6,7 +6,7 @@
 # a capture on its physical link must never see a packet to the Internet
 # host, only packets to the gateway, also while the gateway is stopped
 # (SIGSTOP: the client loses it, reconnects with backoff, and resumes its
-# session once it is continued). Then the same outage without the switch,
+# session once it is continued); DHCP still goes out. Then the same outage without the switch,
 # measured. Last, every exit leaves `nft list ruleset` as it was before.
 # Ends with "N passed, N failed". lib.sh removes every namespace and
 # process it made, even on failure or ^C.
@@ -233,6 +233,11 @@ t_killswitch() {
 	else
 		bad ks_outage_no_routes_blocked "$PROBE"
 	fi
+	# DHCP goes out (the lease is kept); other UDP to the same host does not.
+	local dhcp=""
+	ns_exec "$CLI" bash -c 'echo d >/dev/udp/192.0.2.1/67' 2>/dev/null && dhcp+=" 67"
+	ns_exec "$CLI" bash -c 'echo d >/dev/udp/2001:db8:1::1/547' 2>/dev/null && dhcp+=" 547"
+	ns_exec "$CLI" bash -c 'echo d >/dev/udp/192.0.2.1/5353' 2>/dev/null && dhcp+=" 5353"
 	routes_back
 	back ks || return
 	probe
@@ -249,6 +254,15 @@ t_killswitch() {
 		ok ks_no_leak "physical link: 0 packets to the Internet host, $gw_pkts to or from the gateway; blocked counter: $blocked"
 	else
 		bad ks_no_leak "physical link: $leaks packets to the Internet host ($(tcpdump -r "$CAP_FILE" -n "$LEAK" 2>/dev/null | head -n 3 | tr '\n' ' ')), $gw_pkts to the gateway"
+	fi
+	local d67 d547 d5353
+	d67=$(captured "dst host 192.0.2.1 and udp dst port 67")
+	d547=$(captured "dst host 2001:db8:1::1 and udp dst port 547")
+	d5353=$(captured "udp dst port 5353 and not dst host $INET4")
+	if [ "$dhcp" = " 67 547" ] && [ "$d67" -gt 0 ] && [ "$d547" -gt 0 ] && [ "$d5353" = 0 ]; then
+		ok ks_dhcp_out "udp 67 and 547 to the router sent and on the link ($d67, $d547), udp 5353 refused"
+	else
+		bad ks_dhcp_out "sent:$dhcp; on the link: 67 $d67, 547 $d547, 5353 $d5353"
 	fi
 	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ "$(ruleset)" = "$before" ]; then
 		ok ks_sigterm_clean "exit 0, nft list ruleset as before"
