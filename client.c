@@ -40,6 +40,7 @@
 #include "base64.h"
 #include "cli.h"
 #include "client.h"
+#include "dns.h"
 #include "link.h"
 #include "log.h"
 #include "nat.h"
@@ -156,6 +157,11 @@ struct client {
 	int exit_code;               /* >= 0: leave the loop with it */
 	struct link_stats stat;
 	uint64_t reconnects;
+
+	/* The DNS servers dns.c applied (n_dns4 + n_dns6 = 0: none). */
+	uint32_t dns4[V1_DNS_MAX];
+	uint8_t dns6[V1_DNS_MAX][16];
+	unsigned n_dns4, n_dns6;
 
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* the gateway's packets, coalesced */
@@ -702,6 +708,30 @@ static void link_connect_done(struct client *c)
 
 /* ==== Opening: the answer and the assignment ==== */
 
+/*
+ * The assignment's DNS servers become the host's (dns.c), again when a
+ * later assignment names others; the IPv6 ones only when the tunnel
+ * carries IPv6. No servers: the host's are put back, or left alone.
+ */
+WUR static int dns_sync(struct client *c, const struct v1_assign *a)
+{
+	unsigned n6 = a->prefix6 ? a->n_dns6 : 0;
+
+	if (a->n_dns4 == c->n_dns4 && n6 == c->n_dns6 &&
+	    !memcmp(a->dns4, c->dns4, a->n_dns4 * sizeof a->dns4[0]) &&
+	    !memcmp(a->dns6, c->dns6, n6 * sizeof a->dns6[0]))
+		return 0;
+	if (!a->n_dns4 && !n6)
+		dns_restore();
+	else if (dns_apply(c->o.tun, a->dns4, a->n_dns4, a->dns6, n6) < 0)
+		return -1;
+	memcpy(c->dns4, a->dns4, sizeof c->dns4);
+	memcpy(c->dns6, a->dns6, sizeof c->dns6);
+	c->n_dns4 = a->n_dns4;
+	c->n_dns6 = n6;
+	return 0;
+}
+
 /* The connection is up: configure what changed, log one line. */
 static void assigned(struct client *c, const struct v1_assign *a)
 {
@@ -719,7 +749,7 @@ static void assigned(struct client *c, const struct v1_assign *a)
 		log_info("the gateway's MTU %u is over %u; using %u", mtu, MTU_MAX, MTU_MAX);
 		mtu = MTU_MAX;
 	}
-	if (tun_setup_addr(c, addr, prefix, mtu) < 0) {
+	if (tun_setup_addr(c, addr, prefix, mtu) < 0 || (a && dns_sync(c, a) < 0)) {
 		c->exit_code = 1;
 		return;
 	}
@@ -1044,9 +1074,10 @@ static void loop(struct client *c)
 
 /* ==== Entry ==== */
 
-/* The one cleanup path: routes, connection, TUN, secrets. */
+/* The one cleanup path: DNS, routes, connection, TUN, secrets. */
 static void client_free(struct client *c)
 {
+	dns_restore();
 	conn_free(c);
 	routes_del(c);
 	if (c->tun.fd >= 0)
@@ -1076,6 +1107,9 @@ int client_main(int argc, char **argv)
 		free(c);
 		return rc == 2 ? 0 : 1;
 	}
+	/* What a killed client on this TUN left in resolv.conf goes first:
+	 * the names below may need the host's own resolvers. */
+	dns_recover(c->o.tun);
 	/* Until the TUN exists there is nothing to undo: ^C may kill a slow
 	 * name lookup. From then on signals wait for the loop. */
 	rc = 1;
