@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,38 +176,81 @@ static int write_resolv(const char *buf, size_t len)
 	return close(fd);
 }
 
-/* A new file of ours (0600, not through a link), on disk before we return. */
+/* The folder's entries on disk too. */
+static void sync_dir(void)
+{
+	int fd = open(RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* fd's file (ours: 0600, opened without following a link) holds buf on
+ * disk before we return. */
+static int fill(int fd, const char *buf, size_t len)
+{
+	if (ftruncate(fd, 0) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+		return -1;
+	sync_dir();
+	return 0;
+}
+
 static int write_private(const char *path, const char *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600), e;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), e;
 
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+	if (fill(fd, buf, len) < 0) {
 		e = errno;
 		close(fd);
 		unlink(path);
 		errno = e;
 		return -1;
 	}
-	if (close(fd) < 0)
+	return close(fd);
+}
+
+/*
+ * The backup, opened and locked (flock: a running client holds it until
+ * it exits, however it exits). Returns the fd; -1 with errno, EWOULDBLOCK
+ * when a running vpngw holds it (another namespace's client on the same
+ * TUN name), ENOENT when there is none and create is false.
+ */
+static int lock_backup(const char *path, bool create)
+{
+	struct stat a, b;
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600), e;
+
+	if (fd < 0)
 		return -1;
-	if ((fd = open(RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		goto fail;
+	/* Removed by its owner between our open and our lock: not there. */
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		errno = ENOENT;
+		goto fail;
 	}
-	return 0;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 /* ---- State ---- */
 
 static struct {
 	bool applied;
+	int lock;                    /* the backup, flock'd while we run */
 	char tun[32];
 	char backup[PATH_LEN], ours_path[PATH_LEN];
 	char *orig, *ours;           /* the original bytes, and what we wrote */
 	size_t orig_len, ours_len;
-} st;
+} st = { .lock = -1 };
 
 static void paths(const char *tun, char backup[static PATH_LEN], char ours[static PATH_LEN])
 {
@@ -218,6 +262,8 @@ static void forget(void)
 {
 	unlink(st.ours_path);
 	unlink(st.backup);
+	close(st.lock);
+	st.lock = -1;
 	free(st.orig);
 	free(st.ours);
 	st.orig = st.ours = NULL;
@@ -243,13 +289,21 @@ void dns_recover(const char *tun)
 	     *cur = malloc(DNS_RESOLV_MAX);
 	size_t orig_len, ours_len = 0, cur_len;
 	bool have_ours;
+	int lock = -1;
 
 	paths(tun, backup, ours_path);
 	if (!orig || !ours || !cur)
 		goto out;
+	lock = lock_backup(backup, false);
+	if (lock < 0) {
+		if (errno == EWOULDBLOCK)
+			log_debug("%s: a running vpngw's; left to it", backup);
+		else if (errno != ENOENT)
+			log_warn("%s: cannot open the backup of " RESOLV, backup);
+		goto out;
+	}
 	if (read_file(backup, orig, DNS_RESOLV_MAX, &orig_len) < 0) {
-		if (errno != ENOENT)
-			log_warn("%s: cannot read the backup of " RESOLV, backup);
+		log_warn("%s: cannot read the backup of " RESOLV, backup);
 		goto out;
 	}
 	have_ours = read_file(ours_path, ours, DNS_RESOLV_MAX, &ours_len) == 0;
@@ -274,6 +328,8 @@ void dns_recover(const char *tun)
 	unlink(ours_path);
 	unlink(backup);
 out:
+	if (lock >= 0)
+		close(lock);
 	free(orig);
 	free(ours);
 	free(cur);
@@ -326,8 +382,19 @@ int dns_apply(const char *tun, const uint32_t *dns4, unsigned n4,
 			log_warn("%s", RUN_DIR);
 			goto out;
 		}
-		if (write_private(st.backup, cur, cur_len) < 0) {
+		st.lock = lock_backup(st.backup, true);
+		if (st.lock < 0 && errno == EWOULDBLOCK) {
+			log_info(RESOLV ": another running vpngw on %s holds it; left as it is", tun);
+			rc = 0;
+			goto out;
+		}
+		if (st.lock < 0 || fill(st.lock, cur, cur_len) < 0) {
 			log_warn("%s: cannot save " RESOLV " there", st.backup);
+			if (st.lock >= 0) {
+				unlink(st.backup);
+				close(st.lock);
+				st.lock = -1;
+			}
 			goto out;
 		}
 		st.orig = cur;

@@ -7,7 +7,8 @@
 # must rewrite in place (a rename onto a mount point fails). Ends with one
 # line "N passed, N failed" and exits non-zero on any failure. lib.sh
 # removes every namespace and process it made, even on failure or ^C; this
-# script removes /etc/netns/<ns> too.
+# script removes /etc/netns/<ns> too. The client's backup of resolv.conf is
+# the host's /run/vpngw/resolv.conf.<tun>: the TUN's name is this run's own.
 #
 #   ns cli: eth0 192.0.2.2/24; /etc/resolv.conf names 203.0.113.99, which
 #      |     nothing routes to
@@ -302,6 +303,28 @@ t_theirs() {
 	orig_put
 }
 
+# A second start on the TUN while the first runs: the backup is the running
+# client's (it holds a lock on it), and stays; the first restores on exit.
+t_held() {
+	no_client
+	if ! start_client held || ! wait_log "$LIB_TMP/held.log" "DNS server" 3 "$CLIENT_PID"; then
+		bad backup_held "the client did not apply the servers"
+		return
+	fi
+	cp "$ETC/resolv.conf" "$LIB_TMP/ours"
+	bg_in "$CLI" "$VPNGW" connect ws://192.0.2.1:8099/ --tun "$TUN" --retries 1 \
+		>"$LIB_TMP/held2.log" 2>&1
+	wait_exit "$BG_PID" 10
+	if ! cmp -s "$ETC/resolv.conf" "$LIB_TMP/ours" || ! cmp -s "$BACKUP" "$LIB_TMP/orig" ||
+		grep -q 'restored from' "$LIB_TMP/held2.log"; then
+		bad backup_held "the second start took the running client's backup: $(tr '\n' ' ' <"$LIB_TMP/held2.log")"
+		stop_client TERM
+		return
+	fi
+	stop_client TERM
+	restored backup_held "$LIB_TMP/held.log"
+}
+
 # A gateway without --dns: the host's DNS is left alone.
 t_no_dns() {
 	no_client
@@ -357,7 +380,7 @@ t_reapply() {
 }
 
 # ---- Main ----
-TESTS=(before resolve sigterm sigint kill9 theirs no_dns reapply)
+TESTS=(before resolve sigterm sigint kill9 theirs held no_dns reapply)
 select_tests "$@"
 if ! setup_topology || ! start_resolver; then
 	bad topology "could not build the namespaces or start the resolver"
