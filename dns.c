@@ -37,6 +37,7 @@
 #define RUN_DIR      "/run/vpngw"
 #define RESOLVED_DIR "run/systemd/resolve/"
 #define PATH_LEN     96
+#define HEADER       "# vpngw: the DNS servers of %.16s; restored on exit\n"
 
 /* ---- The new text (pure) ---- */
 
@@ -70,7 +71,7 @@ size_t dns_resolv_text(char *out, size_t cap, const char *old, size_t old_len,
 	unsigned ns = 0;
 	int n;
 
-	n = snprintf(line, sizeof line, "# vpngw: the DNS servers of %.16s; restored on exit\n", tun);
+	n = snprintf(line, sizeof line, HEADER, tun);
 	if (n < 0 || (size_t)n >= sizeof line || !put(out, cap, &at, line, (size_t)n))
 		return 0;
 	for (unsigned i = 0; i < n4 && ns < DNS_NS_MAX; i++, ns++) {
@@ -289,7 +290,8 @@ void dns_recover(const char *tun)
 	     *cur = malloc(DNS_RESOLV_MAX);
 	size_t orig_len, ours_len = 0, cur_len;
 	bool have_ours;
-	int lock = -1;
+	char head[80];
+	int lock = -1, head_len = snprintf(head, sizeof head, HEADER, tun);
 
 	paths(tun, backup, ours_path);
 	if (!orig || !ours || !cur)
@@ -311,10 +313,13 @@ void dns_recover(const char *tun)
 		log_warn(RESOLV ": cannot read it to restore %s", backup);
 		goto out;
 	}
-	/* Ours, or ours cut short by the kill (truncated, partly written). */
+	/* Ours: what we wrote, or cut short by the kill (truncated, partly
+	 * written), or the text before a new one (killed between writing
+	 * .ours and resolv.conf): it starts with our line. */
 	if (cur_len == orig_len && !memcmp(cur, orig, cur_len)) {
 		log_debug(RESOLV ": %s is what it holds already", backup);
-	} else if (have_ours && cur_len <= ours_len && !memcmp(cur, ours, cur_len)) {
+	} else if ((have_ours && cur_len <= ours_len && !memcmp(cur, ours, cur_len)) ||
+		   (head_len > 0 && cur_len >= (size_t)head_len && !memcmp(cur, head, (size_t)head_len))) {
 		if (write_resolv(orig, orig_len) < 0) {
 			log_warn(RESOLV ": cannot restore it from %s (left there)", backup);
 			goto out;
