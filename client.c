@@ -984,10 +984,11 @@ static void log_stats(const struct client *c)
 	log_info("%s", line);
 }
 
-/* SIGINT, SIGTERM: close the connection properly, then leave. */
+/* SIGINT, SIGTERM, SIGHUP: close the connection properly, then leave. */
 static void leave(struct client *c)
 {
-	log_info("%s: closing", got_term == SIGINT ? "interrupted" : "terminated");
+	log_info("%s: closing", got_term == SIGINT ? "interrupted" : got_term == SIGHUP ? "hung up" :
+		 "terminated");
 	got_term = 0;
 	if (c->st == C_OPEN || c->st == C_ASSIGN)
 		link_end(c, F_EXIT, WS_CLOSE_GOING_AWAY, "leaving");
@@ -1089,7 +1090,7 @@ static void client_free(struct client *c)
 
 int client_main(int argc, char **argv)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct client *c = calloc(1, sizeof *c);
 	sigset_t old;
 	int rc;

@@ -48,9 +48,11 @@ CLIENT_PID='' GW_PID=''
 # reaches, a search and an options line, and no newline at the end.
 ORIG=$'# the client host\'s own resolv.conf\nnameserver 203.0.113.99\nsearch example.net\noptions timeout:1 attempts:1'
 
-# /etc/netns/<ns> goes with the namespaces, before lib.sh's cleanup.
+# /etc/netns/<ns> goes with the namespaces, before lib.sh's cleanup, and
+# so does a backup a failed test left.
 dns_cleanup() {
 	local rc=$?
+	rm -f "$BACKUP" "$BACKUP.ours"
 	[ -n "$ETC" ] && rm -rf "$ETC" && rmdir /etc/netns 2>/dev/null
 	(exit "$rc")
 	lib_cleanup
@@ -212,15 +214,22 @@ t_sigterm() {
 	restored restore_sigterm "$LIB_TMP/client.log"
 }
 
-t_sigint() {
+# on_signal SIG: the client applies the servers, gets SIG, restores them.
+on_signal() {
+	local name=restore_sig${1,,}
 	no_client
-	if ! start_client sigint || ! wait_log "$LIB_TMP/sigint.log" "DNS server" 3 "$CLIENT_PID"; then
-		bad restore_sigint "the client did not apply the servers: $(tail -n 2 "$LIB_TMP/sigint.log" | tr '\n' ' ')"
+	if ! start_client "$name" || ! wait_log "$LIB_TMP/$name.log" "DNS server" 3 "$CLIENT_PID"; then
+		bad "$name" "the client did not apply the servers: $(tail -n 2 "$LIB_TMP/$name.log" | tr '\n' ' ')"
 		return
 	fi
-	stop_client INT
-	restored restore_sigint "$LIB_TMP/sigint.log"
+	stop_client "$1"
+	restored "$name" "$LIB_TMP/$name.log"
 }
+
+t_sigint() { on_signal INT; }
+
+# A closed terminal (SIGHUP) is an exit too.
+t_sighup() { on_signal HUP; }
 
 # SIGKILL leaves the backup; the next start on the TUN restores it first.
 t_kill9() {
@@ -380,7 +389,7 @@ t_reapply() {
 }
 
 # ---- Main ----
-TESTS=(before resolve sigterm sigint kill9 theirs held no_dns reapply)
+TESTS=(before resolve sigterm sigint sighup kill9 theirs held no_dns reapply)
 select_tests "$@"
 if ! setup_topology || ! start_resolver; then
 	bad topology "could not build the namespaces or start the resolver"
