@@ -298,9 +298,11 @@ void dns_recover(const char *tun)
 		goto out;
 	lock = lock_backup(backup, false);
 	if (lock < 0) {
+		/* Not root: no backup of ours can be there, and the TUN's
+		 * line says what is wrong. */
 		if (errno == EWOULDBLOCK)
 			log_debug("%s: a running vpngw's; left to it", backup);
-		else if (errno != ENOENT)
+		else if (errno != ENOENT && errno != EACCES && errno != EPERM)
 			log_warn("%s: cannot open the backup of " RESOLV, backup);
 		goto out;
 	}
