@@ -107,6 +107,26 @@ size_t dns_resolv_text(char *out, size_t cap, const char *old, size_t old_len,
 	return at;
 }
 
+/* The servers of a text of ours, as "a, b" in list (cap bytes); its length. */
+static size_t names(const char *text, size_t len, char *list, size_t cap)
+{
+	const char *p = text, *end = text + len;
+	size_t at = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (keyword(p, n, "nameserver") && n > 11) {
+			if (at && !put(list, cap, &at, ", ", 2))
+				break;
+			if (!put(list, cap, &at, p + 11, n - 11))
+				break;
+		}
+		p += n + 1;
+	}
+	return at;
+}
+
 /* ---- Files ---- */
 
 /* The whole of path into buf (cap bytes, the caller's); *len its size.
@@ -347,6 +367,7 @@ int dns_apply(const char *tun, const uint32_t *dns4, unsigned n4,
 {
 	char *cur = malloc(DNS_RESOLV_MAX), *text = malloc(DNS_RESOLV_MAX);
 	size_t cur_len, len;
+	char list[3 * (NAT_ADDR6_LEN + 1)];
 	int rc = -1;
 
 	if (!cur || !text) {
@@ -421,7 +442,8 @@ int dns_apply(const char *tun, const uint32_t *dns4, unsigned n4,
 	st.ours = text;
 	st.ours_len = len;
 	text = NULL;
-	log_info(RESOLV ": the gateway's DNS server%s, through %s", n4 + n6 > 1 ? "s" : "", tun);
+	log_info(RESOLV ": the gateway's DNS server%s %.*s, through %s", n4 + n6 > 1 ? "s" : "",
+		 (int)names(st.ours, st.ours_len, list, sizeof list), list, tun);
 	rc = 0;
 	goto out;
 undo:
