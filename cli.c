@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "log.h"
 #include "tun.h"
+#include "v1.h"
 #include "ws.h"
 
 #define CMD(c)  (1u << (c))
@@ -53,7 +54,11 @@ enum kind {
 	K_NUM,          /* long, from lo to hi */
 	K_BITS,         /* long long, bit/s from lo to hi: 20000000, 20M, 1G */
 	K_CIDR,         /* struct nat_cidr */
-	K_CIDRS,        /* struct cli_cidrs: one more */
+	K_CIDRS,        /* struct cli_cidrs: one more; an IPv6 one in the
+	                   struct cli_cidrs6 at lo, when lo is not 0 */
+	K_ADDRS,        /* an address of either family: a /32 in the cli_cidrs,
+	                   a /128 in the cli_cidrs6 at lo, hi of each at most */
+	K_SUBNET6,      /* subnet6: an IPv6 prefix of length 64..120, or none */
 	K_STRS,         /* struct cli_strs: one more, after its check */
 	K_IFADDR,       /* address and address_prefix */
 	K_LOG,          /* the log level: lo */
@@ -85,6 +90,7 @@ static check_fn check_listen, check_path, check_prefix, check_ifname, check_toke
 #define STR(field, check) K_STR, AT(field), 0, 0, check
 #define FLAG(field) K_FLAG, AT(field), 0, 0, NULL
 #define LIST(field) K_CIDRS, AT(field), 0, 0, NULL
+#define LIST46(field, field6) K_CIDRS, AT(field), (long long)AT(field6), 0, NULL
 #define TODO K_TODO, 0, 0, 0, NULL
 
 /* In the order --help lists them. A name may have one row per meaning
@@ -102,7 +108,8 @@ static const struct opt opts[] = {
 	  SETUP | TEARDN | SERVE, 0, NUM(pool, 1, TUN_POOL_MAX) },
 	{ "--subnet", NULL, "CIDR", "slot 0's subnet, the others after it (10.0.100.0/24)",
 	  SETUP | SERVE, 0, K_CIDR, AT(subnet), 0, 0, NULL },
-	{ "--subnet6", NULL, "CIDR", NULL, SETUP | SERVE, 0, TODO },
+	{ "--subnet6", NULL, "CIDR|none", "slot 0's IPv6 prefix, the others after it "
+	  "(fd00:0:0:100::/64); none: IPv4 only", SETUP | TEARDN | SERVE, 0, K_SUBNET6, 0, 0, 0, NULL },
 	{ "--client-prefix", NULL, "LEN", "prefix length of each slot, 16 to 30 (default 24)",
 	  SETUP | SERVE, 0, NUM(client_prefix, 16, 30) },
 	{ "--tun-prefix", NULL, "NAME", "slot devices are NAME0, NAME1, ... (default vpngw)",
@@ -115,10 +122,10 @@ static const struct opt opts[] = {
 	  SETUP | SERVE, 0, NUM(mtu, 576, 65535) },
 	{ "--open-port", NULL, "PORT[/tcp|/udp]", "let tunnel clients reach PORT of this host (repeatable)",
 	  SETUP | SERVE, F_REPEAT, K_STRS, AT(open_ports), 0, 0, NULL },
-	{ "--allow", NULL, "CIDR", "let clients reach CIDR (repeatable)",
-	  SERVE, F_REPEAT, LIST(allow) },
-	{ "--deny", NULL, "CIDR", "keep clients from reaching CIDR (repeatable)",
-	  SERVE, F_REPEAT, LIST(deny) },
+	{ "--allow", NULL, "CIDR", "let clients reach CIDR, IPv4 or IPv6 (repeatable)",
+	  SERVE, F_REPEAT, LIST46(allow, allow6) },
+	{ "--deny", NULL, "CIDR", "keep clients from reaching CIDR, IPv4 or IPv6 (repeatable)",
+	  SERVE, F_REPEAT, LIST46(deny, deny6) },
 	{ "--linger", NULL, "SEC", "keep a vanished client's slot SEC s (default 10)",
 	  SERVE, 0, NUM(linger, 0, 3600) },
 	{ "--keepalive", NULL, "SEC", "ping a client idle SEC s, drop it after 3 (default 20)",
@@ -129,7 +136,9 @@ static const struct opt opts[] = {
 	  SERVE, 0, STR(workers, check_workers) },
 	{ "--token-file", NULL, "FILE", "admit only clients with a token of FILE (HUP reloads)",
 	  SERVE, 0, STR(token_file, NULL) },
-	{ "--dns", NULL, "ADDR", NULL, SERVE, F_REPEAT, TODO },
+	{ "--dns", NULL, "ADDR", "advertise the DNS server ADDR to clients (repeatable, "
+	  CLI_STR(V1_DNS_MAX) " of each family)", SERVE, F_REPEAT, K_ADDRS, AT(dns),
+	  (long long)AT(dns6), V1_DNS_MAX, NULL },
 	{ "--metrics", NULL, "ADDR:PORT", "serve /metrics and /healthz on ADDR:PORT (default off)",
 	  SERVE, 0, STR(metrics, check_listen) },
 	{ "--trust-proxy", NULL, "CIDR", "take X-Forwarded-For from proxies in CIDR (repeatable)",
@@ -153,11 +162,12 @@ static const struct opt opts[] = {
 	  CONNECT, 0, K_IFADDR, 0, 0, 0, NULL },
 	{ "--mtu", NULL, "N", "interface MTU (default: the gateway's, else 1500)",
 	  CONNECT, 0, NUM(mtu, 576, 65535) },
-	{ "--route", NULL, "CIDR", "route CIDR through the tunnel (repeatable)",
-	  CONNECT, F_REPEAT, LIST(routes) },
+	{ "--route", NULL, "CIDR", "route CIDR, IPv4 or IPv6, through the tunnel (repeatable)",
+	  CONNECT, F_REPEAT, LIST46(routes, routes6) },
 	{ "--default-route", NULL, NULL, "route everything through the tunnel",
 	  CONNECT, 0, FLAG(default_route) },
-	{ "--kill-switch", NULL, NULL, NULL, CONNECT, 0, TODO },
+	{ "--kill-switch", NULL, NULL, "let traffic leave only through the tunnel or to the "
+	  "gateway, reconnects included", CONNECT, 0, FLAG(kill_switch) },
 	{ "--token", NULL, "TOKEN", "send Authorization: Bearer TOKEN",
 	  CONNECT, 0, STR(token, check_token) },
 	{ "--token-file", NULL, "FILE", "send the token in FILE (kept out of ps)",
@@ -314,6 +324,76 @@ static const char *append_cidr(struct cli_cidrs *l, const char *s)
 	return NULL;
 }
 
+static const char *append_cidr6(struct cli_cidrs6 *l, const char *s)
+{
+	if (l->n == CLI_LIST_MAX)
+		return "given too often";
+	if (nat_cidr6_parse(&l->v[l->n], s) < 0)
+		return "expected an IPv6 prefix like 2001:db8::/32";
+	l->n++;
+	return NULL;
+}
+
+/* A prefix of either family: one with a ':' is IPv6, when the row takes it. */
+static const char *append_cidr46(const struct opt *o, struct cli_args *a, const char *s)
+{
+	struct cli_cidrs *l4 = (struct cli_cidrs *)((char *)a + o->off);
+
+	if (!o->lo)
+		return append_cidr(l4, s);
+	if (strchr(s, ':'))
+		return append_cidr6((struct cli_cidrs6 *)((char *)a + o->lo), s);
+	if (l4->n == CLI_LIST_MAX)
+		return "given too often";
+	return append_cidr(l4, s) ? "expected an IPv4 or IPv6 prefix like 10.0.100.0/24 or "
+				    "2001:db8::/32" : NULL;
+}
+
+/* A bare address of either family, at most o->hi of each. */
+static const char *append_addr(const struct opt *o, struct cli_args *a, const char *s)
+{
+	struct cli_cidrs *l4 = (struct cli_cidrs *)((char *)a + o->off);
+	struct cli_cidrs6 *l6 = (struct cli_cidrs6 *)((char *)a + o->lo);
+	unsigned len;
+
+	if (strchr(s, ':')) {
+		if (l6->n == (unsigned long long)o->hi)
+			return "given too often for IPv6";
+		if (nat_prefix6_parse(s, strlen(s), l6->v[l6->n].addr, &len) < 0 || len != 128 ||
+		    strchr(s, '/'))
+			return "expected an IPv4 or IPv6 address";
+		l6->v[l6->n++].len = 128;
+		return NULL;
+	}
+	if (l4->n == (unsigned long long)o->hi)
+		return "given too often for IPv4";
+	if (nat_prefix_parse(s, strlen(s), &l4->v[l4->n].addr, &len) < 0 || strchr(s, '/'))
+		return "expected an IPv4 or IPv6 address";
+	l4->v[l4->n++].mask = 0xffffffffu;
+	return NULL;
+}
+
+/* --subnet6: "none", or slot 0's prefix of 64 to 120 bits, host bits clear. */
+static const char *subnet6(struct cli_args *a, const char *s)
+{
+	uint8_t addr[16];
+	unsigned len;
+
+	a->subnet6_given = true;
+	if (!strcmp(s, "none")) {
+		a->subnet6_none = true;
+		return NULL;
+	}
+	if (nat_prefix6_parse(s, strlen(s), addr, &len) < 0 || !strchr(s, '/'))
+		return "expected an IPv6 prefix like fd00:0:0:100::/64, or none";
+	if (len < 64 || len > 120)
+		return "the prefix length must be 64 to 120";
+	if (nat_cidr6_parse(&a->subnet6, s) < 0 || memcmp(a->subnet6.addr, addr, 16))
+		return "the address has bits set past the prefix length";
+	a->subnet6_none = false;
+	return NULL;
+}
+
 /* Checks the value of row o and puts it where the row says. Returns 0,
  * or -1 after one line. */
 static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct cli_args *a)
@@ -355,7 +435,13 @@ static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct 
 			why = "expected an IPv4 prefix like 10.0.100.0/24";
 		break;
 	case K_CIDRS:
-		why = append_cidr(dst, val);
+		why = append_cidr46(o, a, val);
+		break;
+	case K_ADDRS:
+		why = append_addr(o, a, val);
+		break;
+	case K_SUBNET6:
+		why = subnet6(a, val);
 		break;
 	case K_STRS:
 		why = append_str(o, dst, val);

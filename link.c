@@ -1083,7 +1083,7 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 		len = (size_t)r - skip;
 		if (d != DROP_NONE)
 			;
-		else if (len > 0 && p[0] >> 4 == 6)
+		else if (len > 0 && p[0] >> 4 == 6 && !nat)
 			d = DROP_IPV6;
 		else if (!open)
 			d = idle;

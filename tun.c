@@ -1900,6 +1900,78 @@ bool tun_pool_ready(const struct tun_pool *p)
 	return ready;
 }
 
+/* An RTM_NEWADDR of a dump: whether it is want on index. */
+struct addr6_find {
+	unsigned index;
+	uint8_t want[16];
+	bool found;
+};
+
+static void addr6_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct addr6_find *f = arg;
+	const struct nlattr *tb[IFA_MAX + 1];
+	struct ifaddrmsg ifa;
+	const struct nlattr *a;
+
+	if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof ifa))
+		return;
+	memcpy(&ifa, NLMSG_DATA(h), sizeof ifa);
+	if (ifa.ifa_family != AF_INET6 || ifa.ifa_index != f->index ||
+	    nl_parse_msg(h, sizeof ifa, tb, IFA_MAX) < 0)
+		return;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a && nl_attr_len(a) == 16 && memcmp(nl_attr_data(a), f->want, 16) == 0)
+		f->found = true;
+}
+
+/* Whether device index holds addr (IPv6): 1, 0, or -errno. */
+static int has_addr6(unsigned index, const uint8_t addr[static 16])
+{
+	struct addr6_find f = { .index = index };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6, .ifa_index = index };
+	struct nl_msg m;
+	int err;
+
+	memcpy(f.want, addr, 16);
+	nl_msg_init(&m, RTM_GETADDR, 0);
+	nl_msg_put(&m, &ifa, sizeof ifa);
+	err = rt_dump(&m, addr6_cb, &f);
+	return err ? err : f.found;
+}
+
+/* Slot i's IPv6 gateway address: its prefix and ::1. */
+static void slot_gw6(const struct tun_pool *p, unsigned i, uint8_t out[static 16])
+{
+	tun_slot_net6(p, i, out);
+	out[15] |= 1;
+}
+
+int tun_pool_ipv6(const struct tun_pool *p)
+{
+	char name[TUN_NAME_MAX];
+	uint8_t gw[16];
+	unsigned idx;
+	int rc;
+
+	if (!p->prefix6 || access("/proc/sys/net/ipv6", F_OK) != 0)
+		return 0;
+	tun_slot_name(p, 0, name);
+	idx = if_nametoindex(name);
+	if (!idx) {
+		log_warn("%s", name);
+		return -1;
+	}
+	slot_gw6(p, 0, gw);
+	rc = has_addr6(idx, gw);
+	if (rc < 0) {
+		errno = -rc;
+		log_warn("reading the IPv6 addresses of %s", name);
+		return -1;
+	}
+	return rc;
+}
+
 int tun_table_ensure(const struct tun_pool *p)
 {
 	char egress[TUN_NAME_MAX];

@@ -93,6 +93,14 @@ int tun_teardown(const struct tun_pool *p, bool dry_run) __attribute__((warn_unu
 bool tun_pool_ready(const struct tun_pool *p);
 
 /*
+ * Whether the pool's slots carry IPv6 as setup left them: 1 when slot 0's
+ * device holds its IPv6 gateway address (tun_slot_net6(p, 0)::1), 0 when
+ * not (p->prefix6 0, a kernel without IPv6, or setup left IPv6 off), -1
+ * after one line when it cannot tell (no such device, netlink failed).
+ */
+int tun_pool_ipv6(const struct tun_pool *p) __attribute__((warn_unused_result));
+
+/*
  * For a pool that is set up: installs the nftables table p describes unless
  * the table in place is exactly that one (an older vpngw's, other open
  * ports), telling so in one line. Returns 0, or -1 after one line.

@@ -18,12 +18,14 @@
 
 /* The known keys, in the order v1_assign_format writes them. */
 enum field {
-	F_ADDRESS, F_GATEWAY, F_MTU, F_SESSION, F_KEEPALIVE, F_LINGER, F_N
+	F_ADDRESS, F_GATEWAY, F_MTU, F_SESSION, F_KEEPALIVE, F_LINGER,
+	F_ADDRESS6, F_GATEWAY6, F_DNS, F_N
 };
 
 static const char *const field_names[F_N] = {
 	[F_ADDRESS] = "address", [F_GATEWAY] = "gateway", [F_MTU] = "mtu",
 	[F_SESSION] = "session", [F_KEEPALIVE] = "keepalive", [F_LINGER] = "linger",
+	[F_ADDRESS6] = "address6", [F_GATEWAY6] = "gateway6", [F_DNS] = "dns",
 };
 
 /* ==== Tokens ==== */
@@ -101,10 +103,48 @@ static bool in_range(long v, long max)
 	return v == -1 || (v >= 0 && v <= max);
 }
 
+static bool zero16(const uint8_t a[static 16])
+{
+	uint8_t any = 0;
+
+	for (int i = 0; i < 16; i++)
+		any |= a[i];
+	return any == 0;
+}
+
+/*
+ * Whether a/prefix is an IPv6 address an interface can hold: a prefix of
+ * 1..128, and not ::, ::1, multicast (ff00::/8) or IPv4-mapped (::ffff:0:0/96).
+ */
+static bool host6_ok(const uint8_t a[static 16], unsigned prefix)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	bool low = true;
+
+	for (int i = 0; i < 15; i++)
+		low &= a[i] == 0;
+	return prefix >= 1 && prefix <= 128 && !(low && a[15] <= 1) && a[0] != 0xff &&
+	       memcmp(a, mapped, sizeof mapped) != 0;
+}
+
+static bool dns_ok(const struct v1_assign *a)
+{
+	bool ok = a->n_dns4 <= V1_DNS_MAX && a->n_dns6 <= V1_DNS_MAX;
+
+	for (unsigned i = 0; ok && i < a->n_dns4; i++)
+		ok = nat_host_ok(a->dns4[i], 32);
+	for (unsigned i = 0; ok && i < a->n_dns6; i++)
+		ok = host6_ok(a->dns6[i], 128);
+	return ok;
+}
+
 /* What both format and parse insist on. */
 static bool assign_ok(const struct v1_assign *a)
 {
 	return nat_host_ok(a->addr, a->prefix) &&
+	       (a->prefix6 == 0 || host6_ok(a->addr6, a->prefix6)) &&
+	       (zero16(a->gateway6) || (a->prefix6 && host6_ok(a->gateway6, 128))) &&
+	       dns_ok(a) &&
 	       (a->gateway == 0 || nat_host_ok(a->gateway, 32)) &&
 	       a->mtu >= V1_MTU_MIN && a->mtu <= V1_MTU_MAX &&
 	       in_range(a->keepalive_s, V1_KEEPALIVE_MAX) &&
@@ -120,6 +160,14 @@ static void put_ip4(struct out *o, uint32_t a)
 		if (shift)
 			out_str(o, ".");
 	}
+}
+
+static void put_ip6(struct out *o, const uint8_t a[static 16])
+{
+	char s[NAT_ADDR6_LEN];
+
+	(void)nat_addr6_format(s, a);
+	out_str(o, s);
 }
 
 /* "name": after the object's '{' for the first field, after ',' for the rest. */
@@ -169,6 +217,32 @@ size_t v1_assign_format(char *out, size_t cap, const struct v1_assign *a)
 	if (a->linger_s >= 0) {
 		put_key(&o, F_LINGER);
 		out_uint(&o, (unsigned long)a->linger_s);
+	}
+	if (a->prefix6) {
+		put_key(&o, F_ADDRESS6);
+		out_str(&o, "\"");
+		put_ip6(&o, a->addr6);
+		out_str(&o, "/");
+		out_uint(&o, a->prefix6);
+		out_str(&o, "\"");
+		if (!zero16(a->gateway6)) {
+			put_key(&o, F_GATEWAY6);
+			out_str(&o, "\"");
+			put_ip6(&o, a->gateway6);
+			out_str(&o, "\"");
+		}
+	}
+	if (a->n_dns4 + a->n_dns6) {
+		put_key(&o, F_DNS);
+		for (unsigned i = 0; i < a->n_dns4 + a->n_dns6; i++) {
+			out_str(&o, i ? ",\"" : "[\"");
+			if (i < a->n_dns4)
+				put_ip4(&o, a->dns4[i]);
+			else
+				put_ip6(&o, a->dns6[i - a->n_dns4]);
+			out_str(&o, "\"");
+		}
+		out_str(&o, "]");
 	}
 	out_str(&o, "}");
 	/* The NUL; on overflow, wipe what holds the session. */
@@ -414,6 +488,43 @@ static int field_of(const struct str *k)
 	return -1;
 }
 
+/* An IPv6 address without a prefix, in a plain string, into out. */
+static bool addr6_value(const struct str *s, uint8_t out[static 16])
+{
+	unsigned len;
+
+	return s->plain && !memchr(s->p, '/', s->len) &&
+	       nat_prefix6_parse(s->p, s->len, out, &len) == 0 && host6_ok(out, 128);
+}
+
+/* "dns": an array of address strings, at most V1_DNS_MAX of each family. */
+static bool dns_value(struct cur *j, struct v1_assign *a)
+{
+	struct str s;
+	unsigned prefix;
+
+	if (!lit(j, '['))
+		return false;
+	if (lit(j, ']'))
+		return true;
+	do {
+		if (!string(j, &s) || !s.plain)
+			return false;
+		if (memchr(s.p, ':', s.len)) {
+			if (a->n_dns6 == V1_DNS_MAX || !addr6_value(&s, a->dns6[a->n_dns6]))
+				return false;
+			a->n_dns6++;
+		} else {
+			if (a->n_dns4 == V1_DNS_MAX || memchr(s.p, '/', s.len) ||
+			    nat_prefix_parse(s.p, s.len, &a->dns4[a->n_dns4], &prefix) < 0 ||
+			    !nat_host_ok(a->dns4[a->n_dns4], 32))
+				return false;
+			a->n_dns4++;
+		}
+	} while (lit(j, ','));
+	return lit(j, ']');
+}
+
 /* The value of the known field f into a. */
 static bool read_field(struct cur *j, struct v1_assign *a, enum field f)
 {
@@ -449,6 +560,14 @@ static bool read_field(struct cur *j, struct v1_assign *a, enum field f)
 			return false;
 		a->linger_s = (long)v;
 		return true;
+	case F_ADDRESS6:
+		return string(j, &s) && s.plain && memchr(s.p, '/', s.len) &&
+		       nat_prefix6_parse(s.p, s.len, a->addr6, &a->prefix6) == 0 &&
+		       host6_ok(a->addr6, a->prefix6);
+	case F_GATEWAY6:
+		return string(j, &s) && addr6_value(&s, a->gateway6);
+	case F_DNS:
+		return dns_value(j, a);
 	case F_N:
 		break;
 	}

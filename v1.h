@@ -9,8 +9,10 @@
  *
  * The assignment is one JSON object (RFC 8259):
  *   {"address":"10.0.100.2/24","gateway":"10.0.100.1","mtu":1500,
- *    "session":"<32 hex digits>","keepalive":20,"linger":10}
- * Only "address" is required. A reader skips keys it does not know, with
+ *    "session":"<32 hex digits>","keepalive":20,"linger":10,
+ *    "address6":"fd00:0:0:100::2/64","gateway6":"fd00:0:0:100::1",
+ *    "dns":["192.0.2.53","2001:db8::53"]}
+ * Only "address" is required; "gateway6" only with "address6". A reader skips keys it does not know, with
  * any value, so that later keys (an IPv6 address, DNS servers) reach older
  * clients harmlessly; struct v1_assign grows by fields at its end.
  */

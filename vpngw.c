@@ -99,6 +99,11 @@ struct config {
 	const char *user;
 	const char *tls_cert, *tls_key;
 	struct nat_acl acl;
+	bool ipv6;                   /* the slots carry IPv6 (tun_pool_ipv6) */
+	uint32_t dns4[V1_DNS_MAX];   /* --dns, advertised in the assignment */
+	unsigned n_dns4;
+	uint8_t dns6[V1_DNS_MAX][16];
+	unsigned n_dns6;
 	unsigned linger_s, keepalive_s;
 	size_t max_msg;
 	const char *token_file;      /* NULL: anyone may connect */
@@ -824,15 +829,27 @@ static void http_refuse(struct gw *g, struct conn *c, int status)
 static void send_assignment(struct gw *g, struct conn *c)
 {
 	const struct slot *s = c->slot;
+	const struct config *cfg = g->cfg;
 	struct v1_assign a = {
-		.addr = s->net + 2, .prefix = g->cfg->pool.prefix, .gateway = s->net + 1,
-		.mtu = g->cfg->pool.mtu, .keepalive_s = g->cfg->keepalive_s,
-		.linger_s = g->cfg->linger_s, .has_session = s->has_token,
+		.addr = s->net + 2, .prefix = cfg->pool.prefix, .gateway = s->net + 1,
+		.mtu = cfg->pool.mtu, .keepalive_s = cfg->keepalive_s,
+		.linger_s = cfg->linger_s, .has_session = s->has_token,
+		.n_dns4 = cfg->n_dns4, .n_dns6 = cfg->n_dns6,
 	};
 	char json[V1_ASSIGN_MAX];
 	size_t n;
 
 	memcpy(a.session, s->token, sizeof a.session);
+	memcpy(a.dns4, cfg->dns4, sizeof a.dns4);
+	memcpy(a.dns6, cfg->dns6, sizeof a.dns6);
+	if (s->nat.cap6) {
+		/* The client's first mapping is prefix::2 (nat_init6), ::1 ours. */
+		a.prefix6 = cfg->pool.prefix6;
+		memcpy(a.addr6, s->nat.net6, 16);
+		memcpy(a.gateway6, s->nat.net6, 16);
+		a.addr6[15] |= 2;
+		a.gateway6[15] |= 1;
+	}
 	n = v1_assign_format(json, sizeof json, &a);
 	explicit_bzero(&a, sizeof a);
 	if (!n || link_send_text(&c->l, json, n) < 0)
@@ -1030,7 +1047,7 @@ static void packet_up(struct gw *g, struct conn *c, uint8_t *p, size_t len)
 	enum drop d = link_unwrap(&c->l, &p, &len, &size);
 
 	if (d == DROP_NONE)
-		d = nat_check(p, len);
+		d = nat_check_slot(&s->nat, p, len);
 	if (d == DROP_NONE)
 		d = nat_out(&s->nat, &g->cfg->acl, p, len);
 	if (d == DROP_NONE && g->cfg->client_rate &&
@@ -1890,6 +1907,13 @@ static int open_slots(struct gw *g)
 		s->net = tun_slot_net(p, i);
 		tun_slot_name(p, i, s->name);
 		nat_init(&s->nat, s->net, p->prefix, mss);
+		if (g->cfg->ipv6) {
+			uint8_t net6[16];
+
+			tun_slot_net6(p, i, net6);
+			if (nat_init6(&s->nat, net6, p->prefix6) < 0)
+				return -1;
+		}
 		limit_rate_init(&s->up.r, g->cfg->client_rate, limit_burst_bits(g->cfg->client_rate));
 		s->down.r = s->up.r;
 		list_append(&g->by_state[S_FREE], s);
@@ -2106,6 +2130,27 @@ static void shared_free(struct shared *sh)
 }
 
 /*
+ * Whether the slots carry IPv6, as setup left them (off when the host has
+ * no IPv6 route, or --subnet6 none): decides nat_init6 and the assignment.
+ */
+static int ipv6_from_pool(struct config *cfg)
+{
+	char net[NAT_ADDR6_LEN];
+	int v6 = tun_pool_ipv6(&cfg->pool);
+
+	if (v6 < 0)
+		return -1;
+	cfg->ipv6 = v6 == 1;
+	if (cfg->ipv6) {
+		(void)nat_addr6_format(net, cfg->pool.net6);
+		log_info("IPv6: slots of %s/%u on", net, cfg->pool.prefix6);
+	} else if (cfg->pool.prefix6) {
+		log_info("IPv6: off (the slots have none)");
+	}
+	return 0;
+}
+
+/*
  * Starts the gateway: everything a user can get wrong (user, certificate,
  * token file, port) is checked before the host is touched; a pool this run
  * set up is torn down again if the start fails after it. With --workers N,
@@ -2158,6 +2203,8 @@ static int serve(struct config *cfg)
 	} else if (geteuid() == 0 && tun_table_ensure(&cfg->pool) < 0) {
 		goto out;
 	}
+	if (ipv6_from_pool(cfg) < 0)
+		goto out;
 	for (unsigned w = 0; w < sh->n; w++)
 		wake_fds[w] = sh->w[w]->wake_fd;
 	n_wake = sh->n;
@@ -2236,6 +2283,13 @@ static void pool_from(struct tun_pool *p, const struct cli_args *a)
 		snprintf(p->prefix_name, sizeof p->prefix_name, "%s", a->tun_prefix);
 	if (a->egress)
 		snprintf(p->egress, sizeof p->egress, "%s", a->egress);
+	p->prefix6_given = a->subnet6_given;
+	if (a->subnet6_none) {
+		p->prefix6 = 0;
+	} else if (a->subnet6_given) {
+		memcpy(p->net6, a->subnet6.addr, 16);
+		p->prefix6 = a->subnet6.len;
+	}
 }
 
 /* --allow and --deny over the default deny list. */
@@ -2252,7 +2306,28 @@ static int acl_from(struct nat_acl *acl, const struct cli_args *a)
 			log_warnx("--deny: at most %d entries, with the defaults", NAT_ACL_MAX);
 			return -1;
 		}
+	for (unsigned i = 0; i < a->allow6.n; i++)
+		if (nat_acl_allow6(acl, a->allow6.v[i]) < 0) {
+			log_warnx("--allow: at most %d IPv6 entries", NAT_ACL_MAX);
+			return -1;
+		}
+	for (unsigned i = 0; i < a->deny6.n; i++)
+		if (nat_acl_deny6(acl, a->deny6.v[i]) < 0) {
+			log_warnx("--deny: at most %d IPv6 entries, with the pool", NAT_ACL_MAX);
+			return -1;
+		}
 	return 0;
+}
+
+/* --dns: the servers every assignment advertises (cli.c kept the counts). */
+static void dns_from(struct config *cfg, const struct cli_args *a)
+{
+	cfg->n_dns4 = a->dns.n;
+	for (unsigned i = 0; i < a->dns.n; i++)
+		cfg->dns4[i] = a->dns.v[i].addr;
+	cfg->n_dns6 = a->dns6.n;
+	for (unsigned i = 0; i < a->dns6.n; i++)
+		memcpy(cfg->dns6[i], a->dns6.v[i].addr, 16);
 }
 
 /* --workers: a number (cli.c checked it), or auto: one per CPU this
@@ -2294,6 +2369,7 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 	cfg->seccomp = !a->no_seccomp;
 	cfg->offload = !a->no_offload;
 	cfg->dry_run = a->dry_run;
+	dns_from(cfg, a);
 	for (unsigned i = 0; i < a->open_ports.n; i++)
 		if (tun_pool_open_port(&cfg->pool, a->open_ports.v[i]) < 0) {
 			log_warnx("--open-port %s: expected PORT, PORT/tcp or PORT/udp, PORT 1 to "
@@ -2301,6 +2377,51 @@ static int config_from(struct config *cfg, const struct cli_args *a)
 			return -1;
 		}
 	return acl_from(&cfg->acl, a);
+}
+
+/* The 16 bits of IPv6 prefix a that number its slots of length len. */
+static unsigned slot_bits6(const uint8_t a[static 16], unsigned len)
+{
+	unsigned v = 0;
+
+	for (unsigned k = 0; k < 16; k++) {
+		unsigned bit = 128 - len + k;   /* from the last bit up */
+
+		v |= ((a[15 - bit / 8] >> (bit % 8)) & 1u) << k;
+	}
+	return v;
+}
+
+/*
+ * The pool's IPv6 range on the deny list as deny_pool puts the IPv4 one:
+ * the fewest aligned prefixes. The default table refuses fc00::/7 already;
+ * these entries keep the pool refused under an --deny-less default table
+ * and say so in the list, as for IPv4 (an --allow over it wins, as there).
+ */
+static int deny_pool6(struct config *cfg)
+{
+	const struct tun_pool *p = &cfg->pool;
+	unsigned base, a, end;
+
+	if (!p->prefix6)
+		return 0;
+	base = slot_bits6(p->net6, p->prefix6);
+	end = base + p->n;
+	for (a = base; a < end;) {
+		unsigned bits = a ? (unsigned)__builtin_ctz(a) : 16;
+		struct nat_cidr6 c;
+
+		while ((1u << bits) > end - a)
+			bits--;
+		tun_slot_net6(p, a - base, c.addr);
+		c.len = p->prefix6 - bits;
+		if (nat_acl_deny6(&cfg->acl, c) < 0) {
+			log_warnx("--deny: at most %d IPv6 entries, with the pool", NAT_ACL_MAX);
+			return -1;
+		}
+		a += 1u << bits;
+	}
+	return 0;
 }
 
 /*
@@ -2325,7 +2446,7 @@ static int deny_pool(struct config *cfg)
 		}
 		a += 1ull << bits;
 	}
-	return 0;
+	return deny_pool6(cfg);
 }
 
 /* Checks what no single option can: the pool fits the address space. */

@@ -187,6 +187,23 @@ wait_exit() {
 # status_of PID FIELD: one field of /proc/PID/status ("Seccomp", "CapEff").
 status_of() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+# exits_zero NAME PID SIGNAL SECONDS [REPORT]: sends SIGNAL to PID (our
+# child; "-" when it was sent already) and checks that it exits with status
+# 0 within SECONDS. Reports success with REPORT (default ok; step when the
+# exit is a set-up step) and failure with bad. Does nothing without a PID.
+exits_zero() {
+	local name=$1 pid=$2 sig=$3 secs=$4 report=${5:-ok} what="SIG$3"
+	[ -n "$pid" ] || return 0
+	[ "$sig" = - ] && what="its signal" || kill -"$sig" "$pid" 2>/dev/null
+	if ! wait_exit "$pid" "$secs"; then
+		bad "$name" "still running $secs s after $what"
+	elif [ "$EXIT_STATUS" != 0 ]; then
+		bad "$name" "exit status $EXIT_STATUS after $what"
+	else
+		"$report" "$name"
+	fi
+}
+
 # ok NAME [DETAIL] / bad NAME WHY: one result line each, counted.
 # skip NAME WHY: a test that cannot run here, counted as skipped, never as
 # passed. step NAME [DETAIL]: a set-up step that worked; it is not a test

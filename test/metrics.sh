@@ -72,14 +72,7 @@ if [ "${#WANT[@]}" = 0 ] || [ "${#PYTESTS[@]}" -gt 0 ]; then
 		py_results "$LIB_TMP/results" metrics_test.py
 		# healthz_503_while_stopping sent SIGTERM (when it ran): the
 		# gateway ends with 0, not by a crash during the tests.
-		kill -TERM "$GW_PID" 2>/dev/null
-		if ! wait_exit "$GW_PID" 5; then
-			bad gateway_exit "still running 5 s after SIGTERM"
-		elif [ "$EXIT_STATUS" != 0 ]; then
-			bad gateway_exit "exit status $EXIT_STATUS"
-		else
-			step gateway_exit
-		fi
+		exits_zero gateway_exit "$GW_PID" TERM 5 step
 	else
 		bad start_gw "no 'listening on': $(tail -n 3 "$LIB_TMP/gw.log" | tr '\n' ' ')"
 	fi

@@ -86,16 +86,7 @@ clients() {
 }
 
 # stop_gw NAME: SIGTERM; the gateway exits with 0 within 10 s.
-stop_gw() {
-	kill -TERM "$GW_PID" 2>/dev/null
-	if ! wait_exit "$GW_PID" 10; then
-		bad "exit_$1" "still running 10 s after SIGTERM"
-	elif [ "$EXIT_STATUS" != 0 ]; then
-		bad "exit_$1" "exit status $EXIT_STATUS after SIGTERM"
-	else
-		ok "exit_$1"
-	fi
-}
+stop_gw() { exits_zero "exit_$1" "$GW_PID" TERM 10; }
 
 if ! inet_topology "$INET_ADDR" || ! ns_exec "$GW" ping -c 1 -W 2 "$INET_ADDR" >/dev/null; then
 	bad topology "could not build the namespaces"

@@ -68,6 +68,24 @@ static void stores_each_kind(void)
 	      !strcmp(a.urls.v[2], "-odd"));
 	CHECK(a.address == 0x0a006407 && a.address_prefix == 24);
 	CHECK(a.routes.n == 1 && a.default_route && a.retries == 3 && a.mtu == -1);
+
+	/* IPv6: lists of their own beside the IPv4 ones, --dns of both. */
+	CHECK(parse(CLI_SERVE, "serve --allow 2001:db8:100::/48 --allow 198.51.100.0/24 "
+		    "--deny fc00::/7 --dns 192.0.2.53 --dns 2001:db8::53 --subnet6 fd00:1::/120",
+		    &a) == CLI_OK);
+	CHECK(a.allow.n == 1 && a.allow6.n == 1 && a.allow6.v[0].len == 48 &&
+	      a.allow6.v[0].addr[0] == 0x20 && a.allow6.v[0].addr[5] == 0x00);
+	CHECK(a.deny.n == 0 && a.deny6.n == 1 && a.deny6.v[0].len == 7);
+	CHECK(a.dns.n == 1 && a.dns.v[0].addr == 0xc0000235 && a.dns.v[0].mask == 0xffffffffu);
+	CHECK(a.dns6.n == 1 && a.dns6.v[0].len == 128 && a.dns6.v[0].addr[15] == 0x53);
+	CHECK(a.subnet6_given && !a.subnet6_none && a.subnet6.len == 120 &&
+	      a.subnet6.addr[0] == 0xfd && a.subnet6.addr[3] == 1);
+	CHECK(parse(CLI_TEARDOWN, "teardown --subnet6 none", &a) == CLI_OK &&
+	      a.subnet6_given && a.subnet6_none);
+	CHECK(parse(CLI_SERVE, "serve", &a) == CLI_OK && !a.subnet6_given && !a.dns.n);
+	CHECK(parse(CLI_CONNECT, "connect ws://h/ --route 2001:db8::/32 --route 10.9.0.0/16 "
+		    "--kill-switch", &a) == CLI_OK);
+	CHECK(a.routes.n == 1 && a.routes6.n == 1 && a.routes6.v[0].len == 32 && a.kill_switch);
 }
 
 static void refuses(void)
@@ -84,7 +102,20 @@ static void refuses(void)
 		{ CLI_SERVE, "serve --listen" },                 /* no value */
 		{ CLI_SERVE, "serve --listen --pool 2" },        /* an option is no value */
 		{ CLI_SERVE, "serve --dry-run=yes" },            /* a flag takes none */
-		{ CLI_SERVE, "serve --dns 192.0.2.1" },          /* not yet */
+		{ CLI_SERVE, "serve --dns 192.0.2.1/32" },       /* an address, not a prefix */
+		{ CLI_SERVE, "serve --dns 2001:db8::/64" },
+		{ CLI_SERVE, "serve --dns x" },
+		{ CLI_SERVE, "serve --dns 192.0.2.1 --dns 192.0.2.2 --dns 192.0.2.3 --dns 192.0.2.4 "
+		  "--dns 192.0.2.5" },                           /* V1_DNS_MAX of a family */
+		{ CLI_SERVE, "serve --subnet6 fd00::/60" },      /* 64..120 */
+		{ CLI_SERVE, "serve --subnet6 fd00::/121" },
+		{ CLI_SERVE, "serve --subnet6 fd00::1/64" },     /* host bits set */
+		{ CLI_SERVE, "serve --subnet6 fd00::" },         /* no length */
+		{ CLI_SERVE, "serve --subnet6 10.0.0.0/24" },
+		{ CLI_SERVE, "serve --allow 2001:db8::/129" },
+		{ CLI_SERVE, "serve --deny 2001:db8:::/32" },
+		{ CLI_CONNECT, "connect ws://h/ --route fe80::1%eth0/64" },
+		{ CLI_CONNECT, "connect ws://h/ --kill-switch=1" },
 		{ CLI_SERVE, "serve extra" },                    /* no operands */
 		{ CLI_SERVE, "serve --pool 0" },
 		{ CLI_SERVE, "serve --pool 4097" },

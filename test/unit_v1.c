@@ -392,7 +392,77 @@ static bool same(const struct v1_assign *a, const struct v1_assign *b)
 	return a->addr == b->addr && a->prefix == b->prefix && a->gateway == b->gateway &&
 	       a->mtu == b->mtu && a->keepalive_s == b->keepalive_s &&
 	       a->linger_s == b->linger_s && a->has_session == b->has_session &&
-	       memcmp(a->session, b->session, sizeof a->session) == 0;
+	       memcmp(a->session, b->session, sizeof a->session) == 0 &&
+	       a->prefix6 == b->prefix6 && memcmp(a->addr6, b->addr6, 16) == 0 &&
+	       memcmp(a->gateway6, b->gateway6, 16) == 0 && a->n_dns4 == b->n_dns4 &&
+	       memcmp(a->dns4, b->dns4, sizeof a->dns4) == 0 && a->n_dns6 == b->n_dns6 &&
+	       memcmp(a->dns6, b->dns6, sizeof a->dns6) == 0;
+}
+
+/* IPv6 and DNS: the text format writes, what parse takes back, and what
+ * it refuses. */
+static void assign_ipv6_dns(void)
+{
+	static const char want[] =
+		"{\"address\":\"10.0.100.2/24\",\"mtu\":1500,"
+		"\"address6\":\"fd00:0:0:100::2/64\",\"gateway6\":\"fd00:0:0:100::1\","
+		"\"dns\":[\"192.0.2.53\",\"2001:db8::53\",\"2001:db8::1:53\"]}";
+	static const char *const bad[] = {
+		"{" ADDR ",\"address6\":\"fd00::2\"}",           /* no prefix */
+		"{" ADDR ",\"address6\":\"fd00::2/0\"}",
+		"{" ADDR ",\"address6\":\"fd00::2/129\"}",
+		"{" ADDR ",\"address6\":\"::1/128\"}",
+		"{" ADDR ",\"address6\":\"ff02::1/64\"}",
+		"{" ADDR ",\"address6\":\"::ffff:10.0.0.1/64\"}",
+		"{" ADDR ",\"address6\":\"10.0.100.3/24\"}",
+		"{" ADDR ",\"gateway6\":\"fd00::1\"}",            /* without address6 */
+		"{" ADDR ",\"address6\":\"fd00::2/64\",\"gateway6\":\"fd00::1/64\"}",
+		"{" ADDR ",\"address6\":\"fd00::2/64\",\"gateway6\":\"::\"}",
+		"{" ADDR ",\"dns\":\"192.0.2.53\"}",               /* not an array */
+		"{" ADDR ",\"dns\":[\"192.0.2.53\",]}",
+		"{" ADDR ",\"dns\":[192]}",
+		"{" ADDR ",\"dns\":[\"192.0.2.53/32\"]}",
+		"{" ADDR ",\"dns\":[\"127.0.0.1\"]}",
+		"{" ADDR ",\"dns\":[\"ff02::fb\"]}",
+		"{" ADDR ",\"dns\":[\"2001:db8::53/128\"]}",
+		"{" ADDR ",\"dns\":[\"192.0.2.1\",\"192.0.2.2\",\"192.0.2.3\",\"192.0.2.4\","
+		"\"192.0.2.5\"]}",
+		"{" ADDR ",\"dns\":[],\"dns\":[]}",
+		"{" ADDR ",\"dns\":[\"192.0.2.53\"}",
+	};
+	struct v1_assign a = { .addr = 0x0a006402, .prefix = 24, .mtu = 1500, .keepalive_s = -1,
+			       .linger_s = -1, .prefix6 = 64, .n_dns4 = 1, .n_dns6 = 2,
+			       .dns4 = { 0xc0000235 } }, b;
+	char out[V1_ASSIGN_MAX];
+	size_t n;
+
+	a.addr6[0] = b.addr6[0] = 0xfd;
+	a.addr6[6] = 1, a.addr6[15] = 2;
+	memcpy(a.gateway6, a.addr6, 16);
+	a.gateway6[15] = 1;
+	a.dns6[0][0] = a.dns6[1][0] = 0x20, a.dns6[0][1] = a.dns6[1][1] = 0x01;
+	a.dns6[0][2] = a.dns6[1][2] = 0x0d, a.dns6[0][3] = a.dns6[1][3] = 0xb8;
+	a.dns6[0][15] = a.dns6[1][15] = 0x53, a.dns6[1][13] = 1;
+	n = v1_assign_format(out, sizeof out, &a);
+	CHECK(n == sizeof want - 1 && strcmp(out, want) == 0);
+	CHECK(parse_exact(&b, out, n) == 0 && same(&a, &b));
+	/* A gateway with no IPv6 writes neither key nor an empty list. */
+	a.prefix6 = 0;
+	memset(a.gateway6, 0, 16);
+	a.n_dns4 = a.n_dns6 = 0;
+	n = v1_assign_format(out, sizeof out, &a);
+	CHECK(n > 0 && !strstr(out, "address6") && !strstr(out, "gateway6") && !strstr(out, "dns"));
+	CHECK(parse_exact(&b, "{" ADDR ",\"dns\":[ ]}", strlen("{" ADDR ",\"dns\":[ ]}")) == 0 &&
+	      b.n_dns4 == 0 && b.n_dns6 == 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&b, 0x5a, sizeof b);
+		CHECK(parse_exact(&b, bad[i], strlen(bad[i])) == -1);
+		CHECK(all_zero(&b, sizeof b));
+	}
+	/* A value format would refuse to write. */
+	a.prefix6 = 64;
+	a.addr6[0] = 0xff;
+	CHECK(v1_assign_format(out, sizeof out, &a) == 0);
 }
 
 /* format -> parse gives back what was formatted, over many assignments;
@@ -441,5 +511,6 @@ const struct unit_case unit_v1[] = {
 	{ "v1_assign_parse_bad", assign_parse_bad },
 	{ "v1_assign_truncated", assign_truncated },
 	{ "v1_assign_roundtrip", assign_roundtrip },
+	{ "v1_assign_ipv6_dns", assign_ipv6_dns },
 	{ NULL, NULL },
 };

@@ -83,14 +83,7 @@ t_clients() {
 		VPNGW_RESULTS="$LIB_TMP/results" "$PY" -u "$HERE/workers_test.py" |
 		sed '/^[0-9]* passed, /d'
 	py_results "$LIB_TMP/results" workers_test.py
-	kill -TERM "$GW_PID" 2>/dev/null
-	if ! wait_exit "$GW_PID" 10; then
-		bad sigterm_exit "still running 10 s after SIGTERM"
-	elif [ "$EXIT_STATUS" != 0 ]; then
-		bad sigterm_exit "exit status $EXIT_STATUS after SIGTERM"
-	else
-		ok sigterm_exit
-	fi
+	exits_zero sigterm_exit "$GW_PID" TERM 10
 }
 
 # t_auto: --workers auto runs as many workers as the CPUs it may use, and
