@@ -41,6 +41,7 @@
 #include "cli.h"
 #include "client.h"
 #include "guard.h"
+#include "dns.h"
 #include "link.h"
 #include "log.h"
 #include "nat.h"
@@ -158,6 +159,11 @@ struct client {
 	int exit_code;               /* >= 0: leave the loop with it */
 	struct link_stats stat;
 	uint64_t reconnects;
+
+	/* The DNS servers dns.c applied (n_dns4 + n_dns6 = 0: none). */
+	uint32_t dns4[V1_DNS_MAX];
+	uint8_t dns6[V1_DNS_MAX][16];
+	unsigned n_dns4, n_dns6;
 
 	uint8_t scratch[LINK_SCRATCH]; /* packets dropped, segments cut */
 	struct link_gro gro;           /* the gateway's packets, coalesced */
@@ -733,6 +739,30 @@ static void link_connect_done(struct client *c)
 
 /* ==== Opening: the answer and the assignment ==== */
 
+/*
+ * The assignment's DNS servers become the host's (dns.c), again when a
+ * later assignment names others; the IPv6 ones only when the tunnel
+ * carries IPv6. No servers: the host's are put back, or left alone.
+ */
+WUR static int dns_sync(struct client *c, const struct v1_assign *a)
+{
+	unsigned n6 = a->prefix6 ? a->n_dns6 : 0;
+
+	if (a->n_dns4 == c->n_dns4 && n6 == c->n_dns6 &&
+	    !memcmp(a->dns4, c->dns4, a->n_dns4 * sizeof a->dns4[0]) &&
+	    !memcmp(a->dns6, c->dns6, n6 * sizeof a->dns6[0]))
+		return 0;
+	if (!a->n_dns4 && !n6)
+		dns_restore();
+	else if (dns_apply(c->o.tun, a->dns4, a->n_dns4, a->dns6, n6) < 0)
+		return -1;
+	memcpy(c->dns4, a->dns4, sizeof c->dns4);
+	memcpy(c->dns6, a->dns6, sizeof c->dns6);
+	c->n_dns4 = a->n_dns4;
+	c->n_dns6 = n6;
+	return 0;
+}
+
 /* The connection is up: configure what changed, log one line. */
 static void assigned(struct client *c, const struct v1_assign *a)
 {
@@ -750,7 +780,7 @@ static void assigned(struct client *c, const struct v1_assign *a)
 		log_info("the gateway's MTU %u is over %u; using %u", mtu, MTU_MAX, MTU_MAX);
 		mtu = MTU_MAX;
 	}
-	if (tun_setup_addr(c, addr, prefix, mtu) < 0) {
+	if (tun_setup_addr(c, addr, prefix, mtu) < 0 || (a && dns_sync(c, a) < 0)) {
 		c->exit_code = 1;
 		return;
 	}
@@ -985,10 +1015,11 @@ static void log_stats(const struct client *c)
 	log_info("%s", line);
 }
 
-/* SIGINT, SIGTERM: close the connection properly, then leave. */
+/* SIGINT, SIGTERM, SIGHUP: close the connection properly, then leave. */
 static void leave(struct client *c)
 {
-	log_info("%s: closing", got_term == SIGINT ? "interrupted" : "terminated");
+	log_info("%s: closing", got_term == SIGINT ? "interrupted" : got_term == SIGHUP ? "hung up" :
+		 "terminated");
 	got_term = 0;
 	if (c->st == C_OPEN || c->st == C_ASSIGN)
 		link_end(c, F_EXIT, WS_CLOSE_GOING_AWAY, "leaving");
@@ -1075,10 +1106,11 @@ static void loop(struct client *c)
 
 /* ==== Entry ==== */
 
-/* The one cleanup path: routes, connection, TUN, the kill switch last
+/* The one cleanup path: DNS, routes, connection, TUN, the kill switch last
  * (until the routes are gone, nothing may leave around the tunnel), secrets. */
 static void client_free(struct client *c)
 {
+	dns_restore();
 	conn_free(c);
 	routes_del(c);
 	if (c->tun.fd >= 0)
@@ -1091,7 +1123,7 @@ static void client_free(struct client *c)
 
 int client_main(int argc, char **argv)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct client *c = calloc(1, sizeof *c);
 	sigset_t old;
 	int rc;
@@ -1109,6 +1141,9 @@ int client_main(int argc, char **argv)
 		free(c);
 		return rc == 2 ? 0 : 1;
 	}
+	/* What a killed client on this TUN left in resolv.conf goes first:
+	 * the names below may need the host's own resolvers. */
+	dns_recover(c->o.tun);
 	/* Until the TUN exists there is nothing to undo: ^C may kill a slow
 	 * name lookup. From then on signals wait for the loop. */
 	rc = 1;

@@ -6,7 +6,8 @@
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
-# the client's kill switch, TLS, access tokens, behind nginx, setup and errors, the binary alone in
+# its DNS and kill switch, TLS, access tokens, behind nginx, setup and errors,
+# the binary alone in
 # an empty root (a scratch container), the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
 # super-packets, --workers, a pool of a thousand clients), then those that
@@ -179,6 +180,7 @@ selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected killswitch && suite killswitch test/killswitch.sh
+selected dns && suite dns test/dns.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh

@@ -51,7 +51,7 @@ unsigned unit_rn(unsigned n)
 
 static const struct unit_case *const tables[] = {
 	unit_sha1_base64, unit_ws, unit_nat, unit_admit, unit_limit, unit_v1, unit_tun, unit_guard, unit_cli,
-	unit_auth, unit_metrics, unit_gso, unit_txq, unit_link,
+	unit_auth, unit_metrics, unit_gso, unit_txq, unit_link, unit_dns,
 };
 
 static int selected(const char *name, int argc, char **argv)

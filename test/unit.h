@@ -55,5 +55,6 @@ extern const struct unit_case unit_metrics[];
 extern const struct unit_case unit_gso[];
 extern const struct unit_case unit_txq[];
 extern const struct unit_case unit_link[];
+extern const struct unit_case unit_dns[];
 
 #endif
