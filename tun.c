@@ -2,8 +2,8 @@
 /*
  * tun.c: the host side of vpngw. It creates and removes the slot pool
  * (persistent TUN devices, their gateway addresses of both families, IP
- * forwarding, the
- * nftables table that is the host firewall, lowered conntrack timeouts),
+ * forwarding, the nftables table that is the host firewall, lowered
+ * conntrack timeouts),
  * records what setup changed in a state file so that teardown restores
  * exactly that, opens TUN devices, runs the privileged helper that deletes
  * a released slot's conntrack entries and reads the firewall's counters,
