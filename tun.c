@@ -1850,6 +1850,7 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
  */
 static int want_ipv6(const struct tun_pool *p, const char *egress, bool dry_run)
 {
+	char cur[SYSCTL_VAL_MAX];
 	const char *why = NULL;
 	int r;
 
@@ -1859,6 +1860,12 @@ static int want_ipv6(const struct tun_pool *p, const char *egress, bool dry_run)
 		why = "the kernel has no IPv6";
 	} else if (p->mtu < 1280) {
 		why = "IPv6 needs an MTU of 1280 or more";
+	} else if (access("/proc/sys/net/ipv6/conf/all/forwarding", W_OK) != 0 &&
+		   (sysctl_read("net/ipv6/conf/all/forwarding", cur) != 0 ||
+		    strcmp(cur, "1") != 0)) {
+		/* A container's read-only /proc/sys, IPv6 forwarding not set
+		 * beforehand (docker run --sysctl). */
+		why = "net.ipv6.conf.all.forwarding is 0 and cannot be set";
 	} else {
 		r = egress_has_ipv6(egress);
 		if (r < 0)
