@@ -1911,6 +1911,35 @@ static int find_egress(const struct tun_pool *p, const struct state *st,
 	return 0;
 }
 
+/*
+ * Setting net.ipv6.conf.all.forwarding makes every device a router: each
+ * slot's joins the all-routers groups and the kernel sends its MLD reports
+ * into the tunnel. The slots' own forwarding back to 0 leaves them only
+ * the groups nothing reports (ff02::1, ff01::1); the host still forwards
+ * between them and the egress, which all.forwarding alone decides. It goes
+ * with the device.
+ */
+static int slots_host6(const struct tun_pool *p, bool dry_run)
+{
+	char name[TUN_NAME_MAX], path[96], cur[SYSCTL_VAL_MAX];
+
+	for (unsigned i = 0; i < p->n; i++) {
+		tun_slot_name(p, i, name);
+		snprintf(path, sizeof path, "net/ipv6/conf/%s/forwarding", name);
+		if (dry_run) {
+			say("sysctl -qw net.ipv6.conf.%s.forwarding=0", name);
+			continue;
+		}
+		if (sysctl_read(path, cur) == 0 && strcmp(cur, "0") == 0)
+			continue;
+		if (sysctl_write(path, "0") < 0) {
+			log_warn("setting net.ipv6.conf.%s.forwarding to 0", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_steps(const struct tun_pool *p, struct state *st,
 		       struct undo *u, bool dry_run)
 {
@@ -1928,7 +1957,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	 * (accept_ra 1, the default): 2 keeps its default route coming. */
 	snprintf(ra, sizeof ra, ACCEPT_RA_FMT, egress);
 	if (v6 && (set_sysctl(ra, "2", false, "1", st, u, dry_run) < 0 ||
-		   setup_sysctl(SYSCTL_FWD6, st, u, dry_run) < 0))
+		   setup_sysctl(SYSCTL_FWD6, st, u, dry_run) < 0 || slots_host6(p, dry_run) < 0))
 		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
 	if (table_install(p, egress, v6, dry_run, &changed) < 0)
