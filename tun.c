@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tun.c: the host side of vpngw. It creates and removes the slot pool
- * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
- * nftables table that is the host firewall, lowered conntrack timeouts),
+ * (persistent TUN devices, their gateway addresses of both families, IP
+ * forwarding, the nftables table that is the host firewall, lowered
+ * conntrack timeouts),
  * records what setup changed in a state file so that teardown restores
  * exactly that, opens TUN devices, runs the privileged helper that deletes
  * a released slot's conntrack entries and reads the firewall's counters,
@@ -1814,6 +1815,7 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
  */
 static int want_ipv6(const struct tun_pool *p, const char *egress, bool dry_run)
 {
+	char cur[SYSCTL_VAL_MAX];
 	const char *why = NULL;
 	int r;
 
@@ -1823,6 +1825,12 @@ static int want_ipv6(const struct tun_pool *p, const char *egress, bool dry_run)
 		why = "the kernel has no IPv6";
 	} else if (p->mtu < 1280) {
 		why = "IPv6 needs an MTU of 1280 or more";
+	} else if (access("/proc/sys/net/ipv6/conf/all/forwarding", W_OK) != 0 &&
+		   (sysctl_read("net/ipv6/conf/all/forwarding", cur) != 0 ||
+		    strcmp(cur, "1") != 0)) {
+		/* A container's read-only /proc/sys, IPv6 forwarding not set
+		 * beforehand (docker run --sysctl). */
+		why = "net.ipv6.conf.all.forwarding is 0 and cannot be set";
 	} else {
 		r = egress_has_ipv6(egress);
 		if (r < 0)
@@ -1868,6 +1876,35 @@ static int find_egress(const struct tun_pool *p, const struct state *st,
 	return 0;
 }
 
+/*
+ * Setting net.ipv6.conf.all.forwarding makes every device a router: each
+ * slot's joins the all-routers groups and the kernel sends its MLD reports
+ * into the tunnel. The slots' own forwarding back to 0 leaves them only
+ * the groups nothing reports (ff02::1, ff01::1); the host still forwards
+ * between them and the egress, which all.forwarding alone decides. It goes
+ * with the device.
+ */
+static int slots_host6(const struct tun_pool *p, bool dry_run)
+{
+	char name[TUN_NAME_MAX], path[96], cur[SYSCTL_VAL_MAX];
+
+	for (unsigned i = 0; i < p->n; i++) {
+		tun_slot_name(p, i, name);
+		snprintf(path, sizeof path, "net/ipv6/conf/%s/forwarding", name);
+		if (dry_run) {
+			say("sysctl -qw net.ipv6.conf.%s.forwarding=0", name);
+			continue;
+		}
+		if (sysctl_read(path, cur) == 0 && strcmp(cur, "0") == 0)
+			continue;
+		if (sysctl_write(path, "0") < 0) {
+			log_warn("setting net.ipv6.conf.%s.forwarding to 0", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_steps(const struct tun_pool *p, struct state *st,
 		       struct undo *u, bool dry_run)
 {
@@ -1885,7 +1922,7 @@ static int setup_steps(const struct tun_pool *p, struct state *st,
 	 * (accept_ra 1, the default): 2 keeps its default route coming. */
 	snprintf(ra, sizeof ra, ACCEPT_RA_FMT, egress);
 	if (v6 && (set_sysctl(ra, "2", false, "1", st, u, dry_run) < 0 ||
-		   setup_sysctl(SYSCTL_FWD6, st, u, dry_run) < 0))
+		   setup_sysctl(SYSCTL_FWD6, st, u, dry_run) < 0 || slots_host6(p, dry_run) < 0))
 		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
 	if (table_install(p, egress, v6, dry_run, &changed) < 0)

@@ -377,6 +377,10 @@ rc=$?
 a1=$(ns_exec "$N6" ip -6 addr show dev v6s1 2>&1)
 check setup6_addresses "exit $rc: $out; v6s1: $a1" \
 	bash -c '[[ "$1" == *"inet6 fd00:0:0:101::1/64 scope global nodad"* && "$1" != *fe80* ]]' _ "$a1"
+# The slots are no routers of their own: no all-routers group, no MLD
+# reports into the tunnel.
+m1=$(ns_exec "$N6" ip -6 maddr show dev v6s1 2>&1)
+check setup6_no_router_groups "$m1" bash -c '[[ "$1" != *ff02::2* && "$1" != *ff05::2* ]]' _ "$m1"
 check setup6_forwarding "all.forwarding $(sys6 net/ipv6/conf/all/forwarding); state: $(cat "$LIB_TMP/state6" 2>&1)" \
 	bash -c '[ "$1" = 1 ] && grep -qx "sysctl net/ipv6/conf/all/forwarding 0" "$2"' _ \
 	"$(sys6 net/ipv6/conf/all/forwarding)" "$LIB_TMP/state6"
@@ -391,6 +395,7 @@ pic6() {	# pic6 NS: the slots' IPv6 side, the sysctls, the table
 		echo "$d $(ip -o -6 addr show dev "$d" | awk "{print \$4, \$5, \$6, \$7}")" \
 			"gen=$(cat /proc/sys/net/ipv6/conf/$d/addr_gen_mode)" \
 			"ra=$(cat /proc/sys/net/ipv6/conf/$d/accept_ra)" \
+			"fwd=$(cat /proc/sys/net/ipv6/conf/$d/forwarding)" \
 			"off=$(cat /proc/sys/net/ipv6/conf/$d/disable_ipv6)"; done'
 	ns_exec "$1" sysctl net.ipv6.conf.all.forwarding net.ipv6.conf.e0.accept_ra net.ipv4.ip_forward
 	ns_exec "$1" nft list ruleset | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'
