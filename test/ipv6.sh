@@ -2,21 +2,24 @@
 # SPDX-License-Identifier: MIT
 # test/ipv6.sh: the gateway's IPv6 data plane end to end in network
 # namespaces, as root. Builds the topology below, starts the servers and
-# two gateways (one with IPv6, one with --subnet6 none), runs test/ipv6_test.py (an independent client: python
-# websockets + scapy) inside the gateway's namespace and ends with one line
-# "N passed, N failed". lib.sh removes every namespace and process it made.
+# two gateways (one with IPv6, one with --subnet6 none), runs
+# test/ipv6_test.py (an independent client: python websockets + scapy)
+# inside the gateway's namespace and ends with one line "N passed, N
+# failed". lib.sh removes every namespace and process it made.
 #
 #   ns inet: br0 198.51.100.1/24, 2001:db8:100::1/64   servers: udp echo
 #      |     [::]:7, http [::]:80 (GET /body)
 #      +-- p2 ==veth== eth0 198.51.100.2/24, 2001:db8:100::2/64  ns gw:
-#      |     the gateway, 127.0.0.1:8080 --pool 2 (vpngw0-1, 10.0.100-101.0/24,
-#      |     fd00:0:0:100-101::/64), default routes of both families via inet;
+#      |     the gateway, 127.0.0.1:8080 --pool 4 --linger 1 (vpngw0-3,
+#      |     10.0.100-103.0/24, fd00:0:0:100-103::/64), default routes of both
+#      |     families via inet;
 #      |     a TCP listener on [::]:2222 the clients must not reach;
 #      |     eth2 2001:db8:101::2/64, MTU 1280 ==veth== ns inet2: eth0
 #      |     2001:db8:101::1/64 (the host behind the 1280 link: the gateway
 #      |     answers a larger packet towards it with packet too big)
-#      +-- p3 ==veth== eth0 198.51.100.3/24  ns gwn: the gateway without
-#            IPv6, 198.51.100.3:8080 --subnet6 none (vg6n0, 10.0.140.0/24)
+#      +-- p3 ==veth== eth0 198.51.100.3/24, 2001:db8:100::3/64  ns gwn: the
+#            gateway without IPv6, 198.51.100.3:8080 --subnet6 none (vg6n0,
+#            10.0.140.0/24), default routes of both families via inet
 #
 # Usage: test/ipv6.sh [TEST...]   (names as in ipv6_test.py --list)
 # Environment: VPNGW (binary), KEEP_TMP=1 keeps the logs.
@@ -40,8 +43,11 @@ setup_topology() {
 		ip -n "$GW" addr add 2001:db8:100::2/64 dev eth0 nodad &&
 		ip -n "$GW" route add default via 198.51.100.1 &&
 		ip -n "$GW" -6 route add default via 2001:db8:100::1 || return 1
+	# An IPv6 default route too: without --subnet6 none it would have IPv6.
 	ip -n "$GWN" addr add 198.51.100.3/24 dev eth0 &&
-		ip -n "$GWN" route add default via 198.51.100.1 || return 1
+		ip -n "$GWN" addr add 2001:db8:100::3/64 dev eth0 nodad &&
+		ip -n "$GWN" route add default via 198.51.100.1 &&
+		ip -n "$GWN" -6 route add default via 2001:db8:100::1 || return 1
 	# The second IPv6 path: an MTU of 1280, the least IPv6 allows.
 	veth_add "$GW" eth2 "$INET2" eth0 || return 1
 	ip -n "$GW" link set eth2 mtu 1280 && ip -n "$INET2" link set eth0 mtu 1280 &&
