@@ -39,7 +39,7 @@ N_URL = os.environ.get("VPNGW_N_URL", "ws://198.51.100.3:8080/")
 INET_NS = os.environ.get("VPNGW_INET_NS")
 TMP = os.environ.get("VPNGW_TMP", "/tmp")
 INET = "2001:db8:100::1"    # the Internet host: udp echo :7, http :80
-FAR = "2001:db8:101::1"     # the host behind the 1280 link: udp echo :7
+FAR = "2001:db8:101::1"     # the host behind the gateway's 1280-byte link
 EGRESS = "2001:db8:100::2"  # the gateway's own address on its egress
 SRC = "2001:db8:ff::7"      # the client's own source address
 
@@ -228,8 +228,8 @@ async def assignment_v6():
         check(net.prefixlen == 64, "address6 %s: prefix /%d" % (a["address6"], net.prefixlen))
         check(ipaddress.IPv6Interface(a["address6"]).ip == net[2],
               "address6 %s, expected ::2 of its prefix" % a["address6"])
-        check(norm(a.get("gateway6", "")) == str(net[1]) if a.get("gateway6") else False,
-              "gateway6 %r, expected %s" % (a.get("gateway6"), net[1]))
+        gw6 = a.get("gateway6")
+        check(gw6 and norm(gw6) == str(net[1]), "gateway6 %r, expected %s" % (gw6, net[1]))
         check(str(net).startswith("fd00:0:0:10"), "slot prefix %s not of fd00:0:0:100::/56" % net)
         dns = [norm(d) if ":" in d else d for d in a.get("dns", [])]
         check(sorted(dns) == sorted(["198.51.100.53", "2001:db8:100::53"]),
@@ -356,6 +356,8 @@ async def tcp6_http():
 
 @test()
 async def ptb6():
+    """1400 bytes towards FAR: the gateway's packet too big comes back
+    through the tunnel to our own address, the packet it quotes too."""
     ws, a = await connect()
     try:
         mtu = int(a.get("mtu", 1500))
@@ -413,6 +415,8 @@ async def denied6():
 
 @test()
 async def gateway_closed6():
+    """SYNs to the gateway's slot address and its egress address, on a port
+    that listens there (ipv6.sh's [::]:2222): no SYN-ACK."""
     ws, a = await connect()
     try:
         gw6 = a.get("gateway6") or str(slot6(a)[1])
