@@ -5,7 +5,7 @@
 # allowed calls work, others kill), contrib/vpngw.service checked offline
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
-# and, as root, the end-to-end suites in network namespaces (gateway, client,
+# and, as root, the end-to-end suites in network namespaces (gateway, its IPv6, client,
 # its DNS and kill switch, TLS, access tokens, behind nginx, setup and errors,
 # the binary alone in
 # an empty root (a scratch container), the conntrack helper
@@ -177,6 +177,7 @@ selected setup && suite setup test/setup.sh
 selected scratch && suite scratch test/scratch.sh
 selected helper && suite helper test/priv_test
 selected gateway && suite gateway test/netns.sh
+selected ipv6 && suite ipv6 test/ipv6.sh
 selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected killswitch && suite killswitch test/killswitch.sh

@@ -3,8 +3,10 @@
 # the "Internet" namespace. GET /body returns a known body of a few kB (so
 # that it spans several TCP segments) with HTTP/1.0 semantics: the server
 # closes the connection after the response, which the tunnel test checks.
+# An --addr with a colon is IPv6 ("::" for every address of both families).
 import argparse
 import http.server
+import socket
 
 
 def body():
@@ -34,6 +36,8 @@ def main():
     ap.add_argument("--port", type=int, default=80)
     a = ap.parse_args()
     http.server.ThreadingHTTPServer.allow_reuse_address = True
+    if ":" in a.addr:
+        http.server.ThreadingHTTPServer.address_family = socket.AF_INET6
     http.server.ThreadingHTTPServer((a.addr, a.port), Handler).serve_forever()
 
 
