@@ -136,6 +136,7 @@ struct client {
 	uint8_t addr6[16];           /* configured with addr; prefix6 0: none */
 	unsigned prefix6;
 	bool ipv6_on;                /* IPv6 is on on the device (carried or blocked) */
+	bool kernel_no6;             /* the kernel has no IPv6: nothing to block */
 	uint64_t refuse6_s;          /* the second of the last ICMPv6 refusals */
 	unsigned refuse6_n;          /* how many were written in it */
 	bool tun_routes;             /* --route / --default-route are in place */
@@ -587,7 +588,7 @@ static void refused6(struct link_tun *t, const uint8_t *p, size_t len)
 WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix,
 			      const uint8_t addr6[static 16], unsigned prefix6, unsigned mtu)
 {
-	bool v6 = prefix6 || c->o.default_route || c->o.routes6.n;
+	bool v6 = !c->kernel_no6 && (prefix6 || c->o.default_route || c->o.routes6.n);
 	bool same6 = c->prefix6 == prefix6 && !memcmp(c->addr6, addr6, 16) && c->ipv6_on == v6;
 
 	if (c->addr && (c->addr != addr || c->prefix != prefix || !same6 ||
@@ -599,9 +600,14 @@ WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix,
 			return -1;
 	}
 	if (!c->addr || c->addr != addr || c->prefix != prefix || c->mtu != mtu) {
-		if (tun_configure(c->o.tun, addr, prefix, mtu) < 0 ||
-		    (v6 && tun_configure6(c->o.tun, addr6, prefix6) < 0))
+		if (tun_configure(c->o.tun, addr, prefix, mtu) < 0)
 			return -1;
+		int r6 = v6 ? tun_configure6(c->o.tun, addr6, prefix6) : 0;
+		if (r6 < 0)
+			return -1;
+		if (r6 > 0)
+			c->kernel_no6 = true;
+		v6 = v6 && !c->kernel_no6;
 		c->addr = addr;
 		c->prefix = prefix;
 		c->mtu = mtu;

@@ -2441,10 +2441,11 @@ int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu
  * IPv6 on the client's device: on (tun_configure turned it off), with no
  * address of its own made up (addr_gen_mode none: no link-local, so no
  * router solicitation), and addr/prefix with IFA_F_NODAD unless prefix is 0.
+ * A kernel without IPv6 has nothing to block: 1 when prefix is 0.
  */
 int tun_configure6(const char *name, const uint8_t addr[static 16], unsigned prefix)
 {
-	char path[96], a[INET6_ADDRSTRLEN];
+	char path[96], a[INET6_ADDRSTRLEN], cur[SYSCTL_VAL_MAX] = "";
 	unsigned idx = if_nametoindex(name);
 	int err = 0, fd;
 
@@ -2458,7 +2459,9 @@ int tun_configure6(const char *name, const uint8_t addr[static 16], unsigned pre
 	snprintf(path, sizeof path, "net/ipv6/conf/%s/addr_gen_mode", name);
 	(void)sysctl_write(path, "1");
 	snprintf(path, sizeof path, "net/ipv6/conf/%s/disable_ipv6", name);
-	if (sysctl_write(path, "0") < 0) {
+	if (sysctl_read(path, cur) < 0 && errno == ENOENT && !prefix)
+		return 1;
+	if (strcmp(cur, "0") && sysctl_write(path, "0") < 0) {
 		err = errno;
 		log_warn("%s: turning IPv6 on (a kernel without IPv6?)", name);
 		errno = err;

@@ -236,8 +236,9 @@ int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX]);
  * Turns IPv6 on for name, which tun_configure turned off, without a
  * link-local address of the kernel's making, and sets addr/prefix (IFA_F_NODAD)
  * unless prefix is 0: a device that only blocks IPv6 has routes and no
- * address. Call it after tun_configure, and again after each. Returns 0 or
- * -1 with errno, after one line.
+ * address. Call it after tun_configure, and again after each. Returns 0,
+ * 1 when prefix is 0 and the kernel has no IPv6 (nothing to block), or -1
+ * with errno, after one line.
  */
 int tun_configure6(const char *name, const uint8_t addr[static 16], unsigned prefix)
 	__attribute__((warn_unused_result));
