@@ -47,6 +47,7 @@ setup_topology() {
 		ip -n "$CLI" -6 route add default via 2001:db8:2::1 &&
 		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 &&
 		ip -n "$GW" addr add 2001:db8:2::1/64 dev eth1 nodad &&
+		ip -n "$GW" addr add 2001:db8:3::1/128 dev eth1 nodad &&
 		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
 		ip -n "$GW" addr add 2001:db8:100::2/64 dev eth0 nodad &&
 		ip -n "$GW" route add default via "$INET4" &&
@@ -199,35 +200,48 @@ t_leak() {
 	fi
 }
 
-# Failover: the first URL refuses the connection (nothing listens on port
-# 9); the second is the same gateway over IPv6, where --default-route needs
-# a /128 host route. IPv4 flows through the tunnel; IPv6, without IPv6 from
-# this gateway, is refused as above.
+# Failover: the first URL refuses the connection (a reset from the client
+# host's own firewall, for now); the second is a gateway over IPv6, off the link, where
+# --default-route needs a /128 host route via the router. IPv4 flows through
+# the tunnel; IPv6 too when the gateway carries it. Then the host route goes
+# away: the client puts it back and resumes at the gateway it was on,
+# though the first URL now answers.
 t_failover() {
 	local got dev host
 	if ! kill -0 "$GW_PID" 2>/dev/null; then
 		start_gw gw --listen 192.0.2.1:8080 "${NO6[@]}" || { bad failover "no gateway"; return; }
 	fi
-	if ! start_gw gw6 --listen '[2001:db8:2::1]:8081' --tun-prefix vgf --subnet 10.0.120.0/24 \
+	if ! start_gw gw6 --listen '[2001:db8:3::1]:8081' --tun-prefix vgf --subnet 10.0.120.0/24 \
 		--pool 1 "${WITH6[@]}"; then
 		bad failover "the IPv6 gateway did not start: $(tail -n 2 "$LIB_TMP/gw6.log" | tr '\n' ' ')"
 		return
 	fi
-	if ! start_client failover ws://192.0.2.1:9/ 'ws://[2001:db8:2::1]:8081/' --default-route \
+	if ! ns_exec "$CLI" nft -f - <<'EOF'
+table inet leaktest {
+	chain o {
+		type filter hook output priority 0; policy accept;
+		ip daddr 192.0.2.1 tcp dport 8080 reject with tcp reset
+	}
+}
+EOF
+	then
+		bad failover "cannot refuse the first URL"
+		return
+	fi
+	if ! start_client failover ws://192.0.2.1:8080/ 'ws://[2001:db8:3::1]:8081/' --default-route \
 		--keepalive 1; then
 		bad failover "no 'connected' line: $(tail -n 3 "$LIB_TMP/failover.log" | tr '\n' ' ')"
 		return
 	fi
-	host=$(ns_exec "$CLI" ip -6 route show 2001:db8:2::1/128)
+	host=$(ns_exec "$CLI" ip -6 route show 2001:db8:3::1/128 | grep 'via 2001:db8:2::1 dev eth0')
 	got=$(ns_exec "$CLI" curl -4 -sS --max-time 5 "http://$INET4/body" 2>&1)
 	dev=$(ns_exec "$CLI" ip route get "$INET4" 2>/dev/null | grep -o 'dev [^ ]*')
 	if grep -q 'trying the next address' "$LIB_TMP/failover.log" &&
-		grep -q 'connected to ws://\[2001:db8:2::1\]:8081/' "$LIB_TMP/failover.log" &&
+		grep -q 'connected to ws://\[2001:db8:3::1\]:8081/' "$LIB_TMP/failover.log" &&
 		[ -n "$host" ] && [ "$dev" = "dev $TUN" ] && [ "$got" = "the vpngw leak test body" ]; then
 		ok failover "refused, then the second over IPv6 (host route '$host'); IPv4 via $TUN"
 	else
-		bad failover "host route '$host', route '$dev', body '$(echo "$got" | head -c 80)':" \
-			"$(head -n 3 "$LIB_TMP/failover.log" | tr '\n' ' ')"
+		bad failover "host route '$host', route '$dev', body '$(echo "$got" | head -c 80)': $(head -n 3 "$LIB_TMP/failover.log" | tr '\n' ' ')"
 	fi
 	if ! grep -q 'connected to .* and fd00' "$LIB_TMP/failover.log"; then
 		skip failover_ipv6 "the gateway assigns no IPv6 (this build's serve has no IPv6 data plane)"
@@ -240,6 +254,22 @@ t_failover() {
 		else
 			bad failover_ipv6 "route '$dev', body '$(echo "$got" | head -c 80)'"
 		fi
+	fi
+	# A flap takes the host route away: the tunnel's own packets then go
+	# into the tunnel, the connection dies, and the next attempt puts the
+	# route back first, and goes to the same gateway.
+	ns_exec "$CLI" nft delete table inet leaktest
+	ns_exec "$CLI" ip -6 route del 2001:db8:3::1/128
+	if wait_log "$LIB_TMP/failover.log" 'host route to 2001:db8:3::1 via eth0 restored' 15 \
+		"$CLIENT_PID" &&
+		wait_log "$LIB_TMP/failover.log" 'reconnected to \[2001:db8:3::1\]:8081: resumed' 10 \
+			"$CLIENT_PID" &&
+		got=$(ns_exec "$CLI" curl -4 -sS --max-time 5 "http://$INET4/body" 2>&1) &&
+		[ "$got" = "the vpngw leak test body" ]; then
+		ok failover_host_route_restored "$(grep -E 'restored|reconnected' "$LIB_TMP/failover.log" |
+			sed 's/^vpngw: //' | tr '\n' ' ')"
+	else
+		bad failover_host_route_restored "body '$(echo "$got" | head -c 80)': $(tail -n 3 "$LIB_TMP/failover.log" | tr '\n' ' ')"
 	fi
 	stop_pid "$CLIENT_PID"
 }
