@@ -13,7 +13,9 @@
  * TLS, frames, send queue, keepalive, the close sequence. This file adds
  * what only the client does on top: connecting, the upgrade request and
  * its answer, the assignment, retries. The interface, addresses and routes
- * are tun.c's (rtnetlink). The packet paths mirror the gateway's:
+ * are tun.c's (rtnetlink); which routes, in both families, are decided
+ * here, and so is the refusal of IPv6 that a gateway without IPv6 cannot
+ * carry (refused6), so that none leaks outside the tunnel. The packet paths mirror the gateway's:
  *   read(tun) into the link's send queue -> masked frame header in front
  *   -> one sendmsg of many frames; socket -> link -> one write(tun) per
  *   binary message.
@@ -23,11 +25,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
