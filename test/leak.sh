@@ -31,7 +31,7 @@ TUN=vpngw-c0
 INET4=198.51.100.1
 INET6=2001:db8:100::1
 CLI='' GW='' INET=''
-CLIENT_PID='' GW_PID='' DUMP_PID=''
+CLIENT_PID='' GW_PID='' GW6_PID='' DUMP_PID=''
 NO6=()   # what makes serve offer no IPv6: --subnet6 none where it exists
 WITH6=() # what makes the failover gateway offer IPv6, where serve can
 
@@ -51,6 +51,7 @@ setup_topology() {
 		ip -n "$GW" addr add 198.51.100.2/24 dev eth0 &&
 		ip -n "$GW" addr add 2001:db8:100::2/64 dev eth0 nodad &&
 		ip -n "$GW" route add default via "$INET4" &&
+		ip -n "$GW" -6 route add default via "$INET6" &&
 		ns_exec "$GW" sysctl -qw net.ipv4.ip_forward=1 &&
 		ns_exec "$GW" sysctl -qw net.ipv6.conf.all.forwarding=1 &&
 		ip -n "$INET" addr add "$INET4/24" dev eth0 &&
@@ -216,6 +217,7 @@ t_failover() {
 		bad failover "the IPv6 gateway did not start: $(tail -n 2 "$LIB_TMP/gw6.log" | tr '\n' ' ')"
 		return
 	fi
+	GW6_PID=$GW_PID
 	if ! ns_exec "$CLI" nft -f - <<'EOF'
 table inet leaktest {
 	chain o {
@@ -252,7 +254,10 @@ EOF
 			ns_exec "$CLI" ping -6 -c 2 -W 2 "$INET6" >/dev/null 2>&1; then
 			ok failover_ipv6 "ping -6 and curl -6 to $INET6 via $TUN"
 		else
-			bad failover_ipv6 "route '$dev', body '$(echo "$got" | head -c 80)'"
+			kill -USR1 "$CLIENT_PID" "$GW6_PID"
+			sleep 0.5
+			bad failover_ipv6 "route '$dev', body '$(echo "$got" | head -c 80)'; $(
+				grep stats "$LIB_TMP/failover.log" | tail -n 1)"
 		fi
 	fi
 	# A flap takes the host route away: the tunnel's own packets then go
