@@ -5,9 +5,10 @@
 # allowed calls work, others kill), contrib/vpngw.service checked offline
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
-# and, as root, the end-to-end suites in network namespaces (gateway, its IPv6, client,
-# its DNS and kill switch, TLS, access tokens, behind nginx, setup and errors,
-# the binary alone in
+# and, as root, the end-to-end suites in network namespaces (gateway, its IPv6,
+# client, what --default-route lets out of the client host (leak), its DNS
+# and kill switch, TLS, access tokens, behind nginx, setup and errors, the
+# binary alone in
 # an empty root (a scratch container), the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
 # super-packets, --workers, a pool of a thousand clients), then those that
@@ -182,6 +183,7 @@ selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected killswitch && suite killswitch test/killswitch.sh
 selected dns && suite dns test/dns.sh
+selected leak && suite leak test/leak.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh
