@@ -24,6 +24,7 @@
 #include "nft.h"
 
 #define ELEMS_PER_MSG 32	/* map elements per request: 28 bytes each */
+#define IFELEMS_PER_MSG 16	/* ifname : mark elements: 40 bytes each */
 #define MAP_SET_ID 1		/* anonymous sets follow */
 #define ANON_SET "__set%d"	/* the kernel names an anonymous set */
 #define TCPOPT_MAXSEG 2
@@ -32,6 +33,7 @@
 /* nft's datatypes (its datatype.h) and byte orders, which it keeps in a
  * set's user data (libnftnl's TLVs) to print the set's type and elements. */
 #define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_IFNAME 41
 #define NFT_TYPE_INET_SERVICE 13
 #define NFT_TYPE_MARK 19
 #define UDATA_KEYBYTEORDER 0
@@ -89,6 +91,11 @@ static const char *quad(uint32_t a, char buf[static INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
 }
 
+static const char *quad6(const uint8_t a[static 16], char buf[static INET6_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
 static const char *proto_name(uint32_t proto)
 {
 	return proto == IPPROTO_UDP ? "udp" : "tcp";
@@ -123,7 +130,7 @@ static void print_ct_state(FILE *f, uint32_t bits)
 
 static void print_term(FILE *f, const struct nft_term *t)
 {
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 
 	switch (t->op) {
 	case NFT_T_IFNAME:
@@ -135,6 +142,12 @@ static void print_term(FILE *f, const struct nft_term *t)
 		break;
 	case NFT_T_SADDR:
 		fprintf(f, "ip saddr %s-%s", quad(t->a, a), quad(t->b, b));
+		break;
+	case NFT_T_SADDR6:
+		fprintf(f, "ip6 saddr %s-%s", quad6(t->a6, a), quad6(t->b6, b));
+		break;
+	case NFT_T_MARK_IFMAP:
+		fprintf(f, "ct mark set iifname map @%s", t->s);
 		break;
 	case NFT_T_L4PROTO:
 		fprintf(f, "meta l4proto %s", proto_name(t->a));
@@ -164,6 +177,8 @@ static void print_term(FILE *f, const struct nft_term *t)
 		fputs("drop", f);
 		break;
 	case NFT_T_REJECT:
+		/* In family inet a bare reject is ICMP's or ICMPv6's port
+		 * unreachable (icmpx), which nft lists as "reject". */
 		fputs(t->a ? "reject with tcp reset" : "reject", f);
 		break;
 	case NFT_T_MASQ:
@@ -178,10 +193,16 @@ static void print_map(FILE *f, const struct nft_map *m)
 {
 	char net[INET_ADDRSTRLEN];
 
-	fprintf(f, "\tmap %s {\n\t\ttype ipv4_addr : mark\n\t\telements = {", m->name);
-	for (unsigned i = 0; i < m->n; i++)
-		fprintf(f, "%s%s : 0x%08x", i ? (i % 4 ? ", " : ",\n\t\t\t") : " ",
-			quad(m->net + i * m->step, net), m->mark + i);
+	fprintf(f, "\tmap %s {\n\t\ttype %s : mark\n\t\telements = {", m->name,
+		m->ifprefix ? "ifname" : "ipv4_addr");
+	for (unsigned i = 0; i < m->n; i++) {
+		fputs(i ? (i % 4 ? ", " : ",\n\t\t\t") : " ", f);
+		if (m->ifprefix)
+			fprintf(f, "\"%s%u\"", m->ifprefix, i);
+		else
+			fputs(quad(m->net + i * m->step, net), f);
+		fprintf(f, " : 0x%08x", m->mark + i);
+	}
 	fputs(" }\n\t}\n", f);
 }
 
@@ -216,12 +237,17 @@ void nft_print_body(FILE *f, const struct nft_table *t)
 
 /* ---- Messages ---- */
 
-void nft_msg_init(struct nl_msg *m, unsigned type, uint16_t flags)
+void nft_msg_init_family(struct nl_msg *m, unsigned type, uint16_t flags, uint8_t family)
 {
-	struct nfgenmsg nfg = { .nfgen_family = NFPROTO_IPV4, .version = NFNETLINK_V0 };
+	struct nfgenmsg nfg = { .nfgen_family = family, .version = NFNETLINK_V0 };
 
 	nl_msg_init(m, (NFNL_SUBSYS_NFTABLES << 8) | type, flags);
 	nl_msg_put(m, &nfg, sizeof nfg);
+}
+
+void nft_msg_init(struct nl_msg *m, unsigned type, uint16_t flags)
+{
+	nft_msg_init_family(m, type, flags, NFPROTO_INET);
 }
 
 /* BATCH_BEGIN or BATCH_END, for the nf_tables subsystem. */
@@ -253,14 +279,14 @@ static void put_u32_tlv(unsigned char **p, uint8_t type, uint32_t v)
 	*p += 2 + sizeof v;
 }
 
-static void table_msg(struct nl_batch *b, unsigned type, uint16_t flags, const char *name,
-		      const char *comment)
+static void table_msg(struct nl_batch *b, uint8_t family, unsigned type, uint16_t flags,
+		      const char *name, const char *comment)
 {
 	unsigned char ud[2 + 255];
 	size_t len = comment ? strlen(comment) + 1 : 0;
 	struct nl_msg m;
 
-	nft_msg_init(&m, type, flags);
+	nft_msg_init_family(&m, type, flags, family);
 	nl_attr_put_str(&m, NFTA_TABLE_NAME, name);
 	if (type == NFT_MSG_NEWTABLE)
 		nl_attr_put_be32(&m, NFTA_TABLE_FLAGS, 0);
@@ -299,12 +325,12 @@ static void map_msg(struct nl_batch *b, const char *table, const struct nft_map 
 	nl_attr_put_str(&m, NFTA_SET_TABLE, table);
 	nl_attr_put_str(&m, NFTA_SET_NAME, map->name);
 	nl_attr_put_be32(&m, NFTA_SET_FLAGS, NFT_SET_MAP);
-	nl_attr_put_be32(&m, NFTA_SET_KEY_TYPE, NFT_TYPE_IPADDR);
-	nl_attr_put_be32(&m, NFTA_SET_KEY_LEN, 4);
+	nl_attr_put_be32(&m, NFTA_SET_KEY_TYPE, map->ifprefix ? NFT_TYPE_IFNAME : NFT_TYPE_IPADDR);
+	nl_attr_put_be32(&m, NFTA_SET_KEY_LEN, map->ifprefix ? IFNAMSIZ : 4);
 	nl_attr_put_be32(&m, NFTA_SET_DATA_TYPE, NFT_TYPE_MARK);
 	nl_attr_put_be32(&m, NFTA_SET_DATA_LEN, 4);
 	nl_attr_put_be32(&m, NFTA_SET_ID, MAP_SET_ID);
-	put_u32_tlv(&p, UDATA_KEYBYTEORDER, BYTEORDER_BIG);
+	put_u32_tlv(&p, UDATA_KEYBYTEORDER, map->ifprefix ? BYTEORDER_HOST : BYTEORDER_BIG);
 	put_u32_tlv(&p, UDATA_DATABYTEORDER, BYTEORDER_HOST);
 	put_u32_tlv(&p, UDATA_DATA_INTERVAL, 0);
 	nl_attr_put(&m, NFTA_SET_USERDATA, ud, sizeof ud);
@@ -336,16 +362,24 @@ static void elem_put(struct nl_msg *m, const void *key, size_t key_len, const vo
 /* The map's elements, ELEMS_PER_MSG to a request. */
 static void map_elems(struct nl_batch *b, const char *table, const struct nft_map *map)
 {
+	unsigned per = map->ifprefix ? IFELEMS_PER_MSG : ELEMS_PER_MSG;
 	struct nl_msg m;
 	size_t list = 0;
 
 	for (unsigned i = 0; i < map->n; i++) {
 		uint32_t key = htonl(map->net + i * map->step), mark = map->mark + i;
+		char name[IFNAMSIZ] = { 0 };
 
-		if (i % ELEMS_PER_MSG == 0)
+		if (i % per == 0)
 			list = elems_start(&m, table, map->name, MAP_SET_ID);
-		elem_put(&m, &key, sizeof key, &mark, sizeof mark);
-		if (i % ELEMS_PER_MSG == ELEMS_PER_MSG - 1 || i == map->n - 1) {
+		if (map->ifprefix) {
+			/* A name too long is cut: it matches no device. */
+			(void)snprintf(name, sizeof name, "%s%u", map->ifprefix, i);
+			elem_put(&m, name, sizeof name, &mark, sizeof mark);
+		} else {
+			elem_put(&m, &key, sizeof key, &mark, sizeof mark);
+		}
+		if (i % per == per - 1 || i == map->n - 1) {
 			nl_attr_nest_end(&m, list);
 			nl_batch_add(b, &m);
 		}
@@ -548,10 +582,10 @@ static void e_mss_clamp(struct nl_msg *m)
 static void e_reject(struct nl_msg *m, bool tcp_reset)
 {
 	struct expr e = expr_start(m, "reject");
-	uint8_t code = tcp_reset ? 0 : 3;	/* ICMP_PORT_UNREACH */
+	uint8_t code = tcp_reset ? 0 : NFT_REJECT_ICMPX_PORT_UNREACH;
 
 	nl_attr_put_be32(m, NFTA_REJECT_TYPE,
-			 tcp_reset ? NFT_REJECT_TCP_RST : NFT_REJECT_ICMP_UNREACH);
+			 tcp_reset ? NFT_REJECT_TCP_RST : NFT_REJECT_ICMPX_UNREACH);
 	nl_attr_put(m, NFTA_REJECT_ICMP_CODE, &code, 1);
 	expr_end(m, e);
 }
@@ -561,10 +595,22 @@ static void e_masq(struct nl_msg *m)
 	expr_end(m, expr_start(m, "masq"));
 }
 
-/* What the encoder of one rule knows: the protocol matched so far. */
+/* What the encoder of one rule knows: the protocols matched so far. */
 struct rule_state {
 	uint8_t proto;
+	uint8_t nfproto;
 };
+
+/* meta nfproto nfproto, unless the rule matched it already: in family
+ * inet nft puts it before every ip or ip6 header field. */
+static void need_nfproto(struct nl_msg *m, struct rule_state *s, uint8_t nfproto)
+{
+	if (s->nfproto == nfproto)
+		return;
+	e_meta(m, NFT_META_NFPROTO);
+	e_cmp(m, NFT_CMP_EQ, &nfproto, 1);
+	s->nfproto = nfproto;
+}
 
 /* meta l4proto proto, unless the rule matched it already (nft adds the
  * same dependency before tcp flags, tcp dport...). */
@@ -588,13 +634,32 @@ static void e_ifname(struct nl_msg *m, const struct nft_term *t)
 	e_cmp(m, t->neg ? NFT_CMP_NEQ : NFT_CMP_EQ, name, t->wild ? len : IFNAMSIZ);
 }
 
-static void e_saddr_range(struct nl_msg *m, uint32_t lo, uint32_t hi)
+static void e_saddr_range(struct nl_msg *m, struct rule_state *s, uint32_t lo, uint32_t hi)
 {
 	uint32_t l = htonl(lo), h = htonl(hi);
 
+	need_nfproto(m, s, NFPROTO_IPV4);
 	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
 	e_cmp(m, NFT_CMP_GTE, &l, 4);
 	e_cmp(m, NFT_CMP_LTE, &h, 4);
+}
+
+/* ip6 saddr lo-hi: the addresses compare as 16 bytes in network order. */
+static void e_saddr6_range(struct nl_msg *m, struct rule_state *s, const uint8_t *lo,
+			   const uint8_t *hi)
+{
+	need_nfproto(m, s, NFPROTO_IPV6);
+	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+	e_cmp(m, NFT_CMP_GTE, lo, 16);
+	e_cmp(m, NFT_CMP_LTE, hi, 16);
+}
+
+/* ct mark set iifname map @s: the slot is its device, whatever the family. */
+static void e_mark_ifmap(struct nl_msg *m, const struct nft_term *t)
+{
+	e_meta(m, NFT_META_IIFNAME);
+	e_lookup(m, t->s, MAP_SET_ID, true);
+	e_ct(m, NFT_CT_MARK, true);
 }
 
 static void e_dport(struct nl_msg *m, struct rule_state *s, const struct nft_term *t,
@@ -610,10 +675,11 @@ static void e_dport(struct nl_msg *m, struct rule_state *s, const struct nft_ter
 		e_lookup(m, ANON_SET, set_id, false);
 }
 
-static void e_mark_map(struct nl_msg *m, const struct nft_term *t)
+static void e_mark_map(struct nl_msg *m, struct rule_state *s, const struct nft_term *t)
 {
 	uint32_t mask = htonl(t->a);
 
+	need_nfproto(m, s, NFPROTO_IPV4);
 	e_payload(m, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
 	e_and(m, &mask, 4);
 	e_lookup(m, t->s, MAP_SET_ID, true);
@@ -635,7 +701,13 @@ static void e_term(struct nl_msg *m, struct rule_state *s, const struct nft_term
 		e_any_bit(m, &t->a, 4);	/* ct state is in host order */
 		break;
 	case NFT_T_SADDR:
-		e_saddr_range(m, t->a, t->b);
+		e_saddr_range(m, s, t->a, t->b);
+		break;
+	case NFT_T_SADDR6:
+		e_saddr6_range(m, s, t->a6, t->b6);
+		break;
+	case NFT_T_MARK_IFMAP:
+		e_mark_ifmap(m, t);
 		break;
 	case NFT_T_L4PROTO:
 		e_meta(m, NFT_META_L4PROTO);
@@ -651,7 +723,7 @@ static void e_term(struct nl_msg *m, struct rule_state *s, const struct nft_term
 		e_dport(m, s, t, set_id);
 		break;
 	case NFT_T_MARK_MAP:
-		e_mark_map(m, t);
+		e_mark_map(m, s, t);
 		break;
 	case NFT_T_MSS_CLAMP:
 		need_proto(m, s, IPPROTO_TCP);
@@ -705,9 +777,13 @@ void nft_encode_replace(struct nl_batch *b, const struct nft_table *t, const cha
 	uint32_t set_id = MAP_SET_ID;
 
 	batch_mark(b, NFNL_MSG_BATCH_BEGIN);
-	table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, t->name, NULL);
-	table_msg(b, NFT_MSG_DELTABLE, 0, t->name, NULL);
-	table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, t->name, comment);
+	if (t->replaces_ip) {
+		table_msg(b, NFPROTO_IPV4, NFT_MSG_NEWTABLE, NLM_F_CREATE, t->name, NULL);
+		table_msg(b, NFPROTO_IPV4, NFT_MSG_DELTABLE, 0, t->name, NULL);
+	}
+	table_msg(b, NFPROTO_INET, NFT_MSG_NEWTABLE, NLM_F_CREATE, t->name, NULL);
+	table_msg(b, NFPROTO_INET, NFT_MSG_DELTABLE, 0, t->name, NULL);
+	table_msg(b, NFPROTO_INET, NFT_MSG_NEWTABLE, NLM_F_CREATE, t->name, comment);
 	for (unsigned i = 0; i < t->n_counters; i++)
 		obj_msg(b, t->name, t->counters[i]);
 	if (t->map.n) {
@@ -725,7 +801,17 @@ void nft_encode_replace(struct nl_batch *b, const struct nft_table *t, const cha
 void nft_encode_delete(struct nl_batch *b, const char *name)
 {
 	batch_mark(b, NFNL_MSG_BATCH_BEGIN);
-	table_msg(b, NFT_MSG_DELTABLE, 0, name, NULL);
+	table_msg(b, NFPROTO_INET, NFT_MSG_DELTABLE, 0, name, NULL);
+	batch_mark(b, NFNL_MSG_BATCH_END);
+}
+
+void nft_encode_purge(struct nl_batch *b, const char *name)
+{
+	batch_mark(b, NFNL_MSG_BATCH_BEGIN);
+	table_msg(b, NFPROTO_IPV4, NFT_MSG_NEWTABLE, NLM_F_CREATE, name, NULL);
+	table_msg(b, NFPROTO_IPV4, NFT_MSG_DELTABLE, 0, name, NULL);
+	table_msg(b, NFPROTO_INET, NFT_MSG_NEWTABLE, NLM_F_CREATE, name, NULL);
+	table_msg(b, NFPROTO_INET, NFT_MSG_DELTABLE, 0, name, NULL);
 	batch_mark(b, NFNL_MSG_BATCH_END);
 }
 
@@ -749,6 +835,7 @@ static const char *attr_str(const struct nlattr *a, char *out, size_t len)
 void nft_describe(const struct nlmsghdr *h, char *out, size_t len)
 {
 	const struct nlattr *tb[DESC_ATTR_MAX + 1];
+	struct nfgenmsg nfg;
 	char name[64];
 	const char *s;
 	uint32_t flags = 0;
@@ -763,11 +850,14 @@ void nft_describe(const struct nlmsghdr *h, char *out, size_t len)
 		snprintf(out, len, "a request");
 		return;
 	}
+	/* nl_parse_msg checked that the family header fits. */
+	memcpy(&nfg, NLMSG_DATA(h), sizeof nfg);
 	switch (NFNL_MSG_TYPE(h->nlmsg_type)) {
 	case NFT_MSG_NEWTABLE:
 	case NFT_MSG_DELTABLE:
-		snprintf(out, len, "%s table ip %s",
+		snprintf(out, len, "%s table %s %s",
 			 NFNL_MSG_TYPE(h->nlmsg_type) == NFT_MSG_NEWTABLE ? "adding" : "deleting",
+			 nfg.nfgen_family == NFPROTO_IPV4 ? "ip" : "inet",
 			 attr_str(tb[NFTA_TABLE_NAME], name, sizeof name));
 		break;
 	case NFT_MSG_NEWCHAIN:

@@ -2,7 +2,7 @@
 /*
  * nft.h: one nftables table described once, as data: its counters, one map
  * of consecutive subnets to marks, and its chains of rules, each rule a
- * short list of terms. nft.c walks that description twice: to print it in
+ * short list of terms, in family inet (IPv4 and IPv6 in one table). nft.c walks that description twice: to print it in
  * nft's syntax (what `setup --dry-run` shows, and whose fingerprint names
  * the table) and to encode it as the nf_tables netlink messages of one
  * transaction (what setup installs). What the table holds is tun.c's
@@ -29,6 +29,8 @@ enum nft_op {
 	NFT_T_IFNAME,    /* iifname/oifname [!=] "s" or "s*" (out, neg, wild) */
 	NFT_T_CT_STATE,  /* ct state a (NF_CT_STATE_BIT() bits) */
 	NFT_T_SADDR,     /* ip saddr a-b (host order) */
+	NFT_T_SADDR6,    /* ip6 saddr a6-b6 */
+	NFT_T_MARK_IFMAP, /* ct mark set iifname map @s */
 	NFT_T_L4PROTO,   /* meta l4proto a (IPPROTO_TCP or IPPROTO_UDP) */
 	NFT_T_TCP_SYN,   /* tcp flags syn */
 	NFT_T_DPORT,     /* tcp/udp (a) dport { ports } */
@@ -48,6 +50,7 @@ struct nft_term {
 	uint32_t a, b;
 	const uint16_t *ports;      /* NFT_T_DPORT: n_ports of them */
 	unsigned n_ports;
+	const uint8_t *a6, *b6;     /* NFT_T_SADDR6: 16 bytes each */
 };
 
 struct nft_rule {
@@ -64,16 +67,22 @@ struct nft_chain {
 	unsigned n_rules;
 };
 
-/* A map ipv4_addr : mark of n elements: net + i * step : mark + i. */
+/*
+ * A map of n elements: ipv4_addr : mark, net + i * step : mark + i; or
+ * with ifprefix, ifname : mark, "<ifprefix><i>" : mark + i.
+ */
 struct nft_map {
 	const char *name;
 	uint32_t net, step, mark;   /* host order */
 	unsigned n;
+	const char *ifprefix;
 };
 
-/* A table of family ip. */
+/* A table of family inet. */
 struct nft_table {
 	const char *name;
+	bool replaces_ip;           /* the transaction also removes a table ip
+	                               of the same name (an older vpngw's) */
 	const char *const *counters;
 	unsigned n_counters;
 	struct nft_map map;
@@ -89,7 +98,7 @@ int nft_rule_add(struct nft_chain *c, const struct nft_term *t)
 	__attribute__((warn_unused_result));
 
 /*
- * Prints t in nft's syntax to f: everything inside "table ip NAME { ... }"
+ * Prints t in nft's syntax to f: everything inside "table inet NAME { ... }"
  * but a comment, and the closing brace. Pure but for f.
  */
 void nft_print_body(FILE *f, const struct nft_table *t);
@@ -108,13 +117,22 @@ void nft_encode_replace(struct nl_batch *b, const struct nft_table *t, const cha
 void nft_encode_delete(struct nl_batch *b, const char *name);
 
 /*
+ * A transaction that removes table name of family inet and a table ip name
+ * (an older vpngw's), whether or not either exists: each added, then
+ * deleted.
+ */
+void nft_encode_purge(struct nl_batch *b, const char *name);
+
+/*
  * Describes the request h of such a batch for an error line ("adding a
  * rule to chain forward") into out[len]. Pure: h's attributes are parsed
  * with every length checked; a request it cannot read is "a request".
  */
 void nft_describe(const struct nlmsghdr *h, char *out, size_t len);
 
-/* Starts an nf_tables request of type (NFT_MSG_*) for family ip. */
+/* Starts an nf_tables request of type (NFT_MSG_*) for family inet, or
+ * for family (NFPROTO_*). */
 void nft_msg_init(struct nl_msg *m, unsigned type, uint16_t flags);
+void nft_msg_init_family(struct nl_msg *m, unsigned type, uint16_t flags, uint8_t family);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tun.c: the host side of vpngw. It creates and removes the slot pool
- * (persistent TUN devices, their gateway addresses, IPv4 forwarding, the
- * nftables table that is the host firewall, lowered conntrack timeouts),
+ * (persistent TUN devices, their gateway addresses of both families, IP
+ * forwarding, the nftables table that is the host firewall, lowered
+ * conntrack timeouts),
  * records what setup changed in a state file so that teardown restores
  * exactly that, opens TUN devices, runs the privileged helper that deletes
  * a released slot's conntrack entries and reads the firewall's counters,
@@ -82,7 +83,12 @@ static const struct {
 	{ "net/netfilter/nf_conntrack_udp_timeout", "30", true },
 	{ "net/netfilter/nf_conntrack_udp_timeout_stream", "60", true },
 	{ "net/netfilter/nf_conntrack_icmp_timeout", "10", true },
+	{ "net/ipv6/conf/all/forwarding", "1", false },	/* SYSCTL_FWD6: IPv6 on */
 };
+#define SYSCTL_TIMEOUTS 1	/* sysctls[1..SYSCTL_FWD6): after the table */
+#define SYSCTL_FWD6 4
+/* The egress's accept_ra, 1 made 2 (RAs still taken while forwarding). */
+#define ACCEPT_RA_FMT "net/ipv6/conf/%s/accept_ra"
 
 /* What setup changed (the original sysctl values, the devices it made) and
  * the egress interface it masquerades out of. */
@@ -163,6 +169,13 @@ void tun_slot_net6(const struct tun_pool *p, unsigned i, uint8_t out[static 16])
 		out[b] = (uint8_t)sum;
 		carry = sum >> 8;
 	}
+}
+
+/* Slot i's IPv6 gateway address: its prefix and ::1. */
+static void slot_gw6(const struct tun_pool *p, unsigned i, uint8_t out[static 16])
+{
+	tun_slot_net6(p, i, out);
+	out[15] |= 1;
 }
 
 void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAME_MAX])
@@ -248,6 +261,10 @@ static int pool_check(const struct tun_pool *p)
 			  p->prefix_name, p->n, TUN_NAME_MAX);
 		return -1;
 	}
+	if (p->prefix6 && (p->prefix6 < 16 || p->prefix6 > 126)) {
+		log_warnx("client IPv6 prefix /%u: must be 16..126", p->prefix6);
+		return -1;
+	}
 	if (p->mtu < 576 || p->mtu > 65535) {
 		log_warnx("MTU %u: must be 576..65535", p->mtu);
 		return -1;
@@ -299,6 +316,27 @@ static int rt_addr(int fd, unsigned ifindex, uint32_t addr, unsigned prefix)
 	nl_msg_put(&m, &ifa, sizeof ifa);
 	nl_attr_put(&m, IFA_LOCAL, &a, sizeof a);
 	nl_attr_put(&m, IFA_ADDRESS, &a, sizeof a);
+	return nl_talk(fd, &m);
+}
+
+/* Sets addr/prefix (IPv6) on ifindex, without duplicate address detection:
+ * the device is the only one on its link. */
+static int rt_addr6(int fd, unsigned ifindex, const uint8_t addr[static 16], unsigned prefix)
+{
+	struct nl_msg m;
+	struct ifaddrmsg ifa = {
+		.ifa_family = AF_INET6,
+		.ifa_prefixlen = prefix,
+		.ifa_flags = IFA_F_NODAD,
+		.ifa_scope = RT_SCOPE_UNIVERSE,
+		.ifa_index = ifindex,
+	};
+
+	nl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+	nl_msg_put(&m, &ifa, sizeof ifa);
+	nl_attr_put(&m, IFA_LOCAL, addr, 16);
+	nl_attr_put(&m, IFA_ADDRESS, addr, 16);
+	nl_attr_put_u32(&m, IFA_FLAGS, IFA_F_NODAD);
 	return nl_talk(fd, &m);
 }
 
@@ -509,6 +547,8 @@ static long group_ours(const struct links *ls, uint32_t group)
 }
 
 struct default_route {
+	unsigned char family;	/* AF_INET or AF_INET6 */
+	unsigned only_oif;	/* not 0: that interface's routes alone */
 	unsigned oif;
 	uint32_t metric;
 	bool found;
@@ -535,7 +575,7 @@ static void default_route_cb(const struct nlmsghdr *h, void *arg)
 	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof rtm))
 		return;
 	memcpy(&rtm, NLMSG_DATA(h), sizeof rtm);
-	if (rtm.rtm_family != AF_INET || rtm.rtm_dst_len != 0 ||
+	if (rtm.rtm_family != d->family || rtm.rtm_dst_len != 0 ||
 	    rtm.rtm_type != RTN_UNICAST)
 		return;
 	if (nl_parse_msg(h, sizeof rtm, tb, RTA_MAX) < 0)
@@ -547,7 +587,7 @@ static void default_route_cb(const struct nlmsghdr *h, void *arg)
 	(void)nl_attr_u32(tb[RTA_PRIORITY], &metric);
 	if (!nl_attr_u32(tb[RTA_OIF], &oif) && tb[RTA_MULTIPATH])
 		oif = first_hop(tb[RTA_MULTIPATH]);
-	if (!oif || (d->found && metric >= d->metric))
+	if (!oif || (d->only_oif && oif != d->only_oif) || (d->found && metric >= d->metric))
 		return;
 	d->oif = oif;
 	d->metric = metric;
@@ -557,7 +597,7 @@ static void default_route_cb(const struct nlmsghdr *h, void *arg)
 /* The IPv4 default route's interface into out, or -1 with one line. */
 static int default_egress(char out[static TUN_NAME_MAX])
 {
-	struct default_route d = { 0 };
+	struct default_route d = { .family = AF_INET };
 	struct rtmsg rtm = { .rtm_family = AF_INET };
 	struct nl_msg m;
 	char name[IF_NAMESIZE];
@@ -581,6 +621,30 @@ static int default_egress(char out[static TUN_NAME_MAX])
 	}
 	snprintf(out, TUN_NAME_MAX, "%s", name);
 	return 0;
+}
+
+/* Whether interface name has an IPv6 default route: 1, 0, or -1 after
+ * one line. */
+static int egress_has_ipv6(const char *name)
+{
+	struct default_route d = { .family = AF_INET6, .only_oif = if_nametoindex(name) };
+	struct rtmsg rtm = { .rtm_family = AF_INET6 };
+	struct nl_msg m;
+	int err;
+
+	if (!d.only_oif) {
+		log_warn("%s", name);
+		return -1;
+	}
+	nl_msg_init(&m, RTM_GETROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	err = rt_dump(&m, default_route_cb, &d);
+	if (err < 0) {
+		errno = -err;
+		log_warn("reading the IPv6 routing table");
+		return -1;
+	}
+	return d.found;
 }
 
 /* ---- TUN devices ---- */
@@ -762,6 +826,30 @@ static int no_ipv6(const char *name)
 	return 0;
 }
 
+/*
+ * Lets a tunnel device carry IPv6 and nothing of the kernel's own: no
+ * link-local address (addr_gen_mode 1, none), so no router solicitation,
+ * no router advertisement taken (accept_ra 0); then IPv6 on. Done before
+ * its address and before the link goes up. The settings go with the device.
+ */
+static const struct { const char *name, *value; } dev6[] = {
+	{ "addr_gen_mode", "1" }, { "accept_ra", "0" }, { "disable_ipv6", "0" },
+};
+
+static int dev_ipv6(const char *name)
+{
+	char path[96], cur[SYSCTL_VAL_MAX];
+
+	for (size_t i = 0; i < sizeof dev6 / sizeof dev6[0]; i++) {
+		snprintf(path, sizeof path, "net/ipv6/conf/%s/%s", name, dev6[i].name);
+		if (sysctl_read(path, cur) == 0 && strcmp(cur, dev6[i].value) == 0)
+			continue;
+		if (sysctl_write(path, dev6[i].value) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 /* net/ipv4/ip_forward as the operator knows it: net.ipv4.ip_forward. */
 static const char *dotted(const char *path, char buf[static 64])
 {
@@ -864,6 +952,25 @@ static bool word_copy(char *out, size_t cap, const char *w, size_t n)
 	return true;
 }
 
+/* true if path is net/ipv6/conf/NAME/accept_ra for a device name. */
+static bool accept_ra_path(const char *path)
+{
+	static const char head[] = "net/ipv6/conf/", tail[] = "/accept_ra";
+	char name[TUN_NAME_MAX];
+	size_t len = strlen(path), n;
+
+	if (len <= sizeof head - 1 + sizeof tail - 1 ||
+	    strncmp(path, head, sizeof head - 1) != 0 ||
+	    strcmp(path + len - (sizeof tail - 1), tail) != 0)
+		return false;
+	n = len - (sizeof head - 1) - (sizeof tail - 1);
+	if (n >= sizeof name)
+		return false;
+	memcpy(name, path + sizeof head - 1, n);
+	name[n] = '\0';
+	return name_ok(name) && strcmp(name, "all") != 0 && strcmp(name, "default") != 0;
+}
+
 /* One line of the state file, without its newline: true if understood. */
 static bool state_line(struct state *st, const char *line, size_t len)
 {
@@ -887,6 +994,10 @@ static bool state_line(struct state *st, const char *line, size_t len)
 				state_add_sysctl(st, a, b);
 				return true;
 			}
+		}
+		if (accept_ra_path(a)) {
+			state_add_sysctl(st, a, b);
+			return true;
 		}
 		return false;
 	}
@@ -1111,9 +1222,9 @@ static void table_cb(const struct nlmsghdr *h, void *arg)
 		t->comment[0] = '\0';
 }
 
-/* The comment of the table in place: 1 and out, 0 if there is no table,
- * -errno if it cannot be read (no CAP_NET_ADMIN). */
-static int table_comment(char out[static TABLE_COMMENT_MAX])
+/* The comment of the table in place (family inet, or family): 1 and out,
+ * 0 if there is no table, -errno if it cannot be read (no CAP_NET_ADMIN). */
+static int table_comment_of(uint8_t family, char out[static TABLE_COMMENT_MAX])
 {
 	struct table_answer t = { .found = false };
 	struct nl_msg m;
@@ -1121,7 +1232,7 @@ static int table_comment(char out[static TABLE_COMMENT_MAX])
 
 	if (fd < 0)
 		return fd;
-	nft_msg_init(&m, NFT_MSG_GETTABLE, 0);
+	nft_msg_init_family(&m, NFT_MSG_GETTABLE, 0, family);
 	nl_attr_put_str(&m, NFTA_TABLE_NAME, TUN_TABLE);
 	err = nl_query(fd, &m, table_cb, &t);
 	close(fd);
@@ -1131,6 +1242,11 @@ static int table_comment(char out[static TABLE_COMMENT_MAX])
 		return err;
 	memcpy(out, t.comment, TABLE_COMMENT_MAX);
 	return 1;
+}
+
+static int table_comment(char out[static TABLE_COMMENT_MAX])
+{
+	return table_comment_of(NFPROTO_INET, out);
 }
 
 struct fw_answer {
@@ -1257,6 +1373,7 @@ static unsigned open_ports(const struct tun_pool *p, uint8_t proto,
 struct fw_table {
 	struct nft_table t;
 	uint16_t tcp[TUN_OPEN_MAX], udp[TUN_OPEN_MAX];
+	uint8_t lo6[16], hi6[16];   /* the pool's IPv6 addresses */
 };
 
 static struct nft_chain *fw_chain(struct nft_table *t, const char *name, bool nat,
@@ -1278,17 +1395,20 @@ static struct nft_chain *fw_chain(struct nft_table *t, const char *name, bool na
 #define CT_NEW NF_CT_STATE_BIT(IP_CT_NEW)
 #define CT_INVALID NF_CT_STATE_INVALID_BIT
 
-/* prerouting: each new flow from a slot gets that slot's conntrack mark. */
+/*
+ * prerouting: each new flow from a slot gets that slot's conntrack mark.
+ * The map is keyed by the device a flow came in on, not by its source's
+ * subnet: one map and one rule for both families, and a flow belongs to
+ * the slot whose device it came from whatever source it claims.
+ */
 static int fw_prerouting(struct nft_table *t, const struct tun_pool *p)
 {
 	struct nft_chain *c = fw_chain(t, "prerouting", false, NF_INET_PRE_ROUTING, -150);
 	int rc = 0;
 
-	t->map = (struct nft_map){ .name = "slot_mark", .net = p->net,
-				   .step = (uint32_t)1 << (32 - p->prefix),
+	t->map = (struct nft_map){ .name = "slot_mark", .ifprefix = p->prefix_name,
 				   .mark = TUN_CT_MARK | 1, .n = p->n };
-	ADD(c, IIF(p->prefix_name), CT(CT_NEW),
-	    { .op = NFT_T_MARK_MAP, .a = mask_of(p->prefix), .s = "slot_mark" });
+	ADD(c, IIF(p->prefix_name), CT(CT_NEW), { .op = NFT_T_MARK_IFMAP, .s = "slot_mark" });
 	return rc;
 }
 
@@ -1332,46 +1452,68 @@ static int fw_input(struct fw_table *fw, const struct tun_pool *p)
 }
 
 /* postrouting: the pool masqueraded out of egress; nothing of the pool's
- * leaves elsewhere (but to lo and the pool). */
-static int fw_postrouting(struct nft_table *t, const struct tun_pool *p, const char *egress)
+ * leaves elsewhere (but to lo and the pool). With v6, the same for the
+ * pool's IPv6 addresses. */
+static int fw_postrouting(struct fw_table *fw, const struct tun_pool *p, const char *egress,
+			  bool v6)
 {
+	struct nft_table *t = &fw->t;
 	uint32_t lo = p->net, hi = tun_slot_net(p, p->n - 1) + ~mask_of(p->prefix);
 	struct nft_chain *c = fw_chain(t, "postrouting", true, NF_INET_POST_ROUTING, 100);
+	const struct nft_term src6 = { .op = NFT_T_SADDR6, .a6 = fw->lo6, .b6 = fw->hi6 };
 	int rc = 0;
 
+	if (v6) {
+		tun_slot_net6(p, 0, fw->lo6);
+		tun_slot_net6(p, p->n - 1, fw->hi6);
+		for (unsigned bit = p->prefix6; bit < 128; bit++)
+			fw->hi6[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+	}
 	ADD(c, { .op = NFT_T_SADDR, .a = lo, .b = hi }, { .op = NFT_T_IFNAME, .s = egress, .out = true },
 	    DO(NFT_T_MASQ));
+	if (v6)
+		ADD(c, src6, { .op = NFT_T_IFNAME, .s = egress, .out = true }, DO(NFT_T_MASQ));
 	c = fw_chain(t, "egress_guard", false, NF_INET_POST_ROUTING, 101);
 	ADD(c, { .op = NFT_T_SADDR, .a = lo, .b = hi },
 	    { .op = NFT_T_IFNAME, .s = "lo", .out = true, .neg = true },
 	    { .op = NFT_T_IFNAME, .s = p->prefix_name, .out = true, .neg = true, .wild = true },
 	    COUNT("leak"), DO(NFT_T_DROP));
+	if (v6)
+		ADD(c, src6, { .op = NFT_T_IFNAME, .s = "lo", .out = true, .neg = true },
+		    { .op = NFT_T_IFNAME, .s = p->prefix_name, .out = true, .neg = true, .wild = true },
+		    COUNT("leak"), DO(NFT_T_DROP));
 	return rc;
 }
 
 /*
  * The table p describes into fw (README, "Setup, the firewall and
  * privileges", says why each rule is there). Only traffic from or to the
- * pool's interfaces is judged. Returns 0, or -1 after one line.
+ * pool's interfaces is judged; family inet, so the rules that name no
+ * address hold for IPv4 and IPv6 alike, and v6 adds the IPv6 pool's
+ * masquerade and egress guard. Returns 0, or -1 after one line.
  */
-static int fw_describe(struct fw_table *fw, const struct tun_pool *p, const char *egress)
+static int fw_describe(struct fw_table *fw, const struct tun_pool *p, const char *egress,
+		       bool v6)
 {
 	struct nft_table *t = &fw->t;
 
 	memset(fw, 0, sizeof *fw);
 	t->name = TUN_TABLE;
+	t->replaces_ip = true;
 	t->counters = fw_names;
 	t->n_counters = TUN_FW_N;
 	if (fw_prerouting(t, p) || fw_forward(t, p->prefix_name) || fw_input(fw, p) ||
-	    fw_postrouting(t, p, egress)) {
+	    fw_postrouting(fw, p, egress, v6)) {
 		log_warnx("the nft table has more rules than nft.h allows");
 		return -1;
 	}
 	return 0;
 }
 
-/* "table ip vpngw" then its deletion: removes it whether or not it exists. */
-#define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n"
+/* Each table then its deletion: removes it whether or not it exists; the
+ * table ip is an older vpngw's. */
+#define NFT_DELETE "table ip " TUN_TABLE "\ndelete table ip " TUN_TABLE "\n" \
+	"table inet " TUN_TABLE "\ndelete table inet " TUN_TABLE "\n"
 
 /*
  * The script that replaces table t in one transaction, into b, and the
@@ -1394,7 +1536,7 @@ static int table_text(const struct nft_table *t, struct sbuf *b,
 	if (!failed) {
 		snprintf(comment, TABLE_COMMENT_MAX, "%s %016llx", TUN_TABLE,
 			 (unsigned long long)fnv1a(body, len));
-		sb_put(b, NFT_DELETE "table ip %s {\n\tcomment \"%s\"\n%s",
+		sb_put(b, NFT_DELETE "table inet %s {\n\tcomment \"%s\"\n%s",
 		       TUN_TABLE, comment, body);
 	}
 	free(body);
@@ -1407,9 +1549,9 @@ static int table_text(const struct nft_table *t, struct sbuf *b,
 
 /* The table p describes into fw, and its text into b (table_text). */
 static int table_script(struct sbuf *b, struct fw_table *fw, const struct tun_pool *p,
-			const char *egress, char comment[static TABLE_COMMENT_MAX])
+			const char *egress, bool v6, char comment[static TABLE_COMMENT_MAX])
 {
-	return fw_describe(fw, p, egress) < 0 ? -1 : table_text(&fw->t, b, comment);
+	return fw_describe(fw, p, egress, v6) < 0 ? -1 : table_text(&fw->t, b, comment);
 }
 
 /*
@@ -1447,26 +1589,30 @@ static int nft_send(struct nl_batch *b, bool enoent_ok)
 	return -1;
 }
 
-/* teardown --dry-run: the command that deletes the table, if there is one. */
+/* teardown --dry-run: the commands that delete the table and an older
+ * vpngw's table ip, if there are. */
 static void say_table_delete(void)
 {
 	char have[TABLE_COMMENT_MAX];
 
-	if (table_comment(have) == 0)
-		say("# no nft table ip %s to delete", TUN_TABLE);
-	else
+	if (table_comment_of(NFPROTO_IPV4, have) != 0)
 		say("nft delete table ip %s", TUN_TABLE);
+	if (table_comment(have) == 0)
+		say("# no nft table inet %s to delete", TUN_TABLE);
+	else
+		say("nft delete table inet %s", TUN_TABLE);
 }
 
-/* Deletes the table, if there is one: 0, or -1 after one line. */
+/* Deletes the table and an older vpngw's table ip, if there are: 0, or -1
+ * after one line. */
 static int table_delete(void)
 {
 	struct nl_batch b;
 	int rc;
 
 	nl_batch_init(&b);
-	nft_encode_delete(&b, TUN_TABLE);
-	rc = nft_send(&b, true);
+	nft_encode_purge(&b, TUN_TABLE);
+	rc = nft_send(&b, false);
 	nl_batch_free(&b);
 	return rc;
 }
@@ -1477,7 +1623,7 @@ static int table_delete(void)
  * *changed tells whether it installed. dry_run prints the nft command that
  * would, as a line of a shell script. Returns 0, or -1 after one line.
  */
-static int table_install(const struct tun_pool *p, const char *egress, bool dry_run,
+static int table_install(const struct tun_pool *p, const char *egress, bool v6, bool dry_run,
 			 bool *changed)
 {
 	char want[TABLE_COMMENT_MAX], have[TABLE_COMMENT_MAX];
@@ -1487,13 +1633,15 @@ static int table_install(const struct tun_pool *p, const char *egress, bool dry_
 	int rc;
 
 	*changed = false;
-	if (table_script(&b, &fw, p, egress, want) < 0) {
+	if (table_script(&b, &fw, p, egress, v6, want) < 0) {
 		free(b.p);
 		return -1;
 	}
-	if (table_comment(have) == 1 && strcmp(have, want) == 0) {
+	/* An older vpngw's table ip beside it: replaced too, so it goes. */
+	if (table_comment(have) == 1 && strcmp(have, want) == 0 &&
+	    table_comment_of(NFPROTO_IPV4, have) == 0) {
 		if (dry_run)
-			say("# nft table ip %s is in place, unchanged", TUN_TABLE);
+			say("# nft table inet %s is in place, unchanged", TUN_TABLE);
 		free(b.p);
 		return 0;
 	}
@@ -1518,7 +1666,7 @@ struct undo {
 	char (*devs)[TUN_NAME_MAX];
 	unsigned n_devs;
 	struct {
-		const char *path;
+		char path[64];
 		char value[SYSCTL_VAL_MAX];
 	} sys[STATE_SYSCTL_MAX];
 	unsigned n_sys;
@@ -1541,13 +1689,20 @@ static void undo_run(struct undo *u)
 
 /*
  * What setup_slot does to slot name's device once it exists, as commands:
- * no IPv6 (if the kernel has it), the address, then one RTM_NEWLINK.
+ * IPv6 as dev_ipv6 leaves it with gw6, else none (if the kernel has it),
+ * the addresses, then one RTM_NEWLINK.
  */
-static void say_slot(const struct tun_pool *p, const char *name, const char *gw)
+static void say_slot(const struct tun_pool *p, const char *name, const char *gw,
+		     const char *gw6)
 {
-	if (access("/proc/sys/net/ipv6", F_OK) == 0)
+	if (gw6)
+		for (size_t i = 0; i < sizeof dev6 / sizeof dev6[0]; i++)
+			say("sysctl -qw net.ipv6.conf.%s.%s=%s", name, dev6[i].name, dev6[i].value);
+	else if (access("/proc/sys/net/ipv6", F_OK) == 0)
 		say("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", name);
 	say("ip addr replace %s/%u dev %s", gw, p->prefix, name);
+	if (gw6)
+		say("ip -6 addr replace %s/%u dev %s nodad", gw6, p->prefix6, name);
 	say("ip link set dev %s group %#x mtu %u up", name, TUN_GROUP, p->mtu);
 }
 
@@ -1558,22 +1713,25 @@ static void say_slot(const struct tun_pool *p, const char *name, const char *gw)
  * as setup would.
  */
 static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *ls,
-		      int rt, struct state *st, struct undo *u, bool dry_run)
+		      int rt, struct state *st, struct undo *u, bool v6, bool dry_run)
 {
-	char name[TUN_NAME_MAX], gw[INET_ADDRSTRLEN];
+	char name[TUN_NAME_MAX], gw[INET_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN];
 	uint32_t addr = tun_slot_net(p, i) + 1;
+	uint8_t addr6[16];
 	const struct link *l;
 	unsigned idx;
 	int err;
 
 	tun_slot_name(p, i, name);
 	ip4(addr, gw);
+	slot_gw6(p, i, addr6);
+	inet_ntop(AF_INET6, addr6, gw6, sizeof gw6);
 	l = links_find(ls, name);
 	if (!l) {
 		if (dry_run) {
 			say("ip tuntap add dev %s mode tun user %u group %u", name,
 			    (unsigned)p->uid, (unsigned)p->gid);
-			say_slot(p, name, gw);
+			say_slot(p, name, gw, v6 ? gw6 : NULL);
 			state_add_dev(st, name);
 			return 0;
 		}
@@ -1592,19 +1750,22 @@ static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *
 		if (check_existing(p, l, dry_run) < 0)
 			return -1;
 		if (dry_run) {
-			say_slot(p, name, gw);
+			say_slot(p, name, gw, v6 ? gw6 : NULL);
 			return 0;
 		}
 		idx = l->index;
 	}
-	err = no_ipv6(name);
+	err = v6 ? dev_ipv6(name) : no_ipv6(name);
 	if (!err)
 		err = rt_addr(rt, idx, addr, p->prefix);
+	if (!err && v6)
+		err = rt_addr6(rt, idx, addr6, p->prefix6);
 	if (!err)
 		err = rt_link_up(rt, idx, p->mtu, TUN_GROUP);
 	if (err) {
 		errno = -err;
-		log_warn("configuring %s %s/%u mtu %u", name, gw, p->prefix, p->mtu);
+		log_warn("configuring %s %s/%u%s%s mtu %u", name, gw, p->prefix,
+			 v6 ? " " : "", v6 ? gw6 : "", p->mtu);
 		return -1;
 	}
 	return 0;
@@ -1612,7 +1773,7 @@ static int setup_slot(const struct tun_pool *p, unsigned i, const struct links *
 
 /* Every slot's device, through one link dump and one rtnetlink socket. */
 static int setup_slots(const struct tun_pool *p, struct state *st, struct undo *u,
-		       bool dry_run)
+		       bool v6, bool dry_run)
 {
 	struct links ls;
 	int rt, rc = 0;
@@ -1627,7 +1788,7 @@ static int setup_slots(const struct tun_pool *p, struct state *st, struct undo *
 		return -1;
 	}
 	for (unsigned i = 0; i < p->n && rc == 0; i++)
-		rc = setup_slot(p, i, &ls, rt, st, u, dry_run);
+		rc = setup_slot(p, i, &ls, rt, st, u, v6, dry_run);
 	close(rt);
 	links_free(&ls);
 	return rc;
@@ -1638,14 +1799,14 @@ static int setup_slots(const struct tun_pool *p, struct state *st, struct undo *
  * its original value in the state (unless a previous run did) and in u.
  * A missing file is skipped when optional (nf_conntrack not loaded).
  */
-static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_run)
+static int set_sysctl(const char *path, const char *want, bool lower_only, const char *only_from,
+		      struct state *st, struct undo *u, bool dry_run)
 {
-	const char *path = sysctls[k].path, *want = sysctls[k].value;
 	char cur[SYSCTL_VAL_MAX], name[64];
 
 	dotted(path, name);
 	if (sysctl_read(path, cur) < 0) {
-		if (errno == ENOENT && sysctls[k].lower_only) {
+		if (errno == ENOENT && lower_only) {
 			if (dry_run)
 				say("[ \"$(sysctl -n %s)\" -le %s ] || sysctl -w %s=%s",
 				    name, want, name, want);
@@ -1656,8 +1817,8 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 		log_warn("reading %s", name);
 		return -1;
 	}
-	if (strcmp(cur, want) == 0 ||
-	    (sysctls[k].lower_only && strtoul(cur, NULL, 10) <= strtoul(want, NULL, 10)))
+	if (strcmp(cur, want) == 0 || (only_from && strcmp(cur, only_from) != 0) ||
+	    (lower_only && strtoul(cur, NULL, 10) <= strtoul(want, NULL, 10)))
 		return 0;
 	if (dry_run) {
 		say("sysctl -w %s=%s", name, want);
@@ -1668,10 +1829,60 @@ static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_r
 		log_warn("setting %s to %s", name, want);
 		return -1;
 	}
-	u->sys[u->n_sys].path = path;
+	snprintf(u->sys[u->n_sys].path, sizeof u->sys[0].path, "%s", path);
 	snprintf(u->sys[u->n_sys].value, SYSCTL_VAL_MAX, "%s", cur);
 	u->n_sys++;
 	state_add_sysctl(st, path, cur);
+	return 0;
+}
+
+static int setup_sysctl(unsigned k, struct state *st, struct undo *u, bool dry_run)
+{
+	return set_sysctl(sysctls[k].path, sysctls[k].value, sysctls[k].lower_only, NULL,
+			  st, u, dry_run);
+}
+
+/*
+ * Whether setup gives the slots IPv6: with p->prefix6, a kernel with IPv6,
+ * an MTU IPv6 allows and an IPv6 default route out of egress. Without one
+ * of those IPv6 is off, said in one line, unless --subnet6 asked for it:
+ * then setup fails, before it changed anything. 1, 0, or -1 after one line.
+ */
+static int want_ipv6(const struct tun_pool *p, const char *egress, bool dry_run)
+{
+	char cur[SYSCTL_VAL_MAX];
+	const char *why = NULL;
+	int r;
+
+	if (!p->prefix6)
+		return 0;
+	if (access("/proc/sys/net/ipv6", F_OK) != 0) {
+		why = "the kernel has no IPv6";
+	} else if (p->mtu < 1280) {
+		why = "IPv6 needs an MTU of 1280 or more";
+	} else if (access("/proc/sys/net/ipv6/conf/all/forwarding", W_OK) != 0 &&
+		   (sysctl_read("net/ipv6/conf/all/forwarding", cur) != 0 ||
+		    strcmp(cur, "1") != 0)) {
+		/* A container's read-only /proc/sys, IPv6 forwarding not set
+		 * beforehand (docker run --sysctl). */
+		why = "net.ipv6.conf.all.forwarding is 0 and cannot be set";
+	} else {
+		r = egress_has_ipv6(egress);
+		if (r < 0)
+			return -1;
+		if (r)
+			return 1;
+		why = "no IPv6 default route";
+	}
+	if (p->prefix6_given) {
+		log_warnx("--subnet6: %s (egress %s); give --subnet6 none for IPv4 alone",
+			  why, egress);
+		return -1;
+	}
+	if (dry_run)
+		say("# IPv6 off: %s (egress %s)", why, egress);
+	else
+		log_info("IPv6 off: %s (egress %s)", why, egress);
 	return 0;
 }
 
@@ -1700,23 +1911,59 @@ static int find_egress(const struct tun_pool *p, const struct state *st,
 	return 0;
 }
 
+/*
+ * Setting net.ipv6.conf.all.forwarding makes every device a router: each
+ * slot's joins the all-routers groups and the kernel sends its MLD reports
+ * into the tunnel. The slots' own forwarding back to 0 leaves them only
+ * the groups nothing reports (ff02::1, ff01::1); the host still forwards
+ * between them and the egress, which all.forwarding alone decides. It goes
+ * with the device.
+ */
+static int slots_host6(const struct tun_pool *p, bool dry_run)
+{
+	char name[TUN_NAME_MAX], path[96], cur[SYSCTL_VAL_MAX];
+
+	for (unsigned i = 0; i < p->n; i++) {
+		tun_slot_name(p, i, name);
+		snprintf(path, sizeof path, "net/ipv6/conf/%s/forwarding", name);
+		if (dry_run) {
+			say("sysctl -qw net.ipv6.conf.%s.forwarding=0", name);
+			continue;
+		}
+		if (sysctl_read(path, cur) == 0 && strcmp(cur, "0") == 0)
+			continue;
+		if (sysctl_write(path, "0") < 0) {
+			log_warn("setting net.ipv6.conf.%s.forwarding to 0", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_steps(const struct tun_pool *p, struct state *st,
 		       struct undo *u, bool dry_run)
 {
-	char egress[TUN_NAME_MAX];
+	char egress[TUN_NAME_MAX], ra[64];
 	unsigned k;
 	bool changed;
+	int v6;
 
-	if (find_egress(p, st, egress) < 0 ||
-	    setup_slots(p, st, u, dry_run) < 0)
+	if (find_egress(p, st, egress) < 0 || (v6 = want_ipv6(p, egress, dry_run)) < 0 ||
+	    setup_slots(p, st, u, v6, dry_run) < 0)
 		return -1;
 	if (setup_sysctl(0, st, u, dry_run) < 0)
 		return -1;
+	/* Forwarding makes the kernel ignore RAs on an egress that takes them
+	 * (accept_ra 1, the default): 2 keeps its default route coming. */
+	snprintf(ra, sizeof ra, ACCEPT_RA_FMT, egress);
+	if (v6 && (set_sysctl(ra, "2", false, "1", st, u, dry_run) < 0 ||
+		   setup_sysctl(SYSCTL_FWD6, st, u, dry_run) < 0 || slots_host6(p, dry_run) < 0))
+		return -1;
 	/* The masquerade rule loads nf_conntrack: timeouts come after it. */
-	if (table_install(p, egress, dry_run, &changed) < 0)
+	if (table_install(p, egress, v6, dry_run, &changed) < 0)
 		return -1;
 	u->table = changed;
-	for (k = 1; k < sizeof sysctls / sizeof sysctls[0]; k++)
+	for (k = SYSCTL_TIMEOUTS; k < SYSCTL_FWD6; k++)
 		if (setup_sysctl(k, st, u, dry_run) < 0)
 			return -1;
 	snprintf(st->egress, sizeof st->egress, "%s", egress);
@@ -1940,13 +2187,6 @@ static int has_addr6(unsigned index, const uint8_t addr[static 16])
 	return err ? err : f.found;
 }
 
-/* Slot i's IPv6 gateway address: its prefix and ::1. */
-static void slot_gw6(const struct tun_pool *p, unsigned i, uint8_t out[static 16])
-{
-	tun_slot_net6(p, i, out);
-	out[15] |= 1;
-}
-
 int tun_pool_ipv6(const struct tun_pool *p)
 {
 	char name[TUN_NAME_MAX];
@@ -1977,14 +2217,15 @@ int tun_table_ensure(const struct tun_pool *p)
 	char egress[TUN_NAME_MAX];
 	struct state st;
 	bool changed = false;
-	int rc = -1;
+	int rc = -1, v6;
 
 	if (pool_check(p) < 0 || state_init(&st) < 0)
 		return -1;
-	if (state_load(&st) >= 0 && find_egress(p, &st, egress) == 0)
-		rc = table_install(p, egress, false, &changed);
+	if (state_load(&st) >= 0 && find_egress(p, &st, egress) == 0 &&
+	    (v6 = tun_pool_ipv6(p)) >= 0)
+		rc = table_install(p, egress, v6 == 1, false, &changed);
 	if (rc == 0 && changed)
-		log_info("installed the current nft table ip %s: the one in place was "
+		log_info("installed the current nft table inet %s: the one in place was "
 			 "missing or not this one", TUN_TABLE);
 	state_free(&st);
 	return rc;
@@ -2004,8 +2245,9 @@ int tun_open(const char *name, bool offload, unsigned *got)
 
 static void ct_msg(struct nl_msg *m, unsigned type, uint32_t mark, uint32_t mask)
 {
-	/* Version 0: a flush filters on the mark alone, whatever the family. */
-	struct nfgenmsg nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
+	/* AF_UNSPEC: entries of both families (a kernel that filters a
+	 * flush by family keeps to the one named, and AF_INET is IPv4's). */
+	struct nfgenmsg nfg = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0 };
 
 	nl_msg_init(m, (NFNL_SUBSYS_CTNETLINK << 8) | type, 0);
 	nl_msg_put(m, &nfg, sizeof nfg);

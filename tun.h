@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tun.h: the host side of vpngw. The slot pool (persistent TUN devices, their
- * addresses, IPv4 forwarding, the nftables table that is the host firewall,
+ * addresses of both families, IP forwarding, the nftables table that is the host firewall,
  * conntrack timeouts) set up and torn down, TUN devices opened, the small
  * privileged helper that deletes a released slot's conntrack entries and
  * reads the firewall's counters, and the client's interface and routes. The
@@ -71,7 +71,10 @@ void tun_slot_name(const struct tun_pool *p, unsigned i, char out[static TUN_NAM
 
 /*
  * Creates what is missing of the pool: devices (persistent, owned by uid),
- * gateway address .1/prefix, MTU, link up; net.ipv4.ip_forward=1; the
+ * gateway address .1/prefix, MTU, link up; net.ipv4.ip_forward=1; with
+ * IPv6 (p->prefix6, and an IPv6 default route out of egress: else off with
+ * one line, or an error when p->prefix6_given) each slot's prefix::1 and
+ * net.ipv6.conf.all.forwarding=1, the egress's accept_ra 1 made 2; the
  * nftables table (the firewall of README "Setup, the firewall and
  * privileges"), replaced only when it is not the one p describes; lowered
  * conntrack timeouts. Records what it changed, and the egress interface, in

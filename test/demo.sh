@@ -62,7 +62,7 @@ bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/gw.state" "$VPNGW" serve \
 	--listen 192.0.2.1:8080 --allow 198.51.100.0/24 >"$LIB_TMP/gw.log" 2>&1
 wait_log "$LIB_TMP/gw.log" 'listening on' 10 "$BG_PID" || die "vpngw serve"
 cat "$LIB_TMP/gw.log"
-ns_exec "$GW" nft list table ip vpngw 2>/dev/null | grep -m1 masquerade | sed 's/^[[:space:]]*/nftables: /'
+ns_exec "$GW" nft list table inet vpngw 2>/dev/null | grep -m1 masquerade | sed 's/^[[:space:]]*/nftables: /'
 
 say "client: vpngw connect ws://192.0.2.1:8080/ --default-route"
 bg_in "$CLI" "$VPNGW" connect ws://192.0.2.1:8080/ --default-route >"$LIB_TMP/client.log" 2>&1

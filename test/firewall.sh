@@ -12,6 +12,8 @@
 #                                      tcp 2222, udp 5353 (echo); and the
 #                                      test client firewall_test.py
 #   lan0 203.0.113.2/24 ==veth== l1 203.0.113.1/24   ns lan (not masqueraded)
+#   and IPv6: p0 2001:db8:100::1/64 (route fd00::/8 via ::2), eth0
+#   2001:db8:100::2/64 (default via ::1), so the slots carry IPv6
 #
 # The gateway runs five times, each with what its tests need: as root with
 # two slots (after an older table was put in place, which it replaces where
@@ -26,7 +28,8 @@
 #
 # Usage: test/firewall.sh [TEST...]  (names as in firewall_test.py --list, or
 # the checks here: serve_replaces_old_table helper_privileges
-# setup_keeps_counters serve_logs_retire unit_privileges teardown_clean). KEEP_TMP=1 keeps logs.
+# setup_keeps_counters serve_logs_retire unit_privileges fw6_unsolicited
+# fw6_to_host fw6_cross_slot teardown_clean). KEEP_TMP=1 keeps logs.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,6 +55,12 @@ setup_topology() {
 		ip -n "$LAN" addr add 203.0.113.1/24 dev l1 &&
 		ip -n "$GW" addr add 203.0.113.2/24 dev lan0 &&
 		ip -n "$LAN" route add default via 203.0.113.2 || return 1
+	# IPv6 beside it: the gateway's egress has an IPv6 default route, so
+	# setup gives the slots IPv6 (fd00:0:0:100+i::/64).
+	ip -n "$INET" -6 addr add 2001:db8:100::1/64 dev p0 nodad &&
+		ip -n "$GW" -6 addr add 2001:db8:100::2/64 dev eth0 nodad &&
+		ip -n "$GW" -6 route add default via 2001:db8:100::1 &&
+		ip -n "$INET" -6 route add fd00::/8 via 2001:db8:100::2 || return 1
 	# The flood's 50,000 datagrams vanish instead of drawing 50,000 errors.
 	ns_exec "$INET" nft -f - <<-'EOF' || return 1
 	table ip sink {
@@ -165,7 +174,7 @@ client() {
 	py_results "$LIB_TMP/results" firewall_test.py
 }
 
-table() { ns_exec "$GW" nft list table ip vpngw 2>/dev/null; }
+table() { ns_exec "$GW" nft list table inet vpngw 2>/dev/null; }
 
 if ! setup_topology; then
 	bad topology "could not build the namespaces and servers"
@@ -294,6 +303,58 @@ if want unit_privileges; then
 		ok unit_privileges
 	else
 		bad unit_privileges "CapEff, Seccomp, NoNewPrivs: $got (want $want_got); exit ${EXIT_STATUS:-?}"
+	fi
+fi
+
+# ---- IPv6, the kernel's side: no gateway; fw6_inject.py holds the slots'
+# devices and writes what a client of slot 0 would send ----
+# fwc NAME: the packets counter NAME of the table has counted.
+fwc() { table | grep -A1 "counter $1 {" | tail -n 1 | awk '{print $2}'; }
+if want fw6_unsolicited || want fw6_to_host || want fw6_cross_slot; then
+	out=$(in_gw "$VPNGW" setup --pool 2 2>&1) || bad fw6_setup "$out"
+fi
+if want fw6_unsolicited; then
+	# Nothing unsolicited reaches a client over IPv6: the Internet's
+	# pings and datagrams to slot 0's client are dropped and counted.
+	before=$(fwc unsolicited)
+	bg_in "$GW" "$PY" "$HERE/fw6_inject.py" hold 3 >"$LIB_TMP/fw6-hold.log" 2>&1
+	hold=$BG_PID
+	sleep 0.5
+	ns_exec "$INET" ping -6 -c 3 -i 0.2 -W 1 fd00:0:0:100::2 >/dev/null 2>&1
+	ns_exec "$INET" "$PY" -c 'import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+for p in (7, 53, 9999): s.sendto(b"x", ("fd00:0:0:100::2", p))'
+	wait "$hold"
+	d=$(( $(fwc unsolicited) - before ))
+	got=$(grep -v ' multicast$' "$LIB_TMP/fw6-hold.log")
+	if [ "$d" -ge 6 ] && [ -z "$got" ]; then
+		ok fw6_unsolicited "unsolicited +$d"
+	else
+		bad fw6_unsolicited "unsolicited counter +$d (want 6 or more); into the slots: ${got:-nothing}"
+	fi
+fi
+if want fw6_to_host; then
+	# The gateway host is closed to clients over IPv6: UDP and a SYN to
+	# its slot address and its egress address are refused (ICMPv6 port
+	# unreachable, TCP reset) and counted.
+	before=$(fwc to_host)
+	got=$(ns_exec "$GW" "$PY" "$HERE/fw6_inject.py" to_host 2>&1)
+	d=$(( $(fwc to_host) - before ))
+	if [ "$d" = 4 ] && [ "$(grep -c '^vpngw0 icmp6 1 4$' <<<"$got")" = 2 ] &&
+		[ "$(grep -c '^vpngw0 tcp rst$' <<<"$got")" = 2 ]; then
+		ok fw6_to_host "to_host +$d"
+	else
+		bad fw6_to_host "to_host counter +$d (want 4); back: $(tr '\n' ';' <<<"$got")"
+	fi
+fi
+if want fw6_cross_slot; then
+	before=$(fwc cross_slot)
+	got=$(ns_exec "$GW" "$PY" "$HERE/fw6_inject.py" cross_slot 2>&1 | grep -v ' multicast$')
+	d=$(( $(fwc cross_slot) - before ))
+	if [ "$d" = 2 ] && [ -z "$got" ]; then
+		ok fw6_cross_slot "cross_slot +$d"
+	else
+		bad fw6_cross_slot "cross_slot counter +$d (want 2); into the slots: ${got:-nothing}"
 	fi
 fi
 

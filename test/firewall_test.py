@@ -59,7 +59,7 @@ def run(cmd, ns=None, timeout=30):
 
 def counters():
     """The table's named counters, read with nft: {name: packets}."""
-    out = run(["nft", "list", "counters", "table", "ip", "vpngw"])
+    out = run(["nft", "list", "counters", "table", "inet", "vpngw"])
     return {m.group(1): int(m.group(2)) for m in
             re.finditer(r"counter (\w+) \{\s*packets (\d+)", out)}
 

@@ -104,7 +104,7 @@ static int counters_table(void)
 
 	nl_batch_init(&b);
 	batch_mark(&b, NFNL_MSG_BATCH_BEGIN);
-	table_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE, TUN_TABLE, NULL);
+	table_msg(&b, NFPROTO_INET, NFT_MSG_NEWTABLE, NLM_F_CREATE, TUN_TABLE, NULL);
 	nft_msg_init(&m, NFT_MSG_NEWOBJ, NLM_F_CREATE);
 	nl_attr_put_str(&m, NFTA_OBJ_TABLE, TUN_TABLE);
 	nl_attr_put_str(&m, NFTA_OBJ_NAME, "unsolicited");

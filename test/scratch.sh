@@ -132,7 +132,7 @@ rc=$?
 check setup "exit $rc: $out" test "$rc" = 0
 owner=$(in_gw cat /sys/class/net/vpngw1/owner /sys/class/net/vpngw1/group 2>/dev/null | tr '\n' ' ')
 check setup_devices "vpngw1 tun owner and group: '$owner'" test "$owner" = "65534 65534 "
-tbl=$(in_gw nft list table ip vpngw 2>&1)
+tbl=$(in_gw nft list table inet vpngw 2>&1)
 check setup_table "$(printf '%s' "$tbl" | head -n 3 | tr '\n' ' ')" \
 	bash -c '[[ "$1" == *"oifname \"eth0\" masquerade"* ]]' _ "$tbl"
 check setup_state_file "no $STATE" test -s "$STATE"

@@ -156,7 +156,7 @@ check setup_devices "rc $rc: $out; vst1: $link" \
 	bash -c '[[ "$1" == *"persist on user nobody"* ]]' _ "$link"
 check setup_addresses "$(in_ns ip -br addr show)" \
 	test "$(in_ns ip -br -4 addr show dev vst2 | awk '{print $3}')" = 10.0.122.1/24
-tbl=$(in_ns nft list table ip vpngw 2>&1)
+tbl=$(in_ns nft list table inet vpngw 2>&1)
 check setup_masquerade "$tbl" \
 	bash -c '[[ "$1" == *"ip saddr 10.0.120.0-10.0.122.255 oifname \"e0\" masquerade"* ]]' _ "$tbl"
 check setup_forwarding "ip_forward $(sysctl_of net/ipv4/ip_forward)" \
@@ -314,7 +314,7 @@ pool_picture() {
 		net.netfilter.nf_conntrack_udp_timeout_stream net.netfilter.nf_conntrack_icmp_timeout
 	ns_exec "$1" nft list ruleset | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'
 }
-table_of() { ns_exec "$1" nft list table ip vpngw 2>&1 | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/; s/ # handle [0-9]+//'; }
+table_of() { ns_exec "$1" nft list table inet vpngw 2>&1 | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/; s/ # handle [0-9]+//'; }
 ruleset_before=$(ns_exec "$NA" nft list ruleset)
 out=$(no_tools "$NA" VPNGW_STATE_FILE="$LIB_TMP/state-nl" "$VPNGW" setup "${NARGS[@]}" 2>&1)
 rc=$?
@@ -351,6 +351,110 @@ out=$(printf '%s\n' "$script" | ns_exec "$NB" sh -e 2>&1)
 check teardown_dry_run_script_runs "sh -e: exit $?: $out; left: $(ns_exec "$NB" nft list ruleset | head -c 100)" \
 	test "$?" = 0 -a -z "$(ns_exec "$NB" nft list ruleset)" -a \
 	"$(ns_exec "$NB" ip -o link show group 0x76706777 | wc -l)" = 0
+
+# ---- IPv6 ----
+# An egress with an IPv6 default route: each slot also gets prefix::1 of
+# its /64 (out of the default fd00:0:0:100::/56... : slot i is
+# fd00:0:0:100+i::/64), no link-local address; IPv6 forwarding on and the
+# egress's accept_ra 1 made 2, both restored by teardown; the table
+# masquerades and guards the pool's IPv6 range. Without such a route IPv6
+# is off with one line, and --subnet6 given makes that an error.
+ns_v6() {	# ns_v6 VAR TAG: ns_dead_end with 2001:db8:1::2/64, default via ::1
+	ns_dead_end "$1" "$2" || return 1
+	ip -n "${!1}" link set e1 up &&
+		ip -n "${!1}" -6 addr add 2001:db8:1::2/64 dev e0 nodad &&
+		ip -n "${!1}" -6 route add default via 2001:db8:1::1 dev e0 &&
+		ns_exec "${!1}" sysctl -qw net.ipv6.conf.e0.accept_ra=1
+}
+ns_v6 N6 setup6 || exit 1
+in6() { ns_exec "$N6" env VPNGW_STATE_FILE="$LIB_TMP/state6" "$@"; }
+sys6() { ns_exec "$N6" cat "/proc/sys/$1" 2>/dev/null; }
+V6ARGS=(--pool 2 --tun-prefix v6s --subnet 10.0.140.0/24)
+conntrack_load "$N6"
+v6_before="fwd6=$(sys6 net/ipv6/conf/all/forwarding) ra=$(sys6 net/ipv6/conf/e0/accept_ra)"
+out=$(in6 "$VPNGW" setup "${V6ARGS[@]}" 2>&1)
+rc=$?
+a1=$(ns_exec "$N6" ip -6 addr show dev v6s1 2>&1)
+check setup6_addresses "exit $rc: $out; v6s1: $a1" \
+	bash -c '[[ "$1" == *"inet6 fd00:0:0:101::1/64 scope global nodad"* && "$1" != *fe80* ]]' _ "$a1"
+# The slots are no routers of their own: no all-routers group, no MLD
+# reports into the tunnel.
+m1=$(ns_exec "$N6" ip -6 maddr show dev v6s1 2>&1)
+check setup6_no_router_groups "$m1" bash -c '[[ "$1" != *ff02::2* && "$1" != *ff05::2* ]]' _ "$m1"
+check setup6_forwarding "all.forwarding $(sys6 net/ipv6/conf/all/forwarding); state: $(cat "$LIB_TMP/state6" 2>&1)" \
+	bash -c '[ "$1" = 1 ] && grep -qx "sysctl net/ipv6/conf/all/forwarding 0" "$2"' _ \
+	"$(sys6 net/ipv6/conf/all/forwarding)" "$LIB_TMP/state6"
+check setup6_accept_ra "e0 accept_ra $(sys6 net/ipv6/conf/e0/accept_ra); state: $(cat "$LIB_TMP/state6" 2>&1)" \
+	bash -c '[ "$1" = 2 ] && grep -qx "sysctl net/ipv6/conf/e0/accept_ra 1" "$2"' _ \
+	"$(sys6 net/ipv6/conf/e0/accept_ra)" "$LIB_TMP/state6"
+tbl6=$(ns_exec "$N6" nft list table inet vpngw 2>&1)
+check setup6_table "$tbl6" bash -c '[[ "$1" == *"ip6 saddr fd00:0:0:100::-fd00::101:ffff:ffff:ffff:ffff oifname \"e0\" masquerade"* &&
+	"$1" == *"ip6 saddr fd00:0:0:100::-fd00::101:ffff:ffff:ffff:ffff oifname != \"lo\" oifname != \"v6s*\" counter name \"leak\" drop"* ]]' _ "$tbl6"
+pic6() {	# pic6 NS: the slots' IPv6 side, the sysctls, the table
+	ns_exec "$1" sh -c 'for d in /sys/class/net/v6s*; do d=${d##*/}
+		echo "$d $(ip -o -6 addr show dev "$d" | awk "{print \$4, \$5, \$6, \$7}")" \
+			"gen=$(cat /proc/sys/net/ipv6/conf/$d/addr_gen_mode)" \
+			"ra=$(cat /proc/sys/net/ipv6/conf/$d/accept_ra)" \
+			"fwd=$(cat /proc/sys/net/ipv6/conf/$d/forwarding)" \
+			"off=$(cat /proc/sys/net/ipv6/conf/$d/disable_ipv6)"; done'
+	ns_exec "$1" sysctl net.ipv6.conf.all.forwarding net.ipv6.conf.e0.accept_ra net.ipv4.ip_forward
+	ns_exec "$1" nft list ruleset | sed -E 's/packets [0-9]+ bytes [0-9]+/packets 0 bytes 0/'
+}
+configured6=$(pic6 "$N6")
+out=$(in6 "$VPNGW" setup "${V6ARGS[@]}" 2>&1)
+check setup6_idempotent "exit $?: $out; $(diff <(printf '%s\n' "$configured6") <(pic6 "$N6") | head -5)" \
+	test "$configured6" = "$(pic6 "$N6")"
+pool6=$(printf '%s\n' "${V6ARGS[@]}" | head -4)
+v6_ok=$(in6 "$VPNGW" serve --help 2>&1 | grep -c -- --subnet6)
+out=$(in6 "$VPNGW" teardown --pool 2 --tun-prefix v6s 2>&1)
+rc=$?
+v6_after="fwd6=$(sys6 net/ipv6/conf/all/forwarding) ra=$(sys6 net/ipv6/conf/e0/accept_ra)"
+check teardown6_restores "exit $rc: $out; before $v6_before, after $v6_after; $(ns_exec "$N6" nft list ruleset | head -c 100)" \
+	test "$rc" = 0 -a "$v6_after" = "$v6_before" -a -z "$(ns_exec "$N6" nft list ruleset)" -a \
+	"$(ns_exec "$N6" ip -o link show group 0x76706777 | wc -l)" = 0
+# The dry run's script with IPv6 on does what setup does (two fresh
+# namespaces alike), and teardown's undoes it.
+ns_v6 NA6 setup6a || exit 1
+ns_v6 NB6 setup6b || exit 1
+conntrack_load "$NA6"
+conntrack_load "$NB6"
+out=$(ns_exec "$NA6" env VPNGW_STATE_FILE="$LIB_TMP/state6a" "$VPNGW" setup "${V6ARGS[@]}" 2>&1)
+rc=$?
+script=$(ns_exec "$NB6" env VPNGW_STATE_FILE="$LIB_TMP/state6b" "$VPNGW" setup "${V6ARGS[@]}" --dry-run 2>&1)
+out2=$(printf '%s\n' "$script" | ns_exec "$NB6" sh -e 2>&1)
+rc2=$?
+want=$(pic6 "$NA6")
+got=$(pic6 "$NB6")
+check dry_run6_script_does_what_setup_does "setup exit $rc, script exit $rc2: $out2; setup (<) and the script (>) differ:
+$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]' | head -20)" \
+	bash -c '[ "$1" = 0 ] && [ "$2" = 0 ] && [ "$3" = "$4" ] && [[ "$5" == *"ip -6 addr replace fd00:0:0:101::1/64 dev v6s1 nodad"* ]]' _ \
+	"$rc" "$rc2" "$want" "$got" "$script"
+cp "$LIB_TMP/state6a" "$LIB_TMP/state6b"	# what the script's setup would have recorded
+script=$(ns_exec "$NB6" env VPNGW_STATE_FILE="$LIB_TMP/state6b" "$VPNGW" teardown --pool 2 \
+	--tun-prefix v6s --dry-run 2>/dev/null)
+out2=$(printf '%s\n' "$script" | ns_exec "$NB6" sh -e 2>&1)
+rc2=$?
+out=$(ns_exec "$NA6" env VPNGW_STATE_FILE="$LIB_TMP/state6a" "$VPNGW" teardown --pool 2 --tun-prefix v6s 2>&1)
+rc=$?
+check teardown6_dry_run_does_what_teardown_does "teardown exit $rc: $out; script exit $rc2: $out2
+$(diff <(pic6 "$NA6") <(pic6 "$NB6") | grep '^[<>]' | head -10)" \
+	bash -c '[ "$1" = 0 ] && [ "$2" = 0 ] && [ "$3" = "$4" ] && [[ "$3" == *"forwarding = 0"*"accept_ra = 1"* ]]' _ \
+	"$rc" "$rc2" "$(pic6 "$NA6")" "$(pic6 "$NB6")"
+# No IPv6 default route (N): IPv6 off, said in one line; the slots have no
+# IPv6 at all.
+out=$(in_ns "$VPNGW" setup "${ARGS[@]}" --dry-run 2>&1)
+check setup6_off_without_route "$out" \
+	bash -c '[[ "$1" == *"# IPv6 off: no IPv6 default route (egress e0)"* && "$1" != *"ip -6"* ]]' _ "$out"
+if [ "$v6_ok" != 0 ]; then
+	out=$(in6 "$VPNGW" setup "${V6ARGS[@]}" --subnet6 none --dry-run 2>&1)
+	check setup6_subnet6_none "$out" \
+		bash -c '[[ "$1" != *"ip -6"* && "$1" != *"ipv6.conf.all.forwarding"* && "$1" != *"ip6 saddr"* ]]' _ "$out"
+	refused_clean setup6_subnet6_needs_route '^vpngw: --subnet6: no IPv6 default route \(egress e0\)' \
+		in_ns "$VPNGW" setup "${ARGS[@]}" --subnet6 fd00:0:0:100::/64
+else
+	skip setup6_subnet6_none "--subnet6 is not wired in cli.c yet"
+	skip setup6_subnet6_needs_route "--subnet6 is not wired in cli.c yet"
+fi
 
 # Errors a user can cause: one line, non-zero, nothing configured.
 one_line err_no_command "$VPNGW"

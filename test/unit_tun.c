@@ -347,7 +347,7 @@ static void open_port(void)
 static void default_route(void)
 {
 	struct reply r = { .len = 0 };
-	struct default_route d = { 0 };
+	struct default_route d = { .family = AF_INET };
 	struct nl_msg m;
 	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN,
 			     .rtm_type = RTN_UNICAST };
@@ -378,9 +378,17 @@ static void default_route(void)
 	add_ctl(&r, NLMSG_DONE, 0, 1);
 	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == 0);
 	CHECK(d.found && d.oif == 4 && d.metric == 50);
+	/* Routes of one interface alone (the egress's IPv6 default route):
+	 * 3's; none of the other family. */
+	d = (struct default_route){ .family = AF_INET, .only_oif = 3 };
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == 0);
+	CHECK(d.found && d.oif == 3 && d.metric == 100);
+	d = (struct default_route){ .family = AF_INET6 };
+	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == 0);
+	CHECK(!d.found);
 	/* Multipath: the first hop's interface. A message cut short: none. */
 	r.len = 0;
-	d = (struct default_route){ 0 };
+	d = (struct default_route){ .family = AF_INET };
 	nl_msg_init(&m, RTM_NEWROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
 	nl_attr_put(&m, RTA_MULTIPATH, &nh, sizeof nh);
@@ -388,7 +396,7 @@ static void default_route(void)
 	CHECK(walk_reply(&r, 1, true, default_route_cb, &d) == NL_WALK_MORE);
 	CHECK(d.found && d.oif == 9);
 	r.len = 0;
-	d = (struct default_route){ 0 };
+	d = (struct default_route){ .family = AF_INET };
 	nl_msg_init(&m, RTM_NEWROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm - 2);
 	add(&r, &m, 1);
@@ -528,13 +536,19 @@ static void nft_table_comment(void)
 
 /* ---- tun.c: the firewall's script ---- */
 
-static bool script_of(const struct tun_pool *p, const char *egress, struct sbuf *b,
-		      char comment[static TABLE_COMMENT_MAX])
+static bool script_of6(const struct tun_pool *p, const char *egress, bool v6, struct sbuf *b,
+		       char comment[static TABLE_COMMENT_MAX])
 {
 	struct fw_table fw;
 
 	*b = (struct sbuf){ .failed = false };
-	return table_script(b, &fw, p, egress, comment) == 0;
+	return table_script(b, &fw, p, egress, v6, comment) == 0;
+}
+
+static bool script_of(const struct tun_pool *p, const char *egress, struct sbuf *b,
+		      char comment[static TABLE_COMMENT_MAX])
+{
+	return script_of6(p, egress, false, b, comment);
 }
 
 static void table_rules(void)
@@ -543,8 +557,9 @@ static void table_rules(void)
 		"comment \"vpngw ",
 		"counter unsolicited { }", "counter invalid { }", "counter to_host { }",
 		"counter leak { }", "counter cross_slot { }",
-		"10.0.100.0 : 0x56500001, 10.0.101.0 : 0x56500002, 10.0.102.0 : 0x56500003 }",
-		"iifname \"vpngw*\" ct state new ct mark set ip saddr and 255.255.255.0 map @slot_mark",
+		"type ifname : mark",
+		"\"vpngw0\" : 0x56500001, \"vpngw1\" : 0x56500002, \"vpngw2\" : 0x56500003 }",
+		"iifname \"vpngw*\" ct state new ct mark set iifname map @slot_mark",
 		"oifname \"vpngw*\" ct state established,related accept\n"
 		"\t\toifname \"vpngw*\" counter name unsolicited drop",
 		"iifname \"vpngw*\" ct state invalid counter name invalid drop",
@@ -565,12 +580,20 @@ static void table_rules(void)
 	CHECK(tun_pool_open_port(&p, "22") == 0 && tun_pool_open_port(&p, "53/udp") == 0 &&
 	      tun_pool_open_port(&p, "8080/tcp") == 0);
 	CHECK(script_of(&p, "eth9", &b, c1));
-	CHECK(strncmp(b.p, NFT_DELETE "table ip vpngw {\n", strlen(NFT_DELETE) + 17) == 0);
+	CHECK(strncmp(b.p, NFT_DELETE "table inet vpngw {\n", strlen(NFT_DELETE) + 19) == 0);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		CHECK(strstr(b.p, want[i]) != NULL);
 		if (!strstr(b.p, want[i]))
 			fprintf(stderr, "  missing: %s\n", want[i]);
 	}
+	CHECK(!strstr(b.p, "ip6"));
+	/* With IPv6: the IPv6 pool masqueraded and guarded; another table. */
+	CHECK(script_of6(&p, "eth9", true, &b2, c2) && strcmp(c1, c2) != 0);
+	CHECK(strstr(b2.p, "ip6 saddr fd00:0:0:100::-fd00::102:ffff:ffff:ffff:ffff "
+		      "oifname \"eth9\" masquerade") != NULL);
+	CHECK(strstr(b2.p, "ip6 saddr fd00:0:0:100::-fd00::102:ffff:ffff:ffff:ffff "
+		      "oifname != \"lo\" oifname != \"vpngw*\" counter name leak drop") != NULL);
+	free(b2.p);
 	/* The fingerprint names the rules: the same pool, the same comment;
 	 * another open port or egress, another. */
 	CHECK(script_of(&p, "eth9", &b2, c2) && strcmp(c1, c2) == 0 && strcmp(b.p, b2.p) == 0);
@@ -589,8 +612,7 @@ static void table_rules(void)
 	p.prefix = 30;
 	CHECK(script_of(&p, "eth0", &b, c1));
 	CHECK(!strstr(b.p, "dport"));
-	CHECK(strstr(b.p, "10.0.63.252 : 0x56501000 }") != NULL);
-	CHECK(strstr(b.p, "ip saddr and 255.255.255.252 map") != NULL);
+	CHECK(strstr(b.p, "\"vpngw4095\" : 0x56501000 }") != NULL);
 	free(b.p);
 }
 
@@ -653,37 +675,41 @@ static void nft_batch(void)
 	p.n = 3;
 	CHECK(tun_pool_open_port(&p, "22") == 0 && tun_pool_open_port(&p, "53/udp") == 0 &&
 	      tun_pool_open_port(&p, "8080/tcp") == 0);
-	CHECK(fw_describe(&fw, &p, "eth9") == 0);
+	CHECK(fw_describe(&fw, &p, "eth9", false) == 0);
 	nl_batch_init(&b);
 	nft_encode_replace(&b, &fw.t, "vpngw 42");
-	/* begin, table added, deleted, added; 5 counters; the map and its
-	 * elements; 5 chains; 16 rules and one anonymous set (tcp 22, 8080;
-	 * udp 53 alone is a comparison); end. */
-	CHECK(!b.failed && b.n == 35);
+	/* begin, an older table ip added and deleted, the table inet added,
+	 * deleted, added; 5 counters; the map and its elements; 5 chains; 16
+	 * rules and one anonymous set (tcp 22, 8080; udp 53 alone is a
+	 * comparison); end. */
+	CHECK(!b.failed && b.n == 37);
 	CHECK(described(&b, 0, "starting the transaction"));
 	CHECK(described(&b, 1, "adding table ip vpngw"));
 	CHECK(described(&b, 2, "deleting table ip vpngw"));
-	CHECK(described(&b, 4, "adding counter unsolicited"));
-	CHECK(described(&b, 9, "adding map slot_mark"));
-	CHECK(described(&b, 10, "adding elements to set slot_mark"));
-	CHECK(described(&b, 11, "adding chain prerouting"));
-	CHECK(described(&b, 17, "adding a rule to chain forward"));
-	CHECK(described(&b, 26, "adding an anonymous set"));
-	CHECK(described(&b, 27, "adding elements to an anonymous set"));
-	CHECK(described(&b, 28, "adding a rule to chain input"));
-	CHECK(described(&b, 34, "ending the transaction"));
-	CHECK(!nl_batch_msg(&b, 35));
+	CHECK(described(&b, 3, "adding table inet vpngw"));
+	CHECK(described(&b, 4, "deleting table inet vpngw"));
+	CHECK(described(&b, 6, "adding counter unsolicited"));
+	CHECK(described(&b, 11, "adding map slot_mark"));
+	CHECK(described(&b, 12, "adding elements to set slot_mark"));
+	CHECK(described(&b, 13, "adding chain prerouting"));
+	CHECK(described(&b, 19, "adding a rule to chain forward"));
+	CHECK(described(&b, 28, "adding an anonymous set"));
+	CHECK(described(&b, 29, "adding elements to an anonymous set"));
+	CHECK(described(&b, 30, "adding a rule to chain input"));
+	CHECK(described(&b, 36, "ending the transaction"));
+	CHECK(!nl_batch_msg(&b, 37));
 	nl_batch_free(&b);
 	/* A request cut short is "a request", read within its length. */
 	nft_msg_init(&m, NFT_MSG_NEWRULE, 0);
 	nl_attr_put_str(&m, NFTA_RULE_CHAIN, "forward");
 	m.u.hdr.nlmsg_len = NLMSG_HDRLEN + 2;
 	nft_describe(&m.u.hdr, (char[32]){ 0 }, 32);
-	/* The largest pool: 4096 elements, 32 to a request, all of it fits. */
+	/* The largest pool, with IPv6: 4096 elements, 16 to a request, all
+	 * of it fits. */
 	p.n = TUN_POOL_MAX;
 	p.net = 0x0a000000;
 	p.prefix = 30;
-	CHECK(fw_describe(&fw, &p, "eth0") == 0);
+	CHECK(fw_describe(&fw, &p, "eth0", true) == 0);
 	nl_batch_init(&b);
 	nft_encode_replace(&b, &fw.t, "vpngw 42");
 	CHECK(!b.failed);
@@ -693,7 +719,7 @@ static void nft_batch(void)
 		elems += h && NFNL_MSG_TYPE(h->nlmsg_type) == NFT_MSG_NEWSETELEM &&
 			 NFNL_SUBSYS_ID(h->nlmsg_type) == NFNL_SUBSYS_NFTABLES;
 	}
-	CHECK(elems == TUN_POOL_MAX / ELEMS_PER_MSG + 1);	/* and the ports' set */
+	CHECK(elems == TUN_POOL_MAX / IFELEMS_PER_MSG + 1);	/* and the ports' set */
 	nl_batch_free(&b);
 }
 
