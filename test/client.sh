@@ -504,7 +504,6 @@ t_errors() {
 	expect_error err_http_401 'authentication failed \(HTTP 401\)' --token secret ws://192.0.2.1:8090/401
 	expect_error err_no_v1 'does not speak vpngw.v1' ws://192.0.2.1:8090/101
 	expect_error err_bad_address 'expected an address' --address 10.0.0.300/24 "$URL"
-	expect_error err_kill_switch 'not supported yet' --kill-switch "$URL"
 	# No permission for a TUN: an unprivileged user.
 	local out st
 	out=$(ns_exec "$CLI" setpriv --reuid=65534 --regid=65534 --clear-groups \
