@@ -987,8 +987,6 @@ static enum drop from_tun(const struct link_tun *t, uint8_t *b, size_t n, size_t
 	if (n < GSO_VNET_LEN + 1)
 		return DROP_MALFORMED;
 	*skip = GSO_VNET_LEN;
-	if (b[GSO_VNET_LEN] >> 4 == 6)
-		return DROP_IPV6;
 	gso_vnet_get(&v, b);
 	switch (gso_from_tun(&v, b + GSO_VNET_LEN, n - GSO_VNET_LEN, size)) {
 	case GSO_ONE:

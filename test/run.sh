@@ -177,6 +177,7 @@ selected scratch && suite scratch test/scratch.sh
 selected helper && suite helper test/priv_test
 selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
+selected ipv6 && suite ipv6 test/ipv6.sh
 selected client && suite client test/client.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
