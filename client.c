@@ -13,7 +13,9 @@
  * TLS, frames, send queue, keepalive, the close sequence. This file adds
  * what only the client does on top: connecting, the upgrade request and
  * its answer, the assignment, retries. The interface, addresses and routes
- * are tun.c's (rtnetlink). The packet paths mirror the gateway's:
+ * are tun.c's (rtnetlink); which routes, in both families, are decided
+ * here, and so is the refusal of IPv6 that a gateway without IPv6 cannot
+ * carry (refused6), so that none leaks outside the tunnel. The packet paths mirror the gateway's:
  *   read(tun) into the link's send queue -> masked frame header in front
  *   -> one sendmsg of many frames; socket -> link -> one write(tun) per
  *   binary message.
@@ -27,6 +29,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +63,8 @@
 #define KEEPALIVE_S    20                /* when the gateway does not say */
 #define URL_MAX        8
 #define TARGET_MAX     16                /* resolved addresses, all URLs */
-#define ROUTE_MAX      (CLI_LIST_MAX + 4) /* --route, and the gateway's host routes */
+#define ROUTE_MAX      (2 * CLI_LIST_MAX + 4 + TARGET_MAX) /* --route, /1s, gateway host routes */
+#define REFUSE6_PER_S  50                /* ICMPv6 refusals written a second */
 #define TOKEN_MAX      AUTH_TOKEN_MAX
 #define REQUEST_MAX    4096              /* the upgrade request */
 
@@ -82,8 +86,10 @@ struct target {
 
 /* A route we added and must remove. */
 struct route {
-	uint32_t dst, gw;            /* host order */
+	int family;                  /* AF_INET or AF_INET6 */
+	uint8_t dst[16], gw[16];     /* network order; IPv4 in the first 4 bytes */
 	unsigned prefix;
+	bool has_gw;
 	bool via_tun;                /* goes when the TUN goes */
 	char dev[TUN_NAME_MAX];
 };
@@ -129,6 +135,12 @@ struct client {
 	struct link_tun tun;
 	uint32_t addr;               /* configured, host order; 0 = not yet */
 	unsigned prefix, mtu;
+	uint8_t addr6[16];           /* configured with addr; prefix6 0: none */
+	unsigned prefix6;
+	bool ipv6_on;                /* IPv6 is on on the device (carried or blocked) */
+	bool kernel_no6;             /* the kernel has no IPv6: nothing to block */
+	uint64_t refuse6_s;          /* the second of the last ICMPv6 refusals */
+	unsigned refuse6_n;          /* how many were written in it */
 	bool tun_routes;             /* --route / --default-route are in place */
 	struct route routes[ROUTE_MAX];
 	unsigned n_routes;
@@ -306,19 +318,56 @@ WUR static int resolve(struct client *c)
 
 /* ==== Routes ==== */
 
-WUR static int route_add(struct client *c, uint32_t dst, unsigned prefix, uint32_t gw,
-			 const char *dev, bool via_tun)
+static size_t alen_of(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+static const char *ip_text(int family, const uint8_t *a, char out[static INET6_ADDRSTRLEN])
+{
+	return inet_ntop(family, a, out, INET6_ADDRSTRLEN) ? out : "?";
+}
+
+/* Adds or removes r: tun.c logs a failure. */
+static int route_set(bool add, const struct route *r)
+{
+	uint32_t d, g;
+
+	if (r->family == AF_INET6)
+		return tun_route6(add, r->dst, r->prefix, r->has_gw ? r->gw : NULL, r->dev);
+	memcpy(&d, r->dst, 4);
+	memcpy(&g, r->gw, 4);
+	return tun_route(add, ntohl(d), r->prefix, r->has_gw ? ntohl(g) : 0, r->dev);
+}
+
+/* dst and gw (gw NULL: on-link) of family, network order. */
+WUR static int route_add(struct client *c, int family, const uint8_t *dst, unsigned prefix,
+			 const uint8_t *gw, const char *dev, bool via_tun)
 {
 	struct route *r = &c->routes[c->n_routes];
 
-	if (c->n_routes == ROUTE_MAX)
+	if (c->n_routes == ROUTE_MAX) {
+		errno = ENOSPC;
 		return -1;
-	if (tun_route(true, dst, prefix, gw, dev) < 0)
-		return -1;
-	*r = (struct route){ .dst = dst, .gw = gw, .prefix = prefix, .via_tun = via_tun };
+	}
+	*r = (struct route){ .family = family, .prefix = prefix, .has_gw = gw != NULL,
+			     .via_tun = via_tun };
+	memcpy(r->dst, dst, alen_of(family));
+	if (gw)
+		memcpy(r->gw, gw, alen_of(family));
 	snprintf(r->dev, sizeof r->dev, "%s", dev);
+	if (route_set(true, r) < 0)
+		return -1;
 	c->n_routes++;
 	return 0;
+}
+
+/* An IPv4 route into the TUN, dst in host order. */
+WUR static int route_add4(struct client *c, uint32_t dst, unsigned prefix)
+{
+	uint32_t d = htonl(dst);
+
+	return route_add(c, AF_INET, (const uint8_t *)&d, prefix, NULL, c->o.tun, true);
 }
 
 /* Removes the routes we added, newest first. tun.c logs a failure. */
@@ -326,7 +375,7 @@ static void routes_del(struct client *c)
 {
 	while (c->n_routes) {
 		struct route *r = &c->routes[--c->n_routes];
-		if (tun_route(false, r->dst, r->prefix, r->gw, r->dev) < 0)
+		if (route_set(false, r) < 0)
 			continue;
 	}
 	c->tun_routes = false;
@@ -341,75 +390,142 @@ static void routes_forget_tun(struct client *c)
 	c->tun_routes = false;
 }
 
-static bool is_gateway_host_route(const struct client *c, uint32_t dst)
+static bool is_gateway_host_route(const struct client *c, int family, const uint8_t *dst)
 {
-	for (unsigned i = 0; i < c->n_routes; i++)
-		if (!c->routes[i].via_tun && c->routes[i].dst == dst && c->routes[i].prefix == 32)
+	for (unsigned i = 0; i < c->n_routes; i++) {
+		const struct route *r = &c->routes[i];
+		if (!r->via_tun && r->family == family && r->prefix == alen_of(family) * 8 &&
+		    !memcmp(r->dst, dst, alen_of(family)))
 			return true;
+	}
 	return false;
+}
+
+/* The route the kernel has to dst of family: 0, or -1 with errno. */
+static int route_now(int family, const uint8_t *dst, uint8_t gw[static 16], bool *has_gw,
+		     char dev[static TUN_NAME_MAX])
+{
+	uint32_t d, g;
+
+	if (family == AF_INET6)
+		return tun_route_get6(dst, gw, has_gw, dev);
+	memcpy(&d, dst, 4);
+	if (tun_route_get(ntohl(d), &g, dev) < 0)
+		return -1;
+	g = htonl(g);
+	memcpy(gw, &g, 4);
+	*has_gw = g != 0;
+	return 0;
+}
+
+/*
+ * A gateway's address (network order, in dst) that needs no host route:
+ * loopback, and IPv6 link-local (its /64 on the device outranks a /1).
+ */
+static bool target_local(int family, const uint8_t *dst)
+{
+	static const uint8_t loop6[16] = { [15] = 1 };
+
+	if (family == AF_INET)
+		return dst[0] == 127;
+	return !memcmp(dst, loop6, 16) || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80);
 }
 
 /*
  * --default-route must not send the tunnel's own packets into the tunnel:
- * each gateway address gets a host route via the route it has now. Called
- * before the tunnel routes exist, and again before each attempt in case a
- * link flap took the host route away (the lookup then names our TUN).
+ * each gateway address gets a host route via the route it has now, in
+ * either family. Called before the tunnel routes exist, and again before
+ * each attempt in case a link flap took the host route away (the lookup
+ * then names our TUN). A host with no IPv4 route to an IPv4 gateway fails;
+ * an IPv6 gateway the host has no route to is left out: the attempt to it
+ * fails, and the next address is tried.
  */
 static int gateway_routes(struct client *c, bool first)
 {
 	for (unsigned i = 0; i < c->n_tg; i++) {
 		const struct target *t = &c->tg[i];
-		char dev[TUN_NAME_MAX], a[INET_ADDRSTRLEN];
-		uint32_t dst, gw;
-		if (t->sa.ss_family != AF_INET)
-			continue;
-		dst = ntohl(((const struct sockaddr_in *)&t->sa)->sin_addr.s_addr);
-		if ((dst >> 24) == 127)
+		int family = t->sa.ss_family;
+		char dev[TUN_NAME_MAX], a[INET6_ADDRSTRLEN];
+		uint8_t dst[16], gw[16];
+		bool has_gw;
+		if (family == AF_INET)
+			memcpy(dst, &((const struct sockaddr_in *)&t->sa)->sin_addr, 4);
+		else
+			memcpy(dst, &((const struct sockaddr_in6 *)&t->sa)->sin6_addr, 16);
+		if (target_local(family, dst))
 			continue;
 		if (!first) {
 			for (unsigned k = 0; k < c->n_routes; k++) {
 				struct route *r = &c->routes[k];
-				if (r->via_tun || r->dst != dst || tun_route_get(dst, &gw, dev) < 0 ||
-				    strcmp(dev, c->o.tun))
+				if (r->via_tun || r->family != family ||
+				    memcmp(r->dst, dst, alen_of(family)) ||
+				    route_now(family, dst, gw, &has_gw, dev) < 0 || strcmp(dev, c->o.tun))
 					continue;
-				if (tun_route(true, r->dst, 32, r->gw, r->dev) == 0)
-					log_info("host route to %s via %s restored", ip4(dst, a), r->dev);
+				if (route_set(true, r) == 0)
+					log_info("host route to %s via %s restored",
+						 ip_text(family, dst, a), r->dev);
 			}
 			continue;
 		}
-		if (is_gateway_host_route(c, dst))
+		if (is_gateway_host_route(c, family, dst))
 			continue;
-		if (tun_route_get(dst, &gw, dev) < 0) {
-			log_warn("no route to the gateway %s", ip4(dst, a));
+		if (route_now(family, dst, gw, &has_gw, dev) < 0) {
+			if (family == AF_INET6) {
+				log_debug("no route to the gateway %s", ip_text(family, dst, a));
+				continue;
+			}
+			log_warn("no route to the gateway %s", ip_text(family, dst, a));
 			return -1;
 		}
 		if (!strcmp(dev, c->o.tun) || !strcmp(dev, "lo"))
 			continue;
-		if (route_add(c, dst, 32, gw, dev, false) < 0 && errno != EEXIST)
+		if (route_add(c, family, dst, (unsigned)alen_of(family) * 8, has_gw ? gw : NULL, dev,
+			      false) < 0 && errno != EEXIST)
 			return -1;
 	}
 	return 0;
 }
 
-/* --route and --default-route, once the interface is configured. */
+/*
+ * --route and --default-route, once the interface is configured. With IPv6
+ * on the device, --default-route covers ::/0 too (::/1 and 8000::/1),
+ * whether the gateway carries IPv6 or not: when it does not, the TUN
+ * refuses it (refused6), so that IPv6 has no way out but the tunnel.
+ */
 WUR static int tunnel_routes(struct client *c)
 {
-	char a[INET_ADDRSTRLEN];
+	static const uint8_t any6[16], half6[16] = { 0x80 };
+	char a[INET6_ADDRSTRLEN];
 
 	if (c->tun_routes)
 		return 0;
 	for (unsigned i = 0; i < c->o.routes.n; i++) {
 		const struct nat_cidr *r = &c->o.routes.v[i];
-		if (route_add(c, r->addr, (unsigned)__builtin_popcount(r->mask), 0, c->o.tun, true) < 0) {
-			log_warnx("--route %s/%d: cannot add it", ip4(r->addr, a),
+		if (route_add4(c, r->addr, (unsigned)__builtin_popcount(r->mask)) < 0) {
+			uint32_t d = htonl(r->addr);
+			log_warnx("--route %s/%d: cannot add it", ip_text(AF_INET, (uint8_t *)&d, a),
 				  __builtin_popcount(r->mask));
 			return -1;
 		}
 	}
+	for (unsigned i = 0; c->ipv6_on && i < c->o.routes6.n; i++) {
+		const struct nat_cidr6 *r = &c->o.routes6.v[i];
+		if (route_add(c, AF_INET6, r->addr, r->len, NULL, c->o.tun, true) < 0) {
+			log_warnx("--route %s/%u: cannot add it", ip_text(AF_INET6, r->addr, a),
+				  r->len);
+			return -1;
+		}
+	}
 	if (c->o.default_route &&
-	    (route_add(c, 0, 1, 0, c->o.tun, true) < 0 ||
-	     route_add(c, 0x80000000u, 1, 0, c->o.tun, true) < 0)) {
+	    (route_add4(c, 0, 1) < 0 || route_add4(c, 0x80000000u, 1) < 0)) {
 		log_warnx("--default-route: cannot add 0.0.0.0/1 and 128.0.0.0/1");
+		return -1;
+	}
+	if (c->o.default_route && c->ipv6_on &&
+	    (route_add(c, AF_INET6, any6, 1, NULL, c->o.tun, true) < 0 ||
+	     route_add(c, AF_INET6, half6, 1, NULL, c->o.tun, true) < 0)) {
+		log_warnx("--default-route: cannot add ::/1 and 8000::/1%s",
+			  c->mtu < 1280 ? " (IPv6 needs an MTU of 1280 or more)" : "");
 		return -1;
 	}
 	c->tun_routes = true;
@@ -438,27 +554,71 @@ WUR static int tun_open_checked(struct client *c)
 }
 
 /*
- * Gives the interface addr/prefix and mtu. A different address than before
- * (a new slot) means a new device: tun.h can add an address but not remove
- * one, and two would confuse source selection. The TUN's routes go with the
- * old device and are added again.
+ * An IPv6 packet read from the TUN while the gateway carries no IPv6 (it
+ * is dropped and counted as `ipv6`): answered with an ICMPv6 destination
+ * unreachable, administratively prohibited, so that the application fails
+ * now and falls back to IPv4. At most REFUSE6_PER_S a second.
  */
-WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix, unsigned mtu)
+static void refused6(struct link_tun *t, const uint8_t *p, size_t len)
 {
-	if (c->addr && (c->addr != addr || c->prefix != prefix)) {
+	struct client *c = (struct client *)((char *)t - offsetof(struct client, tun));
+	uint8_t out[NAT_ICMP6_MIN];
+	size_t n;
+
+	if (c->now / 1000 != c->refuse6_s) {
+		c->refuse6_s = c->now / 1000;
+		c->refuse6_n = 0;
+	}
+	if (c->refuse6_n >= REFUSE6_PER_S)
+		return;
+	n = nat_icmp6_refuse(out, sizeof out, p, len);
+	if (n) {
+		c->refuse6_n++;
+		(void)link_tun_put(t, out, n);
+	}
+}
+
+/*
+ * Gives the interface addr/prefix, addr6/prefix6 (prefix6 0: none) and mtu.
+ * A different address than before in either family (a new slot) means a
+ * new device: tun.h can add an address but not remove one, and two would
+ * confuse source selection; so does another MTU while IPv6 is on, since
+ * tun_configure turns IPv6 off. The TUN's routes go with the old device and
+ * are added again. IPv6 is on when it is carried, and when it is blocked:
+ * --default-route or an IPv6 --route without IPv6 from the gateway.
+ */
+WUR static int tun_setup_addr(struct client *c, uint32_t addr, unsigned prefix,
+			      const uint8_t addr6[static 16], unsigned prefix6, unsigned mtu)
+{
+	bool v6 = !c->kernel_no6 && (prefix6 || c->o.default_route || c->o.routes6.n);
+	bool same6 = c->prefix6 == prefix6 && !memcmp(c->addr6, addr6, 16) && c->ipv6_on == v6;
+
+	if (c->addr && (c->addr != addr || c->prefix != prefix || !same6 ||
+			(c->ipv6_on && c->mtu != mtu))) {
 		close(c->tun.fd);
 		routes_forget_tun(c);
 		c->addr = 0;
 		if (tun_open_checked(c) < 0)
 			return -1;
 	}
-	if (c->addr != addr || c->prefix != prefix || c->mtu != mtu) {
+	if (!c->addr || c->addr != addr || c->prefix != prefix || c->mtu != mtu) {
 		if (tun_configure(c->o.tun, addr, prefix, mtu) < 0)
 			return -1;
+		int r6 = v6 ? tun_configure6(c->o.tun, addr6, prefix6) : 0;
+		if (r6 < 0)
+			return -1;
+		if (r6 > 0)
+			c->kernel_no6 = true;
+		v6 = v6 && !c->kernel_no6;
 		c->addr = addr;
 		c->prefix = prefix;
 		c->mtu = mtu;
+		memcpy(c->addr6, addr6, 16);
+		c->prefix6 = prefix6;
+		c->ipv6_on = v6;
 	}
+	c->tun.ipv6 = prefix6 != 0;
+	c->tun.refused6 = prefix6 ? NULL : refused6;
 	return tunnel_routes(c);
 }
 
@@ -711,15 +871,18 @@ static void assigned(struct client *c, const struct v1_assign *a)
 	unsigned old_prefix = c->prefix;
 	bool resumed = a && a->has_session && c->has_session &&
 		       v1_token_equal(a->session, c->session);
+	static const uint8_t none6[16];
 	uint32_t addr = a ? a->addr : c->o.address;
 	unsigned prefix = a ? a->prefix : c->o.address_prefix;
+	const uint8_t *addr6 = a && a->prefix6 ? a->addr6 : none6;
+	unsigned prefix6 = a ? a->prefix6 : 0;
 	unsigned mtu = c->o.mtu > 0 ? (unsigned)c->o.mtu : a ? a->mtu : TUN_MTU_DEFAULT;
 
 	if (mtu > MTU_MAX) {
 		log_info("the gateway's MTU %u is over %u; using %u", mtu, MTU_MAX, MTU_MAX);
 		mtu = MTU_MAX;
 	}
-	if (tun_setup_addr(c, addr, prefix, mtu) < 0) {
+	if (tun_setup_addr(c, addr, prefix, addr6, prefix6, mtu) < 0) {
 		c->exit_code = 1;
 		return;
 	}
@@ -735,9 +898,17 @@ static void assigned(struct client *c, const struct v1_assign *a)
 	c->was_open = true;
 	c->fails = 0;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	char v6[INET6_ADDRSTRLEN + 32] = "";
+	if (prefix6) {
+		char a6[INET6_ADDRSTRLEN];
+		snprintf(v6, sizeof v6, " and %s/%u", inet_ntop(AF_INET6, addr6, a6, sizeof a6) ?
+			 a6 : "?", prefix6);
+	} else if (c->ipv6_on) {
+		snprintf(v6, sizeof v6, " (no IPv6: blocked)");
+	}
 	if (!c->opens)
-		log_info("connected to %s (%s) as %s/%u on %s, mtu %u%s", c->urls[t->url].text,
-			 t->name, ip4(addr, now_a), prefix, c->o.tun, mtu,
+		log_info("connected to %s (%s) as %s/%u%s on %s, mtu %u%s", c->urls[t->url].text,
+			 t->name, ip4(addr, now_a), prefix, v6, c->o.tun, mtu,
 			 a ? "" : " (no vpngw.v1: --address)");
 	else if (resumed || (!a && old == addr))
 		log_info("reconnected to %s: resumed %s/%u on %s", t->name, ip4(addr, now_a),

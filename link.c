@@ -1081,7 +1081,7 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 		len = (size_t)r - skip;
 		if (d != DROP_NONE)
 			;
-		else if (len > 0 && p[0] >> 4 == 6 && !nat)
+		else if (len > 0 && p[0] >> 4 == 6 && !nat && !t->ipv6)
 			d = DROP_IPV6;
 		else if (!open)
 			d = idle;
@@ -1089,7 +1089,7 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 			d = DROP_QUEUE_FULL;
 		else if (nat)
 			d = nat_in(nat, p, len);
-		else if (len < 20 || p[0] >> 4 != 4)
+		else if (len < 20 || (p[0] >> 4 != 4 && (p[0] >> 4 != 6 || len < 40)))
 			d = DROP_MALFORMED;
 		if (d == DROP_NONE && rate && !limit_take(&rate->b, &rate->r, (uint64_t)len * 8, now))
 			d = DROP_RATE;
@@ -1108,6 +1108,8 @@ int link_tun_drain(struct link *l, struct link_tun *t, size_t max, struct nat *n
 			st->drops[d]++;
 			if (log_verbosity >= LOG_DEBUG)
 				log_debug("tun: drop %s (%zu bytes)", drop_name(d), len);
+			if (d == DROP_IPV6 && t->refused6)
+				t->refused6(t, p, len);
 		}
 		if (d == DROP_QUEUE_FULL)
 			return 0;   /* the next would be dropped too: write first */
@@ -1144,6 +1146,11 @@ static bool tun_put(const struct link_tun *t, const uint8_t *vnet, const uint8_t
 	if (!(t->offload & GSO_TUN_VNET))
 		return write(t->fd, p, len) == (ssize_t)len;
 	return writev(t->fd, iov, 2) == (ssize_t)(GSO_VNET_LEN + len);
+}
+
+bool link_tun_put(const struct link_tun *t, const uint8_t *p, size_t len)
+{
+	return tun_put(t, plain_vnet, p, len);
 }
 
 static void put_counted(const struct link_tun *t, const uint8_t *vnet, const uint8_t *p,

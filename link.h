@@ -266,7 +266,16 @@ struct link_tun {
 	int fd;
 	unsigned offload;   /* a super-packet the kernel refuses clears TSO, USO */
 	const char *name;   /* for the one line that says so */
+	/* Without a nat (the client): IPv6 goes to the peer when ipv6 is set;
+	 * else each IPv6 packet is dropped as `ipv6` and handed to refused6,
+	 * when set, which may answer it (link_tun_put). */
+	bool ipv6;
+	void (*refused6)(struct link_tun *t, const uint8_t *p, size_t len);
 };
+
+/* Writes the packet p[0..len) to t, behind a plain header where t takes
+ * one: true when the kernel took it whole. */
+bool link_tun_put(const struct link_tun *t, const uint8_t *p, size_t len);
 
 /*
  * Reads up to budget packets from a TUN, each of at most max bytes (the
@@ -275,7 +284,7 @@ struct link_tun {
  * (LINK_SCRATCH bytes) to be dropped as `idle`. A super-packet goes as one
  * message to a peer that takes them (link_gso), else cut into packets.
  * nat, when not NULL, maps each packet back to its client (nat_in); without
- * it a packet must only look like IPv4. rate, when not NULL, holds what is
+ * it a packet must only look like IPv4, or IPv6 when t->ipv6. rate, when not NULL, holds what is
  * queued to its bits a second (as of now, in ms): the excess is dropped as
  * `rate`. Each packet sent is counted in dir (a super-packet as its
  * segments), each drop in st by reason. Returns 0, or -1 when the TUN

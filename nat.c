@@ -1311,3 +1311,74 @@ enum drop nat_in(struct nat *n, uint8_t *p, size_t len)
 		icmp_quote(n, &ip, 12, n->mapped, n->orig);
 	return DROP_NONE;
 }
+
+/* ---- The client's refusal of IPv6 ---- */
+
+/* Whether p[0..len), IPv6, must get no ICMPv6 error (RFC 4443 §2.4 (e)):
+ * what nat_icmp6_refuse says. Walks at most 8 extension headers. */
+static bool refuse6_silent(const uint8_t *p, size_t len)
+{
+	static const uint8_t unspecified[16];
+	uint8_t nh = p[6];
+	size_t off = 40;
+
+	if (p[24] == 0xff || p[8] == 0xff || !memcmp(p + 8, unspecified, 16))
+		return true;
+	for (int i = 0; i < 8; i++) {
+		switch (nh) {
+		case 0:    /* hop-by-hop */
+		case 43:   /* routing */
+		case 60:   /* destination options */
+			if (len < off + 8)
+				return false;
+			nh = p[off];
+			off += 8 + (size_t)p[off + 1] * 8;
+			continue;
+		case 44:   /* fragment: only the first says what it carries */
+			if (len < off + 8 || (get16(p + off + 2) & 0xfff8))
+				return true;
+			nh = p[off];
+			off += 8;
+			continue;
+		case 58:   /* ICMPv6: errors (type < 128) and redirects get none */
+			return len < off + 1 || p[off] < 128 || p[off] == 137;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+size_t nat_icmp6_refuse(uint8_t *out, size_t cap, const uint8_t *p, size_t len)
+{
+	size_t quote = len, total;
+	uint8_t pseudo[8] = { 0 };
+	uint64_t sum;
+	uint16_t check;
+
+	if (cap < 48 || len < 40 || p[0] >> 4 != 6 || refuse6_silent(p, len))
+		return 0;
+	if (cap > NAT_ICMP6_MIN)
+		cap = NAT_ICMP6_MIN;
+	if (quote > cap - 48)
+		quote = cap - 48;
+	total = 48 + quote;
+	memset(out, 0, 48);
+	out[0] = 0x60;
+	put16(out + 4, (uint16_t)(8 + quote));
+	out[6] = 58;
+	out[7] = 64;
+	memcpy(out + 8, p + 24, 16);      /* from the destination it did not reach */
+	memcpy(out + 24, p + 8, 16);      /* to its source */
+	out[40] = 1;                      /* destination unreachable */
+	out[41] = 1;                      /* administratively prohibited */
+	memcpy(out + 48, p, quote);
+	put32(pseudo, (uint32_t)(8 + quote));
+	pseudo[7] = 58;
+	sum = nat_sum(0, out + 8, 32);
+	sum = nat_sum(sum, pseudo, 8);
+	sum = nat_sum(sum, out + 40, total - 40);
+	check = (uint16_t)~nat_fold(sum);
+	memcpy(out + 42, &check, 2);
+	return total;
+}

@@ -298,6 +298,22 @@ enum drop nat_in(struct nat *n, uint8_t *p, size_t len);
  */
 uint32_t nat_flow(const uint8_t *p, size_t len);
 
+/* ---- The client's refusal of IPv6 ---- */
+
+#define NAT_ICMP6_MIN 1280      /* IPv6's minimum MTU: an error's bound */
+
+/*
+ * The ICMPv6 destination unreachable, administratively prohibited (RFC
+ * 4443 §3.1, code 1), that answers the IPv6 packet p[0..len), into
+ * out[0..cap): from p's destination to its source, quoting as much of p as
+ * fits in NAT_ICMP6_MIN bytes and in cap, checksum set. Returns its length,
+ * or 0 when there must be no answer (§2.4 (e)): p is not IPv6 or shorter
+ * than its header, is an ICMPv6 error or redirect, a fragment other than
+ * the first, for a multicast destination, or from an unspecified or
+ * multicast source; or cap is under 48 bytes.
+ */
+size_t nat_icmp6_refuse(uint8_t *out, size_t cap, const uint8_t *p, size_t len);
+
 /* ---- Checksums, exposed for the tests (RFC 1071, RFC 1624) ---- */
 
 /* The Internet checksum of buf[0..len), folded and complemented. */

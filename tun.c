@@ -300,44 +300,43 @@ static int rt_dump(struct nl_msg *m, nl_cb cb, void *arg)
 	return err;
 }
 
-/* Sets addr/prefix on ifindex, replacing the same address if present. */
-static int rt_addr(int fd, unsigned ifindex, uint32_t addr, unsigned prefix)
+/* Sets the address a (4 or 16 bytes, network order)/prefix of family on
+ * ifindex with flags (IFA_F_*), replacing the same address if present. */
+static int rt_addr_family(int fd, unsigned ifindex, int family, const void *a, unsigned prefix,
+			  uint32_t flags)
 {
 	struct nl_msg m;
 	struct ifaddrmsg ifa = {
-		.ifa_family = AF_INET,
-		.ifa_prefixlen = prefix,
+		.ifa_family = (uint8_t)family,
+		.ifa_prefixlen = (uint8_t)prefix,
+		.ifa_flags = (uint8_t)flags,
 		.ifa_scope = RT_SCOPE_UNIVERSE,
 		.ifa_index = ifindex,
 	};
-	uint32_t a = htonl(addr);
+	size_t alen = family == AF_INET6 ? 16 : 4;
 
 	nl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
 	nl_msg_put(&m, &ifa, sizeof ifa);
-	nl_attr_put(&m, IFA_LOCAL, &a, sizeof a);
-	nl_attr_put(&m, IFA_ADDRESS, &a, sizeof a);
+	nl_attr_put(&m, IFA_LOCAL, a, alen);
+	nl_attr_put(&m, IFA_ADDRESS, a, alen);
+	if (flags)
+		nl_attr_put_u32(&m, IFA_FLAGS, flags);
 	return nl_talk(fd, &m);
+}
+
+/* Sets addr/prefix on ifindex, replacing the same address if present. */
+static int rt_addr(int fd, unsigned ifindex, uint32_t addr, unsigned prefix)
+{
+	uint32_t a = htonl(addr);
+
+	return rt_addr_family(fd, ifindex, AF_INET, &a, prefix, 0);
 }
 
 /* Sets addr/prefix (IPv6) on ifindex, without duplicate address detection:
  * the device is the only one on its link. */
 static int rt_addr6(int fd, unsigned ifindex, const uint8_t addr[static 16], unsigned prefix)
 {
-	struct nl_msg m;
-	struct ifaddrmsg ifa = {
-		.ifa_family = AF_INET6,
-		.ifa_prefixlen = prefix,
-		.ifa_flags = IFA_F_NODAD,
-		.ifa_scope = RT_SCOPE_UNIVERSE,
-		.ifa_index = ifindex,
-	};
-
-	nl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
-	nl_msg_put(&m, &ifa, sizeof ifa);
-	nl_attr_put(&m, IFA_LOCAL, addr, 16);
-	nl_attr_put(&m, IFA_ADDRESS, addr, 16);
-	nl_attr_put_u32(&m, IFA_FLAGS, IFA_F_NODAD);
-	return nl_talk(fd, &m);
+	return rt_addr_family(fd, ifindex, AF_INET6, addr, prefix, IFA_F_NODAD);
 }
 
 /* Sets the MTU of ifindex, its link group unless group is 0, and brings it
@@ -2684,6 +2683,12 @@ void tun_priv_stop(void)
 
 /* ---- The client's interface ---- */
 
+/* An address of family (4 or 16 bytes, network order) as text. */
+static const char *ip_text(int family, const void *a, char buf[static INET6_ADDRSTRLEN])
+{
+	return inet_ntop(family, a, buf, INET6_ADDRSTRLEN) ? buf : "?";
+}
+
 /* Address, MTU and link up on a socket of its own: 0 or -errno. */
 static int rt_configure(unsigned idx, uint32_t addr, unsigned prefix, unsigned mtu)
 {
@@ -2732,54 +2737,125 @@ int tun_configure(const char *name, uint32_t addr, unsigned prefix, unsigned mtu
 	return 0;
 }
 
-int tun_route(bool add, uint32_t dst, unsigned prefix, uint32_t gw, const char *dev)
+/*
+ * IPv6 on the client's device: on (tun_configure turned it off) as on a
+ * slot (dev_ipv6: nothing of the kernel's own), and addr/prefix with
+ * IFA_F_NODAD unless prefix is 0.
+ * A kernel without IPv6 has nothing to block: 1 when prefix is 0.
+ */
+int tun_configure6(const char *name, const uint8_t addr[static 16], unsigned prefix)
 {
-	char a[INET_ADDRSTRLEN];
-	struct nl_msg m;
-	struct rtmsg rtm = {
-		.rtm_family = AF_INET,
-		.rtm_dst_len = prefix,
-		.rtm_table = RT_TABLE_MAIN,
-		.rtm_scope = RT_SCOPE_NOWHERE,
-	};
-	unsigned idx = if_nametoindex(dev);
-	uint32_t d, g = htonl(gw);
-	int err;
+	char path[96], a[INET6_ADDRSTRLEN], cur[SYSCTL_VAL_MAX] = "";
+	unsigned idx = if_nametoindex(name);
+	int err = 0, fd;
 
-	if (!idx || prefix > 32) {
-		err = prefix > 32 ? EINVAL : errno;
+	if (!idx || prefix > 128) {
+		err = prefix > 128 ? EINVAL : errno;
 		errno = err;
-		log_warn("route to %s/%u dev %s", ip4(dst, a), prefix, dev);
+		log_warn("%s: IPv6 %s/%u", name, ip_text(AF_INET6, addr, a), prefix);
 		errno = err;
 		return -1;
 	}
-	d = htonl(dst & mask_of(prefix));
-	if (add) {
-		rtm.rtm_protocol = RTPROT_STATIC;
-		rtm.rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-		rtm.rtm_type = RTN_UNICAST;
-	}
-	nl_msg_init(&m, add ? RTM_NEWROUTE : RTM_DELROUTE,
-		    add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	nl_msg_put(&m, &rtm, sizeof rtm);
-	if (prefix)
-		nl_attr_put(&m, RTA_DST, &d, sizeof d);
-	nl_attr_put_u32(&m, RTA_OIF, idx);
-	if (gw)
-		nl_attr_put(&m, RTA_GATEWAY, &g, sizeof g);
-	err = rt_talk(&m);
+	snprintf(path, sizeof path, "net/ipv6/conf/%s/disable_ipv6", name);
+	if (sysctl_read(path, cur) < 0 && errno == ENOENT && !prefix)
+		return 1;
+	err = dev_ipv6(name);
 	if (err) {
 		errno = -err;
-		log_warn("%s route %s/%u dev %s", add ? "adding" : "deleting",
-			 ip4(dst & mask_of(prefix), a), prefix, dev);
+		log_warn("%s: turning IPv6 on (a kernel without IPv6?)", name);
+		errno = -err;
+		return -1;
+	}
+	if (!prefix)
+		return 0;
+	fd = nl_open(NETLINK_ROUTE);
+	err = fd < 0 ? fd : rt_addr6(fd, idx, addr, prefix);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		errno = -err;
+		log_warn("configuring %s %s/%u", name, ip_text(AF_INET6, addr, a), prefix);
 		errno = -err;
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * Adds or removes the route to dst/prefix of family (4 or 16 bytes, network
+ * order), through dev, via gw unless it is NULL: what tun_route and
+ * tun_route6 share. Returns 0 or -1 with errno, after one line.
+ */
+static int rt_route(bool add, int family, const uint8_t *dst, unsigned prefix, const uint8_t *gw,
+		    const char *dev)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct nl_msg m;
+	struct rtmsg rtm = {
+		.rtm_family = (uint8_t)family,
+		.rtm_dst_len = (uint8_t)prefix,
+		.rtm_table = RT_TABLE_MAIN,
+		.rtm_scope = RT_SCOPE_NOWHERE,
+	};
+	size_t alen = family == AF_INET6 ? 16 : 4;
+	unsigned idx = if_nametoindex(dev);
+	uint8_t d[16] = { 0 };
+	int err;
+
+	/* dst with the bits past the prefix cleared, as the kernel wants. */
+	memcpy(d, dst, alen);
+	for (unsigned b = 0; b < alen * 8 && prefix <= alen * 8; b++)
+		if (b >= prefix)
+			d[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+	if (!idx || prefix > alen * 8) {
+		err = prefix > alen * 8 ? EINVAL : errno;
+		errno = err;
+		log_warn("route to %s/%u dev %s", ip_text(family, d, a), prefix, dev);
+		errno = err;
+		return -1;
+	}
+	if (add) {
+		rtm.rtm_protocol = RTPROT_STATIC;
+		rtm.rtm_scope = gw || family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+		rtm.rtm_type = RTN_UNICAST;
+	}
+	nl_msg_init(&m, add ? RTM_NEWROUTE : RTM_DELROUTE,
+		    add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	if (prefix)
+		nl_attr_put(&m, RTA_DST, d, alen);
+	nl_attr_put_u32(&m, RTA_OIF, idx);
+	if (gw)
+		nl_attr_put(&m, RTA_GATEWAY, gw, alen);
+	err = rt_talk(&m);
+	if (err) {
+		errno = -err;
+		log_warn("%s route %s/%u dev %s", add ? "adding" : "deleting",
+			 ip_text(family, d, a), prefix, dev);
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+int tun_route(bool add, uint32_t dst, unsigned prefix, uint32_t gw, const char *dev)
+{
+	uint32_t d = htonl(dst), g = htonl(gw);
+
+	return rt_route(add, AF_INET, (const uint8_t *)&d, prefix, gw ? (const uint8_t *)&g : NULL,
+			dev);
+}
+
+int tun_route6(bool add, const uint8_t dst[static 16], unsigned prefix, const uint8_t *gw,
+	       const char *dev)
+{
+	return rt_route(add, AF_INET6, dst, prefix, gw, dev);
+}
+
 struct route_answer {
-	uint32_t gw;
+	size_t alen;		/* the family's address length */
+	uint8_t gw[16];
+	bool has_gw;
 	unsigned oif;
 	bool found;
 };
@@ -2795,21 +2871,25 @@ static void route_get_cb(const struct nlmsghdr *h, void *arg)
 	    !nl_attr_u32(tb[RTA_OIF], &oif))
 		return;
 	r->oif = oif;
-	r->gw = 0;
-	if (nl_attr_u32(tb[RTA_GATEWAY], &r->gw))
-		r->gw = ntohl(r->gw);
+	r->has_gw = tb[RTA_GATEWAY] && nl_attr_len(tb[RTA_GATEWAY]) == r->alen;
+	memset(r->gw, 0, sizeof r->gw);
+	if (r->has_gw)
+		memcpy(r->gw, nl_attr_data(tb[RTA_GATEWAY]), r->alen);
 	r->found = true;
 }
 
-int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX])
+/* The route the kernel would use to dst of family: what tun_route_get and
+ * tun_route_get6 share. Returns 0 or -1 with errno. */
+static int rt_route_get(int family, const uint8_t *dst, struct route_answer *r,
+			char dev[static TUN_NAME_MAX])
 {
-	struct route_answer r = { 0 };
-	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_dst_len = 32 };
+	size_t alen = family == AF_INET6 ? 16 : 4;
+	struct rtmsg rtm = { .rtm_family = (uint8_t)family, .rtm_dst_len = (uint8_t)(alen * 8) };
 	struct nl_msg m;
 	char name[IF_NAMESIZE];
-	uint32_t d = htonl(dst);
 	int fd, err;
 
+	*r = (struct route_answer){ .alen = alen };
 	fd = nl_open(NETLINK_ROUTE);
 	if (fd < 0) {
 		errno = -fd;
@@ -2817,20 +2897,43 @@ int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX])
 	}
 	nl_msg_init(&m, RTM_GETROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
-	nl_attr_put(&m, RTA_DST, &d, sizeof d);
-	err = nl_query(fd, &m, route_get_cb, &r);
+	nl_attr_put(&m, RTA_DST, dst, alen);
+	err = nl_query(fd, &m, route_get_cb, r);
 	close(fd);
 	if (err) {
 		errno = -err;
 		return -1;
 	}
-	if (!r.found) {
+	if (!r->found) {
 		errno = ENETUNREACH;
 		return -1;
 	}
-	if (!if_indextoname(r.oif, name))
+	if (!if_indextoname(r->oif, name))
 		return -1;
 	snprintf(dev, TUN_NAME_MAX, "%s", name);
-	*gw = r.gw;
+	return 0;
+}
+
+int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX])
+{
+	struct route_answer r;
+	uint32_t d = htonl(dst), g;
+
+	if (rt_route_get(AF_INET, (const uint8_t *)&d, &r, dev) < 0)
+		return -1;
+	memcpy(&g, r.gw, sizeof g);
+	*gw = r.has_gw ? ntohl(g) : 0;
+	return 0;
+}
+
+int tun_route_get6(const uint8_t dst[static 16], uint8_t gw[static 16], bool *has_gw,
+		   char dev[static TUN_NAME_MAX])
+{
+	struct route_answer r;
+
+	if (rt_route_get(AF_INET6, dst, &r, dev) < 0)
+		return -1;
+	memcpy(gw, r.gw, 16);
+	*has_gw = r.has_gw;
 	return 0;
 }

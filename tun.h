@@ -243,4 +243,23 @@ int tun_route(bool add, uint32_t dst, unsigned prefix, uint32_t gw, const char *
  */
 int tun_route_get(uint32_t dst, uint32_t *gw, char dev[static TUN_NAME_MAX]);
 
+/*
+ * Turns IPv6 on for name, which tun_configure turned off, without a
+ * link-local address of the kernel's making, and sets addr/prefix (IFA_F_NODAD)
+ * unless prefix is 0: a device that only blocks IPv6 has routes and no
+ * address. Call it after tun_configure, and again after each. Returns 0,
+ * 1 when prefix is 0 and the kernel has no IPv6 (nothing to block), or -1
+ * with errno, after one line.
+ */
+int tun_configure6(const char *name, const uint8_t addr[static 16], unsigned prefix)
+	__attribute__((warn_unused_result));
+
+/* tun_route for IPv6: dst/prefix through dev, via gw unless it is NULL. */
+int tun_route6(bool add, const uint8_t dst[static 16], unsigned prefix, const uint8_t *gw,
+	       const char *dev) __attribute__((warn_unused_result));
+
+/* tun_route_get for IPv6: *has_gw false when dst is on-link. */
+int tun_route_get6(const uint8_t dst[static 16], uint8_t gw[static 16], bool *has_gw,
+		   char dev[static TUN_NAME_MAX]);
+
 #endif

@@ -6,6 +6,7 @@
 # by systemd-analyze, the manual page against the parsers, --help and `make
 # install`, a short fuzz run of each parser, the builds without TLS,
 # and, as root, the end-to-end suites in network namespaces (gateway, client,
+# what --default-route lets out of the client host (leak),
 # TLS, access tokens, behind nginx, setup and errors, the binary alone in
 # an empty root (a scratch container), the conntrack helper
 # with several sockets, the limits under a flood, the metrics,
@@ -179,6 +180,7 @@ selected gateway && suite gateway test/netns.sh
 selected firewall && suite firewall test/firewall.sh
 selected ipv6 && suite ipv6 test/ipv6.sh
 selected client && suite client test/client.sh
+selected leak && suite leak test/leak.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
 selected proxy && suite proxy test/proxy.sh

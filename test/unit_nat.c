@@ -2528,6 +2528,112 @@ static void nat6_property(void)
 		        (unsigned long long)seed, fail_iter);
 }
 
+/* ---- The client's refusal of IPv6 (RFC 4443 §3.1, §2.4) ---- */
+
+/* An IPv6 packet of len bytes from 2001:db8::2 to 2001:db8:100::1, next
+ * header nh, the bytes after the header counting up. */
+static void refuse6_pkt(uint8_t *p, size_t len, uint8_t nh)
+{
+	static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+	static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, [15] = 1 };
+
+	memset(p, 0, len);
+	p[0] = 0x60;
+	p[4] = (uint8_t)((len - 40) >> 8);
+	p[5] = (uint8_t)(len - 40);
+	p[6] = nh;
+	p[7] = 64;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	for (size_t i = 40; i < len; i++)
+		p[i] = (uint8_t)i;
+}
+
+/* Whether the ICMPv6 checksum of the IPv6 packet a[0..n) is right. */
+static bool icmp6_csum_ok(const uint8_t *a, size_t n)
+{
+	uint8_t buf[40 + NAT_ICMP6_MIN] = { 0 };
+
+	memcpy(buf, a + 8, 32);
+	buf[34] = (uint8_t)((n - 40) >> 8);
+	buf[35] = (uint8_t)(n - 40);
+	buf[39] = 58;
+	memcpy(buf + 40, a + 40, n - 40);
+	return nat_csum(buf, 40 + n - 40) == 0;
+}
+
+static void icmp6_refuse(void)
+{
+	uint8_t p[1500], out[1500], again[1500];
+	size_t n;
+
+	/* A TCP SYN: answered from its destination to its source, quoted whole. */
+	refuse6_pkt(p, 60, 6);
+	n = nat_icmp6_refuse(out, sizeof out, p, 60);
+	CHECK(n == 48 + 60);
+	CHECK(out[0] == 0x60 && out[6] == 58 && out[4] == 0 && out[5] == 68);
+	CHECK(!memcmp(out + 8, p + 24, 16) && !memcmp(out + 24, p + 8, 16));
+	CHECK(out[40] == 1 && out[41] == 1 && !memcmp(out + 44, "\0\0\0\0", 4));
+	CHECK(!memcmp(out + 48, p, 60));
+	CHECK(icmp6_csum_ok(out, n));
+	/* The answer is an ICMPv6 error: never answered in turn. */
+	CHECK(nat_icmp6_refuse(again, sizeof again, out, n) == 0);
+
+	/* Quote bounded by the minimum MTU, and by cap. */
+	refuse6_pkt(p, 1500, 17);
+	n = nat_icmp6_refuse(out, sizeof out, p, 1500);
+	CHECK(n == NAT_ICMP6_MIN && out[4] == (1240 >> 8) && out[5] == (1240 & 0xff));
+	CHECK(!memcmp(out + 48, p, 1232) && icmp6_csum_ok(out, n));
+	n = nat_icmp6_refuse(out, 101, p, 1500);
+	CHECK(n == 101 && icmp6_csum_ok(out, n));	/* odd length */
+	CHECK(nat_icmp6_refuse(out, 47, p, 1500) == 0);
+
+	/* ICMPv6: echo request answered; errors and redirects not. */
+	refuse6_pkt(p, 48, 58);
+	p[40] = 128;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 48) == 96);
+	for (unsigned t = 0; t < 128; t++) {
+		p[40] = (uint8_t)t;
+		CHECK(nat_icmp6_refuse(out, sizeof out, p, 48) == 0);
+	}
+	p[40] = 137;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 48) == 0);
+	/* An error behind a hop-by-hop header is still an error. */
+	refuse6_pkt(p, 56, 0);
+	p[40] = 58;
+	p[41] = 0;
+	p[48] = 1;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 56) == 0);
+	p[48] = 128;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 56) == 104);
+	/* A non-first fragment cannot say; the first can. */
+	refuse6_pkt(p, 56, 44);
+	p[40] = 58;
+	p[42] = 0;
+	p[43] = 8;		/* offset 1 */
+	p[48] = 128;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 56) == 0);
+	p[43] = 1;		/* offset 0, more fragments */
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 56) == 104);
+
+	/* Multicast destination, unspecified or multicast source: none. */
+	refuse6_pkt(p, 60, 6);
+	p[24] = 0xff;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 60) == 0);
+	refuse6_pkt(p, 60, 6);
+	memset(p + 8, 0, 16);
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 60) == 0);
+	refuse6_pkt(p, 60, 6);
+	p[8] = 0xff;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 60) == 0);
+
+	/* Not IPv6, or shorter than its header: none. */
+	refuse6_pkt(p, 60, 6);
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 39) == 0);
+	p[0] = 0x45;
+	CHECK(nat_icmp6_refuse(out, sizeof out, p, 60) == 0);
+}
+
 const struct unit_case unit_nat[] = {
 	{ "nat_csum_rfc1071", csum_rfc1071 },
 	{ "nat_csum_lengths", csum_lengths },
@@ -2559,5 +2665,6 @@ const struct unit_case unit_nat[] = {
 	{ "nat6_mss_clamp", mss6_clamp },
 	{ "nat6_flow", flow6 },
 	{ "nat6_property", nat6_property },
+	{ "nat6_icmp6_refuse", icmp6_refuse },
 	{ NULL, NULL },
 };

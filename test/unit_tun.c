@@ -413,10 +413,11 @@ static void default_route(void)
 static void route_get(void)
 {
 	struct reply r = { .len = 0 };
-	struct route_answer a = { 0 };
+	struct route_answer a = { .alen = 4 };
 	struct nl_msg m;
 	struct rtmsg rtm = { .rtm_family = AF_INET };
 	uint32_t gw = htonl(0xc6336401);
+	static const uint8_t gw6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 
 	nl_msg_init(&m, RTM_NEWROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
@@ -425,7 +426,7 @@ static void route_get(void)
 	add(&r, &m, 3);
 	add_ctl(&r, NLMSG_ERROR, 0, 3);
 	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == 0);
-	CHECK(a.found && a.oif == 2 && a.gw == 0);
+	CHECK(a.found && a.oif == 2 && !a.has_gw);
 	r.len = 0;
 	nl_msg_init(&m, RTM_NEWROUTE, 0);
 	nl_msg_put(&m, &rtm, sizeof rtm);
@@ -433,7 +434,26 @@ static void route_get(void)
 	nl_attr_put(&m, RTA_GATEWAY, &gw, sizeof gw);
 	add(&r, &m, 3);
 	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == NL_WALK_MORE);
-	CHECK(a.gw == 0xc6336401);
+	CHECK(a.has_gw && !memcmp(a.gw, &gw, 4));
+	/* IPv6: a gateway of 16 bytes; 4 are not one. */
+	r.len = 0;
+	a = (struct route_answer){ .alen = 16 };
+	rtm.rtm_family = AF_INET6;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 3);
+	nl_attr_put(&m, RTA_GATEWAY, gw6, sizeof gw6);
+	add(&r, &m, 3);
+	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == NL_WALK_MORE);
+	CHECK(a.found && a.oif == 3 && a.has_gw && !memcmp(a.gw, gw6, 16));
+	r.len = 0;
+	nl_msg_init(&m, RTM_NEWROUTE, 0);
+	nl_msg_put(&m, &rtm, sizeof rtm);
+	nl_attr_put_u32(&m, RTA_OIF, 3);
+	nl_attr_put(&m, RTA_GATEWAY, &gw, sizeof gw);
+	add(&r, &m, 3);
+	CHECK(walk_reply(&r, 3, false, route_get_cb, &a) == NL_WALK_MORE);
+	CHECK(a.found && !a.has_gw);
 }
 
 static void ct_marked(void)
