@@ -12,9 +12,15 @@
 #      |     servers: ICMPv6 echo (the kernel), UDP echo :7, http :80 (a file
 #      |     of known SHA-256), iperf3 -s
 #      +== veth == eth0 198.51.100.2/24, 2001:db8:100::2/64, MTU 1280
-#            ns gw: gateway 127.0.0.1:8080, --pool 8, default routes of both
+#            ns gw: gateway 192.0.2.1:8080, --pool 8, default routes of both
 #            families via the Internet host, --allow 2001:db8:100::/48
 #            --allow 198.51.100.0/24 --dns 192.0.2.53 --dns 2001:db8:100::53
+#            eth1 192.0.2.1/24
+#              |
+#   ns cli: eth0 192.0.2.2/24: `vpngw connect` with --route 2001:db8:100::/48
+#            and --route 198.51.100.0/24: ping -6, curl -6 of the file with its
+#            checksum, iperf3 -6, a ping -6 too big for the 1280-byte link
+#            (packet-too-big back through the tunnel), the file again
 #
 # Usage: test/ipv6.sh [TEST...]   (names as in ipv6_test.py --list)
 set -u
@@ -26,8 +32,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 suite_start
 
 setup_topology() {
-	ns_add INET inet && ns_add GW gw || return 1
-	veth_add "$INET" eth0 "$GW" eth0 || return 1
+	ns_add INET inet && ns_add GW gw && ns_add CLI cli || return 1
+	veth_add "$INET" eth0 "$GW" eth0 && veth_add "$CLI" eth0 "$GW" eth1 || return 1
+	ip -n "$CLI" addr add 192.0.2.2/24 dev eth0 &&
+		ip -n "$GW" addr add 192.0.2.1/24 dev eth1 || return 1
 	ip -n "$INET" link set eth0 mtu 1280 && ip -n "$GW" link set eth0 mtu 1280 &&
 		ip -n "$INET" addr add 198.51.100.1/24 dev eth0 &&
 		ip -n "$INET" addr add 2001:db8:100::1/64 dev eth0 nodad &&
@@ -68,7 +76,7 @@ else
 fi
 
 bg_in "$GW" env --default-signal=INT,QUIT VPNGW_STATE_FILE="$LIB_TMP/gw.state" \
-	"$VPNGW" serve --pool 8 --keepalive 1 --handshake-rate 1000 \
+	"$VPNGW" serve --listen 192.0.2.1:8080 --pool 8 --keepalive 1 --handshake-rate 1000 \
 	--allow 198.51.100.0/24 --allow 2001:db8:100::/48 \
 	--dns 192.0.2.53 --dns 2001:db8:100::53 -v >"$LIB_TMP/gw.log" 2>&1
 GW_PID=$BG_PID
@@ -85,11 +93,61 @@ else
 	finish
 fi
 
-bg_in "$GW" env VPNGW_URL=ws://127.0.0.1:8080/ VPNGW_PID="$GW_PID" \
+bg_in "$GW" env VPNGW_URL=ws://192.0.2.1:8080/ VPNGW_PID="$GW_PID" \
 	VPNGW_LOG="$LIB_TMP/gw.log" VPNGW_DNS="192.0.2.53 2001:db8:100::53" \
 	VPNGW_RESULTS="$LIB_TMP/results" "$PY" -u "$HERE/ipv6_test.py" "$@"
 wait "$BG_PID"
 py_results "$LIB_TMP/results" ipv6_test.py
+
+# ---- vpngw connect over IPv6 (the client's dual stack) ----
+SUM=$(sha256sum <"$LIB_TMP/www/file" | cut -d' ' -f1)
+bg_in "$CLI" "$VPNGW" connect ws://192.0.2.1:8080/ --route 2001:db8:100::/48 \
+	--route 198.51.100.0/24 >"$LIB_TMP/client.log" 2>&1
+CLIENT_PID=$BG_PID
+if ! wait_log "$LIB_TMP/client.log" 'connected to' 10 "$CLIENT_PID"; then
+	bad connect_ipv6 "no 'connected to' within 10 s: $(tail -n 3 "$LIB_TMP/client.log" | tr '\n' ' ')"
+else
+	want connect_ping6 && if out=$(ns_exec "$CLI" ping -6 -c 3 -i 0.2 -W 2 2001:db8:100::1 2>&1); then
+		ok connect_ping6 "$(grep -o '[0-9]* received' <<<"$out")"
+	else
+		bad connect_ping6 "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
+	fi
+	# curl_sum NAME: the file over IPv6 through the tunnel, its SHA-256 checked.
+	curl_sum() {
+		local got
+		got=$(ns_exec "$CLI" curl -6 -sS --max-time 20 http://[2001:db8:100::1]/file |
+			sha256sum | cut -d' ' -f1)
+		if [ "$got" = "$SUM" ]; then
+			ok "$1"
+		else
+			bad "$1" "sha256 $got, want $SUM"
+		fi
+	}
+	want connect_curl6 && curl_sum connect_curl6
+	want connect_iperf3_6 && if out=$(ns_exec "$CLI" timeout 20 iperf3 -6 -c 2001:db8:100::1 -t 2 -J 2>&1) &&
+		bps=$("$PY" -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))' <<<"$out") &&
+		[ "$bps" -gt 0 ]; then
+		ok connect_iperf3_6 "$((bps / 1000000)) Mbit/s"
+	else
+		bad connect_iperf3_6 "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
+	fi
+	# The client's TUN takes 1500 bytes, the Internet link 1280: a
+	# 1448-byte echo request that may not be fragmented comes back as
+	# packet-too-big through the tunnel; the client's kernel learns the
+	# path MTU from it, and the file still comes whole.
+	if want connect_ptb6; then
+		ns_exec "$CLI" ping -6 -M do -s 1400 -c 2 -i 0.3 -W 1 2001:db8:100::1 >"$LIB_TMP/ptb.out" 2>&1
+		route=$(ns_exec "$CLI" ip -6 route get 2001:db8:100::1 2>&1 | head -n 1)
+		if grep -q 'mtu 1280' <<<"$route"; then
+			ok connect_ptb6 "$route"
+		else
+			bad connect_ptb6 "no path MTU 1280 learnt: $route; ping: $(tail -n 2 "$LIB_TMP/ptb.out" | tr '\n' ' ')"
+		fi
+		want connect_ptb6 && curl_sum connect_curl6_after_ptb
+	fi
+	kill -TERM "$CLIENT_PID"
+	wait_exit "$CLIENT_PID" 5
+fi
 
 # The stats line names the IPv6 drop reasons as the IPv4 ones.
 kill -USR1 "$GW_PID"
