@@ -179,6 +179,7 @@ selected scratch && suite scratch test/scratch.sh
 selected helper && suite helper test/priv_test
 selected gateway && suite gateway test/netns.sh
 selected ipv6 && suite ipv6 test/ipv6.sh
+selected connect6 && suite connect6 test/connect6.sh
 selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected killswitch && suite killswitch test/killswitch.sh

@@ -464,8 +464,8 @@ refused err_unknown_flag '^vpngw: serve: unknown option --frobnicate \(see vpngw
 refused err_missing_value 'serve: --listen needs a value' in_ns timeout 10 "$VPNGW" serve --listen
 refused err_option_as_value 'serve: --listen needs a value' in_ns timeout 10 "$VPNGW" serve --listen --pool 3
 refused err_value_for_flag 'serve: --dry-run takes no value' in_ns timeout 10 "$VPNGW" serve --dry-run=yes
-refused err_not_supported_yet 'serve: --dns is not supported yet' \
-	in_ns timeout 10 "$VPNGW" serve --dns 192.0.2.1
+refused err_bad_dns 'serve: --dns 192.0.2.0/24: expected an IPv4 or IPv6 address' \
+	in_ns timeout 10 "$VPNGW" serve --dns 192.0.2.0/24
 refused err_unexpected_argument 'setup: unexpected argument extra' \
 	in_ns "$VPNGW" setup "${ARGS[@]}" extra
 one_line err_bad_pool in_ns "$VPNGW" serve --pool 0

@@ -13,7 +13,10 @@
 #include <ctype.h>
 #include <string.h>
 
+/* nat.c and v1.c each have a static hexval of their own. */
+#define hexval nat_hexval
 #include "../../nat.c"
+#undef hexval
 #include "../../v1.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,7 +28,12 @@ static bool same(const struct v1_assign *a, const struct v1_assign *b)
 	return a->addr == b->addr && a->prefix == b->prefix && a->gateway == b->gateway &&
 	       a->mtu == b->mtu && a->keepalive_s == b->keepalive_s &&
 	       a->linger_s == b->linger_s && a->has_session == b->has_session &&
-	       memcmp(a->session, b->session, sizeof a->session) == 0;
+	       memcmp(a->session, b->session, sizeof a->session) == 0 &&
+	       a->prefix6 == b->prefix6 && memcmp(a->addr6, b->addr6, 16) == 0 &&
+	       memcmp(a->gateway6, b->gateway6, 16) == 0 && a->n_dns4 == b->n_dns4 &&
+	       a->n_dns6 == b->n_dns6 &&
+	       memcmp(a->dns4, b->dns4, a->n_dns4 * sizeof a->dns4[0]) == 0 &&
+	       memcmp(a->dns6, b->dns6, a->n_dns6 * sizeof a->dns6[0]) == 0;
 }
 
 static bool wiped(const struct v1_assign *a)
@@ -110,6 +118,22 @@ static void as_fields(const uint8_t *d, size_t size)
 	};
 	if (a.has_session)
 		memcpy(a.session, d + 16, V1_TOKEN_LEN);
+	/* IPv6 and the DNS servers, from the bytes after those. */
+	if (size >= 32 + 16 + 1 + 16 + 1 + 4 + 16) {
+		const uint8_t *e = d + 32;
+
+		memcpy(a.addr6, e, 16);
+		a.prefix6 = e[16] % 132;
+		if (e[16] & 0x80)
+			memcpy(a.gateway6, e + 17, 16);
+		a.n_dns4 = e[33] % 6;
+		a.n_dns6 = (e[33] >> 4) % 6;
+		for (unsigned i = 0; i < V1_DNS_MAX; i++) {
+			a.dns4[i] = get32(e + 34) + i;
+			memcpy(a.dns6[i], e + 38, 16);
+			a.dns6[i][15] = (uint8_t)(a.dns6[i][15] + i);
+		}
+	}
 	roundtrip(&a);
 }
 
