@@ -18,6 +18,7 @@
 import asyncio
 import http.server
 import os
+import socket
 import sys
 import time
 
@@ -103,7 +104,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 def serve(directory, port):
     def handler(*a, **kw):
         return Handler(*a, directory=directory, **kw)
-    http.server.ThreadingHTTPServer(("0.0.0.0", port), handler).serve_forever()
+    # Both families: an IPv6 socket on :: takes IPv4 too (bindv6only 0).
+    class Dual(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+    Dual(("::", port), handler).serve_forever()
 
 
 def main():
