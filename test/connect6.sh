@@ -14,13 +14,19 @@
 #      +== veth == eth0 198.51.100.2/24, 2001:db8:100::2/64, MTU 1280
 #            ns gw: gateway 192.0.2.1:8080, --pool 8, default routes of both
 #            families via the Internet host, --allow 2001:db8:100::/48
-#            --allow 198.51.100.0/24 --dns 192.0.2.53 --dns 2001:db8:100::53
+#            --allow 198.51.100.0/24 (no --dns: the client would take this
+#            host's resolv.conf; test/dns.sh tests DNS in a namespace's own)
 #            eth1 192.0.2.1/24
 #              |
 #   ns cli: eth0 192.0.2.2/24: `vpngw connect` with --route 2001:db8:100::/48
 #            and --route 198.51.100.0/24: ping -6, curl -6 of the file with its
 #            checksum, iperf3 -6, a ping -6 too big for the 1280-byte link
-#            (packet-too-big back through the tunnel), the file again
+#            (packet-too-big back through the tunnel), the file again; then
+#            `connect --default-route --kill-switch URL1 URL2` with nothing
+#            behind URL1: both families through the tunnel, the gateway
+#            stopped and continued (resumed), nothing on cli's link but the
+#            tunnel, the ruleset as before after exit (test/killswitch.sh
+#            has a client host with a path around the tunnel)
 #
 # Usage: test/connect6.sh [TEST...]
 set -u
@@ -78,7 +84,7 @@ fi
 bg_in "$GW" env --default-signal=INT,QUIT VPNGW_STATE_FILE="$LIB_TMP/gw.state" \
 	"$VPNGW" serve --listen 192.0.2.1:8080 --pool 8 --keepalive 1 --handshake-rate 1000 \
 	--allow 198.51.100.0/24 --allow 2001:db8:100::/48 \
-	--dns 192.0.2.53 --dns 2001:db8:100::53 -v >"$LIB_TMP/gw.log" 2>&1
+	-v >"$LIB_TMP/gw.log" 2>&1
 GW_PID=$BG_PID
 if wait_log "$LIB_TMP/gw.log" 'vpngw: listening on' 10 "$GW_PID"; then
 	step start_gw
@@ -141,6 +147,65 @@ else
 	fi
 	kill -TERM "$CLIENT_PID"
 	wait_exit "$CLIENT_PID" 5
+fi
+
+# ---- The whole client: --default-route --kill-switch, two URLs ----
+# The first URL has no gateway behind it; the second carries both
+# families. Everything goes through the tunnel; while the gateway is
+# stopped nothing leaves the client's link but to the gateway; the session
+# resumes when it continues; the kill switch goes on exit.
+# reach4 / reach6: the Internet host answers a ping from cli.
+reach4() { ns_exec "$CLI" ping -c 1 -W 1 198.51.100.1 >/dev/null 2>&1; }
+reach6() { ns_exec "$CLI" ping -6 -c 1 -W 1 2001:db8:100::1 >/dev/null 2>&1; }
+if want connect_all_through; then
+	before=$(ns_exec "$CLI" nft list ruleset 2>&1)
+	bg_in "$CLI" "$VPNGW" connect --default-route --kill-switch ws://192.0.2.1:8099/ \
+		ws://192.0.2.1:8080/ >"$LIB_TMP/all.log" 2>&1
+	CLIENT_PID=$BG_PID
+	if ! wait_log "$LIB_TMP/all.log" 'connected to ws://192.0.2.1:8080/' 15 "$CLIENT_PID"; then
+		bad connect_all_through "not connected to the second URL: $(tail -n 3 "$LIB_TMP/all.log" | tr '\n' ' ')"
+	elif reach4 && reach6 && [ "$(ns_exec "$CLI" curl -6 -sS --max-time 20 \
+		http://[2001:db8:100::1]/file | sha256sum | cut -d' ' -f1)" = "$SUM" ]; then
+		ok connect_all_through "ping, ping -6 and curl -6 through the second URL's gateway"
+	else
+		bad connect_all_through "ping, ping -6 or curl -6 failed: $(tail -n 2 "$LIB_TMP/all.log" | tr '\n' ' ')"
+	fi
+	bg_in "$CLI" tcpdump -i eth0 -n -U -w "$LIB_TMP/all.pcap" >"$LIB_TMP/all.tcpdump" 2>&1
+	CAP_PID=$BG_PID
+	wait_log "$LIB_TMP/all.tcpdump" 'listening on' 5 "$CAP_PID"
+	kill -STOP "$GW_PID"
+	if wait_log "$LIB_TMP/all.log" 'disconnected from' 10 "$CLIENT_PID" &&
+		! reach4 && ! reach6; then
+		step outage
+	else
+		bad connect_all_outage "the client did not notice, or the host answered"
+	fi
+	kill -CONT "$GW_PID"
+	if wait_log "$LIB_TMP/all.log" 'reconnected to .*resumed' 40 "$CLIENT_PID" && reach4 && reach6; then
+		ok connect_all_resumed "$(grep -o 'reconnected to.*' "$LIB_TMP/all.log" | tail -n 1)"
+	else
+		bad connect_all_resumed "no resumption: $(tail -n 2 "$LIB_TMP/all.log" | tr '\n' ' ')"
+	fi
+	kill -INT "$CAP_PID"
+	wait_exit "$CAP_PID" 5
+	# The link's own IPv6 (neighbour discovery, MLD) is link-local or
+	# multicast: what could carry traffic is the rest.
+	other=$(tcpdump -r "$LIB_TMP/all.pcap" -n \
+		'ip or (ip6 and not src net fe80::/10 and not dst net ff00::/8)' 2>/dev/null |
+		grep -cv ' 192\.0\.2\.[12]\.[0-9]* > 192\.0\.2\.[12]\.[0-9]*: ')
+	tunnel=$(tcpdump -r "$LIB_TMP/all.pcap" -n 'host 192.0.2.1' 2>/dev/null | wc -l)
+	if [ "$other" = 0 ] && [ "$tunnel" -gt 0 ]; then
+		ok connect_all_nothing_around "the client's link: $tunnel packets, all to or from the gateway"
+	else
+		bad connect_all_nothing_around "$other packets on the client's link not between it and the gateway"
+	fi
+	kill -TERM "$CLIENT_PID"
+	if wait_exit "$CLIENT_PID" 5 && [ "$EXIT_STATUS" = 0 ] &&
+		[ "$(ns_exec "$CLI" nft list ruleset 2>&1)" = "$before" ]; then
+		ok connect_all_clean "exit 0, the ruleset as before"
+	else
+		bad connect_all_clean "status ${EXIT_STATUS:-?}, ruleset: $(ns_exec "$CLI" nft list ruleset 2>&1 | head -n 3 | tr '\n' ' ')"
+	fi
 fi
 
 # The stats line names the IPv6 drop reasons as the IPv4 ones.
