@@ -122,8 +122,10 @@ static void as_fields(const uint8_t *d, size_t size)
 	if (size >= 32 + 16 + 1 + 16 + 1 + 4 + 16) {
 		const uint8_t *e = d + 32;
 
-		memcpy(a.addr6, e, 16);
 		a.prefix6 = e[16] % 132;
+		/* Without a prefix there is no IPv6 address: prefix6 0 says so. */
+		if (a.prefix6)
+			memcpy(a.addr6, e, 16);
 		if (e[16] & 0x80)
 			memcpy(a.gateway6, e + 17, 16);
 		a.n_dns4 = e[33] % 6;
