@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "nat.h"
 
 /* ==== One token, and the file's lines ==== */
 
@@ -316,17 +317,6 @@ size_t auth_first_file(char out[static AUTH_TOKEN_MAX + 1], const char *path)
 
 /* ==== A request's token ==== */
 
-static int hex(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes in[0..len) into out (RFC 3986 §2.1). Returns the length,
  * or 0 for an empty, malformed or overlong value. */
 static size_t pct_decode(char out[static AUTH_TOKEN_MAX], const char *in, size_t len)
@@ -338,7 +328,7 @@ static size_t pct_decode(char out[static AUTH_TOKEN_MAX], const char *in, size_t
 		if (ch == '%') {
 			if (len - i < 3)
 				return 0;
-			int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+			int hi = nat_hex_digit(in[i + 1]), lo = nat_hex_digit(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return 0;
 			ch = hi << 4 | lo;

@@ -63,7 +63,6 @@ enum kind {
 	K_IFADDR,       /* address and address_prefix */
 	K_LOG,          /* the log level: lo */
 	K_HELP,         /* this command's usage */
-	K_TODO,         /* in SPEC, not implemented: refused, never listed */
 };
 
 /* NULL when s is fine for the option, else why not. */
@@ -91,7 +90,6 @@ static check_fn check_listen, check_path, check_prefix, check_ifname, check_toke
 #define FLAG(field) K_FLAG, AT(field), 0, 0, NULL
 #define LIST(field) K_CIDRS, AT(field), 0, 0, NULL
 #define LIST46(field, field6) K_CIDRS, AT(field), (long long)AT(field6), 0, NULL
-#define TODO K_TODO, 0, 0, 0, NULL
 
 /* In the order --help lists them. A name may have one row per meaning
  * (--mtu, --keepalive): rows of one name never share a command. */
@@ -451,7 +449,6 @@ static int store(enum cli_cmd cmd, const struct opt *o, const char *val, struct 
 			why = "expected an address with a prefix, like 10.0.100.2/24";
 		break;
 	case K_HELP:
-	case K_TODO:
 		break;
 	}
 	if (!why)
@@ -502,10 +499,6 @@ enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, struct cli_args *
 		const struct opt *o = find(cmd, arg, len);
 		if (!o)
 			return refuse(cmd, arg, len);
-		if (o->kind == K_TODO) {
-			log_warnx("%s: %s is not supported yet", me, o->name);
-			return CLI_FAIL;
-		}
 		if (o->arg && eq) {
 			val = eq + 1;
 		} else if (o->arg) {
@@ -532,7 +525,7 @@ enum cli_rc cli_parse(enum cli_cmd cmd, int argc, char **argv, struct cli_args *
 
 static bool listed(const struct opt *o, enum cli_cmd cmd)
 {
-	return (o->cmds & CMD(cmd)) && o->kind != K_TODO;
+	return o->cmds & CMD(cmd);
 }
 
 /* "-v, --verbose" or "--listen ADDR:PORT". */

@@ -356,7 +356,7 @@ int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix
 
 #define NO_GAP ((size_t)-1)
 
-static int hexval(char ch)
+int nat_hex_digit(char ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';
@@ -399,8 +399,8 @@ int nat_prefix6_parse(const char *s, size_t len, uint8_t addr[static 16], unsign
 
 		if (n == 16)
 			return -1;
-		while (off < end && digits < 5 && hexval(s[off]) >= 0) {
-			v = v << 4 | (unsigned)hexval(s[off]);
+		while (off < end && digits < 5 && nat_hex_digit(s[off]) >= 0) {
+			v = v << 4 | (unsigned)nat_hex_digit(s[off]);
 			digits++;
 			off++;
 		}

@@ -92,6 +92,10 @@ bool nat_host_ok(uint32_t addr, unsigned prefix);
 int nat_ifaddr_parse(const char *s, size_t len, uint32_t *addr, unsigned *prefix)
 	__attribute__((warn_unused_result));
 
+/* The value of the hex digit ch (either case), or -1: the one reader of
+ * hex digits in text (IPv6 groups, percent-encoding). */
+int nat_hex_digit(char ch);
+
 /* An IPv6 prefix: addr with the bits past len clear. */
 struct nat_cidr6 {
 	uint8_t addr[16];

@@ -5,7 +5,7 @@
  * address, operands, --workers' number or auto), what was not given stays
  * unset, and every refusal
  * (another command's option, an unknown one, a missing or bad value, a
- * value for a flag, an option not supported yet, an operand where none is
+ * value for a flag, an operand where none is
  * taken, a list given too often) is a failure. Error lines go to stderr,
  * as they would for a user. The harness is unit.c's.
  */

@@ -14,6 +14,7 @@
 
 #include "../../auth.c"
 #include "../../log.c"
+#include "../../nat.c"
 #include "../../sha1.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,10 +13,7 @@
 #include <ctype.h>
 #include <string.h>
 
-/* nat.c and v1.c each have a static hexval of their own. */
-#define hexval nat_hexval
 #include "../../nat.c"
-#undef hexval
 #include "../../v1.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
