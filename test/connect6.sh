@@ -74,7 +74,7 @@ if ! setup_topology; then
 	bad topology "could not build the namespaces"
 	finish
 fi
-if start_servers && ns_exec "$GW" ping -6 -c 1 -W 2 2001:db8:100::1 >/dev/null; then
+if start_servers && ns_exec "$GW" ping -6 -c 1 -w 5 2001:db8:100::1 >/dev/null; then
 	step topology
 else
 	bad topology "the Internet host is not reachable over IPv6 from the gateway"

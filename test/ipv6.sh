@@ -91,8 +91,8 @@ if ! setup_topology; then
 	bad topology "could not build the namespaces"
 	finish
 fi
-if start_servers && ns_exec "$GW" ping -6 -c 1 -W 2 2001:db8:100::1 >/dev/null &&
-	ns_exec "$GW" ping -6 -c 1 -W 2 2001:db8:101::1 >/dev/null; then
+if start_servers && ns_exec "$GW" ping -6 -c 1 -w 5 2001:db8:100::1 >/dev/null &&
+	ns_exec "$GW" ping -6 -c 1 -w 5 2001:db8:101::1 >/dev/null; then
 	step topology
 else
 	bad topology "servers not reachable over IPv6 from the gateway namespace"
