@@ -42,8 +42,10 @@ void dbus_w_init(struct dbus_w *w, uint8_t *p, size_t cap)
 	*w = (struct dbus_w){ .p = p, .cap = cap };
 }
 
-static void put(struct dbus_w *w, const void *p, size_t n)
+static void w_put(struct dbus_w *w, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (w->bad || n > w->cap - w->len) {
 		w->bad = true;
 		return;
@@ -56,18 +58,18 @@ void dbus_align(struct dbus_w *w, size_t to)
 {
 	static const uint8_t zero[8];
 
-	put(w, zero, (to - w->len % to) % to);
+	w_put(w, zero, (to - w->len % to) % to);
 }
 
 void dbus_put_byte(struct dbus_w *w, uint8_t v)
 {
-	put(w, &v, 1);
+	w_put(w, &v, 1);
 }
 
 void dbus_put_u32(struct dbus_w *w, uint32_t v)
 {
 	dbus_align(w, 4);
-	put(w, &v, 4);
+	w_put(w, &v, 4);
 }
 
 void dbus_put_str(struct dbus_w *w, const char *s)
@@ -75,7 +77,7 @@ void dbus_put_str(struct dbus_w *w, const char *s)
 	size_t n = strlen(s);
 
 	dbus_put_u32(w, (uint32_t)n);
-	put(w, s, n + 1);
+	w_put(w, s, n + 1);
 }
 
 void dbus_put_sig(struct dbus_w *w, const char *s)
@@ -85,13 +87,13 @@ void dbus_put_sig(struct dbus_w *w, const char *s)
 	if (n > 255)
 		w->bad = true;
 	dbus_put_byte(w, (uint8_t)n);
-	put(w, s, n + 1);
+	w_put(w, s, n + 1);
 }
 
 void dbus_put_bytes(struct dbus_w *w, const void *p, uint32_t n)
 {
 	dbus_put_u32(w, n);
-	put(w, p, n);
+	w_put(w, p, n);
 }
 
 struct dbus_arr dbus_array_begin(struct dbus_w *w, size_t elem_align)
@@ -149,7 +151,7 @@ size_t dbus_call_msg(uint8_t *out, size_t cap, uint32_t serial, const char *dest
 		field(&w, F_SIGNATURE, "g", sig);
 	dbus_array_end(&w, fields);
 	dbus_align(&w, 8);
-	put(&w, body, body_len);
+	w_put(&w, body, body_len);
 	return w.bad || body_len > UINT32_MAX ? 0 : w.len;
 }
 

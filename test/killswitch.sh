@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: MIT
 # test/killswitch.sh: `vpngw connect --kill-switch` end to end, as root, in
 # network namespaces. The client host could reach the Internet host
-# directly (its own default route, outside the tunnel), so a leak shows:
-# a capture on its physical link must never see a packet to the Internet
-# host, only packets to the gateway, also while the gateway is stopped
+# directly over both families (its own default routes, outside the
+# tunnel), and the gateway carries both, so a leak shows: a capture on its
+# physical link must never see a packet to the Internet host, IPv4 or
+# IPv6, only packets to the gateway, also while the gateway is stopped
 # (SIGSTOP: the client loses it, reconnects with backoff, and resumes its
-# session once it is continued); DHCP still goes out. Then the same outage without the switch,
-# measured. Last, every exit leaves `nft list ruleset` as it was before.
+# session once it is continued); DHCP still goes out. Then the same outage
+# without the switch, measured. Last, every exit leaves `nft list ruleset` as it was before.
 # Ends with "N passed, N failed". lib.sh removes every namespace and
 # process it made, even on failure or ^C.
 #
@@ -86,7 +87,8 @@ while True:
 
 start_gw() {
 	bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/gw.state" "$VPNGW" serve \
-		--listen 203.0.113.2:8080 --allow 198.51.100.0/24 --keepalive 1 --linger 60 \
+		--listen 203.0.113.2:8080 --allow 198.51.100.0/24 --allow 2001:db8:100::/64 \
+		--keepalive 1 --linger 60 \
 		>>"$LIB_TMP/gw.log" 2>&1
 	GW_PID=$BG_PID
 	wait_log "$LIB_TMP/gw.log" 'listening on' 10 "$GW_PID"
@@ -141,6 +143,10 @@ probe() {
 	grep -q "$tag" "$LIB_TMP/udp.log" && UDP=ok
 	PROBE="ping $PING4, ping -6 $PING6, curl $CURL, udp $UDP"
 }
+
+# The device the client host's route to the Internet host's IPv6 address
+# takes: "dev vpngw-c0" while the tunnel carries it.
+tunnel6() { ip -n "$CLI" -6 route get "$INET6" 2>/dev/null | grep -o "dev [^ ]*"; }
 
 # The tunnel's routes (0.0.0.0/1, 128.0.0.0/1, and ::/1, 8000::/1 when
 # the client adds them) away and back: as when the device is recreated.
@@ -214,10 +220,10 @@ t_killswitch() {
 		bad ks_table "listed: $table; printed: $printed"
 	fi
 	probe
-	if [ "$PING4$CURL$UDP" = okokok ]; then
-		ok ks_tunnel "$PROBE"
+	if [ "$PING4$PING6$CURL$UDP" = okokokok ] && [ "$(tunnel6)" = "dev $TUN" ]; then
+		ok ks_tunnel "$PROBE; IPv6 too, through $TUN"
 	else
-		bad ks_tunnel "$PROBE"
+		bad ks_tunnel "$PROBE; IPv6 route: $(tunnel6)"
 	fi
 	outage ks || return
 	probe
@@ -241,7 +247,7 @@ t_killswitch() {
 	routes_back
 	back ks || return
 	probe
-	if [ "$PING4$CURL$UDP" = okokok ]; then
+	if [ "$PING4$PING6$CURL$UDP" = okokokok ]; then
 		ok ks_tunnel_again "$PROBE"
 	else
 		bad ks_tunnel_again "$PROBE"

@@ -4,11 +4,18 @@
  * the servers: the comment line, at most three nameservers (IPv4 first),
  * the old search/domain/options/sortlist lines kept in order, its
  * nameservers and other lines dropped, a last line without its newline,
- * the size cap, every old file's prefix handled. The harness is unit.c's.
+ * the size cap, every old file's prefix handled. Which resolv.conf is
+ * systemd-resolved's. And dbus.c's pure half, which carries the servers to
+ * resolved: the Hello call and two method bodies byte for byte as libdbus
+ * and sd-bus write them, replies of either byte order parsed, every
+ * truncation and corruption of them refused or parsed within bounds, bus
+ * addresses. The harness is unit.c's.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dbus.h"
 #include "../dns.h"
 #include "unit.h"
 
@@ -114,9 +121,218 @@ static void resolv_bounds(void)
 	CHECK(n > 0 && memmem(out, n, "search a\0b\n", 11) && !memmem(out, n, "ions", 4));
 }
 
+static void resolved_stub(void)
+{
+	static const char stub[] = "# This is /run/systemd/resolve/stub-resolv.conf managed by "
+				   "man:systemd-resolved(8).\nnameserver 127.0.0.53\n"
+				   "options edns0 trust-ad\nsearch .\n";
+	static const char *const no[] = {
+		"", "search .\n", "nameserver 127.0.0.53\nnameserver 192.0.2.53\n",
+		"nameserver 127.0.0.530\n", "nameserver 127.0.0.5\n", "nameserver192.0.2.1\n",
+		"nameserver 192.0.2.53\n# nameserver 127.0.0.53\n",
+	};
+	static const char *const yes[] = {
+		"nameserver 127.0.0.53", "nameserver\t127.0.0.54 \n", "nameserver 127.0.0.53\r\n",
+		"nameserver 127.0.0.53\nnameserver 127.0.0.54\n", "#nameserver 192.0.2.1\nnameserver 127.0.0.53\n",
+	};
+
+	CHECK(dns_resolved_stub(stub, sizeof stub - 1));
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		CHECK(!dns_resolved_stub(no[i], strlen(no[i])));
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		CHECK(dns_resolved_stub(yes[i], strlen(yes[i])));
+	/* Every prefix, from a buffer of exactly its size: true from where
+	 * the address is whole. */
+	size_t whole = (size_t)(strstr(stub, ".53\n") - stub) + 3;
+	for (size_t len = 0; len < sizeof stub; len++) {
+		char *c = malloc(len ? len : 1);
+		memcpy(c, stub, len);
+		CHECK(dns_resolved_stub(c, len) == (len >= whole));
+		free(c);
+	}
+}
+
+static const uint8_t *hex(const char *h, size_t *n)
+{
+	static uint8_t b[512];
+
+	for (*n = 0; *h && *n < sizeof b; h += h[2] ? 3 : 2)
+		b[(*n)++] = (uint8_t)strtoul((char[3]){ h[0], h[1], 0 }, NULL, 16);
+	return b;
+}
+
+/* Our Hello is libdbus's to the byte (little endian), and parses back. */
+static void dbus_hello(void)
+{
+	const char *want_hex =
+		"6c 01 00 01 00 00 00 00 01 00 00 00 6e 00 00 00 01 01 6f 00 15 00 00 00 "
+		"2f 6f 72 67 2f 66 72 65 65 64 65 73 6b 74 6f 70 2f 44 42 75 73 00 00 00 "
+		"06 01 73 00 14 00 00 00 6f 72 67 2e 66 72 65 65 64 65 73 6b 74 6f 70 2e "
+		"44 42 75 73 00 00 00 00 02 01 73 00 14 00 00 00 6f 72 67 2e 66 72 65 65 "
+		"64 65 73 6b 74 6f 70 2e 44 42 75 73 00 00 00 00 03 01 73 00 05 00 00 00 "
+		"48 65 6c 6c 6f 00 00 00";
+	uint8_t m[256];
+	size_t n, want_len;
+	const uint8_t *want = hex(want_hex, &want_len);
+	struct dbus_hdr h;
+
+	n = dbus_call_msg(m, sizeof m, 1, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			  "org.freedesktop.DBus", "Hello", "", NULL, 0);
+	if (m[0] == 'l')
+		CHECK(n == want_len && !memcmp(m, want, n));
+	CHECK(dbus_hdr_parse(m, n, &h) == (long)n && h.type == DBUS_CALL && h.serial == 1);
+	for (size_t len = 0; len < n; len++)
+		CHECK(dbus_hdr_parse(m, len, &h) == 0);
+	CHECK(dbus_call_msg(m, n - 1, 1, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			    "org.freedesktop.DBus", "Hello", "", NULL, 0) == 0);
+}
+
+/* SetLinkDNS(3, [(AF_INET, 198.51.100.53), (AF_INET6, 2001:db8::53)]) and
+ * SetLinkDomains(3, [(".", true)]): the bodies sd-bus (busctl) writes. */
+static void dbus_bodies(void)
+{
+	static const uint8_t v4[4] = { 198, 51, 100, 53 };
+	uint8_t b[128];
+	struct dbus_w w;
+	struct dbus_arr a;
+	size_t n;
+	const uint8_t *want;
+
+	if (htonl(1) == 1) {
+		unit_skip("big endian: the vectors are little endian");
+		return;
+	}
+	dbus_w_init(&w, b, sizeof b);
+	dbus_put_u32(&w, 3);
+	a = dbus_array_begin(&w, 8);
+	dbus_align(&w, 8);
+	dbus_put_u32(&w, AF_INET);
+	dbus_put_bytes(&w, v4, 4);
+	dbus_align(&w, 8);
+	dbus_put_u32(&w, AF_INET6);
+	dbus_put_bytes(&w, v6[0], 16);
+	dbus_array_end(&w, a);
+	want = hex("03 00 00 00 28 00 00 00 02 00 00 00 04 00 00 00 c6 33 64 35 00 00 00 00 "
+		   "0a 00 00 00 10 00 00 00 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 53", &n);
+	CHECK(!w.bad && w.len == n && !memcmp(b, want, n));
+
+	dbus_w_init(&w, b, sizeof b);
+	dbus_put_u32(&w, 3);
+	a = dbus_array_begin(&w, 8);
+	dbus_align(&w, 8);
+	dbus_put_str(&w, ".");
+	dbus_put_u32(&w, 1);
+	dbus_array_end(&w, a);
+	want = hex("03 00 00 00 0c 00 00 00 01 00 00 00 2e 00 00 00 01 00 00 00", &n);
+	CHECK(!w.bad && w.len == n && !memcmp(b, want, n));
+	/* Too small a buffer: bad, never past it. */
+	dbus_w_init(&w, b, 7);
+	dbus_put_u32(&w, 3);
+	dbus_put_str(&w, ".");
+	CHECK(w.bad && w.len <= 7);
+}
+
+/* A big-endian error reply, written here by hand: its name and text. */
+static size_t be_error(uint8_t *m, uint32_t reply_serial, const char *name, const char *text)
+{
+	size_t at = 16, nl = strlen(name), tl = strlen(text), body;
+
+	memset(m, 0, 512);
+	memcpy(m, "B\3\1\1", 4);
+	m[11] = 9; /* serial 9 */
+	m[at] = 5; m[at + 1] = 1; m[at + 2] = 'u'; /* REPLY_SERIAL */
+	m[at + 4] = (uint8_t)(reply_serial >> 24); m[at + 7] = (uint8_t)reply_serial;
+	at += 8;
+	m[at] = 4; m[at + 1] = 1; m[at + 2] = 's'; /* ERROR_NAME */
+	m[at + 7] = (uint8_t)nl;
+	memcpy(m + at + 8, name, nl + 1);
+	at = (at + 8 + nl + 1 + 7) / 8 * 8;
+	m[at] = 8; m[at + 1] = 1; m[at + 2] = 'g'; m[at + 4] = 1; m[at + 5] = 's'; /* SIGNATURE */
+	at += 7;
+	m[15] = (uint8_t)(at - 16);
+	body = (at + 7) / 8 * 8;
+	m[body + 3] = (uint8_t)tl;
+	memcpy(m + body + 4, text, tl + 1);
+	m[7] = (uint8_t)(4 + tl + 1);
+	return body + 4 + tl + 1;
+}
+
+static void dbus_replies(void)
+{
+	uint8_t m[512], c[512];
+	struct dbus_hdr h;
+	size_t n = be_error(m, 7, "org.freedesktop.resolve1.NoSuchLink", "Link 3 not known");
+
+	CHECK(dbus_hdr_parse(m, n, &h) == (long)n);
+	CHECK(h.type == DBUS_ERROR && h.serial == 9 && h.reply_serial == 7);
+	CHECK(h.error_name && !strcmp(h.error_name, "org.freedesktop.resolve1.NoSuchLink"));
+	CHECK(h.error_text && !strcmp(h.error_text, "Link 3 not known"));
+	/* Followed by more bytes: only its own length. */
+	CHECK(dbus_hdr_parse(m, sizeof m, &h) == (long)n);
+	/* Cut short: more needed. */
+	for (size_t len = 0; len < n; len++)
+		CHECK(dbus_hdr_parse(m, len, &h) == 0);
+	/* Malformed: the byte order, the version, a field past the fields, a
+	 * string without its NUL, lengths over the cap. */
+	memcpy(c, m, n); c[0] = 'x';
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	memcpy(c, m, n); c[3] = 2;
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	memcpy(c, m, n); c[15] = 20; /* the fields end inside the second */
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	memcpy(c, m, n); c[24 + 8 + 35] = 'x';
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	memcpy(c, m, n); c[5] = 0x10; /* body 1 MiB */
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	memcpy(c, m, n); c[13] = 0x10;
+	CHECK(dbus_hdr_parse(c, n, &h) == -1);
+	/* The error text's length past the body: no text, still a reply. */
+	memcpy(c, m, n); c[n - (4 + 16 + 1) + 3] = 200;
+	CHECK(dbus_hdr_parse(c, n, &h) == (long)n && h.error_name && !h.error_text);
+	/* Any byte changed anywhere: parsed within bounds or refused. */
+	unit_seed(11);
+	for (int i = 0; i < 20000; i++) {
+		size_t len = unit_rn((unsigned)n + 1);
+		uint8_t *e = malloc(len ? len : 1);
+		memcpy(e, m, len);
+		for (unsigned k = 1 + unit_rn(3); k--;)
+			if (len)
+				e[unit_rn((unsigned)len)] = (uint8_t)unit_rnd();
+		long r = dbus_hdr_parse(e, len, &h);
+		CHECK(r <= (long)len);
+		if (r > 0 && h.error_name)
+			CHECK((const uint8_t *)h.error_name > e && (const uint8_t *)h.error_name < e + len);
+		free(e);
+	}
+}
+
+static void dbus_addresses(void)
+{
+	char p[108];
+
+	CHECK(dbus_addr_path("unix:path=/run/dbus/system_bus_socket", p, sizeof p) == 28 &&
+	      !strcmp(p, "/run/dbus/system_bus_socket"));
+	CHECK(dbus_addr_path("unix:guid=1234,path=/tmp/a%2cb", p, sizeof p) == 9 &&
+	      !strcmp(p, "/tmp/a,b"));
+	CHECK(dbus_addr_path("tcp:host=x,port=1;unix:abstract=/tmp/dbus-x,guid=ab", p, sizeof p) == 12 &&
+	      p[0] == 0 && !memcmp(p + 1, "/tmp/dbus-x", 11));
+	CHECK(dbus_addr_path("unix:tmpdir=/tmp", p, sizeof p) == -1);
+	CHECK(dbus_addr_path("unix:path=", p, sizeof p) == -1);
+	CHECK(dbus_addr_path("unix:path=/a%zz", p, sizeof p) == -1);
+	CHECK(dbus_addr_path("unix:path=/a%2", p, sizeof p) == -1);
+	CHECK(dbus_addr_path("", p, sizeof p) == -1);
+	CHECK(dbus_addr_path("unix:path=/0123456789", p, 11) == -1);
+	CHECK(dbus_addr_path("unix:path=/012345678", p, 11) == 11 && !strcmp(p, "/012345678"));
+}
+
 const struct unit_case unit_dns[] = {
 	{ "dns_resolv_keeps", resolv_keeps },
 	{ "dns_resolv_three", resolv_three },
 	{ "dns_resolv_bounds", resolv_bounds },
+	{ "dns_resolved_stub", resolved_stub },
+	{ "dbus_hello", dbus_hello },
+	{ "dbus_bodies", dbus_bodies },
+	{ "dbus_replies", dbus_replies },
+	{ "dbus_addresses", dbus_addresses },
 	{ NULL, NULL },
 };
