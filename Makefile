@@ -24,7 +24,7 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -ffunction-sections -fdata-sections \
 	  -Wall -Wextra -Werror -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -MMD -MP
 XLDFLAGS := -static -Wl,--gc-sections
-SRC := vpngw.c cli.c client.c dns.c link.c txq.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c gso.c \
+SRC := vpngw.c cli.c client.c dns.c dbus.c link.c txq.c admit.c auth.c limit.c metrics.c ws.c v1.c nat.c gso.c \
 	tun.c nft.c guard.c \
 	netlink.c seccomp.c sha1.c base64.c log.c
 ifeq ($(TLS),1)
@@ -79,7 +79,7 @@ $(BR)/libbearssl.a: .cross/bearssl/Makefile
 UNIT := test/unit.c test/unit_sha1_base64.c test/unit_ws.c test/unit_nat.c test/unit_admit.c \
 	test/unit_limit.c test/unit_v1.c test/unit_tun.c test/unit_guard.c test/unit_cli.c test/unit_auth.c \
 	test/unit_metrics.c test/unit_gso.c test/unit_txq.c test/unit_link.c test/unit_dns.c link.c txq.c ws.c v1.c nat.c gso.c sha1.c base64.c admit.c auth.c limit.c metrics.c \
-	cli.c log.c seccomp.c dns.c
+	cli.c log.c seccomp.c dns.c dbus.c
 HOSTCC ?= cc
 UFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I.
 test/unit: $(UNIT) $(wildcard *.h test/*.h) tun.c nft.c guard.c netlink.c

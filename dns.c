@@ -13,14 +13,24 @@
  * file changed under us (someone else wrote it), it is theirs: we say so
  * and leave it.
  *
- * systemd-resolved keeps its own per-link DNS, which only its D-Bus API
- * sets; a resolv.conf that points into /run/systemd/resolve/ is not ours
- * to write, and is left alone with one line. The servers come from the
- * assignment (v1.c); when to apply and restore is client.c's.
+ * Where systemd-resolved runs (resolv.conf a link into its folder, or a
+ * file that names only its stub, 127.0.0.53 or .54), resolv.conf is its
+ * and the servers go to it instead, over D-Bus (dbus.c): the TUN's link
+ * gets them (SetLinkDNS), "~." as its routing domain, so that every name
+ * is asked through the tunnel (SetLinkDomains), and the default route
+ * (SetLinkDefaultRoute); on exit RevertLink. A marker,
+ * /run/vpngw/resolved.<tun>, locked while we run, is what a killed client
+ * leaves; the next start on that TUN reverts the link if it is still
+ * there. When resolved is not on the bus after all, resolv.conf is
+ * written as above, with one line. Each call waits at most
+ * DBUS_TIMEOUT_MS for resolved; it is made once per new set of servers.
+ * The servers come from the assignment (v1.c); when to apply and restore
+ * is client.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +39,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbus.h"
 #include "dns.h"
 #include "log.h"
 #include "nat.h"
+#include "v1.h"
 
 #define RESOLV       "/etc/resolv.conf"
 #define RUN_DIR      "/run/vpngw"
 #define RESOLVED_DIR "run/systemd/resolve/"
 #define PATH_LEN     96
 #define HEADER       "# vpngw: the DNS servers of %.16s; restored on exit\n"
+#define RESOLVE1     "org.freedesktop.resolve1"
+#define RESOLVE1_OBJ "/org/freedesktop/resolve1"
+#define RESOLVE1_MGR RESOLVE1 ".Manager"
 
 /* ---- The new text (pure) ---- */
 
@@ -125,6 +140,29 @@ static size_t names(const char *text, size_t len, char *list, size_t cap)
 		p += n + 1;
 	}
 	return at;
+}
+
+bool dns_resolved_stub(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	bool any = false;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p), v = 10, w;
+		if (keyword(p, n, "nameserver")) {
+			while (v < n && (p[v] == ' ' || p[v] == '\t'))
+				v++;
+			for (w = v; w < n && p[w] != ' ' && p[w] != '\t' && p[w] != '\r'; w++)
+				;
+			if (w - v != 10 || (memcmp(p + v, "127.0.0.53", 10) &&
+					    memcmp(p + v, "127.0.0.54", 10)))
+				return false;
+			any = true;
+		}
+		p += n + 1;
+	}
+	return any;
 }
 
 /* ---- Files ---- */
@@ -271,7 +309,11 @@ static struct {
 	char backup[PATH_LEN], ours_path[PATH_LEN];
 	char *orig, *ours;           /* the original bytes, and what we wrote */
 	size_t orig_len, ours_len;
-} st = { .lock = -1 };
+	bool resolved;               /* the servers are resolved's, on ifindex */
+	unsigned ifindex;
+	int mark;                    /* the marker, flock'd while we run */
+	char mark_path[PATH_LEN];
+} st = { .lock = -1, .mark = -1 };
 
 static void paths(const char *tun, char backup[static PATH_LEN], char ours[static PATH_LEN])
 {
@@ -291,8 +333,8 @@ static void forget(void)
 	st.applied = false;
 }
 
-/* True when resolv.conf is systemd-resolved's (a link into its folder). */
-static bool resolved_owns(void)
+/* True when resolv.conf is a link into systemd-resolved's folder. */
+static bool resolved_link(void)
 {
 	char t[256];
 	ssize_t n = readlink(RESOLV, t, sizeof t - 1);
@@ -301,6 +343,236 @@ static bool resolved_owns(void)
 		return false;
 	t[n] = 0;
 	return strstr(t, RESOLVED_DIR) != NULL;
+}
+
+/* ---- systemd-resolved ---- */
+
+static void mark_path(const char *tun, char path[static PATH_LEN])
+{
+	snprintf(path, PATH_LEN, RUN_DIR "/resolved.%.20s", tun);
+}
+
+/* True when an error says resolved is not there to answer (nobody owns
+ * its name, or the bus could not start it). */
+static bool absent(const char *err_name)
+{
+	static const char *const names[] = {
+		"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner",
+		"org.freedesktop.DBus.Error.Spawn.", "org.freedesktop.systemd1.",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strncmp(err_name, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
+/* member(body) on resolved's manager. A link resolved has not seen yet
+ * (it learns them from rtnetlink, as we make them) is asked again for up
+ * to half a second. 0; 1 when resolved is absent; -1 (d->err). */
+static int resolved_call(struct dbus *d, const char *member, const char *sig,
+			 const struct dbus_w *body)
+{
+	for (int tries = 0;; tries++) {
+		int r = dbus_call(d, RESOLVE1, RESOLVE1_OBJ, RESOLVE1_MGR, member, sig, body->p,
+				  body->len);
+		if (r == 1 && !strcmp(d->err_name, RESOLVE1 ".NoSuchLink") && tries < 10) {
+			usleep(50 * 1000);
+			continue;
+		}
+		return r == 1 ? (absent(d->err_name) ? 1 : -1) : r;
+	}
+}
+
+/* SetLinkDNS(ifindex, [(family, address)]), IPv4 first. */
+static void body_dns(struct dbus_w *w, unsigned ifindex, const uint32_t *dns4, unsigned n4,
+		     const uint8_t (*dns6)[16], unsigned n6)
+{
+	struct dbus_arr a;
+
+	dbus_put_u32(w, ifindex);
+	a = dbus_array_begin(w, 8);
+	for (unsigned i = 0; i < n4; i++) {
+		uint32_t be = htonl(dns4[i]);
+		dbus_align(w, 8);
+		dbus_put_u32(w, AF_INET);
+		dbus_put_bytes(w, &be, 4);
+	}
+	for (unsigned i = 0; i < n6; i++) {
+		dbus_align(w, 8);
+		dbus_put_u32(w, AF_INET6);
+		dbus_put_bytes(w, dns6[i], 16);
+	}
+	dbus_array_end(w, a);
+}
+
+/* SetLinkDomains(ifindex, [(".", route only)]): "~.", every name. */
+static void body_domains(struct dbus_w *w, unsigned ifindex)
+{
+	struct dbus_arr a;
+
+	dbus_put_u32(w, ifindex);
+	a = dbus_array_begin(w, 8);
+	dbus_align(w, 8);
+	dbus_put_str(w, ".");
+	dbus_put_u32(w, 1);
+	dbus_array_end(w, a);
+}
+
+/* RevertLink(ifindex): resolved forgets what we set. 0, or -1 after one
+ * line (absent included: it may come back with the link's settings). */
+static int resolved_revert(unsigned ifindex, const char *tun)
+{
+	struct dbus *d = malloc(sizeof *d);
+	uint8_t b[8];
+	struct dbus_w w;
+	int r = -1;
+
+	if (!d) {
+		log_warnx("systemd-resolved: out of memory to revert %s", tun);
+		return -1;
+	}
+	dbus_w_init(&w, b, sizeof b);
+	dbus_put_u32(&w, ifindex);
+	if (dbus_open(d) == 0)
+		r = resolved_call(d, "RevertLink", "i", &w);
+	if (r)
+		log_warnx("systemd-resolved: reverting the DNS of %s: %s", tun, d->err);
+	dbus_close(d);
+	free(d);
+	return r ? -1 : 0;
+}
+
+static void mark_drop(void)
+{
+	if (st.mark < 0)
+		return;
+	unlink(st.mark_path);
+	close(st.mark);
+	st.mark = -1;
+}
+
+/* The servers become resolved's for the TUN's link. 0 (done, or another
+ * running vpngw on the TUN has it); 1 when resolved is not on the bus
+ * (one line: resolv.conf is the caller's to write); -1 after one line. */
+static int resolved_apply(const char *tun, const uint32_t *dns4, unsigned n4,
+			  const uint8_t (*dns6)[16], unsigned n6)
+{
+	struct dbus *d = NULL;
+	uint8_t b[512];
+	struct dbus_w w;
+	char list[2 * V1_DNS_MAX * (NAT_ADDR6_LEN + 2)] = "";
+	size_t at = 0;
+	int r = -1;
+
+	if (!st.resolved) {
+		st.ifindex = if_nametoindex(tun);
+		if (!st.ifindex) {
+			log_warn("systemd-resolved: %s", tun);
+			return -1;
+		}
+		snprintf(st.tun, sizeof st.tun, "%s", tun);
+		/* The marker first: a kill from here on leaves it. */
+		mark_path(tun, st.mark_path);
+		if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST) {
+			log_warn("%s", RUN_DIR);
+			return -1;
+		}
+		st.mark = lock_backup(st.mark_path, true);
+		if (st.mark < 0 && errno == EWOULDBLOCK) {
+			log_info("systemd-resolved: another running vpngw on %s holds its DNS; "
+				 "left as it is", tun);
+			return 0;
+		}
+		if (st.mark < 0) {
+			log_warn("%s", st.mark_path);
+			return -1;
+		}
+	}
+	d = malloc(sizeof *d);
+	if (!d) {
+		log_warnx("systemd-resolved: out of memory");
+		goto fail;
+	}
+	if (dbus_open(d) < 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			r = 1;
+		goto fail;
+	}
+	dbus_w_init(&w, b, sizeof b);
+	body_dns(&w, st.ifindex, dns4, n4, dns6, n6);
+	r = w.bad ? -1 : resolved_call(d, "SetLinkDNS", "ia(iay)", &w);
+	if (!r) {
+		dbus_w_init(&w, b, sizeof b);
+		body_domains(&w, st.ifindex);
+		r = resolved_call(d, "SetLinkDomains", "ia(sb)", &w);
+	}
+	if (!r) {
+		dbus_w_init(&w, b, sizeof b);
+		dbus_put_u32(&w, st.ifindex);
+		dbus_put_u32(&w, 1);
+		r = resolved_call(d, "SetLinkDefaultRoute", "ib", &w);
+	}
+	if (r)
+		goto fail;
+	dbus_close(d);
+	free(d);
+	st.resolved = true;
+	for (unsigned i = 0; i < n4 + n6 && at < sizeof list; i++) {
+		char t[NAT_ADDR6_LEN];
+		if (i < n4) {
+			struct in_addr a = { .s_addr = htonl(dns4[i]) };
+			inet_ntop(AF_INET, &a, t, sizeof t);
+		} else {
+			nat_addr6_format(t, dns6[i - n4]);
+		}
+		at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", t);
+	}
+	log_info("systemd-resolved: the gateway's DNS server%s %s on %s, for every domain (~.)",
+		 n4 + n6 > 1 ? "s" : "", list, tun);
+	return 0;
+fail:
+	if (r == 1)
+		log_info("systemd-resolved is not on the system bus (%s); " RESOLV
+			 " is written instead", d ? d->err : "");
+	else if (d)
+		log_warnx("systemd-resolved: %s", d->err);
+	/* Half set (the servers, not the domains): nothing stays. */
+	if (d && d->fd >= 0 && r == -1)
+		(void)resolved_revert(st.ifindex, tun);
+	if (d)
+		dbus_close(d);
+	free(d);
+	if (!st.resolved)
+		mark_drop();
+	else if (r == 1)
+		st.resolved = false, mark_drop();
+	return r;
+}
+
+/* At start: a marker a killed client on tun left; its link is reverted if
+ * it is still there (a persistent TUN). */
+static void resolved_recover(const char *tun)
+{
+	char path[PATH_LEN];
+	unsigned ifindex;
+	int lock;
+
+	mark_path(tun, path);
+	lock = lock_backup(path, false);
+	if (lock < 0) {
+		if (errno == EWOULDBLOCK)
+			log_debug("%s: a running vpngw's; left to it", path);
+		return;
+	}
+	ifindex = if_nametoindex(tun);
+	if (!ifindex || resolved_revert(ifindex, tun) == 0) {
+		if (ifindex)
+			log_info("systemd-resolved: the DNS of %s reverted, left by a vpngw that "
+				 "did not exit", tun);
+		unlink(path);
+	}
+	close(lock);
 }
 
 void dns_recover(const char *tun)
@@ -313,6 +585,7 @@ void dns_recover(const char *tun)
 	char head[80];
 	int lock = -1, head_len = snprintf(head, sizeof head, HEADER, tun);
 
+	resolved_recover(tun);
 	paths(tun, backup, ours_path);
 	if (!orig || !ours || !cur)
 		goto out;
@@ -374,19 +647,27 @@ int dns_apply(const char *tun, const uint32_t *dns4, unsigned n4,
 		log_warnx(RESOLV ": out of memory");
 		goto out;
 	}
-	if (resolved_owns()) {
-		log_info(RESOLV " is systemd-resolved's, whose per-link DNS this vpngw does not "
-			 "set; the host's DNS is left as it is");
-		rc = 0;
-		goto out;
-	}
 	if (read_file(RESOLV, cur, DNS_RESOLV_MAX, &cur_len) < 0) {
-		if (errno == EFBIG)
-			log_warnx(RESOLV ": over %d KiB; the host's DNS is left as it is",
-				  DNS_RESOLV_MAX / 1024);
-		else
+		int e = errno;
+		cur_len = 0;
+		if (!st.resolved && !resolved_link()) {
+			if (e == EFBIG)
+				log_warnx(RESOLV ": over %d KiB; the host's DNS is left as it is",
+					  DNS_RESOLV_MAX / 1024);
+			else
+				log_warnx(RESOLV ": cannot read it: %s", strerror(e));
+			goto out;
+		}
+	}
+	if (!st.applied && (st.resolved || resolved_link() || dns_resolved_stub(cur, cur_len))) {
+		rc = resolved_apply(tun, dns4, n4, dns6, n6);
+		if (rc != 1)
+			goto out;
+		rc = -1;
+		if (read_file(RESOLV, cur, DNS_RESOLV_MAX, &cur_len) < 0) {
 			log_warn(RESOLV ": cannot read it");
-		goto out;
+			goto out;
+		}
 	}
 	if (st.applied && (cur_len != st.ours_len || memcmp(cur, st.ours, cur_len))) {
 		log_info(RESOLV ": changed by someone else since vpngw wrote it; left as it is");
@@ -463,6 +744,16 @@ void dns_restore(void)
 	char *cur;
 	size_t cur_len;
 
+	if (st.resolved) {
+		if (resolved_revert(st.ifindex, st.tun) == 0) {
+			log_debug("systemd-resolved: the DNS of %s reverted", st.tun);
+			mark_drop();
+		} else {
+			close(st.mark); /* left: the next start on the TUN reverts it */
+			st.mark = -1;
+		}
+		st.resolved = false;
+	}
 	if (!st.applied)
 		return;
 	cur = malloc(DNS_RESOLV_MAX);

@@ -6,6 +6,7 @@
 #ifndef VPNGW_DNS_H
 #define VPNGW_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,19 +28,26 @@ size_t dns_resolv_text(char *out, size_t cap, const char *old, size_t old_len,
 		       const char *tun, const uint32_t *dns4, unsigned n4,
 		       const uint8_t (*dns6)[16], unsigned n6);
 
+/* Pure: true when the text (len bytes) names nameservers, each of them
+ * systemd-resolved's stub (127.0.0.53, or 127.0.0.54): its resolv.conf. */
+bool dns_resolved_stub(const char *text, size_t len);
+
 /*
- * At start, before anything else: a backup that a killed client on tun
- * left behind is written back to /etc/resolv.conf (one log line), unless
- * the file changed since that client wrote it (one line, left as it is).
+ * At start, before anything else: what a killed client on tun left is
+ * undone: systemd-resolved's settings for the TUN's link, if it is still
+ * there, are reverted; a backup is written back to /etc/resolv.conf (one
+ * log line each), unless the file changed since that client wrote it
+ * (one line, left as it is).
  * Then the backup is removed. Failures are one line; nothing to return.
  */
 void dns_recover(const char *tun);
 
 /*
- * Makes the servers the host's: /etc/resolv.conf is rewritten in place
- * after its bytes are saved. Called again with other servers, rewrites it
- * from the same saved bytes. Returns 0, or -1 after one line, with the
- * host's DNS left as it was.
+ * Makes the servers the host's: systemd-resolved's for the TUN's link
+ * where it runs, else /etc/resolv.conf rewritten in place after its bytes
+ * are saved. Called again with other servers, sets them again (from the
+ * same saved bytes). Returns 0, or -1 after one line, with the host's DNS
+ * left as it was.
  */
 DNS_WUR int dns_apply(const char *tun, const uint32_t *dns4, unsigned n4,
 		      const uint8_t (*dns6)[16], unsigned n6);
