@@ -18,9 +18,9 @@
 # failure or ^C; this script removes /etc/netns/<ns>, the TUN it made, and
 # the client's files in /run/vpngw for this run's TUN name.
 #
-#   ns cli: eth0 192.0.2.2/24; lo 127.0.0.53 (resolved's stub)
+#   ns cli: eth0 192.0.2.2/24
 #      |     /etc/resolv.conf is resolved's stub-resolv.conf text
-#      |     (nameserver 127.0.0.53)
+#      |     (nameserver 127.0.0.53, resolved's stub listener on lo)
 #      |     runs: dbus-daemon (the system bus), systemd-resolved
 #      |     (eth0's DNS server 192.0.2.53, set with resolvectl),
 #      |     vpngw connect ws://192.0.2.1:8080/ --route 198.51.100.0/24
@@ -59,7 +59,7 @@ NAME=vpngw-test.example
 BUS=unix:path=$LIB_TMP/bus
 RS=$LIB_TMP/rs
 CLI='' GW='' INET='' ETC=''
-CLIENT_PID='' GW_PID='' RESOLVED_PID='' PERSISTENT=''
+CLIENT_PID='' RESOLVED_PID='' PERSISTENT=''
 HOST_MARK=0
 
 # The client host's resolv.conf: systemd-resolved's stub-resolv.conf.
@@ -140,13 +140,16 @@ while True:
         opt = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)
     head = struct.pack(">HHHHHH", qid, 0x8400 | rd | 0x0080 | rcode, 1, n, 0, 1 if opt else 0)
     s.sendto(head + question + answers + opt, peer)
-    print("query", peer[0], qname[1:].replace(b"\x07", b".").rstrip(b"\x00").decode(errors="replace"),
-          qtype, flush=True)
+    labels, i = [], 0
+    while i < len(qname) and qname[i]:
+        labels.append(qname[i + 1:i + 1 + qname[i]].decode(errors="replace"))
+        i += 1 + qname[i]
+    print("query", peer[0], ".".join(labels), qtype, flush=True)
 '
 
 start_responders() {
-	bg_in "$INET" $PY -c "$RESPONDER" 198.51.100.53 198.51.100.80 >"$LIB_TMP/tunnel_dns.log" 2>&1
-	bg_in "$GW" $PY -c "$RESPONDER" 192.0.2.53 192.0.2.80 >"$LIB_TMP/host_dns.log" 2>&1
+	bg_in "$INET" "$PY" -c "$RESPONDER" 198.51.100.53 198.51.100.80 >"$LIB_TMP/tunnel_dns.log" 2>&1
+	bg_in "$GW" "$PY" -c "$RESPONDER" 192.0.2.53 192.0.2.80 >"$LIB_TMP/host_dns.log" 2>&1
 	wait_port "$INET" 198.51.100.53 53 udp && wait_port "$GW" 192.0.2.53 53 udp
 }
 
@@ -182,12 +185,13 @@ EOF
 	# resolved connects as its own user: it must reach the socket.
 	chmod 711 "$LIB_TMP"
 	# The bus knows resolved's user too: its copies of passwd and group.
+	# shellcheck disable=SC2016 # expanded by that bash
 	bg_in "$CLI" unshare -m --propagation private bash -c '
 		mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group &&
 			exec dbus-daemon --config-file="$1/bus.conf" --nofork --nopidfile
 	' bus "$LIB_TMP" >"$LIB_TMP/bus.log" 2>&1
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		[ -S "$LIB_TMP/bus" ] && return 0
 		kill -0 "$BG_PID" 2>/dev/null || return 1
 		sleep 0.1
@@ -213,9 +217,12 @@ link_value() {
 }
 
 # start_resolved: systemd-resolved in the client namespace, its user only
-# in its own mount namespace, its state in a tmpfs on /run/systemd there;
-# then eth0's DNS server is the host's resolver. Sets RESOLVED_PID.
+# in its own mount namespace, its state in a tmpfs on /run/systemd there,
+# with a drop-in there: no fallback servers, no LLMNR, mDNS or DNSSEC, so
+# that the servers it asks are only the links' ones. Then eth0's DNS server
+# is the host's resolver. Sets RESOLVED_PID.
 start_resolved() {
+	# shellcheck disable=SC2016 # expanded by that bash
 	bg_in "$CLI" unshare -m --propagation private bash -c '
 		set -e
 		t=$1
@@ -230,8 +237,8 @@ start_resolved() {
 		exec "$t/rs/lib/systemd/systemd-resolved"
 	' resolved "$LIB_TMP" "$BUS" >>"$LIB_TMP/resolved.log" 2>&1
 	RESOLVED_PID=$BG_PID
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		rctl --no-pager status >/dev/null 2>&1 && break
 		kill -0 "$RESOLVED_PID" 2>/dev/null || return 1
 		sleep 0.1
@@ -245,23 +252,23 @@ need_resolved() {
 	start_resolved
 }
 
-# start_gw NAME ARGS...: `vpngw serve` in the gateway namespace; sets LAST_GW_PID.
+# start_gw NAME ARGS...: `vpngw serve` in the gateway namespace.
 start_gw() {
 	local name=$1
 	shift
 	bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/$name.state" \
 		"$VPNGW" serve --allow 198.51.100.0/24 "$@" >>"$LIB_TMP/$name.log" 2>&1
-	LAST_GW_PID=$BG_PID
 	wait_log "$LIB_TMP/$name.log" 'listening on' 10 "$BG_PID"
 }
 
 # start_client NAME [URL...]: `vpngw connect` in the client namespace, on
-# our bus (URL by default); waits for its "connected" line. Sets CLIENT_PID.
+# our bus (or CLIENT_BUS; URL by default); waits for its "connected" line.
+# Sets CLIENT_PID.
 start_client() {
 	local name=$1
 	shift
 	[ $# -gt 0 ] || set -- "$URL"
-	bg_in "$CLI" env DBUS_SYSTEM_BUS_ADDRESS="$BUS" "$VPNGW" connect "$@" --tun "$TUN" \
+	bg_in "$CLI" env DBUS_SYSTEM_BUS_ADDRESS="${CLIENT_BUS:-$BUS}" "$VPNGW" connect "$@" --tun "$TUN" \
 		--route 198.51.100.0/24 >"$LIB_TMP/$name.log" 2>&1
 	CLIENT_PID=$BG_PID
 	wait_log "$LIB_TMP/$name.log" 'connected to' 10 "$CLIENT_PID"
@@ -381,12 +388,12 @@ t_resolve() {
 # Connected, no query for the name reaches the host's resolver: "~." on
 # the TUN takes every domain from eth0, which has no domain of its own.
 t_no_leak() {
-	local i a n
+	local a n
 	if ! connected; then
 		bad no_leak "the client did not give its server to resolved"
 		return
 	fi
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		a=$(resolve)
 		[ "$a" = 198.51.100.80 ] || break
 	done
@@ -467,10 +474,38 @@ t_kill9() {
 	fi
 }
 
-# resolved stopped (its name has no owner on the bus): resolv.conf is
-# written as without resolved, and put back byte for byte.
+# fallback_case NAME: a client on CLIENT_BUS, where resolved is not:
+# resolv.conf is written as without resolved, and put back byte for byte
+# on SIGTERM.
+fallback_case() {
+	local name=$1 want a
+	no_client
+	if ! start_client "$name" || ! wait_log "$LIB_TMP/$name.log" "DNS server" 3 "$CLIENT_PID"; then
+		bad "$name" "the client did not apply the server: $(tail -n 3 "$LIB_TMP/$name.log" | tr '\n' ' ')"
+		return
+	fi
+	want=$'# vpngw: the DNS servers of '"$TUN"$'; restored on exit\nnameserver 198.51.100.53\noptions edns0 trust-ad\nsearch .\n'
+	a=$(resolve)
+	if [ "$(grep -c 'systemd-resolved is not on the system bus (.*); /etc/resolv.conf is written instead' "$LIB_TMP/$name.log")" = 1 ] &&
+		! grep -q "$RESOLVED_LINE" "$LIB_TMP/$name.log" &&
+		[ "$(cat "$ETC/resolv.conf"; echo x)" = "${want}x" ] && cmp -s "$BACKUP" "$LIB_TMP/stub" &&
+		[ "$a" = 198.51.100.80 ]; then
+		ok "$name" "$(grep -o 'systemd-resolved is not on the system bus ([^)]*)' "$LIB_TMP/$name.log"); nameserver 198.51.100.53, options and search kept; $NAME -> $a"
+	else
+		bad "$name" "resolv.conf: $(tr '\n' '|' <"$ETC/resolv.conf"); backup: $(ls "$BACKUP" 2>&1); $NAME -> '$a'; $(flat "$LIB_TMP/$name.log")"
+	fi
+	EXIT_STATUS=''
+	stop_client TERM
+	if [ "${EXIT_STATUS:-x}" = 0 ] && stub_kept; then
+		ok "${name}_restored" "exit 0, resolv.conf the stub text again, byte for byte, no backup"
+	else
+		bad "${name}_restored" "exit ${EXIT_STATUS:-none}; resolv.conf: $(tr '\n' '|' <"$ETC/resolv.conf"); backup: $(ls "$BACKUP"* 2>&1 | tr '\n' ' ')"
+	fi
+}
+
+# resolved stopped (its name has no owner on the bus), then a bus address
+# with no socket behind it: resolv.conf both times.
 t_fallback() {
-	local want a
 	no_client
 	no_persistent
 	if [ -n "$RESOLVED_PID" ] && kill -0 "$RESOLVED_PID" 2>/dev/null; then
@@ -480,27 +515,8 @@ t_fallback() {
 			return
 		fi
 	fi
-	if ! start_client fallback || ! wait_log "$LIB_TMP/fallback.log" "DNS server" 3 "$CLIENT_PID"; then
-		bad fallback "the client did not apply the server: $(tail -n 3 "$LIB_TMP/fallback.log" | tr '\n' ' ')"
-		return
-	fi
-	want=$'# vpngw: the DNS servers of '"$TUN"$'; restored on exit\nnameserver 198.51.100.53\noptions edns0 trust-ad\nsearch .\n'
-	a=$(resolve)
-	if [ "$(grep -c 'systemd-resolved is not on the system bus (.*); /etc/resolv.conf is written instead' "$LIB_TMP/fallback.log")" = 1 ] &&
-		! grep -q "$RESOLVED_LINE" "$LIB_TMP/fallback.log" &&
-		[ "$(cat "$ETC/resolv.conf"; echo x)" = "${want}x" ] && cmp -s "$BACKUP" "$LIB_TMP/stub" &&
-		[ "$a" = 198.51.100.80 ]; then
-		ok fallback "$(grep -o 'systemd-resolved is not on the system bus ([^)]*)' "$LIB_TMP/fallback.log"); nameserver 198.51.100.53, options and search kept; $NAME -> $a"
-	else
-		bad fallback "resolv.conf: $(tr '\n' '|' <"$ETC/resolv.conf"); backup: $(ls "$BACKUP" 2>&1); $NAME -> '$a'; $(flat "$LIB_TMP/fallback.log")"
-	fi
-	EXIT_STATUS=''
-	stop_client TERM
-	if [ "${EXIT_STATUS:-x}" = 0 ] && stub_kept; then
-		ok fallback_restored "exit 0, resolv.conf the stub text again, byte for byte, no backup"
-	else
-		bad fallback_restored "exit ${EXIT_STATUS:-none}; resolv.conf: $(tr '\n' '|' <"$ETC/resolv.conf"); backup: $(ls "$BACKUP"* 2>&1 | tr '\n' ' ')"
-	fi
+	fallback_case fallback
+	CLIENT_BUS=unix:path=$LIB_TMP/nobus fallback_case fallback_no_socket
 }
 
 # ---- Main ----
@@ -527,7 +543,6 @@ if ! start_gw gw --listen 192.0.2.1:8080 --dns 198.51.100.53; then
 	bad gateway "vpngw serve --dns did not start: $(tail -n 3 "$LIB_TMP/gw.log" | tr '\n' ' ')"
 	finish
 fi
-GW_PID=$LAST_GW_PID
 for t in "${TESTS[@]}"; do
 	"t_$t"
 done
