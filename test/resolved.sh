@@ -5,14 +5,15 @@
 # link and for every domain (SetLinkDNS, SetLinkDomains "~.",
 # SetLinkDefaultRoute), instead of rewriting /etc/resolv.conf, and reverts
 # the link on every exit (SIGTERM, SIGINT, SIGHUP; after a SIGKILL, at the
-# next start on the TUN). Without resolved on the bus it writes
-# resolv.conf as test/dns.sh checks. As root, in network namespaces, with
-# a real systemd-resolved: the Debian package of the installed systemd's
-# version, unpacked here (not installed), on a private system bus
-# (dbus-daemon, listening in this run's temporary directory). resolved
-# runs in a mount namespace of its own that adds its user to copies of
-# /etc/passwd and /etc/group and puts a tmpfs on /run/systemd: the host's
-# files stay as they are. Without the package or dbus-daemon every test
+# next start on the TUN). Without resolved on the bus (resolved stopped,
+# or no socket behind the bus address) it writes resolv.conf as
+# test/dns.sh checks. As root, in network namespaces, with a real
+# systemd-resolved: the Debian package of the installed systemd's version,
+# unpacked here (not installed), on a private system bus (dbus-daemon,
+# listening in this run's temporary directory). resolved and the bus run
+# in mount namespaces of their own that add resolved's user to copies of
+# /etc/passwd and /etc/group, and resolved's has a tmpfs on /run/systemd:
+# the host's files stay as they are. Without the package or dbus-daemon every test
 # is skipped. Ends with one line "N passed, N failed" and exits non-zero on
 # any failure. lib.sh removes every namespace and process it made, even on
 # failure or ^C; this script removes /etc/netns/<ns>, the TUN it made, and
