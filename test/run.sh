@@ -184,6 +184,7 @@ selected firewall && suite firewall test/firewall.sh
 selected client && suite client test/client.sh
 selected killswitch && suite killswitch test/killswitch.sh
 selected dns && suite dns test/dns.sh
+selected resolved && suite resolved test/resolved.sh
 selected leak && suite leak test/leak.sh
 selected tls && suite tls test/tls.sh
 selected auth && suite auth test/auth.sh
