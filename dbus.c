@@ -152,7 +152,7 @@ size_t dbus_call_msg(uint8_t *out, size_t cap, uint32_t serial, const char *dest
 	dbus_array_end(&w, fields);
 	dbus_align(&w, 8);
 	w_put(&w, body, body_len);
-	return w.bad || body_len > UINT32_MAX ? 0 : w.len;
+	return w.bad ? 0 : w.len;
 }
 
 /* ---- Parsing ---- */
