@@ -47,22 +47,32 @@ void gso_vnet_put(uint8_t b[static GSO_VNET_LEN], const struct gso_vnet *v)
 /* ==== What a super-packet must look like ==== */
 
 struct shape {
-	size_t hl, l4hl;   /* IPv4 and TCP/UDP header lengths */
+	size_t hl, l4hl;   /* IP and TCP/UDP header lengths */
 	uint8_t proto;
+	bool v6;
 };
 
 /*
  * An IPv4 packet of exactly len bytes, not a fragment, carrying TCP with a
  * whole header and none of SYN, RST and URG (nothing segmentation could
- * repeat or split), or UDP whose length is the datagram's.
+ * repeat or split), or UDP whose length is the datagram's. Or an IPv6
+ * packet of exactly len bytes whose fixed header is followed by UDP (no
+ * extension header), its length the datagram's: TCP over IPv6 is not
+ * offered as super-packets (no TSO6), so the kernel cuts it.
  */
 static bool shape_of(const uint8_t *p, size_t len, struct shape *s)
 {
 	const uint8_t *l4;
 	size_t l4_len;
 
+	if (len >= 48 && p[0] >> 4 == 6) {
+		*s = (struct shape){ .hl = 40, .l4hl = 8, .proto = p[6], .v6 = true };
+		return s->proto == PROTO_UDP && get16(p + 4) == len - 40 &&
+		       get16(p + 44) == len - 40;
+	}
 	if (len < 20 || p[0] >> 4 != 4)
 		return false;
+	s->v6 = false;
 	s->hl = (size_t)(p[0] & 15) * 4;
 	if (s->hl < 20 || s->hl > len || get16(p + 2) != len || (get16(p + 6) & 0x3fff))
 		return false;
@@ -100,11 +110,16 @@ static size_t csum_at(const struct shape *s)
 	return s->hl + (s->proto == PROTO_TCP ? 16 : 6);
 }
 
-/* The pseudo-header's sum (RFC 793 §3.1, RFC 768) for l4_len bytes. */
-static uint64_t pseudo(const uint8_t *ip, uint8_t proto, size_t l4_len)
+/* The pseudo-header's sum (RFC 793 §3.1, RFC 768; IPv6's, RFC 8200 §8.1)
+ * for l4_len bytes. */
+static uint64_t pseudo(const uint8_t *ip, bool v6, uint8_t proto, size_t l4_len)
 {
 	uint8_t b[12];
 
+	if (v6) {
+		const uint8_t t[8] = { 0, 0, (uint8_t)(l4_len >> 8), (uint8_t)l4_len, 0, 0, 0, proto };
+		return nat_sum(nat_sum(0, ip + 8, 32), t, sizeof t);
+	}
 	memcpy(b, ip + 12, 8);
 	b[8] = 0;
 	b[9] = proto;
@@ -165,7 +180,7 @@ enum gso_kind gso_to_tun(struct gso_vnet *v, uint8_t *p, size_t len, size_t size
 	if (!shape_of(p, len, &s) || !(n = segments(&s, len, size)))
 		return GSO_BAD;
 	/* Whatever the peer left in the field, the kernel starts from this. */
-	ps = nat_fold(pseudo(p, s.proto, len - s.hl));
+	ps = nat_fold(pseudo(p, s.v6, s.proto, len - s.hl));
 	memcpy(p + csum_at(&s), &ps, 2);
 	if (n == 1) {
 		complete(p, len, s.hl, csum_at(&s));
@@ -205,7 +220,7 @@ unsigned gso_seg_init(struct gso_seg *s, const uint8_t *p, size_t len, size_t si
 		return 0;
 	*s = (struct gso_seg){
 		.p = p, .len = len, .hl = sh.hl, .l4hl = sh.l4hl, .size = size,
-		.off = sh.hl + sh.l4hl, .proto = sh.proto,
+		.off = sh.hl + sh.l4hl, .proto = sh.proto, .v6 = sh.v6,
 	};
 	return n;
 }
@@ -217,14 +232,15 @@ size_t gso_seg_max(const struct gso_seg *s)
 
 /*
  * Each segment is the headers and its slice of the payload. IPv4: its own
- * length, the ID counted up from the first, the header checksum. TCP: the
+ * length, the ID counted up from the first, the header checksum; IPv6: its
+ * own payload length. TCP: the
  * sequence number of its first byte; FIN and PSH only on the last, CWR only
  * on the first (as the kernel's tcp_gso_segment). UDP: its own length.
  */
 size_t gso_seg_next(struct gso_seg *s, uint8_t *out, size_t cap)
 {
 	size_t h = s->hl + s->l4hl, pay, n;
-	struct shape sh = { s->hl, s->l4hl, s->proto };
+	struct shape sh = { s->hl, s->l4hl, s->proto, s->v6 };
 	uint8_t *l4 = out + s->hl;
 
 	if (s->off >= s->len)
@@ -235,10 +251,14 @@ size_t gso_seg_next(struct gso_seg *s, uint8_t *out, size_t cap)
 		return 0;
 	memcpy(out, s->p, h);
 	memcpy(out + h, s->p + s->off, pay);
-	put16(out + 2, (uint16_t)n);
-	put16(out + 4, (uint16_t)(get16(s->p + 4) + s->k));
-	put16(out + 10, 0);
-	put16(out + 10, nat_csum(out, s->hl));
+	if (s->v6) {
+		put16(out + 4, (uint16_t)(n - s->hl));
+	} else {
+		put16(out + 2, (uint16_t)n);
+		put16(out + 4, (uint16_t)(get16(s->p + 4) + s->k));
+		put16(out + 10, 0);
+		put16(out + 10, nat_csum(out, s->hl));
+	}
 	if (s->proto == PROTO_TCP) {
 		put32(l4 + 4, get32(s->p + s->hl + 4) + (uint32_t)(s->off - h));
 		if (s->off + pay < s->len)
@@ -247,7 +267,7 @@ size_t gso_seg_next(struct gso_seg *s, uint8_t *out, size_t cap)
 			l4[13] &= (uint8_t)~TCP_CWR;
 	} else
 		put16(l4 + 4, (uint16_t)(n - s->hl));
-	uint16_t ps = nat_fold(pseudo(out, s->proto, n - s->hl));
+	uint16_t ps = nat_fold(pseudo(out, s->v6, s->proto, n - s->hl));
 	memcpy(out + csum_at(&sh), &ps, 2);
 	complete(out, n, s->hl, csum_at(&sh));
 	s->off += pay;
@@ -300,7 +320,7 @@ static bool gro_segment(const uint8_t *p, size_t len, size_t *l4hl)
 	*l4hl = (size_t)(t[12] >> 4) * 4;
 	if (*l4hl < 20 || 20 + *l4hl >= len || (t[13] & ~TCP_PSH) != TCP_ACK)
 		return false;
-	return nat_fold(nat_sum(pseudo(p, PROTO_TCP, len - 20), t, len - 20)) == 0xffff;
+	return nat_fold(nat_sum(pseudo(p, false, PROTO_TCP, len - 20), t, len - 20)) == 0xffff;
 }
 
 /* Whether the segment p (its headers checked) continues what g holds. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gso.h: super-packets, the way the kernel's TUN offloads and vpngw peers
- * carry them (one IPv4 TCP or UDP packet of up to 64 KiB that stands for
- * many, and the segment size to cut it at). Pure: no syscalls, no
+ * carry them (one IPv4 TCP or UDP packet, or IPv6 UDP packet, of up to 64
+ * KiB that stands for many, and the segment size to cut it at). Pure: no syscalls, no
  * allocation; the caller owns every buffer, reads and writes the TUN
  * (link.c) and opens it with its offloads (tun.c).
  *
@@ -16,8 +16,8 @@
  *   pseudo-header sum the kernel starts from.
  * - Segmentation in user space (GSO), for peers that take one packet per
  *   message and TUNs without offloads: every segment gets its own IPv4
- *   length, ID and header checksum, TCP sequence number and flags, UDP
- *   length, and a complete L4 checksum.
+ *   length, ID and header checksum (IPv6: payload length), TCP sequence
+ *   number and flags, UDP length, and a complete L4 checksum.
  * - Coalescing in user space (GRO), the reverse, for peers that send one
  *   packet per message: consecutive TCP segments of one flow become one
  *   super-packet for a single TUN write.
@@ -47,7 +47,7 @@
 /* What a TUN was opened with (tun.c): bits of its `offload`. */
 #define GSO_TUN_VNET     1   /* every read and write has a virtio-net header */
 #define GSO_TUN_TSO      2   /* TUN_F_CSUM | TUN_F_TSO4: TCP super-packets */
-#define GSO_TUN_USO      4   /* TUN_F_USO4: UDP super-packets */
+#define GSO_TUN_USO      4   /* TUN_F_USO4 | TUN_F_USO6: UDP super-packets */
 
 struct gso_vnet {
 	uint8_t flags, type;
@@ -75,7 +75,7 @@ enum gso_kind gso_from_tun(const struct gso_vnet *v, uint8_t *p, size_t len, siz
 	__attribute__((warn_unused_result));
 
 /*
- * A super-packet p[0..len) (IPv4, after the NAT) and its segment size, for
+ * A super-packet p[0..len) (after the NAT) and its segment size, for
  * a TUN write: checks it as gso_seg_init does and writes the pseudo-header
  * sum into its L4 checksum field. Returns GSO_SUPER with *v filled (its
  * type says which offload the TUN needs: GSO_TUN_TSO for TCP, GSO_TUN_USO
@@ -99,14 +99,17 @@ struct gso_seg {
 	size_t len, hl, l4hl, size, off;  /* off: the next segment's payload */
 	unsigned k;                       /* segments written */
 	uint8_t proto;
+	bool v6;
 };
 
 /*
  * Starts cutting p[0..len) (the caller's, unchanged, valid until the last
  * gso_seg_next) into segments of at most size payload bytes. p must be an
  * IPv4 packet with tot_len == len and no fragment bits, TCP without SYN,
- * RST or URG (a complete header) or UDP (its length == the datagram's),
- * size >= GSO_SIZE_MIN and at most GSO_SEGS_MAX segments. Returns the
+ * RST or URG (a complete header) or UDP (its length == the datagram's), or
+ * an IPv6 packet with UDP right after its fixed header (payload length and
+ * UDP length == the datagram's); size >= GSO_SIZE_MIN and at most
+ * GSO_SEGS_MAX segments. Returns the
  * number of segments, or 0 when p is not that.
  */
 unsigned gso_seg_init(struct gso_seg *s, const uint8_t *p, size_t len, size_t size)

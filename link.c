@@ -988,10 +988,6 @@ static enum drop from_tun(const struct link_tun *t, uint8_t *b, size_t n, size_t
 		return DROP_MALFORMED;
 	*skip = GSO_VNET_LEN;
 	gso_vnet_get(&v, b);
-	/* IPv6 comes one packet at a time (its checksum completed below):
-	 * super-packets are IPv4's alone. */
-	if (b[GSO_VNET_LEN] >> 4 == 6 && v.type != GSO_T_NONE)
-		return DROP_IPV6;
 	switch (gso_from_tun(&v, b + GSO_VNET_LEN, n - GSO_VNET_LEN, size)) {
 	case GSO_ONE:
 		*size = 0;

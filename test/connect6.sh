@@ -21,7 +21,8 @@
 #   ns cli: eth0 192.0.2.2/24: `vpngw connect` with --route 2001:db8:100::/48
 #            and --route 198.51.100.0/24: ping -6, curl -6 of the file with its
 #            checksum, iperf3 -6, a ping -6 too big for the 1280-byte link
-#            (packet-too-big back through the tunnel), the file again; then
+#            (packet-too-big back through the tunnel), the file again, a UDP
+#            super-packet over IPv6 (UDP_SEGMENT) echoed segment by segment; then
 #            `connect --default-route --kill-switch URL1 URL2` with nothing
 #            behind URL1: both families through the tunnel, the gateway
 #            stopped and continued (resumed), nothing on cli's link but the
@@ -144,6 +145,32 @@ else
 			bad connect_ptb6 "no path MTU 1280 learnt: $route; ping: $(tail -n 2 "$LIB_TMP/ptb.out" | tr '\n' ' ')"
 		fi
 		want connect_ptb6 && curl_sum connect_curl6_after_ptb
+	fi
+	# A UDP super-packet from the client host (UDP_SEGMENT, as QUIC
+	# stacks send): 12,000 bytes in segments of 1,200 through the tunnel,
+	# each echoed back by the Internet host.
+	if want connect_udp_gso6; then
+		out=$(ns_exec "$CLI" "$PY" -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, 1200)     # UDP_SEGMENT
+s.settimeout(3)
+data = bytes((i * 7 + i // 251) & 255 for i in range(12000))
+s.sendto(data, ("2001:db8:100::1", 7))
+got = []
+try:
+    while len(got) < 10:
+        got.append(s.recv(65535))
+except socket.timeout:
+    pass
+want = [data[i:i + 1200] for i in range(0, len(data), 1200)]
+print(len(got), "echoes of", len(want), "segments;", "all intact" if sorted(got) == sorted(want) else "not intact")
+' 2>&1)
+		if [ "$out" = "10 echoes of 10 segments; all intact" ]; then
+			ok connect_udp_gso6 "$out"
+		else
+			bad connect_udp_gso6 "$out"
+		fi
 	fi
 	kill -TERM "$CLIENT_PID"
 	wait_exit "$CLIENT_PID" 5

@@ -9,7 +9,8 @@
  * gso_seg merged back into the original, each merging rule refused once,
  * PSH, the length, segment and cap limits, flows interleaved), and a
  * randomized property test of nat_out and nat_in on packets whose
- * checksums are partial. Every L4 checksum is checked against a
+ * checksums are partial; IPv6 UDP super-packets cut, taken from and given
+ * to a TUN, and the shapes refused. Every L4 checksum is checked against a
  * byte-by-byte RFC 1071 sum written here, independently of nat.c.
  */
 #include <stdbool.h>
@@ -1403,6 +1404,138 @@ static void nat_partial(void)
 		fprintf(stderr, "  gso_nat_partial: first failure at iteration %d\n", fail_iter);
 }
 
+/* ---- IPv6 UDP ---- */
+
+/* The IPv6 pseudo-header (RFC 8200 §8.1) of ip for l4_len bytes of UDP. */
+static uint64_t ref_pseudo6(const uint8_t *ip, size_t l4_len)
+{
+	return ref_bytes(0, ip + 8, 32) + (l4_len >> 16) + (l4_len & 0xffff) + 17;
+}
+
+static bool l4_ok6(const uint8_t *p, size_t len)
+{
+	return get16(p + 46) != 0 &&
+	       ref_fold(ref_bytes(ref_pseudo6(p, len - 40), p + 40, len - 40)) == 0xffff;
+}
+
+/*
+ * An IPv6 UDP datagram of pay bytes into p: traffic class and flow label
+ * set, hop limit 64, 2001:db8:2::2 to 2001:db8:100::1, the payload
+ * pattern(i), a complete checksum. Returns its length.
+ */
+static size_t udp6_pkt(uint8_t *p, size_t pay)
+{
+	static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 2 };
+	static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, 1, 0, [15] = 1 };
+	size_t len = 48 + pay;
+	uint16_t c;
+
+	memset(p, 0, 48);
+	put32(p, 0x6a812345);                /* version 6, class 0xa8, flow label */
+	put16(p + 4, (uint16_t)(8 + pay));
+	p[6] = 17;
+	p[7] = 64;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	put16(p + 40, 40000);
+	put16(p + 42, 443);
+	put16(p + 44, (uint16_t)(8 + pay));
+	for (size_t i = 0; i < pay; i++)
+		p[48 + i] = pattern(i);
+	c = (uint16_t)~ref_fold(ref_bytes(ref_pseudo6(p, len - 40), p + 40, len - 40));
+	put16(p + 46, c ? c : 0xffff);
+	return len;
+}
+
+/* Cut at size: each segment the original's headers with its own payload
+ * and UDP lengths, a valid checksum, its slice of the payload. */
+static unsigned seg_check6(const uint8_t *p, size_t len, size_t size)
+{
+	struct gso_seg s;
+	size_t pay = len - 48, off = 0, n;
+	unsigned segs = gso_seg_init(&s, p, len, size), k = 0;
+
+	if (!segs)
+		return 0;
+	CHECK(segs == (pay + size - 1) / size);
+	CHECK(gso_seg_max(&s) == 48 + size);
+	while ((n = gso_seg_next(&s, seg_buf, sizeof seg_buf)) != 0) {
+		size_t want = k + 1 == segs ? pay - off : size;
+
+		CHECK(n == 48 + want);
+		CHECK(get16(seg_buf + 4) == n - 40 && get16(seg_buf + 44) == n - 40);
+		CHECK(memcmp(seg_buf, p, 4) == 0 && memcmp(seg_buf + 6, p + 6, 38) == 0);
+		CHECK(l4_ok6(seg_buf, n));
+		CHECK(memcmp(seg_buf + 48, p + 48 + off, want) == 0);
+		off += want;
+		k++;
+	}
+	CHECK(k == segs && off == pay);
+	return segs;
+}
+
+static void seg_udp6(void)
+{
+	static const struct {
+		size_t pay, size;
+	} cases[] = {
+		{ 12000, 1200 }, { 10000, 1452 }, { 1453, 1452 }, { 777, 100 }, { 64 * 128, 64 },
+		{ 65535 - 8, 1452 }, { 100, 100 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = udp6_pkt(pk, cases[i].pay);
+
+		CHECK(l4_ok6(pk, len));
+		CHECK(seg_check6(pk, len, cases[i].size) ==
+		      (cases[i].pay + cases[i].size - 1) / cases[i].size);
+	}
+}
+
+/* From the TUN as a UDP_L4 super-packet, back to a TUN with the header
+ * and pseudo-header sum the kernel needs; what it is not, refused. */
+static void udp6_tun(void)
+{
+	size_t len = udp6_pkt(pk, 12000), size = 0;
+	struct gso_vnet v = { .flags = GSO_F_NEEDS_CSUM, .type = GSO_T_UDP_L4, .hdr_len = 48,
+			      .size = 1200, .csum_start = 40, .csum_off = 6 };
+	struct gso_vnet w;
+	struct gso_seg s;
+
+	put16(pk + 46, ref_fold(ref_pseudo6(pk, len - 40)));
+	CHECK(gso_from_tun(&v, pk, len, &size) == GSO_SUPER && size == 1200);
+	v.type = GSO_T_TCPV4;
+	CHECK(gso_from_tun(&v, pk, len, &size) == GSO_BAD);
+	put16(pk + 46, 0x1234);  /* whatever a peer left there */
+	CHECK(gso_to_tun(&w, pk, len, 1200) == GSO_SUPER);
+	CHECK(w.type == GSO_T_UDP_L4 && w.flags == GSO_F_NEEDS_CSUM && w.hdr_len == 48 &&
+	      w.size == 1200 && w.csum_start == 40 && w.csum_off == 6);
+	CHECK(get16(pk + 46) == ref_fold(ref_pseudo6(pk, len - 40)));
+	kernel_complete(pk, len, 40, 6);
+	CHECK(l4_ok6(pk, len));
+	/* One segment: completed in place, a plain packet. */
+	len = udp6_pkt(pk, 1000);
+	put16(pk + 46, 0);
+	CHECK(gso_to_tun(&w, pk, len, 1200) == GSO_ONE && l4_ok6(pk, len));
+	/* Refused: an extension header, lengths that disagree, TCP. */
+	len = udp6_pkt(pk, 3000);
+	pk[6] = 0;
+	CHECK(gso_seg_init(&s, pk, len, 1200) == 0);
+	len = udp6_pkt(pk, 3000);
+	put16(pk + 4, (uint16_t)(get16(pk + 4) + 1));
+	CHECK(gso_seg_init(&s, pk, len, 1200) == 0);
+	len = udp6_pkt(pk, 3000);
+	put16(pk + 44, (uint16_t)(get16(pk + 44) - 1));
+	CHECK(gso_seg_init(&s, pk, len, 1200) == 0);
+	len = udp6_pkt(pk, 3000);
+	pk[6] = 6;
+	CHECK(gso_seg_init(&s, pk, len, 1200) == 0 && gso_to_tun(&w, pk, len, 1200) == GSO_BAD);
+	len = udp6_pkt(pk, 3000);
+	CHECK(gso_seg_init(&s, pk, len - 1, 1200) == 0);
+	CHECK(gso_seg_init(&s, pk, 47, 1200) == 0);
+	CHECK(gso_seg_init(&s, pk, len, 1200) == 3);
+}
+
 const struct unit_case unit_gso[] = {
 	{ "gso_seg_tcp", seg_tcp },
 	{ "gso_seg_tcp_shapes", seg_tcp_shapes },
@@ -1424,5 +1557,7 @@ const struct unit_case unit_gso[] = {
 	{ "gso_gro_limits", gro_limits },
 	{ "gso_gro_interleaved", gro_interleaved },
 	{ "gso_nat_partial", nat_partial },
+	{ "gso_seg_udp6", seg_udp6 },
+	{ "gso_udp6_tun", udp6_tun },
 	{ NULL, NULL },
 };

@@ -4,9 +4,10 @@
  * nat.c, whose checksum arithmetic it uses). Each input is a segment size
  * (its first 2 bytes, big-endian) and then a packet. The packet is cut by
  * gso_seg_init and gso_seg_next into a buffer of exactly gso_seg_max bytes,
- * and every segment checked: no longer than that, a valid IPv4 header and L4
- * checksum, itself a one-segment packet, its payload the next slice of the
- * original's, as many segments as gso_seg_init said. Copies of the packet,
+ * and every segment checked: no longer than that, a valid IPv4 header (or
+ * IPv6 payload length) and L4 checksum, itself a one-segment packet, its
+ * payload the next slice of the original's, as many segments as
+ * gso_seg_init said. Copies of the packet,
  * each in a buffer of exactly its size so that ASan sees any overrun, go
  * through gso_to_tun, which must agree with gso_seg_init, and gso_from_tun
  * with a virtio-net header read from the input's first bytes and with one
@@ -35,10 +36,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Whether the L4 checksum of the IPv4 packet p[0..len) (hl header bytes) is valid. */
+/* Whether the L4 checksum of the IP packet p[0..len) (hl header bytes) is valid. */
 static bool l4_valid(const uint8_t *p, size_t len, size_t hl)
 {
-	uint64_t sum = pseudo(p, p[9], len - hl);
+	bool v6 = p[0] >> 4 == 6;
+	uint64_t sum = pseudo(p, v6, v6 ? p[6] : p[9], len - hl);
 
 	return nat_fold(nat_sum(sum, p + hl, len - hl)) == 0xffff;
 }
@@ -71,12 +73,17 @@ static void cut(const uint8_t *p, size_t len, size_t seg)
 		assert(got <= max && got > h);
 		assert(k < n);
 		assert(part == seg || k + 1 == n);
-		assert(nat_check(out, got) == DROP_NONE);
 		assert(memcmp(out + h, p + h + pay, part) == 0);
 		assert(l4_valid(out, got, s.hl));
 		if (s.proto == PROTO_UDP)
 			assert(get16(out + s.hl + 6) != 0 && get16(out + s.hl + 4) == got - s.hl);
-		assert(get16(out + 4) == (uint16_t)(get16(p + 4) + k));
+		if (s.v6) {
+			assert(nat_check6(out, got) == DROP_NONE);
+			assert(get16(out + 4) == got - 40 && !memcmp(out + 6, p + 6, 34));
+		} else {
+			assert(nat_check(out, got) == DROP_NONE);
+			assert(get16(out + 4) == (uint16_t)(get16(p + 4) + k));
+		}
 		/* Each segment is a packet of one segment. */
 		assert(gso_seg_init(&one, out, got, seg) == 1);
 		pay += part;
@@ -302,7 +309,7 @@ static void gro_fix(uint8_t *q, size_t len, size_t hl)
 	put16(q + 10, 0);
 	put16(q + 10, nat_csum(q, hl));
 	if (shape_of(q, len, &(struct shape){ 0 }) && (q[0] & 15) * 4u == hl && q[9] == PROTO_TCP) {
-		uint16_t ps = nat_fold(pseudo(q, PROTO_TCP, len - hl));
+		uint16_t ps = nat_fold(pseudo(q, false, PROTO_TCP, len - hl));
 
 		memcpy(q + hl + 16, &ps, 2);
 		complete(q, len, hl, hl + 16);
@@ -412,14 +419,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* One that matches the packet, as the kernel writes it. */
 	if (len >= 20) {
-		size_t hl = (size_t)(p[0] & 15) * 4;
+		bool v6 = p[0] >> 4 == 6 && len >= 40;
+		size_t hl = v6 ? 40 : (size_t)(p[0] & 15) * 4;
+		uint8_t proto = v6 ? p[6] : p[9];
 		struct gso_vnet v = {
 			.flags = GSO_F_NEEDS_CSUM,
-			.type = p[9] == PROTO_TCP ? GSO_T_TCPV4 :
-			        p[9] == PROTO_UDP ? GSO_T_UDP_L4 : data[0],
+			.type = proto == PROTO_TCP && !v6 ? GSO_T_TCPV4 :
+			        proto == PROTO_UDP ? GSO_T_UDP_L4 : data[0],
 			.size = (uint16_t)seg,
 			.csum_start = (uint16_t)hl,
-			.csum_off = p[9] == PROTO_TCP ? 16 : 6,
+			.csum_off = proto == PROTO_TCP ? 16 : 6,
 		};
 
 		from_tun(&v, p, len);
