@@ -29,7 +29,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-15}
 total_pass=0
 total_fail=0
 total_skip=0
