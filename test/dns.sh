@@ -19,7 +19,7 @@
 #      |     later one on :8082 --dns 198.51.100.54 and one on :8084
 #      |     without --dns
 #   ns inet: eth0 198.51.100.1/24, .53, .54
-#            runs: a DNS responder on :53 (python, the socket module):
+#            runs: a DNS responder on :53 (test/dns_responder.py):
 #            vpngw-test.example. A 198.51.100.80, AAAA 2001:db8:100::80,
 #            NXDOMAIN for any other name
 #
@@ -80,42 +80,8 @@ orig_put() {
 }
 
 start_resolver() {
-	bg_in "$INET" $PY -c '
-import select, socket, struct
-NAME = b"\x0avpngw-test\x07example\x00"
-socks = []
-for a in ("198.51.100.53", "198.51.100.54"):  # each answers from its own address
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a, 53))
-    socks.append(s)
-while True:
-    s = select.select(socks, [], [])[0][0]
-    q, peer = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    qid, flags, qd = struct.unpack(">HHH", q[:6])
-    end = q.find(b"\x00", 12)
-    if qd != 1 or end < 0 or len(q) < end + 5:
-        continue
-    qname, (qtype, qclass) = q[12:end + 1], struct.unpack(">HH", q[end + 1:end + 5])
-    question = q[12:end + 5]
-    rd = flags & 0x0100
-    answers = b""
-    if qname.lower() != NAME:
-        rcode, n = 3, 0            # NXDOMAIN
-    else:
-        rcode, n = 0, 0
-        if qtype == 1:
-            answers = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("198.51.100.80")
-            n = 1
-        elif qtype == 28:
-            answers = b"\xc0\x0c" + struct.pack(">HHIH", 28, 1, 60, 16) + \
-                socket.inet_pton(socket.AF_INET6, "2001:db8:100::80")
-            n = 1
-    head = struct.pack(">HHHHHH", qid, 0x8400 | rd | 0x0080 | rcode, 1, n, 0, 0)
-    s.sendto(head + question + answers, peer)
-    print("query", peer[0], qname, qtype, "->", s.getsockname()[0], flush=True)
-' >"$LIB_TMP/resolver.log" 2>&1
+	bg_in "$INET" $PY "$HERE/dns_responder.py" --a 198.51.100.80 --aaaa 2001:db8:100::80 \
+		--ttl 60 198.51.100.53 198.51.100.54 >"$LIB_TMP/resolver.log" 2>&1
 	wait_port "$INET" 198.51.100.54 53 udp
 }
 

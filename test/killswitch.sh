@@ -8,21 +8,30 @@
 # IPv6, only packets to the gateway, also while the gateway is stopped
 # (SIGSTOP: the client loses it, reconnects with backoff, and resumes its
 # session once it is continued); DHCP still goes out. Then the same outage
-# without the switch, measured. Last, every exit leaves `nft list ruleset` as it was before.
-# Ends with "N passed, N failed". lib.sh removes every namespace and
-# process it made, even on failure or ^C.
+# without the switch, measured; every exit leaves `nft list ruleset` as it
+# was before. Last, `connect --default-route --kill-switch` with the
+# gateway's DNS server, across a restart of the gateway (a new process, a
+# new session): names resolve through the tunnel only, nothing reaches
+# the Internet host or the host's own resolver around it, and resolv.conf
+# is as before after exit. Ends with "N passed, N failed". lib.sh removes
+# every namespace and process it made, even on failure or ^C; this script
+# removes /etc/netns/<cli> too.
 #
 #   ns cli: eth0 192.0.2.2/24, 2001:db8:1::2/64; default routes via the router
 #      |     runs: vpngw connect ws://203.0.113.2:8080/ --default-route
-#      |           [--kill-switch] (TUN vpngw-c0); tcpdump on eth0
+#      |           [--kill-switch] (TUN vpngw-c0, vks<pid>); tcpdump on eth0;
+#      |           its own resolv.conf (nameserver 192.0.2.1)
 #   ns rtr: eth0 192.0.2.1/24, 2001:db8:1::1/64 (to cli)
 #      |    eth1 203.0.113.1/24, 2001:db8:2::1/64 (to gw)
 #      |    eth2 198.51.100.2/24, 2001:db8:100::2/64 (to inet); forwards both
+#      |    runs: the host's resolver on 192.0.2.1:53 (test/dns_responder.py)
 #      +--- ns gw: eth0 203.0.113.2/24, 2001:db8:2::2/64, default via rtr
-#      |        runs: vpngw serve --listen 203.0.113.2:8080 (masquerade out of eth0),
+#      |        runs: vpngw serve --listen 203.0.113.2:8080 (masquerade out
+#      |        of eth0, both families; later with --dns 198.51.100.1),
 #      |        and one on [2001:db8:2::2]:8081 (pool vgs0-4, 10.0.140.0/24)
 #      +--- ns inet: eth0 198.51.100.1/24, 2001:db8:100::1/64, default via rtr
-#               runs: HTTP on [::]:80, a UDP sink on :5353
+#               runs: HTTP on [::]:80, a UDP sink on :5353, the tunnel's
+#               resolver on :53
 #
 # Usage: test/killswitch.sh [TEST...]   (default: all, in order)
 # Environment: VPNGW (binary, default ../vpngw), KEEP_TMP=1 keeps the logs.
@@ -39,7 +48,7 @@ TABLE=vpngw_ks_$TUN
 URL=ws://203.0.113.2:8080/
 INET4=198.51.100.1
 INET6=2001:db8:100::1
-CLI='' RTR='' GW='' INET=''
+CLI='' RTR='' GW='' INET='' ETC=''
 CLIENT_PID='' GW_PID='' CAP_PID=''
 BODY="the kill switch test body"
 
@@ -85,10 +94,11 @@ while True:
 	wait_port "$INET" :: 80 && wait_port "$INET" :: 5353 udp
 }
 
+# start_gw [ARGS...]: the gateway, with ARGS added. Sets GW_PID.
 start_gw() {
 	bg_in "$GW" env VPNGW_STATE_FILE="$LIB_TMP/gw.state" "$VPNGW" serve \
 		--listen 203.0.113.2:8080 --allow 198.51.100.0/24 --allow 2001:db8:100::/64 \
-		--keepalive 1 --linger 60 \
+		--keepalive 1 --linger 60 "$@" \
 		>>"$LIB_TMP/gw.log" 2>&1
 	GW_PID=$BG_PID
 	wait_log "$LIB_TMP/gw.log" 'listening on' 10 "$GW_PID"
@@ -111,6 +121,17 @@ stop_client() {
 
 ruleset() { ns_exec "$CLI" nft list ruleset 2>&1; }
 
+# /etc/netns/<ns> goes with the namespaces, before lib.sh's cleanup, and
+# so does a backup of resolv.conf a failed test left.
+ks_cleanup() {
+	local rc=$?
+	rm -f "/run/vpngw/resolv.conf.vks$$" "/run/vpngw/resolv.conf.vks$$.ours"
+	[ -n "$ETC" ] && rm -rf "$ETC" && rmdir /etc/netns 2>/dev/null
+	(exit "$rc")
+	lib_cleanup
+}
+trap ks_cleanup EXIT
+
 # capture_start NAME / capture_stop: tcpdump on cli's physical link into
 # $LIB_TMP/NAME.pcap.
 capture_start() {
@@ -127,6 +148,10 @@ capture_stop() {
 # captured FILTER: how many packets of the capture match FILTER.
 captured() { tcpdump -r "$CAP_FILE" -n "$1" 2>/dev/null | wc -l; }
 LEAK="dst host $INET4 or dst host $INET6"
+
+# resolve: the test name's IPv4 address, as cli's C library finds it.
+NAME=vpngw-test.example
+resolve() { ns_exec "$CLI" timeout 5 getent ahostsv4 "$NAME" 2>/dev/null | awk 'NR == 1 { print $1 }'; }
 
 # What reaches the Internet host from cli in the current state: sets
 # PING4, PING6, CURL, UDP to "ok" or "failed" (UDP: the sink got a
@@ -390,8 +415,92 @@ t_errors() {
 	fi
 }
 
+# The whole of a host given to vpngw, across a gateway restart: with
+# --default-route --kill-switch and the gateway's DNS server (the host's
+# own resolver, on the router, is reachable around the tunnel), the name
+# resolves through the tunnel's resolver only. The gateway is stopped
+# (SIGTERM: its clients get 1001) and a new one started: its session gone,
+# the client gets a new one. While it is down nothing goes out, DNS
+# included; after, IPv4, IPv6 and DNS flow again through the tunnel. The
+# capture on the physical link sees no packet to the Internet host or to
+# the host's resolver from start to end; on exit resolv.conf and the
+# ruleset are as before.
+t_restart() {
+	local before a q0 q1 leaks dns_out
+	ETC=/etc/netns/$CLI
+	mkdir -p "$ETC" && printf 'nameserver 192.0.2.1\noptions timeout:1 attempts:1\n' >"$ETC/resolv.conf" &&
+		cp "$ETC/resolv.conf" "$LIB_TMP/resolv.orig" || { bad restart "no resolv.conf of cli's own"; return; }
+	bg_in "$RTR" "$PY" "$HERE/dns_responder.py" --a 192.0.2.80 192.0.2.1 >"$LIB_TMP/host_dns.log" 2>&1
+	bg_in "$INET" "$PY" "$HERE/dns_responder.py" --a 198.51.100.80 $INET4 >"$LIB_TMP/tunnel_dns.log" 2>&1
+	wait_port "$RTR" 192.0.2.1 53 udp && wait_port "$INET" $INET4 53 udp || { bad restart "no resolvers"; return; }
+	a=$(resolve)
+	[ "$a" = 192.0.2.80 ] || { bad restart "before the client the name is '$a', not the host resolver's"; return; }
+	kill -TERM "$GW_PID"
+	wait_exit "$GW_PID" 5
+	start_gw --dns $INET4 || { bad restart "no gateway with --dns"; return; }
+	before=$(ruleset)
+	q0=$(grep -c vpngw-test "$LIB_TMP/host_dns.log")
+	capture_start restart || { bad restart "tcpdump did not start"; return; }
+	if ! start_client restart --tun "vks$$" --default-route --kill-switch; then
+		bad restart "no 'connected' line: $(tail -n 3 "$LIB_TMP/restart.log" | tr '\n' ' ')"
+		capture_stop
+		return
+	fi
+	a=$(resolve)
+	probe
+	if [ "$a" = 198.51.100.80 ] && [ "$PING4$PING6$CURL$UDP" = okokokok ]; then
+		ok restart_before "$NAME -> $a (the tunnel's resolver); $PROBE"
+	else
+		bad restart_before "$NAME -> '$a'; $PROBE; resolv.conf: $(tr '\n' '|' <"$ETC/resolv.conf")"
+	fi
+	kill -TERM "$GW_PID"
+	wait_exit "$GW_PID" 5
+	wait_log "$LIB_TMP/restart.log" 'disconnected from' 10 "$CLIENT_PID"
+	# Down, and the tunnel's routes gone too (as when the device is
+	# recreated): only the kill switch stands between the host and its
+	# own routes.
+	local TUN=vks$$
+	routes_away
+	a=$(resolve)
+	probe
+	routes_back
+	if [ -z "$a" ] && [ "$PING4$PING6$CURL$UDP" = failedfailedfailedfailed ]; then
+		ok restart_down_blocked "gateway gone, ${#TUN_ROUTES[@]} tunnel routes removed: no name, $PROBE"
+	else
+		bad restart_down_blocked "gateway gone: name '$a', $PROBE"
+	fi
+	start_gw --dns $INET4 || { bad restart "the new gateway did not start"; capture_stop; return; }
+	if wait_log "$LIB_TMP/restart.log" 'reconnected to' 40 "$CLIENT_PID"; then
+		a=$(resolve)
+		probe
+		if [ "$a" = 198.51.100.80 ] && [ "$PING4$PING6$CURL$UDP" = okokokok ]; then
+			ok restart_after "$(grep -o 'reconnected to.*' "$LIB_TMP/restart.log" | tail -n 1); $NAME -> $a; $PROBE"
+		else
+			bad restart_after "$NAME -> '$a'; $PROBE"
+		fi
+	else
+		bad restart_after "no new connection: $(tail -n 3 "$LIB_TMP/restart.log" | tr '\n' ' ')"
+	fi
+	capture_stop
+	leaks=$(captured "$LEAK")
+	dns_out=$(captured "dst host 192.0.2.1 and port 53")
+	q1=$(grep -c vpngw-test "$LIB_TMP/host_dns.log")
+	if [ "$leaks" = 0 ] && [ "$dns_out" = 0 ] && [ "$q1" = "$q0" ] &&
+		[ "$(grep -c vpngw-test "$LIB_TMP/tunnel_dns.log")" -gt 0 ]; then
+		ok restart_no_leak "physical link: 0 packets to the Internet host, 0 to the host's resolver; its log: no query; the tunnel's: $(grep -c vpngw-test "$LIB_TMP/tunnel_dns.log")"
+	else
+		bad restart_no_leak "physical link: $leaks to the Internet host, $dns_out to the host's resolver; $((q1 - q0)) queries there"
+	fi
+	if stop_client TERM && [ "$EXIT_STATUS" = 0 ] && [ "$(ruleset)" = "$before" ] &&
+		cmp -s "$ETC/resolv.conf" "$LIB_TMP/resolv.orig" && [ "$(resolve)" = 192.0.2.80 ]; then
+		ok restart_clean "exit 0; the ruleset and resolv.conf as before; the name the host's again"
+	else
+		bad restart_clean "status ${EXIT_STATUS:-?}; resolv.conf $(tr '\n' '|' <"$ETC/resolv.conf")"
+	fi
+}
+
 # ---- Main ----
-TESTS=(killswitch no_killswitch ipv6_gateway errors)
+TESTS=(killswitch no_killswitch ipv6_gateway errors restart)
 select_tests "$@"
 if ! setup_topology || ! start_servers; then
 	bad topology "could not build the namespaces or start the servers"

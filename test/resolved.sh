@@ -35,7 +35,7 @@
 #            runs: a DNS responder on 198.51.100.53:53 (the tunnel's):
 #            vpngw-test.example. A 198.51.100.80
 #
-# Both responders (python, the socket module) answer with TTL 0, so that
+# Both responders (test/dns_responder.py) answer with TTL 0, so that
 # no cache hides where a query went, NXDOMAIN for any other name, and log
 # every query. The name resolves to 192.0.2.80 before the client connects,
 # to 198.51.100.80 while it is connected (the host's resolver sees no
@@ -110,47 +110,10 @@ fetch_resolved() {
 	fi
 }
 
-# The tunnel's and the host's resolver: python responder ADDR ANSWER (an
-# IPv4 address for NAME's A; no data for its other types).
-RESPONDER='
-import socket, struct, sys
-NAME = b"\x0avpngw-test\x07example\x00"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 53))
-while True:
-    q, peer = s.recvfrom(4096)
-    if len(q) < 12:
-        continue
-    qid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", q[:12])
-    end = q.find(b"\x00", 12)
-    if qd != 1 or end < 0 or len(q) < end + 5:
-        continue
-    qname, (qtype, qclass) = q[12:end + 1], struct.unpack(">HH", q[end + 1:end + 5])
-    question = q[12:end + 5]
-    rd = flags & 0x0100
-    answers = b""
-    if qname.lower() != NAME:
-        rcode, n = 3, 0            # NXDOMAIN
-    else:
-        rcode, n = 0, 0
-        if qtype == 1:
-            answers = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + socket.inet_aton(sys.argv[2])
-            n = 1
-    opt = b""
-    if ar:                         # EDNS(0) asked, EDNS(0) answered
-        opt = b"\x00" + struct.pack(">HHIH", 41, 1232, 0, 0)
-    head = struct.pack(">HHHHHH", qid, 0x8400 | rd | 0x0080 | rcode, 1, n, 0, 1 if opt else 0)
-    s.sendto(head + question + answers + opt, peer)
-    labels, i = [], 0
-    while i < len(qname) and qname[i]:
-        labels.append(qname[i + 1:i + 1 + qname[i]].decode(errors="replace"))
-        i += 1 + qname[i]
-    print("query", peer[0], ".".join(labels), qtype, flush=True)
-'
-
 start_responders() {
-	bg_in "$INET" "$PY" -c "$RESPONDER" 198.51.100.53 198.51.100.80 >"$LIB_TMP/tunnel_dns.log" 2>&1
-	bg_in "$GW" "$PY" -c "$RESPONDER" 192.0.2.53 192.0.2.80 >"$LIB_TMP/host_dns.log" 2>&1
+	bg_in "$INET" "$PY" "$HERE/dns_responder.py" --a 198.51.100.80 198.51.100.53 \
+		>"$LIB_TMP/tunnel_dns.log" 2>&1
+	bg_in "$GW" "$PY" "$HERE/dns_responder.py" --a 192.0.2.80 192.0.2.53 >"$LIB_TMP/host_dns.log" 2>&1
 	wait_port "$INET" 198.51.100.53 53 udp && wait_port "$GW" 192.0.2.53 53 udp
 }
 
