@@ -48,16 +48,7 @@ CLIENT_PID='' GW_PID=''
 # reaches, a search and an options line, and no newline at the end.
 ORIG=$'# the client host\'s own resolv.conf\nnameserver 203.0.113.99\nsearch example.net\noptions timeout:1 attempts:1'
 
-# /etc/netns/<ns> goes with the namespaces, before lib.sh's cleanup, and
-# so does a backup a failed test left.
-dns_cleanup() {
-	local rc=$?
-	rm -f "$BACKUP" "$BACKUP.ours"
-	[ -n "$ETC" ] && rm -rf "$ETC" && rmdir /etc/netns 2>/dev/null
-	(exit "$rc")
-	lib_cleanup
-}
-trap dns_cleanup EXIT
+lib_rm "$BACKUP" "$BACKUP.ours"   # what a failed test may leave
 
 # ---- Topology and servers ----
 setup_topology() {
@@ -70,8 +61,7 @@ setup_topology() {
 		ip -n "$INET" addr add 198.51.100.1/24 dev eth0 &&
 		ip -n "$INET" addr add 198.51.100.53/24 dev eth0 &&
 		ip -n "$INET" addr add 198.51.100.54/24 dev eth0 || return 1
-	ETC=/etc/netns/$CLI
-	mkdir -p "$ETC" && orig_put
+	netns_etc ETC "$CLI" && orig_put
 }
 
 # orig_put: the client host's resolv.conf becomes ORIG again.

@@ -121,16 +121,7 @@ stop_client() {
 
 ruleset() { ns_exec "$CLI" nft list ruleset 2>&1; }
 
-# /etc/netns/<ns> goes with the namespaces, before lib.sh's cleanup, and
-# so does a backup of resolv.conf a failed test left.
-ks_cleanup() {
-	local rc=$?
-	rm -f "/run/vpngw/resolv.conf.vks$$" "/run/vpngw/resolv.conf.vks$$.ours"
-	[ -n "$ETC" ] && rm -rf "$ETC" && rmdir /etc/netns 2>/dev/null
-	(exit "$rc")
-	lib_cleanup
-}
-trap ks_cleanup EXIT
+lib_rm "/run/vpngw/resolv.conf.vks$$" "/run/vpngw/resolv.conf.vks$$.ours"
 
 # capture_start NAME / capture_stop: tcpdump on cli's physical link into
 # $LIB_TMP/NAME.pcap.
@@ -427,8 +418,7 @@ t_errors() {
 # ruleset are as before.
 t_restart() {
 	local before a q0 q1 leaks dns_out
-	ETC=/etc/netns/$CLI
-	mkdir -p "$ETC" && printf 'nameserver 192.0.2.1\noptions timeout:1 attempts:1\n' >"$ETC/resolv.conf" &&
+	netns_etc ETC "$CLI" && printf 'nameserver 192.0.2.1\noptions timeout:1 attempts:1\n' >"$ETC/resolv.conf" &&
 		cp "$ETC/resolv.conf" "$LIB_TMP/resolv.orig" || { bad restart "no resolv.conf of cli's own"; return; }
 	bg_in "$RTR" "$PY" "$HERE/dns_responder.py" --a 192.0.2.80 192.0.2.1 >"$LIB_TMP/host_dns.log" 2>&1
 	bg_in "$INET" "$PY" "$HERE/dns_responder.py" --a 198.51.100.80 $INET4 >"$LIB_TMP/tunnel_dns.log" 2>&1

@@ -20,6 +20,7 @@ FAILED=0
 SKIPPED=0
 LIB_NS=()        # namespaces we created
 LIB_PIDS=()      # processes we started
+LIB_RM=()        # files and folders of ours outside LIB_TMP (lib_rm, netns_etc)
 LIB_TAG="e2e$$-$(printf %04x "$RANDOM")"
 LIB_TMP=$(mktemp -d "/tmp/$LIB_TAG.XXXXXX") || exit 1
 BG_PID=          # the PID of the last bg_in
@@ -27,7 +28,8 @@ BG_PID=          # the PID of the last bg_in
 lib_log() { printf '%s\n' "netns: $*" >&2; }
 
 # lib_cleanup: the trap. Stops our processes (TERM, then KILL after 2 s),
-# then anything still running inside our namespaces, then deletes them.
+# then anything still running inside our namespaces, removes what lib_rm
+# and netns_etc listed, then deletes the namespaces.
 lib_cleanup() {
 	local rc=$? pid ns i alive
 	trap - EXIT INT TERM
@@ -51,6 +53,10 @@ lib_cleanup() {
 		done
 	done
 	wait 2>/dev/null
+	for i in "${LIB_RM[@]}"; do
+		rm -rf "$i"
+	done
+	[[ " ${LIB_RM[*]}" = *" /etc/netns/"* ]] && rmdir /etc/netns 2>/dev/null
 	for ns in "${LIB_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -70,6 +76,20 @@ ns_add() {
 	ip -n "$name" link set lo up || return 1
 	ns_exec "$name" sysctl -qw net.ipv4.icmp_ratelimit=0 || return 1
 	printf -v "$var" '%s' "$name"
+}
+
+# lib_rm PATH...: files of ours outside LIB_TMP (a client's backups in
+# /run/vpngw), removed at cleanup once our processes are gone.
+lib_rm() { LIB_RM+=("$@"); }
+
+# netns_etc VAR NS: /etc/netns/NS, whose files `ip netns exec` bind-mounts
+# over /etc's (a resolv.conf of NS's own), made now and removed at cleanup
+# (and /etc/netns with it once empty). Its path in VAR.
+netns_etc() {
+	local d=/etc/netns/$2
+	mkdir -p "$d" || return 1
+	LIB_RM+=("$d")
+	printf -v "$1" '%s' "$d"
 }
 
 # ns_exec NS CMD...: runs CMD inside NS in the foreground.

@@ -66,17 +66,7 @@ HOST_MARK=0
 # The client host's resolv.conf: systemd-resolved's stub-resolv.conf.
 STUB=$'# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n'
 
-# /etc/netns/<ns>, the TUN and the client's files for it go before lib.sh's
-# cleanup (which ends resolved and the bus with the other processes).
-resolved_cleanup() {
-	local rc=$?
-	[ -n "$PERSISTENT" ] && ip -n "$CLI" link del "$TUN" 2>/dev/null
-	rm -f "$BACKUP" "$BACKUP.ours" "$MARKER"
-	[ -n "$ETC" ] && rm -rf "$ETC" && rmdir /etc/netns 2>/dev/null
-	(exit "$rc")
-	lib_cleanup
-}
-trap resolved_cleanup EXIT
+lib_rm "$BACKUP" "$BACKUP.ours" "$MARKER"   # what a failed test may leave
 
 # ---- Topology and servers ----
 setup_topology() {
@@ -89,8 +79,7 @@ setup_topology() {
 		ip -n "$GW" route add default via 198.51.100.1 &&
 		ip -n "$INET" addr add 198.51.100.1/24 dev eth0 &&
 		ip -n "$INET" addr add 198.51.100.53/24 dev eth0 || return 1
-	ETC=/etc/netns/$CLI
-	mkdir -p "$ETC" && printf '%s' "$STUB" >"$LIB_TMP/stub" && cp "$LIB_TMP/stub" "$ETC/resolv.conf"
+	netns_etc ETC "$CLI" && printf '%s' "$STUB" >"$LIB_TMP/stub" && cp "$LIB_TMP/stub" "$ETC/resolv.conf"
 }
 
 # fetch_resolved: systemd-resolved and resolvectl of the installed systemd's
