@@ -481,66 +481,10 @@ def tcp_from(sport, src=SRC, dport=80):
     return pred
 
 
-def tcp_data(raw):
-    ihl = (raw[0] & 15) * 4
-    tot = struct.unpack("!H", raw[2:4])[0]
-    return raw[ihl + (raw[ihl + 12] >> 4) * 4:tot]
-
-
 async def http_get(ws, mss=1400, src=SRC):
-    """An HTTP/1.0 GET /body over a TCP connection driven by hand through
-    the tunnel: handshake, request, ACK every segment, FIN from the server,
-    our FIN, its ACK. Returns (synack, response, data segment sizes)."""
-    sport = random.randrange(20000, 60000)
-    isn = random.randrange(0, 2 ** 32)
-    ip = IP(src=src, dst=INET)
-    frm = tcp_from(sport, src)
-    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="S", seq=isn,
-                                 window=65535, options=[("MSS", mss)])))
-    raw, p = await expect(ws, frm, "SYN-ACK")
-    check_csums(raw, "SYN-ACK")
-    check(p[TCP].flags == "SA", "answer to SYN has flags %s" % p[TCP].flags)
-    check(p[TCP].ack == (isn + 1) % 2 ** 32, "SYN-ACK acks %d, expected %d"
-          % (p[TCP].ack, isn + 1))
-    synack = p
-    rcv = (p[TCP].seq + 1) % 2 ** 32
-    snd = (isn + 1) % 2 ** 32
-    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd, ack=rcv,
-                                 window=65535)))
-    req = b"GET /body HTTP/1.0\r\nHost: 198.51.100.1\r\n\r\n"
-    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="PA", seq=snd, ack=rcv,
-                                 window=65535) / req))
-    snd = (snd + len(req)) % 2 ** 32
-    data = bytearray()
-    sizes = []
-    deadline = time.monotonic() + 10
-    while True:
-        raw, p = await expect(ws, frm, "TCP data or FIN (%d bytes so far)" % len(data),
-                              max(0.1, deadline - time.monotonic()))
-        check_csums(raw, "TCP segment")
-        flags = p[TCP].flags
-        check(not flags.R, "RST from the server after %d bytes" % len(data))
-        seg = tcp_data(raw)
-        if seg:
-            sizes.append(len(seg))
-        if p[TCP].seq == rcv:
-            data += seg
-            rcv = (rcv + len(seg)) % 2 ** 32
-            if flags.F:
-                rcv = (rcv + 1) % 2 ** 32
-                break
-        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd, ack=rcv,
-                                     window=65535)))
-    # The server closed (HTTP/1.0); we acknowledge with our own FIN.
-    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="FA", seq=snd, ack=rcv,
-                                 window=65535)))
-    want = (snd + 1) % 2 ** 32
-
-    def last_ack(raw, p):
-        return frm(raw, p) and p[TCP].flags.A and p[TCP].ack == want
-    raw, p = await expect(ws, last_ack, "ACK of our FIN")
-    check_csums(raw, "last ACK")
-    return synack, bytes(data), sizes
+    """harness.http_get over IPv4 from src: (synack, response, segment sizes)."""
+    return await harness.http_get(ws, IP(src=src, dst=INET), lambda sport: tcp_from(sport, src),
+                                  INET, check_csums, mss)
 
 
 @test(timeout=25)

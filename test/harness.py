@@ -2,7 +2,9 @@
 # test/harness.py: what the python end-to-end scripts (gateway_test.py,
 # firewall_test.py, auth_test.py, metrics_test.py) share: the Fail and Skip
 # exceptions and check(), the gateway's stats line read after a SIGUSR1, reading
-# packets off a tunnel until one matches (or none does), the @test registry,
+# packets off a tunnel until one matches (or none does), an HTTP GET over a
+# TCP connection driven by hand through a tunnel (either family), the @test
+# registry,
 # running one test in a thread with a deadline, and the runner that prints
 # PASS/FAIL/SKIP lines and "N passed, N failed" (and writes them to
 # $VPNGW_RESULTS for the shell suite that started it). For the small clients
@@ -20,7 +22,10 @@ import threading
 import time
 
 import websockets
-from scapy.layers.inet import IP
+import random
+import struct
+
+from scapy.layers.inet import IP, TCP
 
 VERBOSE = False
 TESTS = []
@@ -79,8 +84,10 @@ async def recv_pkt(ws, timeout, skip_text=False):
     return msg
 
 
-async def expect(ws, pred, what, timeout=3.0, skip_text=False):
-    """Reads messages until one satisfies pred(raw, IP); returns (raw, ip)."""
+async def expect(ws, pred, what, timeout=3.0, skip_text=False, parse=IP):
+    """Reads messages until one satisfies pred(raw, packet); returns (raw,
+    packet). parse makes the packet of a message (scapy's IP by default;
+    None for one the caller is not waiting for, which is passed over)."""
     deadline = time.monotonic() + timeout
     others = []
     while True:
@@ -94,14 +101,15 @@ async def expect(ws, pred, what, timeout=3.0, skip_text=False):
             raise Fail("connection closed (%s) while waiting for %s" % (e, what))
         if raw is None:
             continue
-        p = IP(raw)
-        if pred(raw, p):
+        p = parse(raw)
+        if p is not None and pred(raw, p):
             return raw, p
-        others.append(p.summary())
+        others.append(p.summary() if p is not None else raw[:20].hex())
 
 
-async def expect_none(ws, pred, what, duration, skip_text=False):
-    """Reads for duration seconds; fails if a message satisfies pred."""
+async def expect_none(ws, pred, what, duration, skip_text=False, parse=IP):
+    """Reads for duration seconds; fails if a message satisfies pred (parse
+    as expect's). Returns how many messages came."""
     deadline = time.monotonic() + duration
     n = 0
     while True:
@@ -112,9 +120,77 @@ async def expect_none(ws, pred, what, duration, skip_text=False):
         if raw is None:
             continue
         n += 1
-        p = IP(raw)
-        if pred(raw, p):
+        p = parse(raw)
+        if p is not None and pred(raw, p):
             raise Fail("unexpected %s: %s (%s)" % (what, p.summary(), raw.hex()))
+
+
+def tcp_payload(raw):
+    """The TCP payload of the IPv4 or IPv6 packet raw, by its own lengths
+    (no extension headers: what a tunnel here carries)."""
+    if raw[0] >> 4 == 6:
+        end, l4 = 40 + struct.unpack("!H", raw[4:6])[0], 40
+    else:
+        end, l4 = struct.unpack("!H", raw[2:4])[0], (raw[0] & 15) * 4
+    return raw[l4 + (raw[l4 + 12] >> 4) * 4:end]
+
+
+async def http_get(ws, ip, frm, host, check_pkt, mss=1400, parse=IP):
+    """An HTTP/1.0 GET /body from port 80 of ip's destination (ip: scapy's
+    IP or IPv6 layer, our source in it) over a TCP connection driven by hand
+    through the tunnel: handshake, request, ACK every segment, FIN from the
+    server, our FIN, its ACK. frm(sport) is the predicate of the server's
+    segments to sport; check_pkt(raw, what) checks each one's checksums;
+    parse as expect's. Returns (synack, response, data segment sizes)."""
+    sport = random.randrange(20000, 60000)
+    isn = random.randrange(0, 2 ** 32)
+    came = frm(sport)
+
+    def seg(flags, seq, ack, data=b""):
+        t = TCP(sport=sport, dport=80, flags=flags, seq=seq, ack=ack, window=65535)
+        return bytes(ip / t / data) if data else bytes(ip / t)
+    await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="S", seq=isn,
+                                 window=65535, options=[("MSS", mss)])))
+    raw, p = await expect(ws, came, "SYN-ACK", parse=parse)
+    check_pkt(raw, "SYN-ACK")
+    check(p[TCP].flags == "SA", "answer to SYN has flags %s" % p[TCP].flags)
+    check(p[TCP].ack == (isn + 1) % 2 ** 32, "SYN-ACK acks %d, expected %d"
+          % (p[TCP].ack, isn + 1))
+    synack = p
+    rcv = (p[TCP].seq + 1) % 2 ** 32
+    snd = (isn + 1) % 2 ** 32
+    await ws.send(seg("A", snd, rcv))
+    req = b"GET /body HTTP/1.0\r\nHost: %s\r\n\r\n" % host.encode()
+    await ws.send(seg("PA", snd, rcv, req))
+    snd = (snd + len(req)) % 2 ** 32
+    data = bytearray()
+    sizes = []
+    deadline = time.monotonic() + 10
+    while True:
+        raw, p = await expect(ws, came, "TCP data or FIN (%d bytes so far)" % len(data),
+                              max(0.1, deadline - time.monotonic()), parse=parse)
+        check_pkt(raw, "TCP segment")
+        flags = p[TCP].flags
+        check(not flags.R, "RST from the server after %d bytes" % len(data))
+        payload = tcp_payload(raw)
+        if payload:
+            sizes.append(len(payload))
+        if p[TCP].seq == rcv:
+            data += payload
+            rcv = (rcv + len(payload)) % 2 ** 32
+            if flags.F:
+                rcv = (rcv + 1) % 2 ** 32
+                break
+        await ws.send(seg("A", snd, rcv))
+    # The server closed (HTTP/1.0); we acknowledge with our own FIN.
+    await ws.send(seg("FA", snd, rcv))
+    want = (snd + 1) % 2 ** 32
+
+    def last_ack(raw, p):
+        return came(raw, p) and p[TCP].flags.A and p[TCP].ack == want
+    raw, p = await expect(ws, last_ack, "ACK of our FIN", parse=parse)
+    check_pkt(raw, "last ACK")
+    return synack, bytes(data), sizes
 
 
 async def assignment(ws):

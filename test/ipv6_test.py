@@ -25,7 +25,7 @@ import time
 import websockets
 
 import harness
-from harness import Fail, check, info, recv_pkt, test
+from harness import Fail, check, info, test
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6PacketTooBig,
                                 IPv6, IPerror6, UDPerror)
@@ -122,35 +122,12 @@ def v6(raw):
 
 async def expect6(ws, pred, what, timeout=3.0):
     """Reads messages until an IPv6 one satisfies pred(raw, IPv6)."""
-    deadline = time.monotonic() + timeout
-    others = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Fail("no %s within %.1f s (other messages: %s)"
-                       % (what, timeout, others[:5] or "none"))
-        try:
-            raw = await recv_pkt(ws, left)
-        except websockets.ConnectionClosed as e:
-            raise Fail("connection closed (%s) while waiting for %s" % (e, what))
-        if raw is None:
-            continue
-        p = v6(raw)
-        if p is not None and pred(raw, p):
-            return raw, p
-        others.append(p.summary() if p is not None else raw[:20].hex())
+    return await harness.expect(ws, pred, what, timeout, parse=v6)
 
 
 async def expect6_none(ws, pred, what, duration):
-    deadline = time.monotonic() + duration
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        raw = await recv_pkt(ws, left)
-        p = v6(raw) if raw else None
-        if p is not None and pred(raw, p):
-            raise Fail("unexpected %s: %s" % (what, p.summary()))
+    """Fails if an IPv6 message satisfying pred comes within duration."""
+    await harness.expect_none(ws, pred, what, duration, parse=v6)
 
 
 def echo_reply(ident, src, dst=INET):
@@ -304,48 +281,13 @@ async def tcp6_http():
     ws, a = await connect()
     try:
         mtu = int(a.get("mtu", 1500))
-        sport = random.randrange(20000, 60000)
-        isn = random.randrange(0, 2 ** 32)
-        ip = IPv6(src=SRC, dst=INET)
-        frm = tcp_from(sport)
-        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="S", seq=isn,
-                                     window=65535, options=[("MSS", 1460)])))
-        raw, p = await expect6(ws, frm, "SYN-ACK")
-        check6(raw, "SYN-ACK")
-        check(p[TCP].flags == "SA", "answer to SYN has flags %s" % p[TCP].flags)
-        check(p[TCP].ack == (isn + 1) % 2 ** 32, "SYN-ACK acks %d" % p[TCP].ack)
-        mss = dict(o for o in p[TCP].options if isinstance(o, tuple)).get("MSS")
+        synack, data, sizes = await harness.http_get(
+            ws, IPv6(src=SRC, dst=INET), tcp_from, "[%s]" % INET, check6, 1460, parse=v6)
+        mss = dict(o for o in synack[TCP].options if isinstance(o, tuple)).get("MSS")
         check(mss is not None and mss <= mtu - 60, "SYN-ACK MSS %s, expected <= %d"
               % (mss, mtu - 60))
-        rcv = (p[TCP].seq + 1) % 2 ** 32
-        snd = (isn + 1) % 2 ** 32
-        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd, ack=rcv,
-                                     window=65535)))
-        req = b"GET /body HTTP/1.0\r\nHost: [2001:db8:100::1]\r\n\r\n"
-        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="PA", seq=snd, ack=rcv,
-                                     window=65535) / req))
-        snd = (snd + len(req)) % 2 ** 32
-        data = bytearray()
-        deadline = time.monotonic() + 10
-        while True:
-            raw, p = await expect6(ws, frm, "TCP data or FIN (%d bytes so far)" % len(data),
-                                   max(0.1, deadline - time.monotonic()))
-            check6(raw, "TCP segment")
-            flags = p[TCP].flags
-            check(not flags.R, "RST from the server after %d bytes" % len(data))
-            seg = bytes(p[TCP].payload)
-            check(len(seg) <= mtu - 60, "a segment of %d bytes" % len(seg))
-            if p[TCP].seq == rcv:
-                data += seg
-                rcv = (rcv + len(seg)) % 2 ** 32
-                if flags.F:
-                    rcv = (rcv + 1) % 2 ** 32
-                    break
-            await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="A", seq=snd,
-                                         ack=rcv, window=65535)))
-        await ws.send(bytes(ip / TCP(sport=sport, dport=80, flags="FA", seq=snd, ack=rcv,
-                                     window=65535)))
-        head, _, got = bytes(data).partition(b"\r\n\r\n")
+        check(max(sizes, default=0) <= mtu - 60, "a segment of %d bytes" % max(sizes, default=0))
+        head, _, got = data.partition(b"\r\n\r\n")
         check(head.startswith(b"HTTP/1.0 200"), "response head %r" % head[:60])
         check(hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest(),
               "body of %d bytes: sha256 differs from that of the %d served"
